@@ -1,0 +1,381 @@
+"""`lakehouse` — the scripted frontend. Thin: parse, call core.Lakehouse, render.
+
+Heavy libraries (duckdb, pyarrow, deltalake) are imported only by the commands
+that need them, so `lakehouse --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from core.errors import LakehouseError
+
+app = typer.Typer(
+    name="lakehouse",
+    help="Local knowledge workstation: ingest messy files into versioned Delta tables and query "
+         "them with DuckDB SQL — all on this machine.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+jobs_app = typer.Typer(help="List running and recent jobs; cancel one.", rich_markup_mode=None)
+app.add_typer(jobs_app, name="jobs")
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class RowFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+class _State:
+    home: Optional[str] = None
+    config: Optional[str] = None
+
+
+state = _State()
+
+
+def _open():
+    from core import Lakehouse
+
+    lh = Lakehouse.open(home=state.home, config_file=state.config)
+    for note in lh.recovery_notes:
+        print(f"recovered: {note}", file=sys.stderr)
+    return lh
+
+
+def _fail(e: LakehouseError) -> None:
+    print(f"error: {e}", file=sys.stderr)
+    raise typer.Exit(e.exit_code)
+
+
+def _run_job(fn, *args, **kwargs):
+    """Run a long facade call in a worker thread with a progress bar; Ctrl-C cancels it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cancel = threading.Event()
+    box: dict = {}
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[unit]}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        tasks: dict[str, int] = {}
+
+        def listener(ev):
+            if ev.job_id not in tasks:
+                tasks[ev.job_id] = bar.add_task(ev.target, total=None, unit="")
+            bar.update(tasks[ev.job_id], completed=ev.done,
+                       total=ev.total if ev.total else None, unit=ev.unit,
+                       description=f"{ev.kind} {ev.target}: {ev.message}"[:70])
+
+        def work():
+            try:
+                box["result"] = fn(*args, progress=listener, cancel=cancel, **kwargs)
+            except BaseException as e:  # handed to the main thread
+                box["error"] = e
+
+        t = threading.Thread(target=work, daemon=True)
+        t.start()
+        try:
+            while t.is_alive():
+                t.join(0.1)
+        except KeyboardInterrupt:
+            cancel.set()
+            print("cancelling…", file=sys.stderr)
+            t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    home: Optional[str] = typer.Option(None, "--home", help="Storage root (relocates all state; env LAKEHOUSE_HOME)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config file to use instead of the default."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+):
+    state.home, state.config = home, config
+    if version:
+        from importlib.metadata import version as v
+
+        print(f"lakehouse {v('lakehouse')}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        start()
+
+
+def start() -> None:
+    """No subcommand: the workstation. Until the TUI lands, a summary and a sample query."""
+    try:
+        lh = _open()
+        try:
+            if not lh.datasets() and lh.config.get("demo.offer_on_first_run"):
+                if sys.stdin.isatty() and typer.confirm(
+                        f"The storage root {lh.root} is empty. Load the demo workload "
+                        "(a staffing company, 2.47M rows, ~15 s)?", default=True):
+                    _print_ingest(_run_job(lh.demo, 1.0))
+                else:
+                    print(f"The storage root {lh.root} is empty. Load the demo workload with "
+                          "`lakehouse demo`, or your own files with `lakehouse ingest PATH`.")
+                    return
+            _print_datasets(lh.datasets(), ListFormat.table)
+            names = {d.name for d in lh.datasets()}
+            if "candidates" in names:
+                q = ("SELECT city, count(*) AS candidates, round(avg(years_experience), 1) AS avg_years "
+                     "FROM candidates GROUP BY city ORDER BY candidates DESC LIMIT 5")
+            else:
+                first = lh.datasets()[0].name
+                q = f'SELECT * FROM "{first}" LIMIT 5'
+            print(f"\nsample query: lakehouse sql \"{q}\"")
+            from app.output import write_result
+
+            write_result(lh.sql_stream(q), "table", None, lh.config.get("sql.display_rows"))
+        finally:
+            lh.close()
+    except LakehouseError as e:
+        _fail(e)
+
+
+def _print_ingest(results, as_json: bool = False) -> int:
+    from app.output import dumps
+
+    failed = [r for r in results if r.status == "failed"]
+    if as_json:
+        print(dumps([r.to_dict() for r in results]))
+    for r in results:
+        if r.status == "failed":
+            print(f"error: {r.message}", file=sys.stderr)
+        elif not as_json:
+            print(r.message, file=sys.stderr if r.status == "skipped" else sys.stdout)
+            for n in r.notes:
+                print(f"  note: {n}")
+    return 1 if failed else 0
+
+
+@app.command()
+def ingest(
+    paths: List[str] = typer.Argument(..., help="Files, directories or globs."),
+    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: from the file name; documents go to 'documents')."),
+    format: Optional[str] = typer.Option(None, "--format", help="Input format: csv, tsv, json, parquet, pdf, text (default: from the extension)."),
+    types: Optional[str] = typer.Option(None, "--types", help="Column types that override inference, e.g. id=BIGINT,price=DECIMAL(10,2)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="create (default for tables), append (default for documents) or replace."),
+    json_out: bool = typer.Option(False, "--json", help="Print per-file results as JSON."),
+):
+    """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files into Delta tables."""
+    try:
+        with _open() as lh:
+            results = _run_job(lh.ingest, paths, name=name, format=format, types=types, mode=mode)
+    except LakehouseError as e:
+        _fail(e)
+    raise typer.Exit(_print_ingest(results, json_out))
+
+
+def _print_datasets(datasets, fmt: ListFormat) -> None:
+    from app.output import human_bytes, print_records
+
+    records = [d.to_dict() for d in datasets]
+    if fmt == ListFormat.json:
+        print_records(records, [], "json")
+        return
+    for r in records:
+        r["size"] = human_bytes(r["bytes"])
+        r["rows"] = f"{r['row_count']:,}"
+        r["columns"] = len(r["columns"])
+        r["updated"] = r["updated_at"][:19].replace("T", " ")
+    print_records(records, ["name", "kind", "format", "rows", "columns", "size", "updated"], "table")
+
+
+@app.command()
+def datasets(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """List datasets with their size and freshness."""
+    try:
+        with _open() as lh:
+            _print_datasets(lh.datasets(), format)
+    except LakehouseError as e:
+        _fail(e)
+
+
+@app.command()
+def describe(
+    name: str = typer.Argument(..., help="Dataset name."),
+    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+):
+    """Schema, row count, lineage and a sample of one dataset."""
+    from app.output import dumps, human_bytes, print_rows
+
+    try:
+        with _open() as lh:
+            d = lh.describe(name)
+    except LakehouseError as e:
+        _fail(e)
+    if format == ListFormat.json:
+        print(dumps(d.to_dict()))
+        return
+    ds = d.dataset
+    print(f"{ds.name}  ({ds.kind}, {ds.format})  {ds.row_count:,} rows  {human_bytes(ds.bytes)}  "
+          f"version {ds.table_version}  updated {ds.updated_at[:19].replace('T', ' ')}")
+    if ds.description:
+        print(ds.description)
+    print_rows(["column", "type", "nullable"], [(c.name, c.type, c.nullable) for c in ds.columns],
+               title="schema")
+    print_rows(["source", "format", "mode", "rows", "version", "sha256", "at", "active"],
+               [(l.source_uri, l.format, l.mode, l.rows, l.table_version, l.content_hash[:12],
+                 l.created_at[:19].replace("T", " "), l.active) for l in d.lineage], title="lineage")
+    if len(d.schema_versions) > 1:
+        print_rows(["schema version", "table version", "columns", "at"],
+                   [(s.schema_version, s.table_version, ", ".join(c.name for c in s.columns),
+                     s.created_at[:19]) for s in d.schema_versions], title="schema versions")
+    sample = d.sample
+    print_rows(sample.column_names, zip(*(c.to_pylist() for c in sample.columns)) if sample.num_rows else [],
+               title="sample")
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="One read-only SQL statement ('-' reads it from stdin)."),
+    format: RowFormat = typer.Option(RowFormat.table, "--format", help="table, csv, json or parquet."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write rows to FILE instead of stdout."),
+):
+    """Run SQL over the datasets (DuckDB; each dataset is a view by its name)."""
+    from app.output import write_result
+
+    if query == "-":
+        query = sys.stdin.read()
+    try:
+        with _open() as lh:
+            n = write_result(lh.sql_stream(query), format.value, output, lh.config.get("sql.display_rows"))
+    except LakehouseError as e:
+        _fail(e)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2)
+    if output:
+        print(f"wrote {n:,} rows to {output}", file=sys.stderr)
+
+
+@app.command()
+def resync(name: Optional[str] = typer.Argument(None, help="Dataset (default: all).")):
+    """Rebuild row counts, sizes and columns from the tables when the catalog drifted."""
+    try:
+        with _open() as lh:
+            for note in lh.resync(name):
+                print(note)
+    except LakehouseError as e:
+        _fail(e)
+
+
+@jobs_app.callback(invoke_without_command=True)
+def jobs(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, "--limit", help="How many recent jobs."),
+    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+):
+    """List running and recent jobs with their outcome."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from app.output import print_records
+
+    try:
+        with _open() as lh:
+            records = [j.to_dict() for j in lh.jobs(limit)]
+    except LakehouseError as e:
+        _fail(e)
+    for r in records:
+        r["progress"] = (f"{r['done']:,.0f}/{r['total']:,.0f} {r['unit']}" if r["total"]
+                         else f"{r['done']:,.0f} {r['unit']}".strip())
+        r["started"] = r["started_at"][:19].replace("T", " ")
+    print_records(records, ["id", "kind", "target", "status", "progress", "started", "message"],
+                  format.value)
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: str = typer.Argument(..., help="Job id from `lakehouse jobs`.")):
+    """Ask a running job (in any process) to stop; it cleans up what it started."""
+    try:
+        with _open() as lh:
+            ok = lh.cancel_job(job_id)
+    except LakehouseError as e:
+        _fail(e)
+    if ok:
+        print(f"cancel requested for job {job_id}")
+    else:
+        print(f"error: job {job_id} is not running", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@app.command()
+def errors(
+    since: Optional[str] = typer.Option(None, "--since", help="Only newer failures: 30m, 2h, 7d or an ISO time."),
+    limit: int = typer.Option(100, "--limit", help="At most this many, newest first."),
+    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+):
+    """Operational failures (refused ingests, failed jobs), newest first. Also: SELECT * FROM _errors."""
+    from app.output import print_records
+
+    try:
+        with _open() as lh:
+            records = [e.to_dict() for e in lh.errors(since, limit)]
+    except LakehouseError as e:
+        _fail(e)
+    if format == ListFormat.table and not records:
+        print("no errors" + (f" since {since}" if since else ""), file=sys.stderr)
+        return
+    for r in records:
+        r["time"] = r["ts"][:19].replace("T", " ")
+    print_records(records, ["time", "operation", "dataset", "message"], format.value)
+
+
+@app.command()
+def demo(scale: float = typer.Option(1.0, "--scale", help="Size factor: 1 = 2.47M rows.")):
+    """Generate and ingest the reference staffing workload (deterministic)."""
+    try:
+        with _open() as lh:
+            code = _print_ingest(_run_job(lh.demo, scale))
+    except LakehouseError as e:
+        _fail(e)
+    raise typer.Exit(code)
+
+
+@app.command("config")
+def config_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """Print the effective configuration and where each value came from."""
+    from app.output import print_records
+
+    from core import config as cfg
+
+    try:
+        c = cfg.load(home=state.home, config_file=state.config)
+    except LakehouseError as e:
+        _fail(e)
+    records = [{"key": k, "value": v, "source": s} for k, v, s in c.items()]
+    if format == ListFormat.table:
+        print(f"config file: {c.file or '(none; defaults in use)'}", file=sys.stderr)
+    print_records(records, ["key", "value", "source"], format.value)
+
+
+def main() -> None:
+    try:
+        app()
+    except LakehouseError as e:  # anything a command did not catch itself
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

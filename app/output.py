@@ -1,0 +1,129 @@
+"""Rendering facade results for the terminal: tables, JSON, CSV, Parquet.
+
+JSON and data go to stdout; messages and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Iterable
+
+
+def _default(o: Any):
+    if isinstance(o, (datetime, date, time)):
+        return o.isoformat()
+    if isinstance(o, Decimal):
+        return str(o)
+    if isinstance(o, bytes):
+        return o.hex()
+    return str(o)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_default, ensure_ascii=False, indent=2)
+
+
+def err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "∅"
+    s = v if isinstance(v, str) else _default(v) if not isinstance(v, (int, float, bool)) else str(v)
+    s = s.replace("\n", "⏎")
+    return s if len(s) <= 60 else s[:59] + "…"
+
+
+def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None = None,
+               caption: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*(_cell(v) for v in r))
+    Console(soft_wrap=False).print(t)
+
+
+def print_records(records: list[dict], columns: list[str], fmt: str, title: str | None = None) -> None:
+    """A listing: a table for people, JSON for scripts."""
+    if fmt == "json":
+        print(dumps(records))
+    else:
+        print_rows(columns, ([r.get(c) for c in columns] for r in records), title=title)
+
+
+def write_result(reader, fmt: str, output: str | None, display_rows: int) -> int:
+    """Stream a RecordBatchReader out in `fmt`; return the number of rows.
+
+    csv/json/parquet stream batch by batch (memory stays bounded); table shows the
+    first `display_rows` rows and counts the rest, saying so.
+    """
+    import pyarrow as pa
+
+    n = 0
+    if fmt == "table":
+        shown: list[pa.RecordBatch] = []
+        kept = 0
+        for b in reader:
+            n += b.num_rows
+            if kept < display_rows:
+                shown.append(b.slice(0, display_rows - kept))
+                kept += min(b.num_rows, display_rows - kept)
+        table = pa.Table.from_batches(shown, schema=reader.schema)
+        caption = f"{n:,} row{'s' if n != 1 else ''}"
+        if n > kept:
+            caption = f"showing {kept:,} of {n:,} rows — use --format csv/json/parquet --output FILE for all"
+        print_rows(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_columns else [],
+                   caption=caption)
+        return n
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        raise ValueError("parquet output is binary — give --output FILE or redirect stdout")
+    target = open(output, "wb") if output else sys.stdout.buffer
+    try:
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            with pacsv.CSVWriter(target, reader.schema) as w:
+                for b in reader:
+                    w.write_batch(b)
+                    n += b.num_rows
+        elif fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            with pq.ParquetWriter(target, reader.schema) as w:
+                for b in reader:
+                    w.write_batch(b)
+                    n += b.num_rows
+        elif fmt == "json":
+            target.write(b"[")
+            first = True
+            for b in reader:
+                for row in b.to_pylist():
+                    target.write((b"\n  " if first else b",\n  ") +
+                                 json.dumps(row, default=_default, ensure_ascii=False).encode())
+                    first = False
+                n += b.num_rows
+            target.write(b"\n]\n" if not first else b"]\n")
+        else:
+            raise ValueError(f"unknown format {fmt!r}")
+    finally:
+        if output:
+            target.close()
+        else:
+            target.flush()
+    return n
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)

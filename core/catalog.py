@@ -1,0 +1,310 @@
+"""The catalog: SQLite (WAL), the sole metadata authority. Pointers only, never data.
+
+A dataset row points at a Delta table version and the data files that make it up,
+so readers build their views without touching the Delta log. Every change to
+datasets bumps `generation`, which readers compare to know when to rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from .models import Column, Dataset, ErrorEvent, JobInfo, LineageEntry, SchemaVersion
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    format TEXT NOT NULL,
+    source_uri TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    schema_json TEXT NOT NULL,
+    row_count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    table_version INTEGER NOT NULL,
+    files_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    tags_json TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS schema_versions (
+    dataset TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    table_version INTEGER NOT NULL,
+    schema_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (dataset, schema_version)
+);
+CREATE TABLE IF NOT EXISTS lineage (
+    id INTEGER PRIMARY KEY,
+    dataset TEXT NOT NULL,
+    source_uri TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    source_bytes INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    table_version INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS lineage_by_hash ON lineage (dataset, content_hash);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    done REAL NOT NULL DEFAULT 0,
+    total REAL,
+    unit TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS errors (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    dataset TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    job_id TEXT NOT NULL DEFAULT ''
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _columns(schema_json: str) -> list[Column]:
+    return [Column(**c) for c in json.loads(schema_json)]
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(SCHEMA_SQL)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- plumbing ---------------------------------------------------------
+    def _q(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    def _tx(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run statements in one transaction: all or nothing."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    _BUMP = ("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'", ())
+
+    def generation(self) -> int:
+        return int(self._q("SELECT value FROM meta WHERE key = 'generation'")[0][0])
+
+    # -- datasets ---------------------------------------------------------
+    _DS_COLS = ("name, kind, format, source_uri, content_hash, schema_json, row_count, bytes, "
+                "created_at, updated_at, table_version, description, owner, tags_json")
+
+    def _dataset(self, row: tuple) -> Dataset:
+        (name, kind, fmt, uri, h, schema_json, rows, nbytes, created, updated, version,
+         desc, owner, tags) = row
+        return Dataset(name=name, kind=kind, format=fmt, source_uri=uri, content_hash=h,
+                       columns=_columns(schema_json), row_count=rows, bytes=nbytes,
+                       created_at=created, updated_at=updated, table_version=version,
+                       description=desc, owner=owner, tags=json.loads(tags))
+
+    def datasets(self) -> list[Dataset]:
+        return [self._dataset(r) for r in self._q(f"SELECT {self._DS_COLS} FROM datasets ORDER BY name")]
+
+    def get(self, name: str) -> Dataset | None:
+        rows = self._q(f"SELECT {self._DS_COLS} FROM datasets WHERE name = ?", (name,))
+        return self._dataset(rows[0]) if rows else None
+
+    def snapshot(self) -> tuple[int, list[tuple[str, list[str], list[Column]]]]:
+        """(generation, [(name, relative data files, columns)]) read in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                gen = self.generation()
+                rows = self._db.execute(
+                    "SELECT name, files_json, schema_json FROM datasets ORDER BY name").fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        return gen, [(n, [f["path"] for f in json.loads(fj)], _columns(sj)) for n, fj, sj in rows]
+
+    def files(self, name: str) -> list[dict]:
+        rows = self._q("SELECT files_json FROM datasets WHERE name = ?", (name,))
+        return json.loads(rows[0][0]) if rows else []
+
+    def has_source(self, dataset: str, content_hash: str) -> bool:
+        return bool(self._q(
+            "SELECT 1 FROM lineage WHERE dataset = ? AND content_hash = ? AND active = 1 LIMIT 1",
+            (dataset, content_hash)))
+
+    def register_commit(self, *, name: str, kind: str, fmt: str, columns: list[Column],
+                        table_version: int, files: list[dict], rows: int, nbytes: int,
+                        sources: list[dict], job_id: str, mode: str, at: str | None = None) -> None:
+        """Point `name` at a new table version and record its lineage, in one commit."""
+        at = at or now()
+        schema_json = json.dumps([c.__dict__ for c in columns])
+        existing = self.get(name)
+        first = sources[0] if sources else {"uri": "", "sha256": ""}
+        stmts: list[tuple[str, tuple]] = []
+        if existing is None:
+            stmts.append((
+                "INSERT INTO datasets (name, kind, format, source_uri, content_hash, schema_json, "
+                "row_count, bytes, table_version, files_json, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (name, kind, fmt, first["uri"], first["sha256"], schema_json, rows, nbytes,
+                 table_version, json.dumps(files), at, at)))
+        else:
+            stmts.append((
+                "UPDATE datasets SET format = ?, source_uri = ?, content_hash = ?, schema_json = ?, "
+                "row_count = ?, bytes = ?, table_version = ?, files_json = ?, updated_at = ? "
+                "WHERE name = ?",
+                (fmt, first["uri"], first["sha256"], schema_json, rows, nbytes, table_version,
+                 json.dumps(files), at, name)))
+        if mode == "replace":
+            stmts.append(("UPDATE lineage SET active = 0 WHERE dataset = ?", (name,)))
+        for s in sources:
+            stmts.append((
+                "INSERT INTO lineage (dataset, source_uri, content_hash, source_bytes, format, mode, "
+                "job_id, table_version, rows, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (name, s["uri"], s["sha256"], s["bytes"], s.get("format", fmt), mode, job_id,
+                 table_version, s["rows"], at)))
+        last = self._q("SELECT schema_version, schema_json FROM schema_versions WHERE dataset = ? "
+                       "ORDER BY schema_version DESC LIMIT 1", (name,))
+        if not last or last[0][1] != schema_json:
+            stmts.append((
+                "INSERT INTO schema_versions (dataset, schema_version, table_version, schema_json, "
+                "created_at) VALUES (?,?,?,?,?)",
+                (name, (last[0][0] + 1) if last else 1, table_version, schema_json, at)))
+        stmts.append(self._BUMP)
+        self._tx(stmts)
+
+    def update_stats(self, name: str, *, columns: list[Column], table_version: int,
+                     files: list[dict], rows: int, nbytes: int) -> None:
+        """Resync: overwrite what the catalog says with what the table says."""
+        schema_json = json.dumps([c.__dict__ for c in columns])
+        stmts = [(
+            "UPDATE datasets SET schema_json = ?, row_count = ?, bytes = ?, table_version = ?, "
+            "files_json = ?, updated_at = ? WHERE name = ?",
+            (schema_json, rows, nbytes, table_version, json.dumps(files), now(), name))]
+        last = self._q("SELECT schema_version, schema_json FROM schema_versions WHERE dataset = ? "
+                       "ORDER BY schema_version DESC LIMIT 1", (name,))
+        if not last or last[0][1] != schema_json:
+            stmts.append((
+                "INSERT INTO schema_versions (dataset, schema_version, table_version, schema_json, "
+                "created_at) VALUES (?,?,?,?,?)",
+                (name, (last[0][0] + 1) if last else 1, table_version, schema_json, now())))
+        stmts.append(self._BUMP)
+        self._tx(stmts)
+
+    def lineage(self, name: str) -> list[LineageEntry]:
+        rows = self._q("SELECT source_uri, content_hash, source_bytes, format, mode, job_id, "
+                       "table_version, rows, created_at, active FROM lineage WHERE dataset = ? "
+                       "ORDER BY id", (name,))
+        return [LineageEntry(*r[:9], active=bool(r[9])) for r in rows]
+
+    def schema_versions(self, name: str) -> list[SchemaVersion]:
+        rows = self._q("SELECT schema_version, table_version, schema_json, created_at FROM "
+                       "schema_versions WHERE dataset = ? ORDER BY schema_version", (name,))
+        return [SchemaVersion(v, tv, _columns(sj), at) for v, tv, sj, at in rows]
+
+    # -- jobs ---------------------------------------------------------------
+    _JOB_COLS = "id, kind, target, status, started_at, finished_at, done, total, unit, message, pid"
+
+    def add_job(self, job_id: str, kind: str, target: str, pid: int) -> None:
+        self._q("INSERT INTO jobs (id, kind, target, status, pid, started_at) VALUES (?,?,?,?,?,?)",
+                (job_id, kind, target, "running", pid, now()))
+
+    def update_job(self, job_id: str, done: float, total: float | None, unit: str, message: str) -> bool:
+        """Record progress; return True when a cancel was requested (from any process)."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET done = ?, total = ?, unit = ?, message = ? WHERE id = ?",
+                             (done, total, unit, message, job_id))
+            row = self._db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def finish_job(self, job_id: str, status: str, message: str) -> None:
+        self._q("UPDATE jobs SET status = ?, message = ?, finished_at = ? WHERE id = ?",
+                (status, message, now(), job_id))
+
+    def request_cancel(self, job_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", (job_id,))
+        return cur.rowcount > 0
+
+    def jobs(self, limit: int = 50) -> list[JobInfo]:
+        rows = self._q(f"SELECT {self._JOB_COLS} FROM jobs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                       (limit,))
+        return [JobInfo(*r) for r in rows]
+
+    def job(self, job_id: str) -> JobInfo | None:
+        rows = self._q(f"SELECT {self._JOB_COLS} FROM jobs WHERE id = ?", (job_id,))
+        return JobInfo(*rows[0]) if rows else None
+
+    def mark_interrupted(self, job_ids: list[str]) -> None:
+        for jid in job_ids:
+            self._q("UPDATE jobs SET status = 'interrupted', finished_at = ?, "
+                    "message = 'the process running this job ended before it finished' "
+                    "WHERE id = ? AND status = 'running'", (now(), jid))
+
+    def prune_jobs(self, keep: int) -> None:
+        self._q("DELETE FROM jobs WHERE status != 'running' AND id NOT IN "
+                "(SELECT id FROM jobs ORDER BY started_at DESC LIMIT ?)", (keep,))
+
+    # -- errors -------------------------------------------------------------
+    def add_error(self, operation: str, message: str, *, dataset: str = "", detail: str = "",
+                  job_id: str = "") -> None:
+        self._q("INSERT INTO errors (ts, operation, dataset, message, detail, job_id) "
+                "VALUES (?,?,?,?,?,?)", (now(), operation, dataset, message, detail, job_id))
+
+    def errors(self, since: str | None = None, limit: int | None = None) -> list[ErrorEvent]:
+        sql = "SELECT id, ts, operation, dataset, message, detail, job_id FROM errors"
+        args: list[Any] = []
+        if since:
+            sql += " WHERE ts >= ?"
+            args.append(since)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [ErrorEvent(*r) for r in self._q(sql, args)]
+
+    def rows(self, table: str) -> tuple[list[str], list[tuple]]:
+        """All rows of a system table ('errors' or 'jobs') for SQL exposure."""
+        assert table in ("errors", "jobs")
+        with self._lock:
+            cur = self._db.execute(f"SELECT * FROM {table} ORDER BY rowid")
+            return [d[0] for d in cur.description], cur.fetchall()

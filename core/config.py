@@ -1,0 +1,162 @@
+"""Configuration: documented defaults, the user's lakehouse.toml, env and flags.
+
+Precedence (lowest to highest): built-in default < config file < environment < flag.
+Every effective value remembers where it came from, so `lakehouse config` can say.
+The repo's lakehouse.toml documents every key in SCHEMA with its default (tested).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+# section -> key -> (type, default, one-line doc)
+SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
+    "storage": {
+        "root": (str, "", "storage root; empty = the platform data dir (LAKEHOUSE_HOME / --home override)"),
+    },
+    "ingest": {
+        "row_group_rows": (int, 122880, "rows per Parquet row group (~120K keeps scans parallel)"),
+        "target_file_mb": (int, 128, "target size of one data file in a Delta table"),
+        "batch_rows": (int, 122880, "rows per Arrow batch streamed from the reader to the writer"),
+        "sample_bytes": (int, 1048576, "bytes read up front to detect a CSV's dialect and validate its structure"),
+        "memory_limit": (str, "1GB", "DuckDB memory limit while ingesting (bounds RAM for big files)"),
+    },
+    "sql": {
+        "threads": (int, 0, "DuckDB threads for queries; 0 = one per core"),
+        "memory_limit": (str, "", "DuckDB memory limit for queries, e.g. '4GB'; empty = DuckDB's default"),
+        "display_rows": (int, 100, "rows printed by table output; the remainder is counted, never dropped silently"),
+    },
+    "jobs": {
+        "keep": (int, 500, "finished jobs kept in the job list"),
+    },
+    "demo": {
+        "offer_on_first_run": (bool, True, "offer to load the demo workload when the storage root is empty"),
+    },
+}
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+
+
+def default_config_file() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("lakehouse")) / "lakehouse.toml"
+
+
+def default_root() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lakehouse"))
+
+
+@dataclass
+class Config:
+    values: dict[str, dict[str, Any]]
+    sources: dict[str, str] = field(default_factory=dict)
+    file: Path | None = None
+
+    def get(self, dotted: str) -> Any:
+        section, key = dotted.split(".", 1)
+        return self.values[section][key]
+
+    @property
+    def root(self) -> Path:
+        return Path(self.values["storage"]["root"]).expanduser().resolve()
+
+    def items(self):
+        """(dotted key, value, source) for every key, in schema order."""
+        for section, keys in SCHEMA.items():
+            for key in keys:
+                dotted = f"{section}.{key}"
+                yield dotted, self.values[section][key], self.sources.get(dotted, "default")
+
+
+def _check_type(path: Path, dotted: str, value: Any, typ: type) -> Any:
+    ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        raise ConfigError(
+            f"{path}: key '{dotted}' must be {_TYPE_NAMES[typ]}, got {type(value).__name__} {value!r}"
+        )
+    if typ is int and value < 0:
+        raise ConfigError(f"{path}: key '{dotted}' must not be negative, got {value}")
+    return value
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Parse and validate one config file; return {section: {key: value}}."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist — check the --config path") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} cannot be read ({e})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML — {e}") from None
+    out: dict[str, dict[str, Any]] = {}
+    for section, keys in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(
+                f"{path}: unknown section [{section}] — known sections: {', '.join(SCHEMA)}"
+            )
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{path}: '{section}' must be a table ([{section}]), got {keys!r}")
+        for key, value in keys.items():
+            if key not in SCHEMA[section]:
+                raise ConfigError(
+                    f"{path}: unknown key '{section}.{key}' — known keys in [{section}]: "
+                    f"{', '.join(SCHEMA[section])}"
+                )
+            typ = SCHEMA[section][key][0]
+            out.setdefault(section, {})[key] = _check_type(path, f"{section}.{key}", value, typ)
+    return out
+
+
+def load(home: str | Path | None = None, config_file: str | Path | None = None,
+         env: dict[str, str] | None = None) -> Config:
+    """Build the effective config.
+
+    home: the --home flag (relocates all state). config_file: the --config flag.
+    With a home (flag or LAKEHOUSE_HOME) and no --config, the config file is
+    HOME/lakehouse.toml, so a relocated root carries its own settings.
+    """
+    env = os.environ if env is None else env
+    values = {s: {k: spec[1] for k, spec in keys.items()} for s, keys in SCHEMA.items()}
+    sources: dict[str, str] = {}
+
+    env_home = env.get("LAKEHOUSE_HOME") or None
+    if config_file is not None:
+        path: Path | None = Path(config_file).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist — check the --config path")
+    elif home is not None or env_home is not None:
+        path = Path(home if home is not None else env_home).expanduser() / "lakehouse.toml"
+    else:
+        path = default_config_file()
+    if path is not None and path.is_file():
+        for section, keys in read_file(path).items():
+            for key, value in keys.items():
+                values[section][key] = value
+                sources[f"{section}.{key}"] = str(path)
+    else:
+        path = None
+
+    if home is not None:
+        values["storage"]["root"] = str(Path(home).expanduser().resolve())
+        sources["storage.root"] = "--home"
+    elif env_home is not None:
+        values["storage"]["root"] = str(Path(env_home).expanduser().resolve())
+        sources["storage.root"] = "LAKEHOUSE_HOME"
+    elif not values["storage"]["root"]:
+        values["storage"]["root"] = str(default_root())
+        sources["storage.root"] = "default (platform data dir)"
+    return Config(values=values, sources=sources, file=path)

@@ -1,0 +1,54 @@
+"""DuckDB helpers shared by ingest and the catalog (not the sandboxed query engine)."""
+
+from __future__ import annotations
+
+from .models import Column
+
+# DuckDB types Delta Lake cannot store, and what they become.
+_DELTA_CASTS = {
+    "UTINYINT": "SMALLINT", "USMALLINT": "INTEGER", "UINTEGER": "BIGINT",
+    "UBIGINT": "DECIMAL(38,0)", "HUGEINT": "DECIMAL(38,0)", "UHUGEINT": "DECIMAL(38,0)",
+    "TIMESTAMP_NS": "TIMESTAMP", "TIMESTAMP_MS": "TIMESTAMP", "TIMESTAMP_S": "TIMESTAMP",
+}
+_TO_TEXT = ("TIME", "INTERVAL", "UUID", "JSON", "BIT", "ENUM", "UNION", "MAP", "VARINT", "BIGNUM")
+
+
+def delta_cast(typ: str) -> str | None:
+    """The type a column must be cast to before Delta can store it, or None."""
+    t = typ.upper()
+    if t in _DELTA_CASTS:
+        return _DELTA_CASTS[t]
+    if t.startswith("TIMESTAMP WITH TIME ZONE") or t.startswith("TIMESTAMP "):
+        return None
+    if any(t == x or t.startswith(x + "(") or t.startswith(x + " ") for x in _TO_TEXT):
+        return "VARCHAR"
+    if any(tok in t for tok in ("TIME", "INTERVAL", "UUID", "JSON", "UTINYINT", "UBIGINT",
+                                "UINTEGER", "USMALLINT", "HUGEINT", "ENUM", "UNION", "MAP(")) \
+            and ("[]" in t or t.startswith(("STRUCT", "LIST"))):
+        return "VARCHAR"  # a nested type holding something Delta cannot store
+    return None
+
+
+def connect(memory_limit: str = "", threads: int = 0):
+    """An unsandboxed in-memory DuckDB connection for ingest work."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": threads} if threads else {})
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def columns_of_arrow(schema) -> list[Column]:
+    """DuckDB's view of an Arrow schema: [Column(name, DuckDB type, nullable)]."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        empty = schema.empty_table()
+        rel = con.from_arrow(empty)
+        return [Column(n, str(t), schema.field(n).nullable if n in schema.names else True)
+                for n, t in zip(rel.columns, rel.types)]
+    finally:
+        con.close()

@@ -1,0 +1,430 @@
+"""Ingest: source files -> Delta table -> one catalog commit.
+
+Order of work for each source: hash (and detect encoding) -> skip if these exact
+bytes are already in the dataset -> stream rows through DuckDB's reader into one
+Delta commit -> register that commit in the catalog. A failure at any step leaves
+neither data files nor catalog rows behind; a crash between the Delta commit and
+the catalog commit is rolled forward by recovery (the commit names its sources).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalog import Catalog
+from ..config import Config
+from ..duck import columns_of_arrow, connect, delta_cast
+from ..errors import Cancelled, IngestError, LakehouseError
+from ..jobs import Job, Jobs, Listener
+from ..locks import write_lock
+from ..models import IngestResult
+from ..names import check_dataset_name, dataset_name_from_stem, quote_ident
+from ..recovery import recover_dataset
+from ..tables import Tables
+from .detect import DOCUMENT_FORMATS, detect_format, scan
+from .documents import read_document
+from .sources import TabularSource, flatten_select, prepare_csv
+
+MODES = ("create", "append", "replace")
+_TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$")
+_MAX_WIDEN = 64  # mixed-type columns widened to text before giving up on inference
+
+
+def parse_types(spec: str | dict | None) -> dict[str, str]:
+    """'id=BIGINT,price=DECIMAL(10,2)' -> {'id': 'BIGINT', 'price': 'DECIMAL(10,2)'}."""
+    if not spec:
+        return {}
+    if isinstance(spec, dict):
+        items = list(spec.items())
+    else:
+        parts, depth, cur = [], 0, ""
+        for ch in spec:
+            depth += ch == "("
+            depth -= ch == ")"
+            if ch == "," and depth == 0:
+                parts.append(cur)
+                cur = ""
+            else:
+                cur += ch
+        parts.append(cur)
+        items = []
+        for p in parts:
+            col, eq, typ = p.partition("=")
+            if not eq or not col.strip() or not typ.strip():
+                raise IngestError(f"--types: {p.strip()!r} is not col=TYPE — write e.g. "
+                                  "--types id=BIGINT,price=DECIMAL(10,2)")
+            items.append((col.strip(), typ.strip()))
+    out = {}
+    for col, typ in items:
+        if not _TYPE_RE.match(typ):
+            raise IngestError(f"--types: {typ!r} (for column {col!r}) is not a type — use a DuckDB "
+                              "type such as BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, DECIMAL(10,2)")
+        out[col] = typ.upper()
+    return out
+
+
+def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
+    """Files to ingest as (path, named explicitly). Directories are walked
+    (hidden files skipped); globs are expanded; a missing path is an error."""
+    files: list[tuple[Path, bool]] = []
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if any(ch in str(raw) for ch in "*?[") and not p.exists():
+            matches = sorted(glob.glob(str(p), recursive=True))
+            if not matches:
+                raise IngestError(f"{raw}: no files match this pattern")
+            files.extend((Path(m), False) for m in matches if Path(m).is_file())
+        elif p.is_dir():
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                files.extend((Path(dirpath) / f, False) for f in sorted(filenames)
+                             if not f.startswith("."))
+        elif p.is_file():
+            files.append((p, True))
+        else:
+            raise IngestError(f"{raw}: no such file or directory")
+    seen, unique = set(), []
+    for f, explicit in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append((key, explicit))
+    return unique
+
+
+@dataclass
+class _Plan:
+    path: Path
+    fmt: str
+    dataset: str
+
+
+class Ingestor:
+    def __init__(self, root: Path, config: Config, catalog: Catalog, tables: Tables, jobs: Jobs):
+        self.root, self.config, self.catalog, self.tables, self.jobs = root, config, catalog, tables, jobs
+
+    def ingest(self, paths: list[str | Path], *, name: str | None = None, fmt: str | None = None,
+               types: str | dict | None = None, mode: str | None = None,
+               listener: Listener | None = None,
+               cancel: threading.Event | None = None) -> list[IngestResult]:
+        if mode is not None and mode not in MODES:
+            raise IngestError(f"unknown mode {mode!r} — use one of: {', '.join(MODES)}")
+        if name is not None:
+            check_dataset_name(name)
+        overrides = parse_types(types)
+        if not paths:
+            raise IngestError("nothing to ingest — give one or more files, directories or globs")
+        files = expand(paths)
+
+        results: list[IngestResult] = []
+        plans: list[_Plan] = []
+        for path, explicit in files:
+            try:
+                f = detect_format(path, fmt)
+            except IngestError as e:
+                if explicit:
+                    self.catalog.add_error("ingest", str(e))
+                    results.append(IngestResult(str(path), name or "", "failed", message=str(e)))
+                else:  # a stray file in a walked directory is not worth failing for
+                    results.append(IngestResult(str(path), "", "skipped",
+                                                message=f"{path}: unknown file type; skipped"))
+                continue
+            if f in DOCUMENT_FORMATS:
+                ds = name or "documents"
+            else:
+                ds = name or dataset_name_from_stem(path.stem)
+            plans.append(_Plan(path, f, ds))
+        if not plans and not any(r.status == "failed" for r in results):
+            raise IngestError("no files of a known type in " + ", ".join(map(str, paths)) +
+                              " — supported: csv, tsv, json/ndjson/jsonl, parquet, pdf, txt, md")
+
+        docs = [p for p in plans if p.fmt in DOCUMENT_FORMATS]
+        tabular = [p for p in plans if p.fmt not in DOCUMENT_FORMATS]
+        # Several files into one named dataset: the first creates, the rest append.
+        first_for: dict[str, bool] = {}
+        for plan in tabular:
+            m = mode
+            if plan.dataset in first_for and mode in (None, "create", "replace"):
+                m = "append"
+            first_for[plan.dataset] = True
+            results.append(self._table(plan, m, overrides, listener, cancel))
+        by_ds: dict[str, list[_Plan]] = {}
+        for plan in docs:
+            by_ds.setdefault(plan.dataset, []).append(plan)
+        for ds, group in by_ds.items():
+            results.extend(self._documents(ds, group, mode, listener, cancel))
+        return results
+
+    # -- tables -----------------------------------------------------------------
+    def _table(self, plan: _Plan, mode: str | None, overrides: dict[str, str],
+               listener: Listener | None, cancel: threading.Event | None) -> IngestResult:
+        result = IngestResult(str(plan.path), plan.dataset, "failed")
+        try:
+            with self.jobs.run("ingest", plan.dataset, listener, cancel) as job:
+                job.progress(0, None, "rows", f"reading {plan.path.name}", force=True)
+                sc = scan(plan.path, plan.fmt)
+                job.check_cancel()
+                if self.catalog.has_source(plan.dataset, sc.sha256):
+                    result.status = "unchanged"
+                    result.message = (f"{plan.path} is already ingested in {plan.dataset} "
+                                      "(identical bytes) — nothing written")
+                    job.progress(message=result.message, force=True)
+                    return result
+                existing = self.catalog.get(plan.dataset)
+                mode = mode or "create"
+                if mode == "create" and existing is not None:
+                    raise IngestError(
+                        f"dataset {plan.dataset} already exists (from {existing.source_uri}) — "
+                        "use --mode append to add these rows or --mode replace to overwrite it")
+                if existing is not None and existing.kind != "table":
+                    raise IngestError(f"dataset {plan.dataset} holds documents, not table rows — "
+                                      "ingest into another --name")
+                src = TabularSource(plan.path, "csv" if plan.fmt == "tsv" else plan.fmt,
+                                    sc.encoding, sc.bytes, types=dict(overrides))
+                if plan.fmt == "tsv":
+                    src.fmt = "tsv"
+                self._prepare(src, sc.bytes)
+                job.progress(0, src.est_rows, "rows", f"ingesting {plan.path.name}", force=True)
+                conform = {c.name: c.type for c in existing.columns} if (
+                    existing is not None and mode == "append") else {}
+                source_meta = {"uri": str(plan.path), "sha256": sc.sha256, "bytes": sc.bytes,
+                               "format": plan.fmt}
+                snap, rows = self._write_table(plan.dataset, src, conform, mode, source_meta, job)
+                result.status, result.rows, result.table_version = "ingested", rows, snap.version
+                result.notes = src.notes
+                result.message = (f"{plan.path.name} -> {plan.dataset}: {rows:,} rows "
+                                  f"(version {snap.version})")
+                job.progress(rows, rows, "rows", result.message, force=True)
+        except Cancelled:
+            raise
+        except LakehouseError as e:
+            result.message = str(e)
+        return result
+
+    def _prepare(self, src: TabularSource, size: int) -> None:
+        if size == 0:
+            raise IngestError(f"{src.path} is empty — there are no rows to ingest")
+        n = self.config.get("ingest.sample_bytes")
+        if src.fmt in ("csv", "tsv"):
+            with open(src.path, "rb") as f:
+                sample = f.read(n)
+            prepare_csv(src, sample, at_eof=len(sample) >= size)
+        elif src.fmt == "json":
+            with open(src.path, "rb") as f:
+                head = f.read(n)
+            if not head.strip():
+                raise IngestError(f"{src.path} is empty — there are no records to ingest")
+            src.whole_file_sample = size <= n
+            src.est_rows = max(head.count(b"\n"), 1) * max(size // max(len(head), 1), 1)
+        elif src.fmt == "parquet":
+            try:
+                import pyarrow.parquet as pq
+
+                src.est_rows = pq.read_metadata(src.path).num_rows
+            except Exception:
+                src.est_rows = None  # the reader below names the problem
+
+    def _select(self, con, src: TabularSource, conform: dict[str, str]) -> str:
+        """The full SELECT: flattened, cast to Delta-storable types, conformed on append."""
+        rel = con.sql(f"SELECT * FROM {src.from_sql()}")
+        cols, types = rel.columns, rel.types
+        unknown = [c for c in src.types if c not in cols]
+        if unknown:
+            raise IngestError(f"--types names column(s) {', '.join(map(repr, unknown))} that "
+                              f"{src.path.name} does not have — its columns are: {', '.join(cols)}")
+        if src.fmt == "json":
+            items = flatten_select(cols, types)
+            if src.types:
+                items = [self._cast_item(it, src.types) for it in items]
+            flat = con.sql(f"SELECT {', '.join(items)} FROM {src.from_sql()}")
+            base, cols, types = f"SELECT {', '.join(items)} FROM {src.from_sql()}", flat.columns, flat.types
+        elif src.fmt == "parquet" and src.types:
+            base = (f"SELECT {', '.join(self._cast_item(f'{quote_ident(c)} AS {quote_ident(c)}', src.types) for c in cols)} "
+                    f"FROM {src.from_sql()}")
+            r = con.sql(base)
+            cols, types = r.columns, r.types
+        else:
+            base = f"SELECT * FROM {src.from_sql()}"
+        out = []
+        for c, t in zip(cols, types):
+            q = quote_ident(c)
+            target = conform.get(c) or delta_cast(str(t))
+            out.append(f"CAST({q} AS {target}) AS {q}" if target and target != str(t) else q)
+        return f"SELECT {', '.join(out)} FROM ({base})"
+
+    @staticmethod
+    def _cast_item(item: str, types: dict[str, str]) -> str:
+        expr, _, alias = item.rpartition(" AS ")
+        name = alias.strip('"').replace('""', '"')
+        return f"CAST({expr} AS {types[name]}) AS {alias}" if name in types else item
+
+    def _write_table(self, dataset: str, src: TabularSource, conform: dict[str, str], mode: str,
+                     source_meta: dict, job: Job):
+        import pyarrow as pa
+
+        batch_rows = self.config.get("ingest.batch_rows")
+        with write_lock(self.root, on_wait=lambda: job.progress(message="waiting for another writer")):
+            recover_dataset(self.catalog, self.tables, dataset)
+            existed = self.tables.exists(dataset)
+            before = self.tables.data_files(dataset)
+            con = connect(self.config.get("ingest.memory_limit"))
+            try:
+                for _attempt in range(_MAX_WIDEN + 1):
+                    failure: list[BaseException] = []
+                    counted = [0]
+                    try:
+                        sql = self._select(con, src, conform)
+                        rdr = con.sql(sql).to_arrow_reader(batch_rows)
+                    except LakehouseError:
+                        raise
+                    except Exception as e:  # the reader refused at bind time
+                        failure.append(e)
+                        rdr = None
+                    if rdr is not None:
+                        def batches(rdr=rdr, failure=failure, counted=counted):
+                            try:
+                                for b in rdr:
+                                    counted[0] += b.num_rows
+                                    job.progress(counted[0])
+                                    yield b
+                            except BaseException as e:  # surfaced to us after the writer aborts
+                                failure.append(e)
+                                raise
+                        meta = {"job": job.id, "mode": mode, "kind": "table",
+                                "format": src.fmt, "sources": [{**source_meta, "rows": None}]}
+                        try:
+                            snap = self.tables.write(
+                                dataset, pa.RecordBatchReader.from_batches(rdr.schema, batches()),
+                                replace=(mode == "replace"), meta=meta)
+                        except Exception as e:
+                            if not failure:
+                                failure.append(e)
+                    if not failure:
+                        break
+                    # The write did not commit: remove what it left, then decide.
+                    self._discard(dataset, existed, before)
+                    err = failure[0]
+                    if isinstance(err, LakehouseError):
+                        raise err
+                    explained = src.explain(err)
+                    if isinstance(explained, str):
+                        src.text_columns.add(explained)
+                        src.notes.append(f"column {explained!r} mixes types; stored as text")
+                        continue
+                    if conform and "Conversion Error" in str(err):
+                        raise IngestError(
+                            f"{src.path}: {_first(str(err))} — a value does not fit the type the "
+                            f"column already has in dataset {dataset}; fix the file or use "
+                            "--mode replace to start the dataset over") from None
+                    if "Schema" in str(err) and "merge" in str(err).lower() or "Cannot cast" in str(err):
+                        raise IngestError(f"{src.path}: its columns do not fit dataset {dataset} "
+                                          f"({_first(str(err))}) — use --mode replace or another --name") from None
+                    raise explained from None
+                else:
+                    raise IngestError(f"{src.path}: too many columns mix types to infer a schema — "
+                                      "give --types for them")
+            finally:
+                con.close()
+            rows = counted[0]
+            self._register(dataset, "table", src.fmt, snap, [{**source_meta, "rows": rows}],
+                           job.id, mode)
+        return snap, rows
+
+    def _discard(self, dataset: str, existed: bool, before: set[str]) -> None:
+        if existed:
+            self.tables.remove_new_files(dataset, before)
+        else:
+            self.tables.drop_dir(dataset)
+
+    def _register(self, dataset: str, kind: str, fmt: str, snap, sources: list[dict],
+                  job_id: str, mode: str) -> None:
+        from ..faults import crash_point
+
+        crash_point("after_delta_commit")
+        self.catalog.register_commit(
+            name=dataset, kind=kind, fmt=fmt, columns=columns_of_arrow(snap.arrow_schema),
+            table_version=snap.version, files=snap.files, rows=snap.rows, nbytes=snap.bytes,
+            sources=sources, job_id=job_id, mode=mode)
+
+    # -- documents -------------------------------------------------------------
+    def _documents(self, dataset: str, plans: list[_Plan], mode: str | None,
+                   listener: Listener | None, cancel: threading.Event | None) -> list[IngestResult]:
+        import pyarrow as pa
+
+        results: list[IngestResult] = []
+        try:
+            with self.jobs.run("ingest", dataset, listener, cancel) as job:
+                existing = self.catalog.get(dataset)
+                if existing is not None and existing.kind != "documents":
+                    raise IngestError(f"dataset {dataset} holds table rows, not documents — "
+                                      "ingest documents with another --name")
+                if mode == "create" and existing is not None:
+                    raise IngestError(f"dataset {dataset} already exists — use --mode append "
+                                      "or --mode replace")
+                rows: list[dict] = []
+                sources: list[dict] = []
+                pending: list[IngestResult] = []
+                job.progress(0, len(plans), "files", f"reading {len(plans)} document(s)", force=True)
+                for i, plan in enumerate(plans):
+                    res = IngestResult(str(plan.path), dataset, "failed")
+                    results.append(res)
+                    try:
+                        sc = scan(plan.path, plan.fmt)
+                        if mode != "replace" and self.catalog.has_source(dataset, sc.sha256):
+                            res.status = "unchanged"
+                            res.message = (f"{plan.path} is already ingested in {dataset} "
+                                           "(identical bytes) — nothing written")
+                            continue
+                        doc_rows, notes = read_document(plan.path, plan.fmt, sc.sha256, sc.encoding)
+                    except IngestError as e:
+                        res.message = str(e)
+                        self.catalog.add_error("ingest", str(e), dataset=dataset, job_id=job.id)
+                        continue
+                    rows.extend(doc_rows)
+                    sources.append({"uri": str(plan.path), "sha256": sc.sha256, "bytes": sc.bytes,
+                                    "format": plan.fmt, "rows": len(doc_rows)})
+                    res.rows, res.notes = len(doc_rows), notes
+                    pending.append(res)
+                    job.progress(i + 1)
+                if not rows:
+                    return results
+                schema = pa.schema([("doc_id", pa.string()), ("path", pa.string()),
+                                    ("page", pa.int32()), ("text", pa.string())])
+                table = pa.Table.from_pylist(rows, schema=schema)
+                m = "replace" if mode == "replace" else "append"
+                meta = {"job": job.id, "mode": m, "kind": "documents", "format": "documents",
+                        "sources": sources}
+                with write_lock(self.root, on_wait=lambda: job.progress(message="waiting for another writer")):
+                    recover_dataset(self.catalog, self.tables, dataset)
+                    existed, before = self.tables.exists(dataset), self.tables.data_files(dataset)
+                    try:
+                        snap = self.tables.write(dataset, table, replace=(m == "replace"), meta=meta)
+                    except Exception as e:
+                        self._discard(dataset, existed, before)
+                        raise IngestError(f"writing documents to {dataset} failed: {_first(str(e))}") from None
+                    self._register(dataset, "documents", "documents", snap, sources, job.id, m)
+                for res in pending:
+                    res.status, res.table_version = "ingested", snap.version
+                    res.message = f"{Path(res.source).name} -> {dataset}: {res.rows} page(s)"
+                job.progress(len(plans), len(plans), "files",
+                             f"{len(pending)} document(s) -> {dataset} (version {snap.version})",
+                             force=True)
+        except Cancelled:
+            raise
+        except LakehouseError as e:
+            for res in results:
+                if res.status != "unchanged" and (res.status == "ingested" or not res.message):
+                    res.status, res.message = "failed", str(e)
+            if not results:
+                results.append(IngestResult("", dataset, "failed", message=str(e)))
+        return results
+
+
+def _first(msg: str) -> str:
+    msg = re.sub(r"^[A-Za-z ]+Error: ", "", msg.strip())
+    return msg.splitlines()[0] if msg else "unknown error"

@@ -1,0 +1,114 @@
+"""Jobs: long work that reports progress, can be cancelled, and is listed afterwards.
+
+A job lives in the catalog's `jobs` table, so any process can list it and ask it to
+stop (`cancel_requested`); the running process notices at its next progress report.
+Failures land in `errors` (the `_errors` system table) with the job's id.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+import uuid
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from .catalog import Catalog
+from .errors import Cancelled, LakehouseError
+from .models import JobInfo, ProgressEvent
+
+Listener = Callable[[ProgressEvent], None]
+
+_DB_INTERVAL = 0.25  # seconds between progress writes / cancel checks in the catalog
+
+
+class Job:
+    """Handle a running job uses to report progress and notice cancellation."""
+
+    def __init__(self, catalog: Catalog, kind: str, target: str, listener: Listener | None,
+                 cancel: threading.Event | None):
+        self.id = uuid.uuid4().hex[:12]
+        self.kind, self.target = kind, target
+        self._catalog, self._listener = catalog, listener
+        self._cancel = cancel or threading.Event()
+        self._last_db = 0.0
+        self.done, self.total, self.unit, self.message = 0.0, None, "", ""
+
+    def progress(self, done: float | None = None, total: float | None = None,
+                 unit: str | None = None, message: str | None = None, *, force: bool = False) -> None:
+        """Report progress; raise Cancelled if the user asked this job to stop."""
+        if done is not None:
+            self.done = done
+        if total is not None:
+            self.total = total
+        if unit is not None:
+            self.unit = unit
+        if message is not None:
+            self.message = message
+        if self._listener:
+            self._listener(ProgressEvent(self.id, self.kind, self.target, self.done, self.total,
+                                         self.unit, self.message))
+        t = time.monotonic()
+        if force or t - self._last_db >= _DB_INTERVAL:
+            self._last_db = t
+            if self._catalog.update_job(self.id, self.done, self.total, self.unit, self.message):
+                self._cancel.set()
+        self.check_cancel()
+
+    def check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled(f"{self.kind} of {self.target} was cancelled; nothing was written")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Jobs:
+    def __init__(self, catalog: Catalog, keep: int = 500):
+        self._catalog, self._keep = catalog, keep
+
+    @contextmanager
+    def run(self, kind: str, target: str, listener: Listener | None = None,
+            cancel: threading.Event | None = None) -> Iterator[Job]:
+        job = Job(self._catalog, kind, target, listener, cancel)
+        self._catalog.add_job(job.id, kind, target, os.getpid())
+        try:
+            yield job
+        except Cancelled as e:
+            self._catalog.finish_job(job.id, "cancelled", str(e))
+            raise
+        except LakehouseError as e:
+            self._catalog.finish_job(job.id, "failed", str(e))
+            self._catalog.add_error(kind, str(e), dataset=target, job_id=job.id)
+            raise
+        except BaseException as e:  # a bug or an interrupt: still findable in one call
+            msg = f"{kind} of {target} failed unexpectedly: {type(e).__name__}: {e}"
+            self._catalog.finish_job(job.id, "failed", msg)
+            self._catalog.add_error(kind, msg, dataset=target, job_id=job.id,
+                                    detail=traceback.format_exc())
+            raise
+        else:
+            self._catalog.update_job(job.id, job.done, job.total, job.unit, job.message)
+            self._catalog.finish_job(job.id, "succeeded", job.message)
+        finally:
+            self._catalog.prune_jobs(self._keep)
+
+    def list(self, limit: int = 50) -> list[JobInfo]:
+        jobs = self._catalog.jobs(limit)
+        stale = [j.id for j in jobs if j.status == "running" and not _alive(j.pid)]
+        if stale:
+            self._catalog.mark_interrupted(stale)
+            jobs = self._catalog.jobs(limit)
+        return jobs
+
+    def cancel(self, job_id: str) -> bool:
+        return self._catalog.request_cancel(job_id)

@@ -1,0 +1,226 @@
+"""core.Lakehouse: the one facade every frontend calls (TUI, CLI, daemon).
+
+Methods return dataclasses and Arrow tables and never print. Long operations take
+an optional progress listener and a cancel Event and run as jobs.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from . import config as config_mod
+from .catalog import Catalog
+from .errors import LakehouseError, NotFound
+from .jobs import Jobs, Listener
+from .locks import try_write_lock
+from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo
+from .names import check_dataset_name, quote_ident
+
+
+class Lakehouse:
+    def __init__(self, cfg: config_mod.Config):
+        import os
+
+        self.config = cfg
+        self.root: Path = cfg.root
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / "tables").mkdir(exist_ok=True)
+        except OSError as e:
+            raise LakehouseError(f"storage root {self.root} cannot be created ({e.strerror}) — "
+                                 "choose another with --home or LAKEHOUSE_HOME") from None
+        if not os.access(self.root, os.W_OK):
+            raise LakehouseError(f"storage root {self.root} is not writable — "
+                                 "choose another with --home or LAKEHOUSE_HOME")
+        self.catalog = Catalog(self.root / "catalog.sqlite")
+        self._jobs = Jobs(self.catalog, cfg.get("jobs.keep"))
+        self._tables = None
+        self._sql = None
+        self.recovery_notes: list[str] = self._recover()
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, config_file: str | Path | None = None,
+             config: config_mod.Config | None = None) -> "Lakehouse":
+        """Open (creating if needed) the storage root. `home` relocates all state."""
+        return cls(config or config_mod.load(home=home, config_file=config_file))
+
+    def close(self) -> None:
+        if self._sql is not None:
+            self._sql.close()
+        self.catalog.close()
+
+    def __enter__(self) -> "Lakehouse":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------
+    @property
+    def tables(self):
+        if self._tables is None:
+            from .tables import Tables
+
+            self._tables = Tables(self.root, self.config.get("ingest.row_group_rows"),
+                                  self.config.get("ingest.target_file_mb"))
+        return self._tables
+
+    @property
+    def engine(self):
+        if self._sql is None:
+            from .sql import SqlEngine
+
+            self._sql = SqlEngine(self.catalog, self.root, self.config.get("sql.threads"),
+                                  self.config.get("sql.memory_limit"))
+        return self._sql
+
+    def _recover(self) -> list[str]:
+        """Roll crashed writes forward or away — only if the cheap check says so
+        and no other process is writing right now."""
+        from .recovery import latest_log_version
+
+        tables_dir = self.root / "tables"
+        known = {d.name: d.table_version for d in self.catalog.datasets()}
+        dirs = [d.name for d in tables_dir.iterdir() if d.is_dir()]
+        if all(latest_log_version(tables_dir / n) == known.get(n, -2) for n in dirs):
+            return []
+        fd = try_write_lock(self.root)
+        if fd is None:
+            return []
+        try:
+            from .recovery import recover_all
+
+            return recover_all(self.catalog, self.tables)
+        finally:
+            import os
+
+            os.close(fd)
+
+    # -- datasets -----------------------------------------------------------------
+    def ingest(self, paths, *, name: str | None = None, format: str | None = None,
+               types: str | dict | None = None, mode: str | None = None,
+               progress: Listener | None = None,
+               cancel: threading.Event | None = None) -> list[IngestResult]:
+        """Ingest files, directories or globs. Per-file outcomes are in the results;
+        bad arguments raise IngestError. Failures are recorded in `_errors`."""
+        from .ingest.run import Ingestor
+
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        ing = Ingestor(self.root, self.config, self.catalog, self.tables, self._jobs)
+        try:
+            return ing.ingest(list(paths), name=name, fmt=format, types=types, mode=mode,
+                              listener=progress, cancel=cancel)
+        except LakehouseError as e:
+            if type(e).__name__ != "Cancelled":
+                self.catalog.add_error("ingest", str(e), dataset=name or "")
+            raise
+
+    def datasets(self) -> list[Dataset]:
+        return self.catalog.datasets()
+
+    def dataset(self, name: str) -> Dataset:
+        ds = self.catalog.get(name)
+        if ds is None:
+            known = ", ".join(d.name for d in self.catalog.datasets()) or "none yet"
+            raise NotFound(f"no dataset named {name!r} — datasets: {known}")
+        return ds
+
+    def describe(self, name: str, sample_rows: int = 5) -> Description:
+        ds = self.dataset(name)
+        sample = self.sql(f"SELECT * FROM {quote_ident(name)} LIMIT {int(sample_rows)}")
+        return Description(ds, self.catalog.lineage(name), self.catalog.schema_versions(name), sample)
+
+    def resync(self, name: str | None = None) -> list[str]:
+        """Rebuild row counts, sizes, columns and file lists from the tables themselves."""
+        from .locks import write_lock
+        from .duck import columns_of_arrow
+        from .recovery import recover_dataset
+
+        names = [self.dataset(name).name] if name else [d.name for d in self.datasets()]
+        notes: list[str] = []
+        with write_lock(self.root):
+            for n in names:
+                notes.extend(recover_dataset(self.catalog, self.tables, n))
+                ds = self.catalog.get(n)
+                if not self.tables.exists(n):
+                    notes.append(f"{n}: its table is missing at {self.tables.path(n)} — the data "
+                                 "is gone; ingest the source again with --mode replace")
+                    continue
+                snap = self.tables.snapshot(n)
+                cols = columns_of_arrow(snap.arrow_schema)
+                changes = []
+                if ds.row_count != snap.rows:
+                    changes.append(f"rows {ds.row_count:,} -> {snap.rows:,}")
+                if ds.bytes != snap.bytes:
+                    changes.append(f"bytes {ds.bytes:,} -> {snap.bytes:,}")
+                if [(c.name, c.type) for c in ds.columns] != [(c.name, c.type) for c in cols]:
+                    changes.append("columns " + ", ".join(c.name for c in cols))
+                if ds.table_version != snap.version:
+                    changes.append(f"version {ds.table_version} -> {snap.version}")
+                if [f["path"] for f in self.catalog.files(n)] != [f["path"] for f in snap.files]:
+                    changes.append(f"{len(snap.files)} data file(s)")
+                if changes:
+                    self.catalog.update_stats(n, columns=cols, table_version=snap.version,
+                                              files=snap.files, rows=snap.rows, nbytes=snap.bytes)
+                    notes.append(f"{n}: " + "; ".join(changes))
+                else:
+                    notes.append(f"{n}: in sync")
+        return notes
+
+    # -- SQL --------------------------------------------------------------------
+    def sql(self, text: str):
+        """Run one read-only query over the datasets; return a pyarrow.Table."""
+        return self.engine.run(text)
+
+    def sql_stream(self, text: str, batch_rows: int = 65536):
+        """Like sql(), as a pyarrow.RecordBatchReader: rows stream, memory stays bounded."""
+        return self.engine.stream(text, batch_rows)
+
+    # -- jobs and errors -------------------------------------------------------------
+    def jobs(self, limit: int = 50) -> list[JobInfo]:
+        return self._jobs.list(limit)
+
+    def cancel_job(self, job_id: str) -> bool:
+        if self.catalog.job(job_id) is None:
+            raise NotFound(f"no job with id {job_id!r} — `lakehouse jobs` lists them")
+        return self._jobs.cancel(job_id)
+
+    def errors(self, since: str | None = None, limit: int | None = None) -> list[ErrorEvent]:
+        return self.catalog.errors(parse_since(since) if since else None, limit)
+
+    # -- demo ---------------------------------------------------------------------
+    def demo(self, scale: float = 1.0, progress: Listener | None = None,
+             cancel: threading.Event | None = None) -> list[IngestResult]:
+        """Generate the reference staffing workload and ingest it the normal way."""
+        from . import demo as demo_mod
+
+        if not (0 < scale <= 100):
+            raise LakehouseError(f"--scale must be between 0 and 100, got {scale}")
+        out = self.root / "demo" / f"scale-{scale:g}"
+        with self._jobs.run("demo", f"scale {scale:g}", progress, cancel) as job:
+            job.progress(0, None, "", "generating the demo workload", force=True)
+            paths = demo_mod.generate(out, scale)
+            job.progress(message=f"generated {len(paths)} sources in {out}", force=True)
+        return self.ingest([str(p) for p in paths], progress=progress, cancel=cancel)
+
+
+def parse_since(since: str) -> str:
+    """'30m', '2h', '7d' or an ISO date/time -> an ISO timestamp (UTC) to compare with."""
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", since)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        delta = {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
+                 "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        return (datetime.now(timezone.utc) - delta).isoformat(timespec="milliseconds")
+    try:
+        dt = datetime.fromisoformat(since.strip())
+    except ValueError:
+        raise LakehouseError(f"--since {since!r} is not a time — use e.g. 30m, 2h, 7d or "
+                             "2026-01-31T12:00") from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()  # local time as the user meant it
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,32 @@
+"""Names that reach the filesystem or SQL: validated, never trusted."""
+
+import re
+
+from .errors import NameError_
+
+_VALID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def check_dataset_name(name: str) -> str:
+    """Return `name` if it is a valid dataset name, else raise one clear error."""
+    if not isinstance(name, str) or not _VALID.match(name):
+        raise NameError_(
+            f"dataset name {name!r} is invalid: use lowercase letters, digits and _ "
+            "(starting with a letter, at most 63 characters; no path characters or '..')"
+        )
+    return name
+
+
+def dataset_name_from_stem(stem: str) -> str:
+    """Derive a valid dataset name from a file name: 'Sales Q1-2024' -> 'sales_q1_2024'."""
+    name = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
+    if not name:
+        name = "data"
+    if not name[0].isalpha():
+        name = "t_" + name
+    return name[:63].rstrip("_")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB SQL."""
+    return '"' + name.replace('"', '""') + '"'

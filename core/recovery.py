@@ -1,0 +1,86 @@
+"""Recovery: make the catalog and the Delta tables agree after a crash.
+
+- A table directory with no committed version is the leftover of a killed create:
+  removed.
+- A Delta commit newer than the catalog's pointer whose metadata names its sources
+  was fully written (Delta commits are atomic) but never registered: rolled
+  forward, so no rows are lost and re-ingesting the file is a no-op, not a double.
+- Data files newer than the last commit and not part of it were written by a write
+  that never committed: removed.
+Callers hold the root's write lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .catalog import Catalog
+from .duck import columns_of_arrow
+from .names import _VALID
+from .tables import Tables
+
+
+def latest_log_version(table_dir: Path) -> int:
+    """Newest committed version from the log's file names (-1 if none); no delta-rs needed."""
+    log = table_dir / "_delta_log"
+    best = -1
+    if log.is_dir():
+        for f in log.iterdir():
+            stem, dot, ext = f.name.partition(".")
+            if ext == "json" and stem.isdigit():
+                best = max(best, int(stem))
+    return best
+
+
+def needs_recovery(catalog: Catalog, tables: Tables) -> bool:
+    """Cheap check run at every open: do the log versions match the catalog's?"""
+    known = {d.name: d.table_version for d in catalog.datasets()}
+    dirs = tables.table_dirs()
+    if set(known) - set(dirs):
+        return False  # a catalog entry without a directory is for `resync`, not recovery
+    return any(latest_log_version(tables.path(n)) != known.get(n, -2) for n in dirs)
+
+
+def recover_dataset(catalog: Catalog, tables: Tables, name: str) -> list[str]:
+    notes: list[str] = []
+    if not _VALID.match(name):
+        return notes
+    path = tables.path(name)
+    if not path.is_dir():
+        return notes
+    ds = catalog.get(name)
+    if latest_log_version(path) < 0:
+        if ds is None:
+            tables.drop_dir(name)
+            notes.append(f"{name}: removed the leftovers of an ingest that never committed")
+        return notes
+    known = ds.table_version if ds else -1
+    for version, meta in tables.commits_after(name, known):
+        if not meta or "sources" not in meta:
+            notes.append(f"{name}: version {version} was not written by lakehouse; run "
+                         f"`lakehouse resync {name}` to adopt it")
+            break
+        snap = tables.snapshot(name, version)
+        sources = [{**s, "rows": s.get("rows") if s.get("rows") is not None else snap.rows}
+                   for s in meta["sources"]]
+        if len(sources) == 1 and meta.get("mode") == "append" and ds is not None:
+            sources[0]["rows"] = snap.rows - (ds.row_count if ds else 0)
+        catalog.register_commit(
+            name=name, kind=meta.get("kind", "table"), fmt=meta.get("format", ""),
+            columns=columns_of_arrow(snap.arrow_schema), table_version=version,
+            files=snap.files, rows=snap.rows, nbytes=snap.bytes, sources=sources,
+            job_id=meta.get("job", ""), mode=meta.get("mode", "append"))
+        ds = catalog.get(name)
+        notes.append(f"{name}: registered version {version}, which a crash left unregistered")
+    if ds is not None:
+        removed = tables.remove_orphans(name, tables.snapshot(name))
+        if removed:
+            notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
+    return notes
+
+
+def recover_all(catalog: Catalog, tables: Tables) -> list[str]:
+    notes: list[str] = []
+    for name in tables.table_dirs():
+        notes.extend(recover_dataset(catalog, tables, name))
+    return notes

@@ -43,12 +43,15 @@ def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | N
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    t = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*(_cell(v) for v in r))
-    Console(soft_wrap=False).print(t)
+    console = Console(soft_wrap=False)
+    console.print(t)
+    if caption:
+        console.print(caption, style="dim", soft_wrap=True)
 
 
 def print_records(records: list[dict], columns: list[str], fmt: str, title: str | None = None) -> None:
@@ -90,7 +93,10 @@ def write_result(reader, fmt: str, output: str | None, display_rows: int) -> int
         if fmt == "csv":
             import pyarrow.csv as pacsv
 
-            with pacsv.CSVWriter(target, reader.schema) as w:
+            plain = not any(set(n) & set(',"\r\n') for n in reader.schema.names)
+            opts = pacsv.WriteOptions(quoting_style="needed",
+                                      quoting_header="none" if plain else "needed")
+            with pacsv.CSVWriter(target, reader.schema, write_options=opts) as w:
                 for b in reader:
                     w.write_batch(b)
                     n += b.num_rows

@@ -176,8 +176,10 @@ def _clean(e: BaseException) -> str:
         what = f" ({m.group(1)})" if m else ""
         return (f"file access is disabled in Lakehouse SQL{what}: query datasets by name "
                 "(`lakehouse datasets` lists them); to bring a file in, use `lakehouse ingest PATH`")
-    lines = [ln for ln in msg.splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
     head = lines[0] if lines else "query failed"
-    # keep DuckDB's caret context line (LINE 1: ...) when present
-    extra = [ln for ln in lines[1:3] if ln.startswith("LINE ")]
+    # keep DuckDB's own hints: "Did you mean ...?" and the caret context "LINE 1: ..."
+    extra = [ln for ln in lines[1:4] if ln.startswith(("Did you mean", "LINE "))]
+    if "does not exist" in head and not extra:
+        extra.append("(`lakehouse datasets` lists the datasets)")
     return " ".join([head] + extra)

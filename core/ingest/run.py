@@ -9,6 +9,7 @@ the catalog commit is rolled forward by recovery (the commit names its sources).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import re
@@ -231,12 +232,15 @@ class Ingestor:
 
     def _select(self, con, src: TabularSource, conform: dict[str, str]) -> str:
         """The full SELECT: flattened, cast to Delta-storable types, conformed on append."""
+        if src.types:
+            bare = dataclasses.replace(src, types={}, text_columns=set())
+            have = con.sql(f"SELECT * FROM {bare.from_sql()}").columns
+            unknown = [c for c in src.types if c not in have]
+            if unknown:
+                raise IngestError(f"--types names column(s) {', '.join(map(repr, unknown))} that "
+                                  f"{src.path.name} does not have — its columns are: {', '.join(have)}")
         rel = con.sql(f"SELECT * FROM {src.from_sql()}")
         cols, types = rel.columns, rel.types
-        unknown = [c for c in src.types if c not in cols]
-        if unknown:
-            raise IngestError(f"--types names column(s) {', '.join(map(repr, unknown))} that "
-                              f"{src.path.name} does not have — its columns are: {', '.join(cols)}")
         if src.fmt == "json":
             items = flatten_select(cols, types)
             if src.types:

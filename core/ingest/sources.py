@@ -85,10 +85,15 @@ class TabularSource:
         if "Invalid unicode" in msg:
             return IngestError(f"{where}: bytes that are not valid {self.encoding or 'UTF-8'} — "
                                "re-save the file in one encoding and ingest it again")
-        js = re.search(r'Malformed JSON in file "[^"]*", at byte (\d+) in record/value (\d+): ([^\n]*)', msg)
+        js = re.search(r'Malformed JSON in file "[^"]*", at byte (\d+) in (record/value|line) (\d+): '
+                       r'([^\n]*)', msg)
         if js:
-            return IngestError(f"{self.path}: record {js.group(2)} (byte {js.group(1)}): malformed "
-                               f"JSON — {js.group(3).strip().rstrip('.')}")
+            # DuckDB counts one past the failing record/line (seen in 1.x and 2.0).
+            n = max(int(js.group(3)) - 1, 1)
+            unit = "line" if js.group(2) == "line" else "record"
+            why = js.group(4).strip().rstrip(".")
+            return IngestError(f"{self.path}: {unit} {n}: malformed JSON ({why} at byte "
+                               f"{js.group(1)} of the {unit}) — fix or remove that {unit}")
         if self.fmt == "parquet" and ("magic" in msg.lower() or "parquet" in msg.lower()):
             return IngestError(f"{self.path}: not a readable Parquet file — "
                                f"{_first_line(msg)}")
@@ -196,13 +201,13 @@ def flatten_select(columns: list[str], types: list) -> list[str]:
     out: list[str] = []
 
     def walk(expr: str, name: str, typ) -> None:
-        if str(typ) == "JSON":  # a field whose values mix types: keep it as plain text
+        if typ.id == "struct":
+            for fname, ftyp in typ.children:
+                walk(f"{expr}[{sql_str(fname)}]", f"{name}.{fname}", ftyp)
+        elif str(typ) == "JSON":  # a field whose values mix types: keep it as plain text
             out.append(f"({expr})->>'$' AS {quote_ident(name)}")
-        elif typ.id != "struct":
+        else:
             out.append(f"{expr} AS {quote_ident(name)}")
-            return
-        for fname, ftyp in typ.children:
-            walk(f"{expr}[{sql_str(fname)}]", f"{name}.{fname}", ftyp)
 
     for c, t in zip(columns, types):
         walk(quote_ident(c), c, t)

@@ -1,0 +1,54 @@
+"""Shared fixtures: every test gets its own storage root (LAKEHOUSE_HOME)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    h = tmp_path / "home"
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(h))
+    return h
+
+
+@pytest.fixture
+def lh(home):
+    from core import Lakehouse
+
+    with Lakehouse.open(home=home) as lake:
+        yield lake
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+@pytest.fixture
+def cli(home):
+    """Run the real `lakehouse` console script in a subprocess: (code, stdout, stderr)."""
+    exe = Path(sys.executable).parent / "lakehouse"
+
+    def run(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 120):
+        e = {**os.environ, "LAKEHOUSE_HOME": str(home), "COLUMNS": "200", **(env or {})}
+        p = subprocess.run([str(exe), *args], capture_output=True, text=True, input=input,
+                           env=e, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    return run

@@ -1,0 +1,111 @@
+"""The `lakehouse` command as a user runs it: exit codes, stdout/stderr, formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import resource
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from conftest import write
+
+
+def test_help_lists_commands(cli):
+    code, out, err = cli("--help")
+    assert code == 0
+    for cmd in ("ingest", "datasets", "describe", "sql", "resync", "jobs", "errors", "demo", "config"):
+        assert cmd in out
+
+
+def test_ingest_then_query_in_every_format(cli, data, tmp_path):
+    p = write(data / "staff.csv", "id,name,city\n1,Ann,Chicago\n2,Bob,Austin\n")
+    code, out, err = cli("ingest", str(p))
+    assert code == 0 and "staff.csv -> staff: 2 rows (version 0)" in out
+    code, out, err = cli("sql", "SELECT id, name FROM staff ORDER BY id", "--format", "json")
+    assert code == 0 and json.loads(out) == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}]
+    code, out, err = cli("sql", "SELECT id, name FROM staff ORDER BY id", "--format", "csv")
+    assert list(csv.reader(io.StringIO(out))) == [["id", "name"], ["1", "Ann"], ["2", "Bob"]]
+    target = tmp_path / "out.parquet"
+    code, out, err = cli("sql", "SELECT * FROM staff", "--format", "parquet", "--output", str(target))
+    assert code == 0 and pq.read_table(target).num_rows == 2 and "wrote 2 rows" in err
+    code, out, err = cli("sql", "SELECT * FROM staff")
+    assert code == 0 and "Chicago" in out and "2 rows" in out
+    code, out, err = cli("sql", "-", input="SELECT count(*) AS n FROM staff")
+    assert code == 0 and " 2 " in out
+
+
+def test_table_output_says_how_many_rows_it_did_not_show(cli):
+    code, out, err = cli("sql", "SELECT * FROM range(250)")
+    assert code == 0 and "showing 100 of 250 rows" in out
+
+
+def test_bad_input_is_one_sentence_and_nonzero(cli, data):
+    p = write(data / "ragged.csv", "a,b\n1,2\n3,4,5\n")
+    code, out, err = cli("ingest", str(p))
+    assert code == 1
+    assert err.strip() == (f"error: {p}: line 3: row has 3 fields but the header has 2 — fix that row "
+                           "(quote values that contain ',')")
+    code, out, err = cli("sql", "SELECT * FROM read_csv('/etc/passwd')")
+    assert code == 1 and err.startswith("error: file access is disabled") and "Traceback" not in err
+    code, out, err = cli("describe", "nope")
+    assert code == 1 and err.strip() == "error: no dataset named 'nope' — datasets: none yet"
+    code, out, err = cli("ingest", str(p), "--name", "../x")
+    assert code == 2 and "dataset name '../x' is invalid" in err
+    code, out, err = cli("ingest", str(data / "missing.csv"))
+    assert code == 1 and err.strip() == f"error: {data / 'missing.csv'}: no such file or directory"
+    code, out, err = cli("errors", "--format", "json")
+    msgs = [e["message"] for e in json.loads(out)]
+    assert any("line 3: row has 3 fields" in m for m in msgs)
+    assert any("no such file or directory" in m for m in msgs)
+
+
+def test_idempotent_reingest_reports_unchanged(cli, data):
+    p = write(data / "a.csv", "x\n1\n")
+    assert cli("ingest", str(p))[0] == 0
+    code, out, err = cli("ingest", str(p), "--json")
+    assert code == 0
+    [r] = json.loads(out)
+    assert r["status"] == "unchanged" and "already ingested" in r["message"]
+    code, out, err = cli("sql", "SELECT count(*) AS n FROM a", "--format", "json")
+    assert json.loads(out) == [{"n": 1}]
+    code, out, err = cli("describe", "a", "--format", "json")
+    d = json.loads(out)
+    assert len(d["lineage"]) == 1 and d["dataset"]["table_version"] == 0
+
+
+def test_datasets_describe_jobs_json(cli, data):
+    cli("ingest", str(write(data / "t.csv", "k,v\na,1\n")))
+    code, out, err = cli("datasets", "--format", "json")
+    [d] = json.loads(out)
+    assert d["name"] == "t" and d["row_count"] == 1 and d["columns"][0] == {"name": "k", "type": "VARCHAR", "nullable": True}
+    code, out, err = cli("jobs", "--format", "json")
+    [j] = json.loads(out)
+    assert j["kind"] == "ingest" and j["status"] == "succeeded"
+    code, out, err = cli("jobs", "cancel", "nope")
+    assert code == 1 and "no job with id 'nope'" in err
+
+
+def test_sql_csv_streams_with_bounded_memory(home, tmp_path):
+    """10M rows to CSV must not be held in memory (peak RSS well under the data size)."""
+    from conftest import REPO
+
+    out = tmp_path / "big.csv"
+    code = (
+        "import resource, sys; from app.cli import main; sys.argv = ['lakehouse', 'sql', "
+        "\"SELECT range AS id, 'row ' || range AS label, range * 0.5 AS half FROM range(10000000)\", "
+        f"'--format', 'csv', '--output', '{out}']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                       env={"LAKEHOUSE_HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr
+    peak_mb = int(p.stdout.strip().splitlines()[-1])
+    size_mb = out.stat().st_size / 2**20
+    assert size_mb > 250  # the output really holds 10M rows...
+    assert peak_mb < 400  # ...but the process never held them all
+    with open(out) as f:
+        assert f.readline().strip() == "id,label,half"

@@ -142,7 +142,7 @@ def start() -> None:
             else:
                 first = lh.datasets()[0].name
                 q = f'SELECT * FROM "{first}" LIMIT 5'
-            print(f"\nsample query: lakehouse sql \"{q}\"")
+            print(f"\nsample query: lakehouse sql '{q}'")
             from app.output import write_result
 
             write_result(lh.sql_stream(q), "table", None, lh.config.get("sql.display_rows"))
@@ -153,19 +153,39 @@ def start() -> None:
 
 
 def _print_ingest(results, as_json: bool = False) -> int:
+    """One line per file for a few files; a summary per dataset for many. Failures
+    always get their own line on stderr. Returns the exit code."""
     from app.output import dumps
 
-    failed = [r for r in results if r.status == "failed"]
     if as_json:
         print(dumps([r.to_dict() for r in results]))
     for r in results:
         if r.status == "failed":
             print(f"error: {r.message}", file=sys.stderr)
-        elif not as_json:
-            print(r.message, file=sys.stderr if r.status == "skipped" else sys.stdout)
-            for n in r.notes:
-                print(f"  note: {n}")
-    return 1 if failed else 0
+    if not as_json:
+        shown = [r for r in results if r.status != "failed"]
+        if len(shown) <= 10:
+            for r in shown:
+                print(r.message, file=sys.stderr if r.status == "skipped" else sys.stdout)
+                for n in r.notes:
+                    print(f"  note: {n}")
+        else:
+            groups: dict[tuple[str, str], list] = {}
+            for r in shown:
+                groups.setdefault((r.dataset, r.status), []).append(r)
+            for (ds, status), rs in groups.items():
+                files = f"{len(rs)} file{'s' if len(rs) != 1 else ''}"
+                if status == "ingested":
+                    v = max(x.table_version or 0 for x in rs)
+                    print(f"{ds}: {files} ingested, {sum(x.rows for x in rs):,} rows (version {v})")
+                elif status == "unchanged":
+                    print(f"{ds}: {files} already ingested (identical bytes) — nothing written")
+                else:
+                    print(f"{files} skipped (unknown type)", file=sys.stderr)
+                for x in rs:
+                    for n in x.notes:
+                        print(f"  note: {n}")
+    return 1 if any(r.status == "failed" for r in results) else 0
 
 
 @app.command()
@@ -197,7 +217,7 @@ def _print_datasets(datasets, fmt: ListFormat) -> None:
         r["size"] = human_bytes(r["bytes"])
         r["rows"] = f"{r['row_count']:,}"
         r["columns"] = len(r["columns"])
-        r["updated"] = r["updated_at"][:19].replace("T", " ")
+        r["updated"] = r["updated_at"][:16].replace("T", " ")
     print_records(records, ["name", "kind", "format", "rows", "columns", "size", "updated"], "table")
 
 

@@ -38,17 +38,27 @@ def _cell(v: Any) -> str:
     return s if len(s) <= 60 else s[:59] + "…"
 
 
+def _console():
+    """stdout console; when piped, wide enough not to fold tables (COLUMNS still wins)."""
+    import os
+
+    from rich.console import Console
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console(soft_wrap=False)
+    return Console(soft_wrap=False, width=160)
+
+
 def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None = None,
                caption: str | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(c, overflow="fold", max_width=60)
     for r in rows:
         t.add_row(*(_cell(v) for v in r))
-    console = Console(soft_wrap=False)
+    console = _console()
     console.print(t)
     if caption:
         console.print(caption, style="dim", soft_wrap=True)

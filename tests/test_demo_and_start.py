@@ -1,0 +1,43 @@
+"""The demo workload through the normal ingest path, and the first start."""
+
+from __future__ import annotations
+
+from conftest import write
+
+
+def test_demo_ingests_every_table_and_documents_and_is_idempotent(lh):
+    res = lh.demo(scale=0.01)
+    assert {r.status for r in res} == {"ingested"}
+    names = {d.name: d for d in lh.datasets()}
+    assert set(names) == {"candidates", "clients", "job_orders", "placements", "timesheets",
+                          "call_log", "email_log", "documents"}
+    assert names["timesheets"].row_count == 10_000 and names["documents"].kind == "documents"
+    # foreign keys hold through the ingest path
+    orphans = lh.sql("SELECT count(*) FROM placements p LEFT JOIN candidates c USING (candidate_id) "
+                     "WHERE c.candidate_id IS NULL").column(0)[0].as_py()
+    assert orphans == 0
+    assert lh.describe("candidates").lineage[0].source_uri.endswith("candidates.parquet")
+    again = lh.demo(scale=0.01)
+    assert {r.status for r in again} == {"unchanged"}
+    assert lh.dataset("timesheets").table_version == 0
+
+
+def test_start_on_empty_root_points_at_demo(cli, home):
+    code, out, err = cli()
+    assert code == 0
+    assert "is empty. Load the demo workload with `lakehouse demo`" in out
+
+
+def test_start_shows_datasets_and_a_sample_query(cli, data):
+    cli("ingest", str(write(data / "pets.csv", "name,kind\nrex,dog\ntom,cat\n")))
+    code, out, err = cli()
+    assert code == 0
+    assert "pets" in out and """sample query: lakehouse sql 'SELECT * FROM "pets" LIMIT 5'""" in out
+    assert "rex" in out
+
+
+def test_demo_cli_summarises_documents(cli):
+    code, out, err = cli("demo", "--scale", "0.001")
+    assert code == 0
+    assert "documents: 40 files ingested, 40 rows (version 0)" in out
+    assert "candidates: 1 file ingested, 100 rows (version 0)" in out

@@ -252,6 +252,8 @@ def describe(
           f"version {ds.table_version}  updated {ds.updated_at[:19].replace('T', ' ')}")
     if ds.description:
         print(ds.description)
+    if ds.owner or ds.tags:
+        print(f"owner: {ds.owner or '-'}   tags: {', '.join(ds.tags) or '-'}")
     print_rows(["column", "type", "nullable"], [(c.name, c.type, c.nullable) for c in ds.columns],
                title="schema")
     print_rows(["source", "format", "mode", "rows", "version", "sha256", "at", "active"],
@@ -287,6 +289,22 @@ def sql(
         raise typer.Exit(2)
     if output:
         print(f"wrote {n:,} rows to {output}", file=sys.stderr)
+
+
+@app.command()
+def annotate(
+    name: str = typer.Argument(..., help="Dataset name."),
+    description: Optional[str] = typer.Option(None, "--description", help="What the dataset holds."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Who answers for it."),
+    tag: Optional[List[str]] = typer.Option(None, "--tag", help="A tag (repeat for several; replaces the tags)."),
+):
+    """Set a dataset's description, owner or tags."""
+    try:
+        with _open() as lh:
+            d = lh.annotate(name, description=description, owner=owner, tags=tag)
+    except LakehouseError as e:
+        _fail(e)
+    print(f"{d.name}: description {d.description!r}, owner {d.owner!r}, tags {', '.join(d.tags) or '-'}")
 
 
 @app.command()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import getpass
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -29,6 +31,7 @@ CREATE TABLE IF NOT EXISTS datasets (
     bytes INTEGER NOT NULL,
     table_version INTEGER NOT NULL,
     files_json TEXT NOT NULL,
+    reader TEXT NOT NULL DEFAULT 'files',  -- 'files': read_parquet over files_json; 'delta': via delta-rs
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
@@ -85,8 +88,24 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
 
+@dataclass
+class ViewSpec:
+    name: str
+    files: list[str]  # relative to the table directory
+    columns: list[Column]
+    reader: str  # 'files' | 'delta'
+    version: int
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (some containers)
+        return ""
 
 
 def _columns(schema_json: str) -> list[Column]:
@@ -149,17 +168,18 @@ class Catalog:
         rows = self._q(f"SELECT {self._DS_COLS} FROM datasets WHERE name = ?", (name,))
         return self._dataset(rows[0]) if rows else None
 
-    def snapshot(self) -> tuple[int, list[tuple[str, list[str], list[Column]]]]:
-        """(generation, [(name, relative data files, columns)]) read in one transaction."""
+    def snapshot(self) -> tuple[int, list[ViewSpec]]:
+        """(generation, what each dataset's view reads), read in one transaction."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 gen = self.generation()
-                rows = self._db.execute(
-                    "SELECT name, files_json, schema_json FROM datasets ORDER BY name").fetchall()
+                rows = self._db.execute("SELECT name, files_json, schema_json, reader, table_version "
+                                        "FROM datasets ORDER BY name").fetchall()
             finally:
                 self._db.execute("COMMIT")
-        return gen, [(n, [f["path"] for f in json.loads(fj)], _columns(sj)) for n, fj, sj in rows]
+        return gen, [ViewSpec(n, [f["path"] for f in json.loads(fj)], _columns(sj), r, v)
+                     for n, fj, sj, r, v in rows]
 
     def files(self, name: str) -> list[dict]:
         rows = self._q("SELECT files_json FROM datasets WHERE name = ?", (name,))
@@ -172,7 +192,8 @@ class Catalog:
 
     def register_commit(self, *, name: str, kind: str, fmt: str, columns: list[Column],
                         table_version: int, files: list[dict], rows: int, nbytes: int,
-                        sources: list[dict], job_id: str, mode: str, at: str | None = None) -> None:
+                        sources: list[dict], job_id: str, mode: str, reader: str = "files",
+                        at: str | None = None) -> None:
         """Point `name` at a new table version and record its lineage, in one commit."""
         at = at or now()
         schema_json = json.dumps([c.__dict__ for c in columns])
@@ -182,17 +203,17 @@ class Catalog:
         if existing is None:
             stmts.append((
                 "INSERT INTO datasets (name, kind, format, source_uri, content_hash, schema_json, "
-                "row_count, bytes, table_version, files_json, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "row_count, bytes, table_version, files_json, reader, created_at, updated_at, owner) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (name, kind, fmt, first["uri"], first["sha256"], schema_json, rows, nbytes,
-                 table_version, json.dumps(files), at, at)))
+                 table_version, json.dumps(files), reader, at, at, _user())))
         else:
             stmts.append((
                 "UPDATE datasets SET format = ?, source_uri = ?, content_hash = ?, schema_json = ?, "
-                "row_count = ?, bytes = ?, table_version = ?, files_json = ?, updated_at = ? "
-                "WHERE name = ?",
+                "row_count = ?, bytes = ?, table_version = ?, files_json = ?, reader = ?, "
+                "updated_at = ? WHERE name = ?",
                 (fmt, first["uri"], first["sha256"], schema_json, rows, nbytes, table_version,
-                 json.dumps(files), at, name)))
+                 json.dumps(files), reader, at, name)))
         if mode == "replace":
             stmts.append(("UPDATE lineage SET active = 0 WHERE dataset = ?", (name,)))
         for s in sources:
@@ -212,13 +233,13 @@ class Catalog:
         self._tx(stmts)
 
     def update_stats(self, name: str, *, columns: list[Column], table_version: int,
-                     files: list[dict], rows: int, nbytes: int) -> None:
+                     files: list[dict], rows: int, nbytes: int, reader: str = "files") -> None:
         """Resync: overwrite what the catalog says with what the table says."""
         schema_json = json.dumps([c.__dict__ for c in columns])
         stmts = [(
             "UPDATE datasets SET schema_json = ?, row_count = ?, bytes = ?, table_version = ?, "
-            "files_json = ?, updated_at = ? WHERE name = ?",
-            (schema_json, rows, nbytes, table_version, json.dumps(files), now(), name))]
+            "files_json = ?, reader = ?, updated_at = ? WHERE name = ?",
+            (schema_json, rows, nbytes, table_version, json.dumps(files), reader, now(), name))]
         last = self._q("SELECT schema_version, schema_json FROM schema_versions WHERE dataset = ? "
                        "ORDER BY schema_version DESC LIMIT 1", (name,))
         if not last or last[0][1] != schema_json:
@@ -228,6 +249,18 @@ class Catalog:
                 (name, (last[0][0] + 1) if last else 1, table_version, schema_json, now())))
         stmts.append(self._BUMP)
         self._tx(stmts)
+
+    def annotate(self, name: str, description: str | None, owner: str | None,
+                 tags: list[str] | None) -> None:
+        sets, args = [], []
+        for col, val in (("description", description), ("owner", owner),
+                         ("tags_json", json.dumps(tags) if tags is not None else None)):
+            if val is not None:
+                sets.append(f"{col} = ?")
+                args.append(val)
+        if sets:
+            self._tx([(f"UPDATE datasets SET {', '.join(sets)}, updated_at = ? WHERE name = ?",
+                       (*args, now(), name)), self._BUMP])
 
     def lineage(self, name: str) -> list[LineageEntry]:
         rows = self._q("SELECT source_uri, content_hash, source_bytes, format, mode, job_id, "

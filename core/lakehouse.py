@@ -134,6 +134,15 @@ class Lakehouse:
         sample = self.sql(f"SELECT * FROM {quote_ident(name)} LIMIT {int(sample_rows)}")
         return Description(ds, self.catalog.lineage(name), self.catalog.schema_versions(name), sample)
 
+    def annotate(self, name: str, *, description: str | None = None, owner: str | None = None,
+                 tags: list[str] | None = None) -> Dataset:
+        """Set a dataset's description, owner or tags (None leaves a field as it is)."""
+        self.dataset(name)
+        if tags is not None:
+            tags = sorted({t.strip() for t in tags if t.strip()})
+        self.catalog.annotate(name, description, owner, tags)
+        return self.dataset(name)
+
     def resync(self, name: str | None = None) -> list[str]:
         """Rebuild row counts, sizes, columns and file lists from the tables themselves."""
         from .locks import write_lock
@@ -144,7 +153,7 @@ class Lakehouse:
         notes: list[str] = []
         with write_lock(self.root):
             for n in names:
-                notes.extend(recover_dataset(self.catalog, self.tables, n))
+                notes.extend(recover_dataset(self.catalog, self.tables, n, adopting=True))
                 ds = self.catalog.get(n)
                 if not self.tables.exists(n):
                     notes.append(f"{n}: its table is missing at {self.tables.path(n)} — the data "
@@ -165,7 +174,8 @@ class Lakehouse:
                     changes.append(f"{len(snap.files)} data file(s)")
                 if changes:
                     self.catalog.update_stats(n, columns=cols, table_version=snap.version,
-                                              files=snap.files, rows=snap.rows, nbytes=snap.bytes)
+                                              files=snap.files, rows=snap.rows, nbytes=snap.bytes,
+                                              reader=snap.reader)
                     notes.append(f"{n}: " + "; ".join(changes))
                 else:
                     notes.append(f"{n}: in sync")

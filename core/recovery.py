@@ -41,7 +41,9 @@ def needs_recovery(catalog: Catalog, tables: Tables) -> bool:
     return any(latest_log_version(tables.path(n)) != known.get(n, -2) for n in dirs)
 
 
-def recover_dataset(catalog: Catalog, tables: Tables, name: str) -> list[str]:
+def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bool = False) -> list[str]:
+    """Recover one dataset. `adopting`: the caller (resync) takes foreign commits as they
+    are, so do not tell the user to run resync."""
     notes: list[str] = []
     if not _VALID.match(name):
         return notes
@@ -57,8 +59,9 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str) -> list[str]:
     known = ds.table_version if ds else -1
     for version, meta in tables.commits_after(name, known):
         if not meta or "sources" not in meta:
-            notes.append(f"{name}: version {version} was not written by lakehouse; run "
-                         f"`lakehouse resync {name}` to adopt it")
+            if not adopting:
+                notes.append(f"{name}: version {version} was not written by lakehouse; run "
+                             f"`lakehouse resync {name}` to adopt it")
             break
         snap = tables.snapshot(name, version)
         sources = [{**s, "rows": s.get("rows") if s.get("rows") is not None else snap.rows}
@@ -69,7 +72,7 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str) -> list[str]:
             name=name, kind=meta.get("kind", "table"), fmt=meta.get("format", ""),
             columns=columns_of_arrow(snap.arrow_schema), table_version=version,
             files=snap.files, rows=snap.rows, nbytes=snap.bytes, sources=sources,
-            job_id=meta.get("job", ""), mode=meta.get("mode", "append"))
+            job_id=meta.get("job", ""), mode=meta.get("mode", "append"), reader=snap.reader)
         ds = catalog.get(name)
         notes.append(f"{name}: registered version {version}, which a crash left unregistered")
     if ds is not None:

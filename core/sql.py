@@ -35,6 +35,7 @@ class SqlEngine:
         self.threads, self.memory_limit = threads, memory_limit
         self._con = None
         self._gen = -1
+        self._arrow_views: dict = {}  # datasets read through delta-rs, not file lists
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -56,11 +57,11 @@ class SqlEngine:
     def _build(self):
         import duckdb
 
-        gen, datasets = self.catalog.snapshot()
+        gen, views = self.catalog.snapshot()
         tables = self.root / "tables"
         tmp = self.root / "tmp" / "duckdb"
         tmp.mkdir(parents=True, exist_ok=True)
-        files = {n: [str(tables / n / f) for f in fs] for n, fs, _ in datasets}
+        files = {v.name: [str(tables / v.name / f) for f in v.files] for v in views if v.reader == "files"}
         config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         if self.threads:
             config["threads"] = self.threads
@@ -70,13 +71,18 @@ class SqlEngine:
         con.execute(f"SET temp_directory = '{_esc(str(tmp))}'")
         con.execute(f"SET allowed_directories = {_sql_list([str(tmp)])}")
         con.execute(f"SET allowed_paths = {_sql_list([f for fs in files.values() for f in fs])}")
-        for name, fs, cols in datasets:
-            q = quote_ident(name)
-            if fs:
-                con.execute(f"CREATE VIEW {q} AS SELECT * FROM read_parquet({_sql_list(files[name])}, "
+        self._arrow_views = {}
+        for v in views:
+            q = quote_ident(v.name)
+            if v.reader == "delta":  # registered on each cursor (registrations are per connection)
+                from deltalake import DeltaTable
+
+                self._arrow_views[v.name] = DeltaTable(str(tables / v.name), version=v.version).to_pyarrow_dataset()
+            elif v.files:
+                con.execute(f"CREATE VIEW {q} AS SELECT * FROM read_parquet({_sql_list(files[v.name])}, "
                             "union_by_name = true)")
             else:  # an empty table: keep its columns
-                sel = ", ".join(f"CAST(NULL AS {c.type}) AS {quote_ident(c.name)}" for c in cols)
+                sel = ", ".join(f"CAST(NULL AS {c.type}) AS {quote_ident(c.name)}" for c in v.columns)
                 con.execute(f"CREATE VIEW {q} AS SELECT {sel or 'NULL AS empty'} WHERE false")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
@@ -132,6 +138,8 @@ class SqlEngine:
         con = self._connection()
         self._check(con, text)
         cur = con.cursor()
+        for name, dataset in self._arrow_views.items():
+            cur.register(name, dataset)
         self._system_tables(cur, text)
         return cur
 

@@ -27,6 +27,7 @@ class Snapshot:
     bytes: int
     arrow_schema: Any  # pyarrow.Schema
     commit_ms: int  # commit timestamp of `version`
+    reader: str  # 'files' when read_parquet over `files` is exact, else 'delta'
 
 
 class Tables:
@@ -74,20 +75,16 @@ class Tables:
                  for p, s, n in zip(*(adds.column(i).to_pylist() for i in range(3)))]
         files.sort(key=lambda f: f["path"])
         hist = dt.history(1)
+        # Plain file lists read a table wrongly when rows are masked by deletion vectors,
+        # columns are renamed by column mapping, or values live in partition paths:
+        # such tables (written by other engines) are read through delta-rs instead.
+        features = set(dt.protocol().reader_features or [])
+        exact = not (features & {"deletionVectors", "columnMapping"}) and not dt.metadata().partition_columns
         return Snapshot(version=dt.version(), files=files, rows=sum(f["rows"] for f in files),
                         bytes=sum(f["size"] for f in files),
                         arrow_schema=pa.schema(dt.schema().to_arrow()),
-                        commit_ms=int(hist[0]["timestamp"]) if hist else 0)
-
-    def needs_dataset_scan(self, name: str) -> bool:
-        """True when plain Parquet file lists would read the table wrongly
-        (deletion vectors, column mapping, partition columns): read through delta-rs then."""
-        from deltalake import DeltaTable
-
-        dt = DeltaTable(str(self.path(name)))
-        features = set(dt.protocol().reader_features or [])
-        return bool(features & {"deletionVectors", "columnMapping"}) or bool(
-            dt.metadata().partition_columns)
+                        commit_ms=int(hist[0]["timestamp"]) if hist else 0,
+                        reader="files" if exact else "delta")
 
     def commits_after(self, name: str, version: int) -> list[tuple[int, dict | None]]:
         """[(version, our metadata or None)] for commits newer than `version`, oldest first."""

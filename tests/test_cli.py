@@ -109,3 +109,15 @@ def test_sql_csv_streams_with_bounded_memory(home, tmp_path):
     assert peak_mb < 400  # ...but the process never held them all
     with open(out) as f:
         assert f.readline().strip() == "id,label,half"
+
+
+def test_annotate_sets_description_owner_and_tags(cli, data):
+    cli("ingest", str(write(data / "crm.csv", "id\n1\n")))
+    code, out, err = cli("annotate", "crm", "--description", "CRM export", "--tag", "sales", "--tag", "pii")
+    assert code == 0
+    code, out, err = cli("describe", "crm", "--format", "json")
+    d = json.loads(out)["dataset"]
+    assert (d["description"], d["tags"]) == ("CRM export", ["pii", "sales"])
+    assert d["owner"]  # the creating user by default
+    code, out, err = cli("annotate", "nope", "--owner", "x")
+    assert code == 1 and "no dataset named 'nope'" in err

@@ -353,7 +353,7 @@ class Ingestor:
         self.catalog.register_commit(
             name=dataset, kind=kind, fmt=fmt, columns=columns_of_arrow(snap.arrow_schema),
             table_version=snap.version, files=snap.files, rows=snap.rows, nbytes=snap.bytes,
-            sources=sources, job_id=job_id, mode=mode)
+            sources=sources, job_id=job_id, mode=mode, reader=snap.reader)
 
     # -- documents -------------------------------------------------------------
     def _documents(self, dataset: str, plans: list[_Plan], mode: str | None,

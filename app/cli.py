@@ -408,11 +408,19 @@ def config_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", h
 
 
 def main() -> None:
+    import os
+
     try:
         app()
     except LakehouseError as e:  # anything a command did not catch itself
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
+    except Exception as e:  # a bug: still one sentence, the traceback on request
+        if os.environ.get("LAKEHOUSE_DEBUG"):
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} — this is a bug in lakehouse; "
+              "run again with LAKEHOUSE_DEBUG=1 to see the traceback and report it", file=sys.stderr)
+        sys.exit(70)
 
 
 if __name__ == "__main__":

@@ -238,6 +238,63 @@ def run_timed(cmd: list[str], env: dict | None = None, rss: bool = False, cwd: P
     return wall, p.returncode, p.stdout, stderr, peak
 
 
+class CpuWatch:
+    """How busy the machine was with work that is not ours during a section: the
+    system's busy CPU time minus this process's and its children's, per wall second.
+    ~0 means we had the machine to ourselves; 1.0 means another process kept one
+    core busy the whole time (and our figures are then slower than they should be)."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.busy0 = self._busy()
+        self.own0 = self._own()
+        self.load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+    @staticmethod
+    def _busy() -> float | None:
+        try:
+            f = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+            v = [int(x) for x in f]
+            idle = v[3] + (v[4] if len(v) > 4 else 0)
+            return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    @staticmethod
+    def _own() -> float:
+        import resource
+
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    def result(self) -> dict:
+        wall = time.perf_counter() - self.t0
+        busy = self._busy()
+        out = {"wall_s": round(wall, 1),
+               "loadavg_1m_start": round(self.load0, 2) if self.load0 is not None else None,
+               "loadavg_1m_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
+        if busy is not None and self.busy0 is not None and wall > 0:
+            other = (busy - self.busy0) - (self._own() - self.own0)
+            out["other_cpu_cores"] = round(max(other, 0.0) / wall, 2)
+        return out
+
+
+def wait_idle(max_wait: float, threshold: float = 0.3) -> dict:
+    """Wait (up to max_wait s) until other processes use less than `threshold` cores
+    over a 5 s window. Returns what was seen."""
+    t0 = time.perf_counter()
+    seen = None
+    while True:
+        w = CpuWatch()
+        time.sleep(5)
+        seen = w.result().get("other_cpu_cores")
+        waited = time.perf_counter() - t0
+        if seen is None or seen < threshold or waited >= max_wait:
+            return {"waited_s": round(waited, 1), "other_cpu_cores": seen, "idle": seen is not None and seen < threshold}
+        log(f"[wait] other processes use {seen:.2f} cores; waiting for the machine to be idle "
+            f"({waited:.0f}/{max_wait:.0f} s)")
+
+
 def tail(text: str, n: int = 400) -> str:
     text = (text or "").strip()
     return text[-n:]
@@ -780,6 +837,10 @@ def report(r: dict) -> str:
                  f"({m['git'].get('uncommitted_files_in_core_app')} uncommitted files in core/app); "
                  f"load avg at start {m.get('loadavg_at_start')}")
     lines.append(f"scale {r['args']['scale']:g}; query home {r.get('home')}")
+    sl = r.get("section_load", {})
+    if sl:
+        lines.append("other processes' CPU use during each section (cores; ~0 = machine to ourselves): " +
+                     ", ".join(f"{k} {fmt(v.get('other_cpu_cores'), 2)}" for k, v in sl.items()))
 
     d = r.get("demo")
     if d:
@@ -895,6 +956,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="demo,queries,csv,startup",
                     help="comma-separated sections to run (demo, queries, csv, startup)")
     ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON figures")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="before each section, wait up to SECONDS for other processes to go quiet")
     args = ap.parse_args(argv)
 
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -923,13 +986,15 @@ def main(argv=None) -> int:
     def section(name, fn):
         if name not in sections:
             return
-        t0 = time.perf_counter()
+        if args.wait_idle:
+            results.setdefault("wait_idle", {})[name] = wait_idle(args.wait_idle)
+        watch = CpuWatch()
         try:
             results[name] = fn()
         except Exception as e:  # noqa: BLE001 - report, never abort
             results["section_errors"][name] = f"{type(e).__name__}: {e}\n{traceback.format_exc()[-2000:]}"
             log(f"[{name}] FAILED: {e}")
-        results.setdefault("section_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        results.setdefault("section_load", {})[name] = watch.result()
         save()
 
     section("demo", lambda: bench_demo(args, home, home_given))

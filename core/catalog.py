@@ -87,6 +87,12 @@ CREATE TABLE IF NOT EXISTS errors (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
+# Schema changes after the first release, applied in order to older catalogs
+# (PRAGMA user_version holds how many have been applied). SCHEMA_SQL is always current.
+MIGRATIONS: list[str] = [
+    "ALTER TABLE datasets ADD COLUMN reader TEXT NOT NULL DEFAULT 'files'",
+]
+
 
 @dataclass
 class ViewSpec:
@@ -121,7 +127,22 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
-            self._db.executescript(SCHEMA_SQL)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        fresh = not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'datasets'").fetchone()
+        db.executescript(SCHEMA_SQL)
+        if fresh:
+            version = len(MIGRATIONS)
+        for i, sql in enumerate(MIGRATIONS[version:], start=version):
+            try:
+                db.execute(sql)
+            except sqlite3.OperationalError as e:
+                if "duplicate column" not in str(e):
+                    raise
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def close(self) -> None:
         with self._lock:

@@ -162,3 +162,19 @@ def test_files_of_a_write_that_never_committed_are_removed_before_the_next_write
     lh.ingest([write(data / "s2.csv", "id\n2\n")], name="s", mode="append")
     assert not stray.exists()
     assert sorted(lh.sql("SELECT id FROM s").column(0).to_pylist()) == [1, 2]
+
+
+def test_catalog_from_an_older_version_is_migrated(home, data):
+    """A catalog created before the `reader` column existed opens and works."""
+    from core.catalog import SCHEMA_SQL
+
+    home.mkdir(parents=True)
+    db = sqlite3.connect(home / "catalog.sqlite")
+    db.executescript(SCHEMA_SQL.replace(
+        "    reader TEXT NOT NULL DEFAULT 'files',  -- 'files': read_parquet over files_json; 'delta': via delta-rs\n", ""))
+    assert "reader" not in [r[1] for r in db.execute("PRAGMA table_info(datasets)")]
+    db.close()
+    with Lakehouse.open(home=home) as lh:
+        lh.ingest([write(data / "m.csv", "a\n1\n")])
+        assert lh.sql("SELECT a FROM m").column(0).to_pylist() == [1]
+    assert sqlite3.connect(home / "catalog.sqlite").execute("PRAGMA user_version").fetchone()[0] == 1

@@ -157,3 +157,12 @@ def test_failures_land_in_errors_table(lh, data):
     [job] = lh.jobs()
     assert job.status == "failed" and job.message == e.message
     assert lh.errors(since="1h") and not lh.errors(since="2999-01-01")
+
+
+def test_append_of_unrelated_data_is_refused(lh, data):
+    lh.ingest([write(data / "people.csv", "id,name\n1,ann\n")])
+    p = write(data / "weather.csv", "day,temp\nmon,20\n")
+    assert refused(lh, p, name="people", mode="append") == (
+        f"{p}: none of its columns (day, temp) are in dataset people (id, name) — it looks like "
+        "different data; ingest it under another --name")
+    assert lh.dataset("people").row_count == 1

@@ -230,7 +230,7 @@ class Ingestor:
             except Exception:
                 src.est_rows = None  # the reader below names the problem
 
-    def _select(self, con, src: TabularSource, conform: dict[str, str]) -> str:
+    def _select(self, con, src: TabularSource, conform: dict[str, str], dataset: str) -> str:
         """The full SELECT: flattened, cast to Delta-storable types, conformed on append."""
         if src.types:
             bare = dataclasses.replace(src, types={}, text_columns=set())
@@ -254,6 +254,11 @@ class Ingestor:
             cols, types = r.columns, r.types
         else:
             base = f"SELECT * FROM {src.from_sql()}"
+        if conform and not set(cols) & set(conform):
+            raise IngestError(
+                f"{src.path}: none of its columns ({', '.join(cols[:6])}{', …' if len(cols) > 6 else ''}) "
+                f"are in dataset {dataset} ({', '.join(list(conform)[:6])}{', …' if len(conform) > 6 else ''}) "
+                "— it looks like different data; ingest it under another --name")
         out = []
         for c, t in zip(cols, types):
             q = quote_ident(c)
@@ -282,7 +287,7 @@ class Ingestor:
                     failure: list[BaseException] = []
                     counted = [0]
                     try:
-                        sql = self._select(con, src, conform)
+                        sql = self._select(con, src, conform, dataset)
                         rdr = con.sql(sql).to_arrow_reader(batch_rows)
                     except LakehouseError:
                         raise

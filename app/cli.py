@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import threading
 from enum import Enum
-from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -284,9 +283,14 @@ def sql(
             n = write_result(lh.sql_stream(query), format.value, output, lh.config.get("sql.display_rows"))
     except LakehouseError as e:
         _fail(e)
+    except BrokenPipeError:  # `lakehouse sql … | head`: the reader has all it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if output:
         print(f"wrote {n:,} rows to {output}", file=sys.stderr)
 

@@ -98,7 +98,10 @@ def write_result(reader, fmt: str, output: str | None, display_rows: int) -> int
         return n
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise ValueError("parquet output is binary — give --output FILE or redirect stdout")
-    target = open(output, "wb") if output else sys.stdout.buffer
+    try:
+        target = open(output, "wb") if output else sys.stdout.buffer
+    except OSError as e:
+        raise ValueError(f"cannot write {output} ({e.strerror}) — check the --output path") from None
     try:
         if fmt == "csv":
             import pyarrow.csv as pacsv

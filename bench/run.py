@@ -385,6 +385,7 @@ def bench_demo(args, home: Path, home_given: bool) -> dict:
         last = i == n - 1
         d = home if (last and not home_given) else DATA / f"demo-run-{i + 1}"
         fresh_dir(d)
+        os.sync()
         wall, rc, out, err, _ = run_timed(lh + ["demo", "--scale", f"{args.scale:g}"], env_with_home(d))
         runs.append({"seconds": round(wall, 3), "returncode": rc, "home": str(d)})
         log(f"  run {i + 1}: {wall:.2f} s (exit {rc})")
@@ -551,6 +552,7 @@ def bench_queries(args, home: Path) -> dict:
     }
 
     res["overhead"] = measure_overhead(lh, con, home, files)
+    res["overhead"]["per_query"] = measure_bind(lh, con, con_ubn)
     res["cold"] = measure_cold(home)
     lh.close()
     con.close()
@@ -607,6 +609,33 @@ def measure_overhead(lh, con, home: Path, files: dict) -> dict:
     out["fresh_open_ms"] = ms(statistics.median(opens))
     out["fresh_first_select1_ms"] = ms(statistics.median(firsts))
     out["fresh_second_select1_ms"] = ms(statistics.median(seconds))
+    return out
+
+
+def measure_bind(lh, con, con_ubn, n: int = 50) -> dict:
+    """Per query, the fixed costs before any row is read: our statement check
+    (extract_statements), and binding the query (con.sql(q) without fetching: DuckDB
+    expands the views and reads each Parquet footer) on our connection, on bare DuckDB,
+    and on bare DuckDB with our view SQL (union_by_name = true)."""
+    eng = lh.engine
+    ours_con = eng._connection()
+    out = {}
+
+    def med_ms(fn):
+        fn()
+        xs = []
+        for _ in range(n):
+            dt, _r = _timeit(fn)
+            xs.append(dt)
+        return ms(statistics.median(xs))
+
+    for qid, (_t, sql) in QUERIES.items():
+        out[qid] = {
+            "check_ms": med_ms(lambda: eng._check(ours_con, sql)),
+            "bind_ours_ms": med_ms(lambda: ours_con.sql(sql)),
+            "bind_duckdb_ms": med_ms(lambda: con.sql(sql)),
+            "bind_duckdb_union_by_name_ms": med_ms(lambda: con_ubn.sql(sql)),
+        }
     return out
 
 
@@ -672,6 +701,66 @@ def ensure_csv(gb: float) -> tuple[Path, dict]:
     return path, meta
 
 
+INGEST_BREAKDOWN_SCRIPT = r"""
+import json, shutil, sys, time, tempfile
+from pathlib import Path
+path, tmp = Path(sys.argv[1]), Path(sys.argv[2])
+out = {}
+from core import config as config_mod
+from core.ingest.detect import scan
+from core.ingest.sources import TabularSource, prepare_csv
+from core.duck import connect
+cfg = config_mod.load(home=tmp)
+t0 = time.perf_counter()
+sc = scan(path, "csv")
+out["scan: sha256 + UTF-8 check (one pass, before any reading)"] = time.perf_counter() - t0
+t0 = time.perf_counter()
+src = TabularSource(path, "csv", sc.encoding, sc.bytes)
+with open(path, "rb") as f:
+    sample = f.read(cfg.get("ingest.sample_bytes"))
+prepare_csv(src, sample, at_eof=len(sample) >= sc.bytes)
+out["dialect sniff + sample validation"] = time.perf_counter() - t0
+con = connect(cfg.get("ingest.memory_limit"))
+sql = "SELECT * FROM " + src.from_sql()
+t0 = time.perf_counter()
+n = 0
+for b in con.sql(sql).to_arrow_reader(cfg.get("ingest.batch_rows")):
+    n += b.num_rows
+out["DuckDB read_csv -> Arrow batches, drained (no write)"] = time.perf_counter() - t0
+import pyarrow as pa
+from deltalake import WriterProperties, write_deltalake
+t0 = time.perf_counter()
+rdr = con.sql(sql).to_arrow_reader(cfg.get("ingest.batch_rows"))
+write_deltalake(str(tmp / "t"), pa.RecordBatchReader.from_batches(rdr.schema, rdr),
+                target_file_size=cfg.get("ingest.target_file_mb") * 1024 * 1024,
+                writer_properties=WriterProperties(max_row_group_size=cfg.get("ingest.row_group_rows"),
+                                                   compression="SNAPPY"))
+out["DuckDB read_csv -> Arrow -> write_deltalake (pipelined)"] = time.perf_counter() - t0
+t0 = time.perf_counter()
+con.execute("COPY (" + sql + ") TO '" + str(tmp / "duck.parquet") + "' (FORMAT parquet)")
+out["same SELECT, DuckDB COPY to Parquet (same process, for scale)"] = time.perf_counter() - t0
+out["rows"] = n
+print(json.dumps(out))
+"""
+
+
+def ingest_breakdown(path: Path) -> dict:
+    """Where our CSV ingest spends its time, step by step, in a fresh process, using the
+    same building blocks and settings as the ingest (core.ingest internals: if those
+    change, this diagnostic reports the failure instead)."""
+    tmp = fresh_dir(DATA / "csv-breakdown")
+    try:
+        p = subprocess.run([sys.executable, "-c", INGEST_BREAKDOWN_SCRIPT, str(path), str(tmp)], cwd=ROOT,
+                           env=env_with_home(tmp), capture_output=True, text=True, errors="replace")
+        try:
+            got = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"error": tail(p.stderr, 600)}
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in got.items()}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def bench_csv(args) -> dict:
     path, meta = ensure_csv(args.csv_gb)
     size = path.stat().st_size
@@ -688,6 +777,7 @@ def bench_csv(args) -> dict:
     for i in range(max(1, args.csv_runs)):
         # ours: the console script, a fresh home every run
         fresh_dir(home)
+        os.sync()  # the previous run's writes are not flushed on this run's time
         wall, rc, out, err, peak = run_timed(lh + ["ingest", str(path)], env_with_home(home), rss=True)
         res["ours"].append({"seconds": round(wall, 3), "returncode": rc, "peak_rss_kb": peak,
                             "output": tail(out, 200)})
@@ -700,6 +790,8 @@ def bench_csv(args) -> dict:
             res["ours_table_bytes"] = sum(f.stat().st_size for f in (home / "tables").rglob("*.parquet"))
         # DuckDB: COPY in a fresh python process
         out_parquet.unlink(missing_ok=True)
+        shutil.rmtree(home / "tables", ignore_errors=True)
+        os.sync()
         wall, rc, out, err, peak = run_timed([sys.executable, "-c", duck_script, str(path), str(out_parquet)],
                                              rss=True)
         res["duckdb"].append({"seconds": round(wall, 3), "returncode": rc, "peak_rss_kb": peak})
@@ -722,6 +814,25 @@ def bench_csv(args) -> dict:
         if any(r["peak_rss_kb"] for r in res["ours"]) else None
     res["duckdb_peak_rss_mb"] = round(max((r["peak_rss_kb"] or 0) for r in res["duckdb"]) / 1024, 1) \
         if any(r["peak_rss_kb"] for r in res["duckdb"]) else None
+    # memory vs file size: the same ingest of the file's first quarter
+    small = path.with_name(path.stem + "_quarter.csv")
+    if not small.exists() or small.stat().st_size > size // 3:
+        with open(path, "rb") as f, open(small.with_suffix(".tmp"), "wb") as g:
+            g.write(f.read(size // 4))
+            g.write(f.readline())  # end on a whole line
+        small.with_suffix(".tmp").replace(small)
+    fresh_dir(home)
+    os.sync()
+    wall, rc, out, err, peak = run_timed(lh + ["ingest", str(small)], env_with_home(home), rss=True)
+    res["quarter_file"] = {"bytes": small.stat().st_size, "seconds": round(wall, 3), "returncode": rc,
+                           "peak_rss_mb": round(peak / 1024, 1) if peak else None}
+    shutil.rmtree(home, ignore_errors=True)
+    log(f"  ours on the first quarter ({small.stat().st_size / 1e9:.2f} GB): {wall:.2f} s, "
+        f"peak RSS {fmt(peak / 1024 if peak else None, 0)} MB")
+
+    os.sync()
+    log("[csv] breakdown of our ingest (diagnostic, one run)")
+    res["breakdown_s"] = ingest_breakdown(path)
     res["target"] = f"<= {TARGETS['csv_vs_duckdb']}x DuckDB"
     res["met"] = (res["ratio"] <= TARGETS["csv_vs_duckdb"]) if res["ratio"] is not None else None
     return res
@@ -746,15 +857,19 @@ t5 = time.perf_counter()
 eng = lh.engine
 con = eng._connection()
 t6 = time.perf_counter()
-rdr = lh.sql_stream("select 1")
-rdr.read_all()
+from app.output import write_result
 t7 = time.perf_counter()
-lh.close()
+real, sys.stdout = sys.stdout, open("/dev/null", "w")
+write_result(lh.sql_stream("select 1"), "table", None, lh.config.get("sql.display_rows"))
+sys.stdout = real
 t8 = time.perf_counter()
+lh.close()
+t9 = time.perf_counter()
 print(json.dumps({"import typer": t1 - t0, "import app.cli (rest)": t2 - t1,
                   "import pyarrow (+numpy)": t3 - t2, "import duckdb": t4 - t3,
                   "Lakehouse.open": t5 - t4, "build connection + views": t6 - t5,
-                  "run select 1 (stream)": t7 - t6, "close": t8 - t7}))
+                  "import app.output": t7 - t6, "query + render table (rich)": t8 - t7,
+                  "close": t9 - t8}))
 """
 
 
@@ -812,10 +927,14 @@ def bench_startup(args, home: Path) -> dict:
     # phase breakdown of `lakehouse sql` work in a fresh process (median of n)
     phases: dict[str, list[float]] = {}
     for _ in range(min(n, 5)):
+        t0 = time.perf_counter()
         p = subprocess.run([sys.executable, "-c", PHASES_SCRIPT], env=env, cwd=ROOT,
                            capture_output=True, text=True, errors="replace")
+        wall = time.perf_counter() - t0
         try:
-            for k, v in json.loads(p.stdout.strip().splitlines()[-1]).items():
+            got = json.loads(p.stdout.strip().splitlines()[-1])
+            got["interpreter start + exit (rest of process wall)"] = wall - sum(got.values())
+            for k, v in got.items():
                 phases.setdefault(k, []).append(v)
         except (ValueError, IndexError):
             res.setdefault("notes", []).append(f"phase script failed: {tail(p.stderr)}")
@@ -841,6 +960,10 @@ def report(r: dict) -> str:
     if sl:
         lines.append("other processes' CPU use during each section (cores; ~0 = machine to ourselves): " +
                      ", ".join(f"{k} {fmt(v.get('other_cpu_cores'), 2)}" for k, v in sl.items()))
+        busy = [k for k, v in sl.items() if (v.get("other_cpu_cores") or 0) > 0.2]
+        if busy:
+            lines.append(f"WARNING: other processes kept the CPU busy during {', '.join(busy)}: those "
+                         "figures are slower than this machine can do — rerun with --wait-idle 300")
 
     d = r.get("demo")
     if d:
@@ -903,6 +1026,12 @@ def report(r: dict) -> str:
                      f"{fmt(ov['catalog_snapshot_ms'], 3)}")
         lines.append(f"   fresh facade: open {fmt(ov['fresh_open_ms'], 2)}, first select 1 "
                      f"{fmt(ov['fresh_first_select1_ms'], 2)}, second {fmt(ov['fresh_second_select1_ms'], 3)}")
+        pq_ = ov.get("per_query") or {}
+        if pq_:
+            lines.append("   per-query fixed costs (ms): " + "; ".join(
+                f"{k} check {fmt(v['check_ms'], 2)} bind ours/bare/bare+union_by_name "
+                f"{fmt(v['bind_ours_ms'], 2)}/{fmt(v['bind_duckdb_ms'], 2)}/{fmt(v['bind_duckdb_union_by_name_ms'], 2)}"
+                for k, v in pq_.items()))
         cold = q.get("cold", {})
         lines.append("   cold (first query in a fresh facade, OS cache warm): " +
                      ", ".join(f"{k} {fmt(v, 1)}" for k, v in cold.items()) +
@@ -921,6 +1050,15 @@ def report(r: dict) -> str:
         lines.append(f"   ours/duckdb {fmt(c['ratio'], 2, 'x')}; target {c['target']}: {verdict(c['met'])}")
         for n in c.get("notes", []):
             lines.append(f"   note: {n}")
+        qf = c.get("quarter_file")
+        if qf:
+            lines.append(f"   memory vs size: peak RSS {fmt(qf['peak_rss_mb'], 0)} MB ingesting the first quarter "
+                         f"({qf['bytes'] / 1e9:.2f} GB, {qf['seconds']:.2f} s) vs {fmt(c['ours_peak_rss_mb'], 0)} MB "
+                         f"for the whole {c['bytes'] / 1e9:.2f} GB")
+        bd = c.get("breakdown_s") or {}
+        if bd:
+            lines.append("   breakdown of our ingest (one run, seconds): " + "; ".join(
+                f"{k} {v}" for k, v in bd.items() if k != "rows"))
 
     s = r.get("startup")
     if s:
@@ -934,6 +1072,8 @@ def report(r: dict) -> str:
         lines.append(table(["module", "cumulative ms", "self ms"], [
             ["  " * e["depth"] + e["module"], fmt(e["cumulative_us"] / 1000, 1), fmt(e["self_us"] / 1000, 1)]
             for e in s["importtime_top10"]]))
+        lines.append("   top-level imports (cumulative ms): " + ", ".join(
+            f"{e['module']} {e['cumulative_ms']}" for e in s.get("importtime_top_level", [])))
         if s.get("phases_ms"):
             lines.append("   phases of `lakehouse sql` work in a fresh process (ms): " +
                          "; ".join(f"{k} {fmt(v, 1)}" for k, v in s["phases_ms"].items()))
@@ -986,6 +1126,7 @@ def main(argv=None) -> int:
     def section(name, fn):
         if name not in sections:
             return
+        os.sync()  # earlier sections' writes are not flushed on this one's time
         if args.wait_idle:
             results.setdefault("wait_idle", {})[name] = wait_idle(args.wait_idle)
         watch = CpuWatch()
@@ -1003,8 +1144,8 @@ def main(argv=None) -> int:
         if setup:
             results["home_setup"] = setup
     section("queries", lambda: bench_queries(args, home))
-    section("csv", lambda: bench_csv(args))
     section("startup", lambda: bench_startup(args, home))
+    section("csv", lambda: bench_csv(args))
     results["finished"] = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     save()
 

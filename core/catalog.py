@@ -136,7 +136,7 @@ class Catalog:
         db.executescript(SCHEMA_SQL)
         if fresh:
             version = len(MIGRATIONS)
-        for i, sql in enumerate(MIGRATIONS[version:], start=version):
+        for sql in MIGRATIONS[version:]:
             try:
                 db.execute(sql)
             except sqlite3.OperationalError as e:
@@ -243,15 +243,19 @@ class Catalog:
                 "job_id, table_version, rows, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (name, s["uri"], s["sha256"], s["bytes"], s.get("format", fmt), mode, job_id,
                  table_version, s["rows"], at)))
-        last = self._q("SELECT schema_version, schema_json FROM schema_versions WHERE dataset = ? "
-                       "ORDER BY schema_version DESC LIMIT 1", (name,))
-        if not last or last[0][1] != schema_json:
-            stmts.append((
-                "INSERT INTO schema_versions (dataset, schema_version, table_version, schema_json, "
-                "created_at) VALUES (?,?,?,?,?)",
-                (name, (last[0][0] + 1) if last else 1, table_version, schema_json, at)))
+        stmts.extend(self._schema_version(name, schema_json, table_version, at))
         stmts.append(self._BUMP)
         self._tx(stmts)
+
+    def _schema_version(self, name: str, schema_json: str, table_version: int, at: str) -> list:
+        """The statement recording a new schema version, if the schema changed."""
+        last = self._q("SELECT schema_version, schema_json FROM schema_versions WHERE dataset = ? "
+                       "ORDER BY schema_version DESC LIMIT 1", (name,))
+        if last and last[0][1] == schema_json:
+            return []
+        return [("INSERT INTO schema_versions (dataset, schema_version, table_version, schema_json, "
+                 "created_at) VALUES (?,?,?,?,?)",
+                 (name, (last[0][0] + 1) if last else 1, table_version, schema_json, at))]
 
     def update_stats(self, name: str, *, columns: list[Column], table_version: int,
                      files: list[dict], rows: int, nbytes: int, reader: str = "files") -> None:
@@ -261,13 +265,7 @@ class Catalog:
             "UPDATE datasets SET schema_json = ?, row_count = ?, bytes = ?, table_version = ?, "
             "files_json = ?, reader = ?, updated_at = ? WHERE name = ?",
             (schema_json, rows, nbytes, table_version, json.dumps(files), reader, now(), name))]
-        last = self._q("SELECT schema_version, schema_json FROM schema_versions WHERE dataset = ? "
-                       "ORDER BY schema_version DESC LIMIT 1", (name,))
-        if not last or last[0][1] != schema_json:
-            stmts.append((
-                "INSERT INTO schema_versions (dataset, schema_version, table_version, schema_json, "
-                "created_at) VALUES (?,?,?,?,?)",
-                (name, (last[0][0] + 1) if last else 1, table_version, schema_json, now())))
+        stmts.extend(self._schema_version(name, schema_json, table_version, now()))
         stmts.append(self._BUMP)
         self._tx(stmts)
 

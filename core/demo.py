@@ -629,7 +629,7 @@ SELECT p, printf('PLC-%06d', p) AS placement_id, ci, printf('CAND-%06d', ci) AS 
 FROM k
 """,
         # ---------------------------------------------------------------- candidates (final)
-        f"""
+        """
 CREATE TEMP TABLE cand AS
 WITH ps AS (
   SELECT ci, bool_or(status = 'active') AS has_active, min(start_date) AS first_start FROM pl GROUP BY ci

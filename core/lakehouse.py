@@ -17,7 +17,7 @@ from .errors import LakehouseError, NotFound
 from .jobs import Jobs, Listener
 from .locks import try_write_lock
 from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo
-from .names import check_dataset_name, quote_ident
+from .names import quote_ident
 
 
 class Lakehouse:

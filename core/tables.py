@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .models import Column
 
 META_KEY = "lakehouse"  # commit-info key holding our JSON metadata
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import resource
 import subprocess
 import sys
 
@@ -121,3 +120,18 @@ def test_annotate_sets_description_owner_and_tags(cli, data):
     assert d["owner"]  # the creating user by default
     code, out, err = cli("annotate", "nope", "--owner", "x")
     assert code == 1 and "no dataset named 'nope'" in err
+
+
+def test_output_problems_are_one_sentence(cli, tmp_path):
+    code, out, err = cli("sql", "SELECT 1", "--format", "csv", "--output", str(tmp_path / "no" / "x.csv"))
+    assert code == 2
+    assert err.strip() == (f"error: cannot write {tmp_path / 'no' / 'x.csv'} (No such file or directory) "
+                           "— check the --output path")
+
+
+def test_piping_into_head_is_quiet(home, tmp_path):
+    exe = f"{sys.executable[:-len('python')]}lakehouse" if sys.executable.endswith("python") else "lakehouse"
+    p = subprocess.run(f"'{exe}' sql 'SELECT * FROM range(1000000)' --format csv | head -2",
+                       shell=True, capture_output=True, text=True, env={"LAKEHOUSE_HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert p.stdout.splitlines() == ["range", "0"]
+    assert p.stderr == ""

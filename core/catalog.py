@@ -206,6 +206,11 @@ class Catalog:
         rows = self._q("SELECT files_json FROM datasets WHERE name = ?", (name,))
         return json.loads(rows[0][0]) if rows else []
 
+    def has_source_size(self, dataset: str, size: int) -> bool:
+        return bool(self._q(
+            "SELECT 1 FROM lineage WHERE dataset = ? AND source_bytes = ? AND active = 1 LIMIT 1",
+            (dataset, size)))
+
     def has_source(self, dataset: str, content_hash: str) -> bool:
         return bool(self._q(
             "SELECT 1 FROM lineage WHERE dataset = ? AND content_hash = ? AND active = 1 LIMIT 1",

@@ -64,8 +64,8 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
                              f"`lakehouse resync {name}` to adopt it")
             break
         snap = tables.snapshot(name, version)
-        sources = [{**s, "rows": s.get("rows") if s.get("rows") is not None else snap.rows}
-                   for s in meta["sources"]]
+        sources = [{**s, "rows": s.get("rows") if s.get("rows") is not None else snap.rows,
+                    "sha256": s.get("sha256") or _rehash(s)} for s in meta["sources"]]
         if len(sources) == 1 and meta.get("mode") == "append" and ds is not None:
             sources[0]["rows"] = snap.rows - (ds.row_count if ds else 0)
         catalog.register_commit(
@@ -80,6 +80,21 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
         if removed:
             notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
     return notes
+
+
+def _rehash(source: dict) -> str:
+    """The hash of a big source was still being computed when the process died: hash the
+    file now if it is unchanged (same size and mtime), so re-ingesting it stays a no-op."""
+    from .ingest.detect import hash_file
+
+    p = Path(source.get("uri", ""))
+    try:
+        st = p.stat()
+        if st.st_size == source.get("bytes") and st.st_mtime_ns == source.get("mtime_ns"):
+            return hash_file(p)
+    except OSError:
+        pass
+    return ""
 
 
 def recover_all(catalog: Catalog, tables: Tables) -> list[str]:

@@ -68,6 +68,10 @@ class SqlEngine:
         if self.memory_limit:
             config["memory_limit"] = self.memory_limit
         con = duckdb.connect(":memory:", config=config)
+        # Data files are immutable (a new Delta version writes new files), so caching
+        # their Parquet footers can never change an answer.
+        con.execute("SET parquet_metadata_cache = true")
+        con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = '{_esc(str(tmp))}'")
         con.execute(f"SET allowed_directories = {_sql_list([str(tmp)])}")
         con.execute(f"SET allowed_paths = {_sql_list([f for fs in files.values() for f in fs])}")

@@ -166,3 +166,18 @@ def test_append_of_unrelated_data_is_refused(lh, data):
         f"{p}: none of its columns (day, temp) are in dataset people (id, name) — it looks like "
         "different data; ingest it under another --name")
     assert lh.dataset("people").row_count == 1
+
+
+def test_bad_utf8_byte_past_the_sample_names_its_line(lh, home, data):
+    head = "name\nJosé\n".encode() + "".join(f"row {i}\n" for i in range(150000)).encode()
+    p = write(data / "late_bad.csv", head + b"bad \xff byte\n")
+    assert refused(lh, p) == (f"{p}: line 150003: bytes that are not valid UTF-8 in a file that is "
+                              "otherwise UTF-8 — re-save the file in one encoding (UTF-8 or "
+                              "Latin-1) and ingest it again")
+    assert_nothing_written(lh, home, "late_bad")
+
+
+def test_latin1_json_is_refused(lh, data):
+    p = write(data / "l.json", b'[{"city": "Z\xfcrich"}]')
+    assert refused(lh, p) == (f"{p}: JSON must be UTF-8 and this file is not — re-save it as UTF-8 "
+                              "and ingest it again")

@@ -175,3 +175,25 @@ def test_catalog_records_lineage_schema_and_counts(lh, data):
     assert (lin.source_uri, lin.rows, lin.mode, lin.table_version) == (str(p), 3, "create", 0)
     assert lin.job_id in {j.id for j in lh.jobs()}
     assert d.sample.num_rows == 3
+
+
+def test_latin1_byte_past_the_sample_is_read_as_latin1(lh, data):
+    body = "".join(f"{i},plain\n" for i in range(120000)).encode()  # > 1 MiB of ASCII
+    p = write(data / "late_latin.csv", b"id,city\n" + body + b"999999,Z\xfcrich\n")
+    r = ingest_one(lh, p)
+    assert r.rows == 120001
+    assert lh.sql("SELECT city FROM late_latin WHERE id = 999999").column(0)[0].as_py() == "Zürich"
+
+
+def test_big_files_hash_in_the_background_and_stay_idempotent(lh, data, monkeypatch):
+    import core.ingest.run as run
+
+    monkeypatch.setattr(run, "_HASH_INLINE", 0)  # treat every file as big
+    p = write(data / "bg.csv", "a,b\n" + "".join(f"{i},x\n" for i in range(1000)))
+    r = ingest_one(lh, p)
+    [lin] = lh.describe("bg").lineage
+    import hashlib
+
+    assert lin.content_hash == hashlib.sha256(p.read_bytes()).hexdigest()
+    [again] = lh.ingest([p])  # same size now known: hashed first, found identical
+    assert again.status == "unchanged"

@@ -71,7 +71,9 @@ def scan(path: Path, fmt: str) -> Scan:
         with open(path, "rb") as f:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
-                if text and bad_at is None:
+                if text and bad_at is None and chunk.isascii() and not decoder.getstate()[0]:
+                    pass  # pure ASCII: valid UTF-8, nothing to decode
+                elif text and bad_at is None:
                     try:
                         decoder.decode(chunk)
                         if not multibyte and not chunk.isascii():
@@ -103,3 +105,55 @@ def scan(path: Path, fmt: str) -> Scan:
                 f"{path}: line {line}: bytes that are not valid UTF-8 in a file that is otherwise "
                 "UTF-8 — re-save the file in one encoding (UTF-8 or Latin-1) and ingest it again")
     return Scan(sha256=h.hexdigest(), bytes=size, encoding=encoding)
+
+
+def sample_encoding(path: Path, sample: bytes, at_eof: bool) -> str:
+    """Encoding judged from the file's first bytes (the whole file when at_eof).
+    A later byte that contradicts it surfaces as a reader error, and then the whole
+    file is scanned (see scan) to decide."""
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if not at_eof and e.start >= len(sample) - 3:
+            return "utf-8"  # a multi-byte character cut by the sample's end
+        if not sample[: e.start].isascii():
+            line = sample[: e.start].count(b"\n") + 1
+            raise IngestError(
+                f"{path}: line {line}: bytes that are not valid UTF-8 in "
+                "a file that is otherwise UTF-8 — re-save the file in one encoding (UTF-8 or "
+                "Latin-1) and ingest it again") from None
+        return "latin-1"
+
+
+def hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class BackgroundHash:
+    """SHA-256 of a big file computed on another core while the ingest reads it
+    (hashlib releases the GIL on large buffers)."""
+
+    def __init__(self, path: Path):
+        import threading
+
+        self._result: list = []
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._result.append(hash_file(path))
+        except OSError as e:
+            self._result.append(e)
+
+    def result(self) -> str:
+        self._thread.join()
+        r = self._result[0]
+        if isinstance(r, OSError):
+            raise IngestError(f"cannot read the source while hashing it ({r.strerror or r})")
+        return r

@@ -27,13 +27,14 @@ from ..models import IngestResult
 from ..names import check_dataset_name, dataset_name_from_stem, quote_ident
 from ..recovery import recover_dataset
 from ..tables import Tables
-from .detect import DOCUMENT_FORMATS, detect_format, scan
+from .detect import DOCUMENT_FORMATS, BackgroundHash, detect_format, hash_file, sample_encoding, scan
 from .documents import read_document
 from .sources import TabularSource, flatten_select, prepare_csv
 
 MODES = ("create", "append", "replace")
 _TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$")
 _MAX_WIDEN = 64  # mixed-type columns widened to text before giving up on inference
+_HASH_INLINE = 64 * 1024 * 1024  # files up to this size are hashed before anything else
 
 
 def parse_types(spec: str | dict | None) -> dict[str, str]:
@@ -74,6 +75,8 @@ def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
     (hidden files skipped); globs are expanded; a missing path is an error."""
     files: list[tuple[Path, bool]] = []
     for raw in paths:
+        if not str(raw).strip():
+            raise IngestError("an empty path was given — name a file, directory or glob")
         p = Path(raw).expanduser()
         if any(ch in str(raw) for ch in "*?[") and not p.exists():
             matches = sorted(glob.glob(str(p), recursive=True))
@@ -168,14 +171,22 @@ class Ingestor:
         try:
             with self.jobs.run("ingest", plan.dataset, listener, cancel) as job:
                 job.progress(0, None, "rows", f"reading {plan.path.name}", force=True)
-                sc = scan(plan.path, plan.fmt)
-                job.check_cancel()
-                if self.catalog.has_source(plan.dataset, sc.sha256):
-                    result.status = "unchanged"
-                    result.message = (f"{plan.path} is already ingested in {plan.dataset} "
-                                      "(identical bytes) — nothing written")
-                    job.progress(message=result.message, force=True)
-                    return result
+                try:
+                    stat = plan.path.stat()
+                except OSError as e:
+                    raise IngestError(f"{plan.path}: cannot be read ({e.strerror})") from None
+                # Identical bytes mean an identical size: hash up front only when a source of
+                # this size is already in the dataset (or hashing is cheap); otherwise hash
+                # on the other core while the rows stream.
+                sha, hasher = None, None
+                if stat.st_size <= _HASH_INLINE or self.catalog.has_source_size(plan.dataset, stat.st_size):
+                    sha = self._hash(plan.path)
+                    if self.catalog.has_source(plan.dataset, sha):
+                        result.status = "unchanged"
+                        result.message = (f"{plan.path} is already ingested in {plan.dataset} "
+                                          "(identical bytes) — nothing written")
+                        job.progress(message=result.message, force=True)
+                        return result
                 existing = self.catalog.get(plan.dataset)
                 mode = mode or "create"
                 if mode == "create" and existing is not None:
@@ -185,17 +196,17 @@ class Ingestor:
                 if existing is not None and existing.kind != "table":
                     raise IngestError(f"dataset {plan.dataset} holds documents, not table rows — "
                                       "ingest into another --name")
-                src = TabularSource(plan.path, "csv" if plan.fmt == "tsv" else plan.fmt,
-                                    sc.encoding, sc.bytes, types=dict(overrides))
-                if plan.fmt == "tsv":
-                    src.fmt = "tsv"
-                self._prepare(src, sc.bytes)
+                src = TabularSource(plan.path, plan.fmt, None, stat.st_size, types=dict(overrides))
+                self._prepare(src, stat.st_size)
+                if sha is None:
+                    hasher = BackgroundHash(plan.path)
                 job.progress(0, src.est_rows, "rows", f"ingesting {plan.path.name}", force=True)
                 conform = {c.name: c.type for c in existing.columns} if (
                     existing is not None and mode == "append") else {}
-                source_meta = {"uri": str(plan.path), "sha256": sc.sha256, "bytes": sc.bytes,
-                               "format": plan.fmt}
-                snap, rows = self._write_table(plan.dataset, src, conform, mode, source_meta, job)
+                source_meta = {"uri": str(plan.path), "sha256": sha, "bytes": stat.st_size,
+                               "mtime_ns": stat.st_mtime_ns, "format": plan.fmt}
+                snap, rows = self._write_table(plan.dataset, src, conform, mode, source_meta, job,
+                                               hasher)
                 result.status, result.rows, result.table_version = "ingested", rows, snap.version
                 result.notes = src.notes
                 result.message = (f"{plan.path.name} -> {plan.dataset}: {rows:,} rows "
@@ -207,6 +218,13 @@ class Ingestor:
             result.message = str(e)
         return result
 
+    @staticmethod
+    def _hash(path: Path) -> str:
+        try:
+            return hash_file(path)
+        except OSError as e:
+            raise IngestError(f"{path}: cannot be read ({e.strerror or e})") from None
+
     def _prepare(self, src: TabularSource, size: int) -> None:
         if size == 0:
             raise IngestError(f"{src.path} is empty — there are no rows to ingest")
@@ -214,12 +232,17 @@ class Ingestor:
         if src.fmt in ("csv", "tsv"):
             with open(src.path, "rb") as f:
                 sample = f.read(n)
+            src.encoding = sample_encoding(src.path, sample, at_eof=len(sample) >= size)
             prepare_csv(src, sample, at_eof=len(sample) >= size)
         elif src.fmt == "json":
             with open(src.path, "rb") as f:
                 head = f.read(n)
             if not head.strip():
                 raise IngestError(f"{src.path} is empty — there are no records to ingest")
+            if sample_encoding(src.path, head, at_eof=len(head) >= size) != "utf-8":
+                raise IngestError(f"{src.path}: JSON must be UTF-8 and this file is not — "
+                                  "re-save it as UTF-8 and ingest it again")
+            src.encoding = "utf-8"
             src.whole_file_sample = size <= n
             src.est_rows = max(head.count(b"\n"), 1) * max(size // max(len(head), 1), 1)
         elif src.fmt == "parquet":
@@ -273,7 +296,7 @@ class Ingestor:
         return f"CAST({expr} AS {types[name]}) AS {alias}" if name in types else item
 
     def _write_table(self, dataset: str, src: TabularSource, conform: dict[str, str], mode: str,
-                     source_meta: dict, job: Job):
+                     source_meta: dict, job: Job, hasher: BackgroundHash | None):
         import pyarrow as pa
 
         batch_rows = self.config.get("ingest.batch_rows")
@@ -320,6 +343,11 @@ class Ingestor:
                     err = failure[0]
                     if isinstance(err, LakehouseError):
                         raise err
+                    if "Invalid unicode" in str(err) and not src.fully_scanned:
+                        # A byte past the sample contradicts its encoding: look at every byte.
+                        src.encoding = scan(src.path, src.fmt).encoding
+                        src.fully_scanned = True
+                        continue
                     explained = src.explain(err)
                     if isinstance(explained, str):
                         src.text_columns.add(explained)
@@ -340,6 +368,8 @@ class Ingestor:
             finally:
                 con.close()
             rows = counted[0]
+            if hasher is not None:
+                source_meta["sha256"] = hasher.result()
             self._register(dataset, "table", src.fmt, snap, [{**source_meta, "rows": rows}],
                            job.id, mode)
         return snap, rows

@@ -34,6 +34,7 @@ class TabularSource:
     # csv only
     delim: str = ","
     whole_file_sample: bool = False
+    fully_scanned: bool = False  # every byte checked for its encoding (after a reader error)
 
     # -- SQL -----------------------------------------------------------------
     def from_sql(self) -> str:

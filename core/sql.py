@@ -133,6 +133,9 @@ class SqlEngine:
             raise SqlError(f"the query has {len(statements)} statements — run one at a time")
         kind = statements[0].type.name
         if kind not in READ_ONLY:
+            words = statements[0].query.split()
+            if words and words[0].isalpha():  # the user's own word: INSTALL, not LOAD
+                kind = words[0].upper()
             raise SqlError(
                 f"{kind} statements are refused: SQL here is read-only (SELECT, WITH, FROM, DESCRIBE, "
                 "SHOW, SUMMARIZE, EXPLAIN) — change data with `lakehouse ingest`, and bring files "

@@ -36,7 +36,7 @@ def test_external_file_reads_are_refused(loaded, query, path):
 @pytest.mark.parametrize("query,kind", [
     ("COPY cities TO '/tmp/out.csv'", "COPY"),
     ("ATTACH '/tmp/x.db' AS x", "ATTACH"),
-    ("INSTALL httpfs", "LOAD"),
+    ("INSTALL httpfs", "INSTALL"),
     ("LOAD httpfs", "LOAD"),
     ("CREATE TABLE t AS SELECT 1", "CREATE"),
     ("INSERT INTO cities VALUES ('x', 1)", "INSERT"),

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS datasets (
     table_version INTEGER NOT NULL,
     files_json TEXT NOT NULL,
     reader TEXT NOT NULL DEFAULT 'files',  -- 'files': read_parquet over files_json; 'delta': via delta-rs
+    mixed_schema INTEGER NOT NULL DEFAULT 0,  -- 1 once files with different columns coexist
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
@@ -91,6 +92,7 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 # (PRAGMA user_version holds how many have been applied). SCHEMA_SQL is always current.
 MIGRATIONS: list[str] = [
     "ALTER TABLE datasets ADD COLUMN reader TEXT NOT NULL DEFAULT 'files'",
+    "ALTER TABLE datasets ADD COLUMN mixed_schema INTEGER NOT NULL DEFAULT 1",  # unknown: assume mixed
 ]
 
 
@@ -101,6 +103,7 @@ class ViewSpec:
     columns: list[Column]
     reader: str  # 'files' | 'delta'
     version: int
+    mixed_schema: bool  # data files differ in columns: read them by name
 
 
 def now() -> str:
@@ -195,12 +198,12 @@ class Catalog:
             self._db.execute("BEGIN")
             try:
                 gen = self.generation()
-                rows = self._db.execute("SELECT name, files_json, schema_json, reader, table_version "
-                                        "FROM datasets ORDER BY name").fetchall()
+                rows = self._db.execute("SELECT name, files_json, schema_json, reader, table_version, "
+                                        "mixed_schema FROM datasets ORDER BY name").fetchall()
             finally:
                 self._db.execute("COMMIT")
-        return gen, [ViewSpec(n, [f["path"] for f in json.loads(fj)], _columns(sj), r, v)
-                     for n, fj, sj, r, v in rows]
+        return gen, [ViewSpec(n, [f["path"] for f in json.loads(fj)], _columns(sj), r, v, bool(m))
+                     for n, fj, sj, r, v, m in rows]
 
     def files(self, name: str) -> list[dict]:
         rows = self._q("SELECT files_json FROM datasets WHERE name = ?", (name,))
@@ -237,9 +240,9 @@ class Catalog:
             stmts.append((
                 "UPDATE datasets SET format = ?, source_uri = ?, content_hash = ?, schema_json = ?, "
                 "row_count = ?, bytes = ?, table_version = ?, files_json = ?, reader = ?, "
-                "updated_at = ? WHERE name = ?",
+                "updated_at = ?, mixed_schema = ? WHERE name = ?",
                 (fmt, first["uri"], first["sha256"], schema_json, rows, nbytes, table_version,
-                 json.dumps(files), reader, at, name)))
+                 json.dumps(files), reader, at, self._mixed(name, mode, columns), name)))
         if mode == "replace":
             stmts.append(("UPDATE lineage SET active = 0 WHERE dataset = ?", (name,)))
         for s in sources:
@@ -251,6 +254,17 @@ class Catalog:
         stmts.extend(self._schema_version(name, schema_json, table_version, at))
         stmts.append(self._BUMP)
         self._tx(stmts)
+
+    def _mixed(self, name: str, mode: str, columns: list[Column]) -> int:
+        """Whether the dataset's live files may differ in columns after this commit:
+        a replace rewrites every file; an append that changes the columns mixes them."""
+        if mode == "replace":
+            return 0
+        row = self._q("SELECT schema_json, mixed_schema FROM datasets WHERE name = ?", (name,))
+        if not row:
+            return 0
+        changed = [(c["name"], c["type"]) for c in json.loads(row[0][0])] != [(c.name, c.type) for c in columns]
+        return 1 if (changed or row[0][1]) else 0
 
     def _schema_version(self, name: str, schema_json: str, table_version: int, at: str) -> list:
         """The statement recording a new schema version, if the schema changed."""
@@ -268,8 +282,9 @@ class Catalog:
         schema_json = json.dumps([c.__dict__ for c in columns])
         stmts = [(
             "UPDATE datasets SET schema_json = ?, row_count = ?, bytes = ?, table_version = ?, "
-            "files_json = ?, reader = ?, updated_at = ? WHERE name = ?",
-            (schema_json, rows, nbytes, table_version, json.dumps(files), reader, now(), name))]
+            "files_json = ?, reader = ?, updated_at = ?, mixed_schema = ? WHERE name = ?",
+            (schema_json, rows, nbytes, table_version, json.dumps(files), reader, now(),
+             self._mixed(name, "append", columns), name))]
         stmts.extend(self._schema_version(name, schema_json, table_version, now()))
         stmts.append(self._BUMP)
         self._tx(stmts)

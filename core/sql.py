@@ -83,8 +83,9 @@ class SqlEngine:
 
                 self._arrow_views[v.name] = DeltaTable(str(tables / v.name), version=v.version).to_pyarrow_dataset()
             elif v.files:
-                con.execute(f"CREATE VIEW {q} AS SELECT * FROM read_parquet({_sql_list(files[v.name])}, "
-                            "union_by_name = true)")
+                # union_by_name reads every file's schema at bind: only when columns differ
+                by_name = ", union_by_name = true" if v.mixed_schema else ""
+                con.execute(f"CREATE VIEW {q} AS SELECT * FROM read_parquet({_sql_list(files[v.name])}{by_name})")
             else:  # an empty table: keep its columns
                 sel = ", ".join(f"CAST(NULL AS {c.type}) AS {quote_ident(c.name)}" for c in v.columns)
                 con.execute(f"CREATE VIEW {q} AS SELECT {sel or 'NULL AS empty'} WHERE false")

@@ -171,13 +171,14 @@ def test_catalog_from_an_older_version_is_migrated(home, data):
     home.mkdir(parents=True)
     db = sqlite3.connect(home / "catalog.sqlite")
     db.executescript(SCHEMA_SQL.replace(
-        "    reader TEXT NOT NULL DEFAULT 'files',  -- 'files': read_parquet over files_json; 'delta': via delta-rs\n", ""))
+        "    reader TEXT NOT NULL DEFAULT 'files',  -- 'files': read_parquet over files_json; 'delta': via delta-rs\n", "")
+        .replace("    mixed_schema INTEGER NOT NULL DEFAULT 0,  -- 1 once files with different columns coexist\n", ""))
     assert "reader" not in [r[1] for r in db.execute("PRAGMA table_info(datasets)")]
     db.close()
     with Lakehouse.open(home=home) as lh:
         lh.ingest([write(data / "m.csv", "a\n1\n")])
         assert lh.sql("SELECT a FROM m").column(0).to_pylist() == [1]
-    assert sqlite3.connect(home / "catalog.sqlite").execute("PRAGMA user_version").fetchone()[0] == 1
+    assert sqlite3.connect(home / "catalog.sqlite").execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_kill_before_a_background_hash_was_recorded_still_rolls_forward_idempotently(home, data):

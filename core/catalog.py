@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS datasets (
     files_json TEXT NOT NULL,
     reader TEXT NOT NULL DEFAULT 'files',  -- 'files': read_parquet over files_json; 'delta': via delta-rs
     mixed_schema INTEGER NOT NULL DEFAULT 0,  -- 1 once files with different columns coexist
+    primary_key TEXT NOT NULL DEFAULT '[]',   -- JSON list of key columns (update/delete/upsert)
+    pinned INTEGER NOT NULL DEFAULT 0,        -- kept in the hot cache
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
@@ -76,6 +78,24 @@ CREATE TABLE IF NOT EXISTS jobs (
     message TEXT NOT NULL DEFAULT '',
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    entity TEXT,               -- the record's key (NULL for a bulk summary event)
+    field TEXT,                -- the column (NULL for a bulk summary or a whole-row event)
+    old_value TEXT,
+    new_value TEXT,
+    actor TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,      -- ingest | upsert | update | delete | restore | compact
+    reason TEXT NOT NULL DEFAULT '',
+    table_version INTEGER NOT NULL,
+    rows_added INTEGER,
+    rows_updated INTEGER,
+    rows_deleted INTEGER,
+    job_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS journal_by_entity ON journal (dataset, entity);
 CREATE TABLE IF NOT EXISTS errors (
     id INTEGER PRIMARY KEY,
     ts TEXT NOT NULL,
@@ -93,6 +113,8 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 MIGRATIONS: list[str] = [
     "ALTER TABLE datasets ADD COLUMN reader TEXT NOT NULL DEFAULT 'files'",
     "ALTER TABLE datasets ADD COLUMN mixed_schema INTEGER NOT NULL DEFAULT 1",  # unknown: assume mixed
+    "ALTER TABLE datasets ADD COLUMN primary_key TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE datasets ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
 ]
 
 
@@ -175,15 +197,16 @@ class Catalog:
 
     # -- datasets ---------------------------------------------------------
     _DS_COLS = ("name, kind, format, source_uri, content_hash, schema_json, row_count, bytes, "
-                "created_at, updated_at, table_version, description, owner, tags_json")
+                "created_at, updated_at, table_version, description, owner, tags_json, primary_key, pinned")
 
     def _dataset(self, row: tuple) -> Dataset:
         (name, kind, fmt, uri, h, schema_json, rows, nbytes, created, updated, version,
-         desc, owner, tags) = row
+         desc, owner, tags, pk, pinned) = row
         return Dataset(name=name, kind=kind, format=fmt, source_uri=uri, content_hash=h,
                        columns=_columns(schema_json), row_count=rows, bytes=nbytes,
                        created_at=created, updated_at=updated, table_version=version,
-                       description=desc, owner=owner, tags=json.loads(tags))
+                       description=desc, owner=owner, tags=json.loads(tags),
+                       primary_key=json.loads(pk), pinned=bool(pinned))
 
     def datasets(self) -> list[Dataset]:
         return [self._dataset(r) for r in self._q(f"SELECT {self._DS_COLS} FROM datasets ORDER BY name")]
@@ -222,27 +245,42 @@ class Catalog:
     def register_commit(self, *, name: str, kind: str, fmt: str, columns: list[Column],
                         table_version: int, files: list[dict], rows: int, nbytes: int,
                         sources: list[dict], job_id: str, mode: str, reader: str = "files",
+                        journal: list[dict] | None = None, primary_key: list[str] | None = None,
                         at: str | None = None) -> None:
-        """Point `name` at a new table version and record its lineage, in one commit."""
+        """Point `name` at a new table version and record its lineage and journal events,
+        in one commit: the journal never holds a change the catalog does not, nor misses one."""
         at = at or now()
         schema_json = json.dumps([c.__dict__ for c in columns])
         existing = self.get(name)
-        first = sources[0] if sources else {"uri": "", "sha256": ""}
         stmts: list[tuple[str, tuple]] = []
         if existing is None:
+            first = sources[0] if sources else {"uri": "", "sha256": ""}
             stmts.append((
                 "INSERT INTO datasets (name, kind, format, source_uri, content_hash, schema_json, "
-                "row_count, bytes, table_version, files_json, reader, created_at, updated_at, owner) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "row_count, bytes, table_version, files_json, reader, created_at, updated_at, owner, "
+                "primary_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (name, kind, fmt, first["uri"], first["sha256"], schema_json, rows, nbytes,
-                 table_version, json.dumps(files), reader, at, at, _user())))
+                 table_version, json.dumps(files), reader, at, at, _user(), json.dumps(primary_key or []))))
         else:
+            if sources:  # the dataset's latest source; mutations without a file keep it
+                stmts.append(("UPDATE datasets SET format = ?, source_uri = ?, content_hash = ? "
+                              "WHERE name = ?", (fmt, sources[0]["uri"], sources[0]["sha256"], name)))
+            if primary_key:
+                stmts.append(("UPDATE datasets SET primary_key = ? WHERE name = ?",
+                              (json.dumps(primary_key), name)))
             stmts.append((
-                "UPDATE datasets SET format = ?, source_uri = ?, content_hash = ?, schema_json = ?, "
-                "row_count = ?, bytes = ?, table_version = ?, files_json = ?, reader = ?, "
-                "updated_at = ?, mixed_schema = ? WHERE name = ?",
-                (fmt, first["uri"], first["sha256"], schema_json, rows, nbytes, table_version,
-                 json.dumps(files), reader, at, self._mixed(name, mode, columns), name)))
+                "UPDATE datasets SET schema_json = ?, row_count = ?, bytes = ?, table_version = ?, "
+                "files_json = ?, reader = ?, updated_at = ?, mixed_schema = ? WHERE name = ?",
+                (schema_json, rows, nbytes, table_version, json.dumps(files), reader, at,
+                 self._mixed(name, mode, columns), name)))
+        for ev in journal or []:
+            stmts.append((
+                "INSERT INTO journal (ts, dataset, entity, field, old_value, new_value, actor, source, "
+                "reason, table_version, rows_added, rows_updated, rows_deleted, job_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (at, name, ev.get("entity"), ev.get("field"), ev.get("old"), ev.get("new"),
+                 ev.get("actor") or "", ev["source"], ev.get("reason") or "", table_version,
+                 ev.get("added"), ev.get("updated"), ev.get("deleted"), job_id)))
         if mode == "replace":
             stmts.append(("UPDATE lineage SET active = 0 WHERE dataset = ?", (name,)))
         for s in sources:
@@ -374,9 +412,56 @@ class Catalog:
             args.append(limit)
         return [ErrorEvent(*r) for r in self._q(sql, args)]
 
-    def rows(self, table: str) -> tuple[list[str], list[tuple]]:
-        """All rows of a system table ('errors' or 'jobs') for SQL exposure."""
-        assert table in ("errors", "jobs")
+    # -- pins, keys, journal ---------------------------------------------------------
+    def pinned(self) -> set[str]:
+        return {r[0] for r in self._q("SELECT name FROM datasets WHERE pinned = 1")}
+
+    def set_pinned(self, name: str, pinned: bool) -> None:
+        self._tx([("UPDATE datasets SET pinned = ? WHERE name = ?", (int(pinned), name)), self._BUMP])
+
+    def set_primary_key(self, name: str, key: list[str]) -> None:
+        self._tx([("UPDATE datasets SET primary_key = ? WHERE name = ?", (json.dumps(key), name))])
+
+    _JOURNAL_COLS = ("id, ts, dataset, entity, field, old_value, new_value, actor, source, reason, "
+                     "table_version, rows_added, rows_updated, rows_deleted, job_id")
+
+    def journal(self, dataset: str, entity: str | None = None) -> list[dict]:
+        sql = f"SELECT {self._JOURNAL_COLS} FROM journal WHERE dataset = ?"
+        args: list[Any] = [dataset]
+        if entity is not None:
+            sql += " AND entity = ?"
+            args.append(entity)
         with self._lock:
-            cur = self._db.execute(f"SELECT * FROM {table} ORDER BY rowid")
-            return [d[0] for d in cur.description], cur.fetchall()
+            cur = self._db.execute(sql + " ORDER BY id", args)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    # -- system tables ---------------------------------------------------------------
+    _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal"}
+    _TIMESTAMPS = ("ts", "started_at", "finished_at", "created_at", "updated_at")
+
+    def system_table(self, name: str):
+        """A system table (_datasets, _jobs, _errors, _journal) as a pyarrow.Table."""
+        import pyarrow as pa
+
+        if name == "_datasets":
+            sql = ("SELECT name, kind, format, source_uri, content_hash, row_count, bytes, table_version, "
+                   "primary_key, pinned, description, owner, tags_json AS tags, created_at, updated_at "
+                   "FROM datasets ORDER BY name")
+        else:
+            sql = f"SELECT * FROM {self._SYSTEM[name]} ORDER BY rowid"
+        with self._lock:
+            cur = self._db.execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        ts = pa.timestamp("ms", tz="UTC")
+        arrays = []
+        for i, n in enumerate(names):
+            values = [r[i] for r in rows]
+            if n in self._TIMESTAMPS:
+                arrays.append(pa.array(values, pa.string()).cast(ts))
+            elif n in ("pinned",):
+                arrays.append(pa.array([bool(v) for v in values], pa.bool_()))
+            else:
+                arrays.append(pa.array(values) if rows else pa.array([], pa.string()))
+        return pa.table(arrays, names=names)

@@ -32,6 +32,15 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "memory_limit": (str, "", "DuckDB memory limit for queries, e.g. '4GB'; empty = DuckDB's default"),
         "display_rows": (int, 100, "rows printed by table output; the remainder is counted, never dropped silently"),
     },
+    "tables": {
+        "keyed_file_mb": (int, 4, "data file target for datasets with a primary key, so updating a row rewrites a small file"),
+        "auto_compact_files": (int, 64, "compact a dataset after a commit once it has more small files than this; 0 = never"),
+        "small_file_mb": (int, 16, "files smaller than this count as small for auto-compaction"),
+        "vacuum_retain_hours": (int, 168, "default retention of `compact --vacuum`: older unreferenced files are removed"),
+    },
+    "cache": {
+        "memory_limit": (str, "1GB", "memory for pinned datasets copied into DuckDB; least recently used are evicted"),
+    },
     "jobs": {
         "keep": (int, 500, "finished jobs kept in the job list"),
     },

@@ -71,10 +71,18 @@ class Lakehouse:
     @property
     def engine(self):
         if self._sql is None:
+            from .cache import parse_size
+            from .errors import ConfigError
             from .sql import SqlEngine
 
+            raw = self.config.get("cache.memory_limit")
+            try:
+                limit = parse_size(raw)
+            except ValueError:
+                raise ConfigError(f"{self.config.sources.get('cache.memory_limit', 'config')}: key "
+                                  f"'cache.memory_limit' must be a size such as 512MB or 2GB, got {raw!r}") from None
             self._sql = SqlEngine(self.catalog, self.root, self.config.get("sql.threads"),
-                                  self.config.get("sql.memory_limit"))
+                                  self.config.get("sql.memory_limit"), limit)
         return self._sql
 
     def _recover(self) -> list[str]:

@@ -29,6 +29,8 @@ class Dataset:
     description: str = ""
     owner: str = ""
     tags: list[str] = field(default_factory=list)
+    primary_key: list[str] = field(default_factory=list)
+    pinned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

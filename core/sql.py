@@ -1,10 +1,14 @@
 """Sandboxed SQL: DuckDB in-process, every dataset a view by its name.
 
-The connection is built from one catalog snapshot: views over each dataset's exact
-data files, external access off (only those files may be read), configuration
-locked. When the catalog's generation moves on, the next query gets a fresh
-connection. Only read-only statements run; each query uses its own cursor, so the
-connection is never shared by two threads.
+One long-lived in-memory connection per engine: external access off except for
+the storage root's table directories (and DuckDB's spill directory), configuration
+locked. Views follow the catalog: when its generation moves on, the views of the
+datasets that changed are replaced (and their cached copies dropped). Only
+read-only statements run; each query uses its own cursor, so the connection is
+never shared by two threads.
+
+Time travel: `"name@v3"` or `"name@2026-11-21T10:00"` in a query, or `as_of=` for a
+whole query, read a dataset as of a version or a timestamp through delta-rs.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import re
 import threading
 from pathlib import Path
 
-from .catalog import Catalog
+from .cache import HotCache
+from .catalog import Catalog, ViewSpec
 from .errors import SqlError
 from .names import quote_ident
 
 READ_ONLY = {"SELECT", "EXPLAIN"}
-SYSTEM_TABLES = ("_errors", "_jobs", "_datasets")
+SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal")
+_AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
 
 
 def _esc(s: str) -> str:
@@ -30,13 +36,16 @@ def _sql_list(items: list[str]) -> str:
 
 
 class SqlEngine:
-    def __init__(self, catalog: Catalog, root: Path, threads: int = 0, memory_limit: str = ""):
+    def __init__(self, catalog: Catalog, root: Path, threads: int = 0, memory_limit: str = "",
+                 cache_limit: int = 0):
         self.catalog, self.root = catalog, root
         self.threads, self.memory_limit = threads, memory_limit
         self._con = None
         self._gen = -1
+        self._views: dict[str, ViewSpec] = {}
         self._arrow_views: dict = {}  # datasets read through delta-rs, not file lists
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.cache = HotCache(cache_limit, self._restore_view)
 
     def close(self) -> None:
         with self._lock:
@@ -44,24 +53,13 @@ class SqlEngine:
                 self._con.close()
                 self._con = None
 
-    def _connection(self):
-        gen = self.catalog.generation()
-        with self._lock:
-            if self._con is None or gen != self._gen:
-                old = self._con
-                self._con, self._gen = self._build(), gen
-                if old is not None:
-                    old.close()
-            return self._con
-
-    def _build(self):
+    # -- the connection and its views ---------------------------------------------
+    def _connect(self):
         import duckdb
 
-        gen, views = self.catalog.snapshot()
-        tables = self.root / "tables"
         tmp = self.root / "tmp" / "duckdb"
         tmp.mkdir(parents=True, exist_ok=True)
-        files = {v.name: [str(tables / v.name / f) for f in v.files] for v in views if v.reader == "files"}
+        tables = self.root / "tables"
         config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         if self.threads:
             config["threads"] = self.threads
@@ -73,56 +71,66 @@ class SqlEngine:
         con.execute("SET parquet_metadata_cache = true")
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = '{_esc(str(tmp))}'")
-        con.execute(f"SET allowed_directories = {_sql_list([str(tmp)])}")
-        con.execute(f"SET allowed_paths = {_sql_list([f for fs in files.values() for f in fs])}")
-        self._arrow_views = {}
-        for v in views:
-            q = quote_ident(v.name)
-            if v.reader == "delta":  # registered on each cursor (registrations are per connection)
-                from deltalake import DeltaTable
-
-                self._arrow_views[v.name] = DeltaTable(str(tables / v.name), version=v.version).to_pyarrow_dataset()
-            elif v.files:
-                # union_by_name reads every file's schema at bind: only when columns differ
-                by_name = ", union_by_name = true" if v.mixed_schema else ""
-                con.execute(f"CREATE VIEW {q} AS SELECT * FROM read_parquet({_sql_list(files[v.name])}{by_name})")
-            else:  # an empty table: keep its columns
-                sel = ", ".join(f"CAST(NULL AS {c.type}) AS {quote_ident(c.name)}" for c in v.columns)
-                con.execute(f"CREATE VIEW {q} AS SELECT {sel or 'NULL AS empty'} WHERE false")
+        con.execute(f"SET allowed_directories = {_sql_list([str(tables) + '/', str(tmp) + '/'])}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
+        con.execute("CREATE SCHEMA _cache")
         return con
 
-    def _system_tables(self, cur, text: str) -> None:
-        """Register the system tables the query names, fresh from the catalog."""
-        lowered = text.lower()
-        for t in SYSTEM_TABLES:
-            if t in lowered:
-                cur.register(t, self._system_arrow(t))
+    def _connection(self):
+        gen = self.catalog.generation()
+        with self._lock:
+            if self._con is None:
+                self._con = self._connect()
+            if gen != self._gen:
+                self._sync()
+            return self._con
 
-    def _system_arrow(self, t: str):
-        import pyarrow as pa
+    def _sync(self) -> None:
+        """Bring the views in line with the catalog: replace what changed, drop what went."""
+        gen, specs = self.catalog.snapshot()
+        con, tables = self._con, self.root / "tables"
+        wanted = {s.name: s for s in specs}
+        for name in list(self._views):
+            if name not in wanted:
+                self.cache.drop(con, name)
+                con.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}")
+                self._arrow_views.pop(name, None)
+                del self._views[name]
+        for name, spec in wanted.items():
+            if self._views.get(name) == spec:
+                continue
+            self.cache.drop(con, name)  # a cached copy of an older version is stale
+            self._arrow_views.pop(name, None)
+            q = quote_ident(name)
+            if spec.reader == "delta":  # registered on each cursor (registrations are per connection)
+                from .tables import open_at
 
-        if t == "_datasets":
-            rows = [d.to_dict() for d in self.catalog.datasets()]
-            for r in rows:
-                r["columns"] = ", ".join(f"{c['name']} {c['type']}" for c in r["columns"])
-                r["tags"] = ", ".join(r["tags"])
-            cols = ["name", "kind", "format", "source_uri", "content_hash", "columns", "row_count",
-                    "bytes", "created_at", "updated_at", "table_version", "description", "owner", "tags"]
-            return pa.table({c: [r[c] for r in rows] for c in cols}) if rows else pa.table(
-                {c: pa.array([], pa.string()) for c in cols})
-        names, rows = self.catalog.rows("errors" if t == "_errors" else "jobs")
-        ts = pa.timestamp("ms", tz="UTC")
-        arrays = []
-        for i, n in enumerate(names):
-            values = [r[i] for r in rows]
-            if n in ("ts", "started_at", "finished_at"):
-                arrays.append(pa.array(values, pa.string()).cast(ts))
+                con.execute(f"DROP VIEW IF EXISTS {q}")
+                self._arrow_views[name] = open_at(tables / name, name, spec.version).to_pyarrow_dataset()
             else:
-                arrays.append(pa.array(values) if rows else pa.array([], pa.string()))
-        return pa.table(arrays, names=names)
+                con.execute(f"CREATE OR REPLACE VIEW {q} AS {self.source_sql(spec)}")
+            self._views[name] = spec
+        self.cache.pinned = self.catalog.pinned()
+        for name in [n for n in self.cache.entries if n not in self.cache.pinned]:  # unpinned
+            self.cache.drop(con, name)
+            self._restore_view(con, name)
+        self._gen = gen
 
+    def _restore_view(self, con, name: str) -> None:
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {self.source_sql(self._views[name])}")
+
+    def source_sql(self, spec: ViewSpec) -> str:
+        """The SELECT that reads a dataset's current files."""
+        if not spec.files:  # an empty table: keep its columns
+            sel = ", ".join(f"CAST(NULL AS {c.type}) AS {quote_ident(c.name)}" for c in spec.columns)
+            return f"SELECT {sel or 'NULL AS empty'} WHERE false"
+        files = [str(self.root / "tables" / spec.name / f) for f in spec.files]
+        # union_by_name reads every file's schema at bind: only when columns differ
+        by_name = ", union_by_name = true" if spec.mixed_schema else ""
+        return f"SELECT * FROM read_parquet({_sql_list(files)}{by_name})"
+
+    # -- per query -----------------------------------------------------------------
     def _check(self, con, text: str) -> None:
         if not text or not text.strip():
             raise SqlError("the query is empty — write a SELECT, e.g. SELECT * FROM <dataset> LIMIT 10")
@@ -139,21 +147,55 @@ class SqlEngine:
                 kind = words[0].upper()
             raise SqlError(
                 f"{kind} statements are refused: SQL here is read-only (SELECT, WITH, FROM, DESCRIBE, "
-                "SHOW, SUMMARIZE, EXPLAIN) — change data with `lakehouse ingest`, and bring files "
-                "in with `lakehouse ingest PATH`")
+                "SHOW, SUMMARIZE, EXPLAIN) — change data with `lakehouse ingest`, `update`, `delete` "
+                "or `restore`, and bring files in with `lakehouse ingest PATH`")
 
-    def _cursor(self, text: str):
+    def _mentioned(self, text: str) -> list[str]:
+        lowered = text.lower()
+        return [n for n in self._views if re.search(rf"(?<![\w@]){re.escape(n)}(?![\w@])", lowered)]
+
+    def _cursor(self, text: str, as_of: str | int | None = None):
         con = self._connection()
         self._check(con, text)
+        mentioned = self._mentioned(text)
+        with self._lock:  # loading a pinned dataset is DDL on the shared connection
+            for name in mentioned:
+                if as_of is None and name in self.cache.pinned and name not in self._arrow_views:
+                    self.cache.use(con, name, self.source_sql(self._views[name]))
         cur = con.cursor()
         for name, dataset in self._arrow_views.items():
             cur.register(name, dataset)
+        self._time_travel(cur, text, as_of, mentioned)
         self._system_tables(cur, text)
         return cur
 
-    def run(self, text: str):
+    def _time_travel(self, cur, text: str, as_of, mentioned: list[str]) -> None:
+        from .tables import open_at
+
+        tables = self.root / "tables"
+        for name, when in set(_AT.findall(text)):
+            if name not in self._views:
+                raise SqlError(f'no dataset named {name!r} (in "{name}@{when}") — '
+                               "`lakehouse datasets` lists them")
+            cur.register(f"{name}@{when}", open_at(tables / name, name, parse_as_of(when)).to_pyarrow_dataset())
+        if as_of is not None:
+            if isinstance(as_of, int) and len(mentioned) != 1:
+                raise SqlError("--as-of VERSION needs a query over exactly one dataset (versions are "
+                               f"per dataset; this query reads {', '.join(mentioned) or 'none'}) — use "
+                               '"name@vN" in SQL for each, or --as-of TIMESTAMP')
+            for name in mentioned:
+                cur.register(name, open_at(tables / name, name, as_of).to_pyarrow_dataset())
+
+    def _system_tables(self, cur, text: str) -> None:
+        """Register the system tables the query names, fresh from the catalog."""
+        lowered = text.lower()
+        for t in SYSTEM_TABLES:
+            if t in lowered:
+                cur.register(t, self.catalog.system_table(t))
+
+    def run(self, text: str, as_of: str | int | None = None):
         """Run one read-only query; return a pyarrow.Table."""
-        cur = self._cursor(text)
+        cur = self._cursor(text, as_of)
         try:
             return cur.sql(text).to_arrow_table()
         except Exception as e:
@@ -161,11 +203,11 @@ class SqlEngine:
         finally:
             cur.close()
 
-    def stream(self, text: str, batch_rows: int = 65536):
+    def stream(self, text: str, batch_rows: int = 65536, as_of: str | int | None = None):
         """Run one read-only query; return a pyarrow.RecordBatchReader that streams rows."""
         import pyarrow as pa
 
-        cur = self._cursor(text)
+        cur = self._cursor(text, as_of)
         try:
             rdr = cur.sql(text).to_arrow_reader(batch_rows)
         except Exception as e:
@@ -183,8 +225,21 @@ class SqlEngine:
         return pa.RecordBatchReader.from_batches(rdr.schema, batches())
 
 
+def parse_as_of(value: str | int) -> int | str:
+    """'v3' / '3' -> version 3; anything else is a timestamp (checked by open_at)."""
+    if isinstance(value, int):
+        return value
+    v = value.strip()
+    m = re.fullmatch(r"[vV]?(\d+)", v)
+    return int(m.group(1)) if m else v
+
+
 def _clean(e: BaseException) -> str:
     """DuckDB's message, first line(s), with file-access refusals explained."""
+    from .errors import LakehouseError
+
+    if isinstance(e, LakehouseError):
+        return str(e)
     msg = str(e).strip()
     if "file system operations are disabled" in msg or "disabled through configuration" in msg \
             or "external access" in msg.lower():

@@ -127,3 +127,47 @@ class Tables:
     def table_dirs(self) -> list[str]:
         return sorted(d.name for d in self.dir.iterdir() if d.is_dir()) if self.dir.is_dir() else []
 
+
+
+def open_at(path: Path, name: str, as_of: int | str | None = None):
+    """The DeltaTable of dataset `name` as of a version (int) or a timestamp (ISO text),
+    with one clear error when that state does not exist or is no longer readable."""
+    from datetime import datetime
+
+    from deltalake import DeltaTable
+
+    from .errors import NotFound
+
+    try:
+        dt = DeltaTable(str(path))
+    except Exception:
+        raise NotFound(f"dataset {name} has no table at {path} — run `lakehouse resync {name}`") from None
+    if as_of is None:
+        return dt
+    latest = dt.version()
+    if isinstance(as_of, int):
+        if not 0 <= as_of <= latest:
+            raise NotFound(f"{name} has no version {as_of} — its versions run 0 to {latest} "
+                           f"(`lakehouse versions {name}`)")
+        target: int | datetime = as_of
+    else:
+        try:
+            target = datetime.fromisoformat(as_of.strip())
+        except ValueError:
+            raise NotFound(f"{as_of!r} is neither a version (v3) nor a time (2026-01-31T12:00) — "
+                           f"give one of those for {name}") from None
+        if target.tzinfo is None:
+            target = target.astimezone()  # local time, as the user meant it
+        first_ms = min(h["timestamp"] for h in dt.history())
+        if target.timestamp() * 1000 < first_ms:
+            first = datetime.fromtimestamp(first_ms / 1000).astimezone().isoformat(timespec="seconds")
+            raise NotFound(f"{name} did not exist at {as_of} — its first version is from {first}")
+    try:
+        dt.load_as_version(target)
+        missing = [u for u in dt.file_uris() if not Path(u.removeprefix("file://")).exists()]
+    except Exception as e:
+        raise NotFound(f"{name} cannot be read as of {as_of} ({str(e).splitlines()[0]})") from None
+    if missing:
+        raise NotFound(f"{name} as of {as_of} is no longer readable: `lakehouse compact --vacuum` "
+                       f"removed {len(missing)} of its data files (they were past the retention)")
+    return dt

@@ -184,3 +184,15 @@ def test_catalog_from_an_older_version_is_migrated(home, data):
     db = sqlite3.connect(home / "catalog.sqlite")
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert set(added) <= {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
+
+
+def test_kill_before_a_background_hash_was_recorded_still_rolls_forward_idempotently(home, data):
+    p = write(data / "big_one.csv", "id\n" + "".join(f"{i}\n" for i in range(5000)))
+    code = ("import core.ingest.run as run; run._HASH_INLINE = 0\n"
+            f"from core import Lakehouse\nLakehouse.open(home={str(home)!r}).ingest([{str(p)!r}])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                          env={**os.environ, "LAKEHOUSE_CRASH_AT": "after_delta_commit"})
+    assert proc.returncode == -signal.SIGKILL
+    with Lakehouse.open(home=home) as lh:
+        assert lh.dataset("big_one").row_count == 5000
+        assert [r.status for r in lh.ingest([p])] == ["unchanged"]

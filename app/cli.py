@@ -193,13 +193,17 @@ def ingest(
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: from the file name; documents go to 'documents')."),
     format: Optional[str] = typer.Option(None, "--format", help="Input format: csv, tsv, json, parquet, pdf, text (default: from the extension)."),
     types: Optional[str] = typer.Option(None, "--types", help="Column types that override inference, e.g. id=BIGINT,price=DECIMAL(10,2)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="create (default for tables), append (default for documents) or replace."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="create (default for tables), append (default for documents), replace or upsert."),
+    key: Optional[str] = typer.Option(None, "--key", help="Primary key column(s), e.g. id or region,id: declared at create, matched by upsert."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who is making the change (default: your user name)."),
+    reason: str = typer.Option("", "--reason", help="Why, for the journal."),
     json_out: bool = typer.Option(False, "--json", help="Print per-file results as JSON."),
 ):
     """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files into Delta tables."""
     try:
         with _open() as lh:
-            results = _run_job(lh.ingest, paths, name=name, format=format, types=types, mode=mode)
+            results = _run_job(lh.ingest, paths, name=name, format=format, types=types, mode=mode,
+                               key=key, actor=actor, reason=reason)
     except LakehouseError as e:
         _fail(e)
     raise typer.Exit(_print_ingest(results, json_out))
@@ -272,15 +276,17 @@ def sql(
     query: str = typer.Argument(..., help="One read-only SQL statement ('-' reads it from stdin)."),
     format: RowFormat = typer.Option(RowFormat.table, "--format", help="table, csv, json or parquet."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write rows to FILE instead of stdout."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Read as of a version (v3; one dataset) or a time (2026-01-31T12:00; every dataset)."),
 ):
-    """Run SQL over the datasets (DuckDB; each dataset is a view by its name)."""
+    """Run SQL over the datasets (DuckDB; each dataset is a view by its name; "name@v3" reads an old version)."""
     from app.output import write_result
 
     if query == "-":
         query = sys.stdin.read()
     try:
         with _open() as lh:
-            n = write_result(lh.sql_stream(query), format.value, output, lh.config.get("sql.display_rows"))
+            n = write_result(lh.sql_stream(query, as_of=as_of), format.value, output,
+                             lh.config.get("sql.display_rows"))
     except LakehouseError as e:
         _fail(e)
     except BrokenPipeError:  # `lakehouse sql … | head`: the reader has all it wanted
@@ -309,6 +315,184 @@ def annotate(
     except LakehouseError as e:
         _fail(e)
     print(f"{d.name}: description {d.description!r}, owner {d.owner!r}, tags {', '.join(d.tags) or '-'}")
+
+
+def _parse_sets(sets: List[str]) -> dict:
+    out = {}
+    for item in sets:
+        col, eq, value = item.partition("=")
+        if not eq or not col.strip():
+            print(f"error: --set {item!r} is not col=value — write e.g. --set city=Chicago", file=sys.stderr)
+            raise typer.Exit(2)
+        out[col.strip()] = value
+    return out
+
+
+def _print_mutation(result, as_json: bool) -> None:
+    from app.output import dumps
+
+    if as_json:
+        print(dumps(result.to_dict()))
+        return
+    print(result.message)
+    for ch in result.changes:
+        print(f"  {ch['field']}: {ch['old']!r} -> {ch['new']!r}")
+    if result.files_rewritten or result.bytes_written:
+        print(f"  rewrote {result.files_rewritten} data file(s), wrote {result.bytes_written:,} bytes")
+
+
+@app.command()
+def update(
+    name: str = typer.Argument(..., help="Dataset name."),
+    key: str = typer.Option(..., "--key", help="The record's primary key value (comma-separated for a composite key)."),
+    set_: List[str] = typer.Option(..., "--set", help="col=value (repeat; 'null' sets NULL)."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: your user name)."),
+    reason: str = typer.Option("", "--reason", help="Why, for the journal."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+):
+    """Update fields of one record by primary key (journaled per field)."""
+    values = _parse_sets(set_)
+    try:
+        with _open() as lh:
+            _print_mutation(lh.update(name, key, values, actor=actor, reason=reason), json_out)
+    except LakehouseError as e:
+        _fail(e)
+
+
+@app.command()
+def delete(
+    name: str = typer.Argument(..., help="Dataset name."),
+    key: str = typer.Option(..., "--key", help="The record's primary key value."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: your user name)."),
+    reason: str = typer.Option("", "--reason", help="Why, for the journal."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+):
+    """Delete one record by primary key (its last values are journaled; restore brings it back)."""
+    try:
+        with _open() as lh:
+            _print_mutation(lh.delete(name, key, actor=actor, reason=reason), json_out)
+    except LakehouseError as e:
+        _fail(e)
+
+
+@app.command()
+def restore(
+    name: str = typer.Argument(..., help="Dataset name."),
+    version: Optional[int] = typer.Option(None, "--version", help="The version to bring back."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Or the state at this time (ISO)."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: your user name)."),
+    reason: str = typer.Option("", "--reason", help="Why, for the journal."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+):
+    """Make an old state current again as a new version (history is never rewritten)."""
+    try:
+        with _open() as lh:
+            _print_mutation(lh.restore(name, version=version, as_of=as_of, actor=actor, reason=reason),
+                            json_out)
+    except LakehouseError as e:
+        _fail(e)
+
+
+@app.command()
+def versions(
+    name: str = typer.Argument(..., help="Dataset name."),
+    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+):
+    """Versions of a dataset: time, operation, rows added/updated/deleted, actor."""
+    from app.output import print_records
+
+    try:
+        with _open() as lh:
+            records = lh.versions(name)
+    except LakehouseError as e:
+        _fail(e)
+    for r in records:
+        r["time"] = r["timestamp"][:19].replace("T", " ")
+    print_records(records, ["version", "time", "operation", "source", "rows", "rows_added",
+                            "rows_updated", "rows_deleted", "actor", "reason"], format.value)
+
+
+@app.command()
+def history(
+    name: str = typer.Argument(..., help="Dataset name."),
+    key: Optional[str] = typer.Argument(None, help="One record's key (default: the whole dataset)."),
+    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+):
+    """The journal of a dataset or of one record: who changed what, when and why."""
+    from app.output import print_records
+
+    try:
+        with _open() as lh:
+            records = lh.history(name, key)
+    except LakehouseError as e:
+        _fail(e)
+    if format == ListFormat.table and not records:
+        print(f"no journal events for {name}" + (f" key {key!r}" if key else ""), file=sys.stderr)
+        return
+    for r in records:
+        r["time"] = r["ts"][:19].replace("T", " ")
+    print_records(records, ["time", "table_version", "source", "entity", "field", "old_value",
+                            "new_value", "actor", "reason"], format.value)
+
+
+@app.command()
+def compact(
+    name: str = typer.Argument(..., help="Dataset name."),
+    vacuum: bool = typer.Option(False, "--vacuum", help="Also remove unreferenced files older than the retention."),
+    retain: Optional[int] = typer.Option(None, "--retain", help="Retention in hours for --vacuum (default: tables.vacuum_retain_hours, 168)."),
+):
+    """Merge small files (Delta optimize); with --vacuum, remove old unreferenced files."""
+    try:
+        with _open() as lh:
+            r = lh.compact(name, vacuum=vacuum, retain_hours=retain)
+    except LakehouseError as e:
+        _fail(e)
+    print(f"{name}: {r['files_before']} -> {r['files_after']} data files (version {r['table_version']})")
+    if vacuum:
+        print(f"  vacuum removed {r['vacuumed_files']} unreferenced file(s) older than {r['retain_hours']} h")
+
+
+@app.command()
+def pin(name: str = typer.Argument(..., help="Dataset name.")):
+    """Keep a dataset in memory (the hot cache) for faster queries."""
+    try:
+        with _open() as lh:
+            lh.pin(name)
+    except LakehouseError as e:
+        _fail(e)
+    print(f"{name} is pinned: queries load it into memory once and read it from there")
+
+
+@app.command()
+def unpin(name: str = typer.Argument(..., help="Dataset name.")):
+    """Stop keeping a dataset in memory."""
+    try:
+        with _open() as lh:
+            lh.unpin(name)
+    except LakehouseError as e:
+        _fail(e)
+    print(f"{name} is no longer pinned")
+
+
+@app.command("cache")
+def cache_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """Pinned datasets and this process's hot cache: memory, hits, misses."""
+    from app.output import dumps, human_bytes, print_records
+
+    try:
+        with _open() as lh:
+            stats = lh.cache()
+    except LakehouseError as e:
+        _fail(e)
+    if format == ListFormat.json:
+        print(dumps(stats))
+        return
+    print(f"limit {human_bytes(stats['limit_bytes'])}, used {human_bytes(stats['used_bytes'])}, "
+          f"hits {stats['hits']}, misses {stats['misses']}, evictions {stats['evictions']}")
+    cached = {c["name"]: c for c in stats["cached"]}
+    print_records([{"dataset": n, "state": "in memory" if n in cached else "loads on first query",
+                    "memory": human_bytes(cached[n]["bytes"]) if n in cached else "-"}
+                   for n in stats["pinned"]], ["dataset", "state", "memory"], "table")
 
 
 @app.command()

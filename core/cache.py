@@ -61,7 +61,7 @@ class HotCache:
         before = _table_memory(con)
         con.execute(f"CREATE OR REPLACE TABLE {self._table(name)} AS {source_sql}")
         size = max(_table_memory(con) - before, 0)
-        rows = con.execute(f"SELECT count(*) FROM {self._table(name)}").fetchone()[0]
+        rows = con.execute(f"SELECT count(*) FROM {self._table(name)}").fetchall()[0][0]
         if size > self.limit:  # never fits: keep reading it from its files
             con.execute(f"DROP TABLE {self._table(name)}")
             self.too_big.add(name)
@@ -96,5 +96,5 @@ class HotCache:
 
 def _table_memory(con) -> int:
     row = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
-                      "WHERE tag = 'IN_MEMORY_TABLE'").fetchone()
+                      "WHERE tag = 'IN_MEMORY_TABLE'").fetchall()[0]
     return int(row[0])

@@ -36,6 +36,13 @@ BASE_ROWS: dict[str, int] = {
     "call_log": 800_000,
     "email_log": 500_000,
 }
+# The primary key of each table (declared when the demo is ingested).
+KEYS: dict[str, str] = {
+    "candidates": "candidate_id", "clients": "client_id", "job_orders": "job_id",
+    "placements": "placement_id", "timesheets": "timesheet_id", "call_log": "call_id",
+    "email_log": "email_id",
+}
+
 # Floors that keep the foreign keys meaningful at tiny scales.
 MIN_ROWS: dict[str, int] = {"candidates": 50, "clients": 20}
 

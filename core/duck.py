@@ -38,7 +38,6 @@ def connect(memory_limit: str = "", threads: int = 0):
         con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET enable_progress_bar = false")  # progress is ours to report, not DuckDB's
-    con.execute("SET produce_arrow_string_view = true")  # cheaper export of text to the writer
     return con
 
 

@@ -110,18 +110,20 @@ class Lakehouse:
     # -- datasets -----------------------------------------------------------------
     def ingest(self, paths, *, name: str | None = None, format: str | None = None,
                types: str | dict | None = None, mode: str | None = None,
+               key: str | list[str] | None = None, actor: str | None = None, reason: str = "",
                progress: Listener | None = None,
                cancel: threading.Event | None = None) -> list[IngestResult]:
-        """Ingest files, directories or globs. Per-file outcomes are in the results;
-        bad arguments raise IngestError. Failures are recorded in `_errors`."""
+        """Ingest files, directories or globs (mode create|append|replace|upsert; `key`
+        declares the primary key). Per-file outcomes are in the results; bad arguments
+        raise IngestError. Failures are recorded in `_errors`."""
         from .ingest.run import Ingestor
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
         ing = Ingestor(self.root, self.config, self.catalog, self.tables, self._jobs)
         try:
-            return ing.ingest(list(paths), name=name, fmt=format, types=types, mode=mode,
-                              listener=progress, cancel=cancel)
+            return ing.ingest(list(paths), name=name, fmt=format, types=types, mode=mode, key=key,
+                              actor=actor, reason=reason, listener=progress, cancel=cancel)
         except LakehouseError as e:
             if type(e).__name__ != "Cancelled":
                 self.catalog.add_error("ingest", str(e), dataset=name or "")
@@ -189,14 +191,77 @@ class Lakehouse:
                     notes.append(f"{n}: in sync")
         return notes
 
-    # -- SQL --------------------------------------------------------------------
-    def sql(self, text: str):
-        """Run one read-only query over the datasets; return a pyarrow.Table."""
-        return self.engine.run(text)
+    # -- mutations, history, time travel -------------------------------------------------
+    @property
+    def _mutator(self):
+        from .mutate import Mutator
 
-    def sql_stream(self, text: str, batch_rows: int = 65536):
+        return Mutator(self.root, self.config, self.catalog, self.tables, self.engine)
+
+    def _guard(self, operation: str, dataset: str, fn):
+        """Run a mutation; a refused one lands in `_errors` like a refused ingest."""
+        try:
+            return fn()
+        except LakehouseError as e:
+            self.catalog.add_error(operation, str(e), dataset=dataset)
+            raise
+
+    def update(self, name: str, key, values: dict[str, str], *, actor: str | None = None,
+               reason: str = ""):
+        """Set fields of the record with primary key `key`; journaled per field."""
+        return self._guard("update", name, lambda: self._mutator.update(
+            name, key, values, actor or _user(), reason))
+
+    def delete(self, name: str, key, *, actor: str | None = None, reason: str = ""):
+        """Delete the record with primary key `key`; its last values are journaled."""
+        return self._guard("delete", name, lambda: self._mutator.delete(name, key, actor or _user(), reason))
+
+    def restore(self, name: str, *, version: int | None = None, as_of: str | None = None,
+                actor: str | None = None, reason: str = ""):
+        """Make an old state current again, as a new version (history is kept)."""
+        if (version is None) == (as_of is None):
+            raise LakehouseError("give exactly one of --version V or --as-of TIMESTAMP")
+        return self._guard("restore", name, lambda: self._mutator.restore(
+            name, version if version is not None else as_of, actor or _user(), reason))
+
+    def versions(self, name: str) -> list[dict]:
+        from .mutate import versions
+
+        self.dataset(name)
+        return versions(self.tables, name)
+
+    def history(self, name: str, key: str | None = None) -> list[dict]:
+        """Journal events of a dataset, or of one record (its key as text)."""
+        self.dataset(name)
+        return self.catalog.journal(name, key)
+
+    def compact(self, name: str, *, vacuum: bool = False, retain_hours: int | None = None) -> dict:
+        return self._guard("compact", name, lambda: self._mutator.compact(name, vacuum, retain_hours))
+
+    # -- hot cache ------------------------------------------------------------------------
+    def pin(self, name: str) -> None:
+        """Keep a dataset in DuckDB memory (loaded on first use, LRU-evicted past the limit)."""
+        self.dataset(name)
+        self.catalog.set_pinned(name, True)
+
+    def unpin(self, name: str) -> None:
+        self.dataset(name)
+        self.catalog.set_pinned(name, False)
+
+    def cache(self) -> dict:
+        """Pins, what this process holds in memory, hits and misses."""
+        self.engine._connection()  # sync pins with the catalog
+        return self.engine.cache.stats()
+
+    # -- SQL --------------------------------------------------------------------
+    def sql(self, text: str, as_of: int | str | None = None):
+        """Run one read-only query over the datasets; return a pyarrow.Table.
+        `as_of`: a version (one dataset) or a timestamp (every dataset in the query)."""
+        return self.engine.run(text, _as_of(as_of))
+
+    def sql_stream(self, text: str, batch_rows: int = 65536, as_of: int | str | None = None):
         """Like sql(), as a pyarrow.RecordBatchReader: rows stream, memory stays bounded."""
-        return self.engine.stream(text, batch_rows)
+        return self.engine.stream(text, batch_rows, _as_of(as_of))
 
     # -- jobs and errors -------------------------------------------------------------
     def jobs(self, limit: int = 50) -> list[JobInfo]:
@@ -223,7 +288,23 @@ class Lakehouse:
             job.progress(0, None, "", "generating the demo workload", force=True)
             paths = demo_mod.generate(out, scale)
             job.progress(message=f"generated {len(paths)} sources in {out}", force=True)
-        return self.ingest([str(p) for p in paths], progress=progress, cancel=cancel)
+        results: list[IngestResult] = []
+        for p in paths:  # each table with its primary key, so records can be updated by id
+            results += self.ingest([str(p)], key=demo_mod.KEYS.get(Path(p).stem), reason="demo workload",
+                                   progress=progress, cancel=cancel)
+        return results
+
+
+def _as_of(value):
+    from .sql import parse_as_of
+
+    return None if value is None else parse_as_of(value)
+
+
+def _user() -> str:
+    from .ingest.run import current_user
+
+    return current_user()
 
 
 def parse_since(since: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .catalog import Catalog
-from .duck import columns_of_arrow
+from .register import register
 from .names import _VALID
 from .tables import Tables
 
@@ -58,21 +58,17 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
         return notes
     known = ds.table_version if ds else -1
     for version, meta in tables.commits_after(name, known):
-        if not meta or "sources" not in meta:
+        if not meta or "source" not in meta and "sources" not in meta:
             if not adopting:
                 notes.append(f"{name}: version {version} was not written by lakehouse; run "
                              f"`lakehouse resync {name}` to adopt it")
             break
         snap = tables.snapshot(name, version)
         sources = [{**s, "rows": s.get("rows") if s.get("rows") is not None else snap.rows,
-                    "sha256": s.get("sha256") or _rehash(s)} for s in meta["sources"]]
+                    "sha256": s.get("sha256") or _rehash(s)} for s in meta.get("sources", [])]
         if len(sources) == 1 and meta.get("mode") == "append" and ds is not None:
             sources[0]["rows"] = snap.rows - (ds.row_count if ds else 0)
-        catalog.register_commit(
-            name=name, kind=meta.get("kind", "table"), fmt=meta.get("format", ""),
-            columns=columns_of_arrow(snap.arrow_schema), table_version=version,
-            files=snap.files, rows=snap.rows, nbytes=snap.bytes, sources=sources,
-            job_id=meta.get("job", ""), mode=meta.get("mode", "append"), reader=snap.reader)
+        register(catalog, name, snap, meta, sources=sources)
         ds = catalog.get(name)
         notes.append(f"{name}: registered version {version}, which a crash left unregistered")
     if ds is not None:

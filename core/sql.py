@@ -170,21 +170,32 @@ class SqlEngine:
         return cur
 
     def _time_travel(self, cur, text: str, as_of, mentioned: list[str]) -> None:
-        from .tables import open_at
-
-        tables = self.root / "tables"
+        """Temporary views on this cursor for "name@v3" and for a whole-query as_of."""
+        targets: list[tuple[str, str, int | str]] = []
         for name, when in set(_AT.findall(text)):
             if name not in self._views:
                 raise SqlError(f'no dataset named {name!r} (in "{name}@{when}") — '
                                "`lakehouse datasets` lists them")
-            cur.register(f"{name}@{when}", open_at(tables / name, name, parse_as_of(when)).to_pyarrow_dataset())
+            targets.append((f"{name}@{when}", name, parse_as_of(when)))
         if as_of is not None:
             if isinstance(as_of, int) and len(mentioned) != 1:
                 raise SqlError("--as-of VERSION needs a query over exactly one dataset (versions are "
                                f"per dataset; this query reads {', '.join(mentioned) or 'none'}) — use "
                                '"name@vN" in SQL for each, or --as-of TIMESTAMP')
-            for name in mentioned:
-                cur.register(name, open_at(tables / name, name, as_of).to_pyarrow_dataset())
+            targets += [(name, name, as_of) for name in mentioned]
+        for view, name, when in targets:
+            self._view_at(cur, view, name, when)
+
+    def _view_at(self, cur, view: str, name: str, when: int | str) -> None:
+        from .tables import open_at, read_plan
+
+        dt = open_at(self.root / "tables" / name, name, when)
+        files, exact = read_plan(dt)
+        if exact and files:  # plain Parquet over that version's files (inside the allowed root)
+            cur.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS SELECT * FROM "
+                        f"read_parquet({_sql_list(files)}, union_by_name = true)")
+        else:
+            cur.register(view, dt.to_pyarrow_dataset())
 
     def _system_tables(self, cur, text: str) -> None:
         """Register the system tables the query names, fresh from the catalog."""

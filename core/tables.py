@@ -27,6 +27,8 @@ class Snapshot:
     arrow_schema: Any  # pyarrow.Schema
     commit_ms: int  # commit timestamp of `version`
     reader: str  # 'files' when read_parquet over `files` is exact, else 'delta'
+    operation: str = ""  # the Delta operation of `version` (WRITE, MERGE, UPDATE, …)
+    metrics: dict | None = None  # its operationMetrics
 
 
 class Tables:
@@ -47,9 +49,25 @@ class Tables:
         p = self.path(name)
         return {f.name for f in p.glob("*.parquet")} if p.is_dir() else set()
 
-    def write(self, name: str, reader, *, replace: bool, meta: dict) -> Snapshot:
+    def writer_properties(self):
+        from deltalake import WriterProperties
+
+        # A small dictionary page limit makes high-cardinality columns give up on
+        # dictionary encoding early (ingest 1.3x faster, files no larger), while
+        # low-cardinality ones (city, status) keep it.
+        return WriterProperties(max_row_group_size=self.row_group_rows, compression="SNAPPY",
+                                dictionary_page_size_limit=64 * 1024)
+
+    @staticmethod
+    def commit(meta: dict):
+        from deltalake import CommitProperties
+
+        return CommitProperties(custom_metadata={META_KEY: json.dumps(meta)})
+
+    def write(self, name: str, reader, *, replace: bool, meta: dict,
+              target_file_mb: int | None = None) -> Snapshot:
         """Append (schema merge) or replace (schema overwrite) in one Delta commit."""
-        from deltalake import CommitProperties, WriterProperties, write_deltalake
+        from deltalake import write_deltalake
 
         path = self.path(name)
         exists = self.exists(name)
@@ -57,16 +75,63 @@ class Tables:
             str(path), reader,
             mode="overwrite" if (replace and exists) else "append",
             schema_mode=("overwrite" if replace else "merge") if exists else None,
-            target_file_size=self.target_file_mb * 1024 * 1024,
-            # A small dictionary page limit makes high-cardinality columns give up on
-            # dictionary encoding early (ingest 1.3x faster, files no larger), while
-            # low-cardinality ones (city, status) keep it.
-            writer_properties=WriterProperties(max_row_group_size=self.row_group_rows,
-                                               compression="SNAPPY",
-                                               dictionary_page_size_limit=64 * 1024),
-            commit_properties=CommitProperties(custom_metadata={META_KEY: json.dumps(meta)}),
+            target_file_size=(target_file_mb or self.target_file_mb) * 1024 * 1024,
+            writer_properties=self.writer_properties(),
+            commit_properties=self.commit(meta),
         )
         return self.snapshot(name)
+
+    def merge(self, name: str, source, key: list[str], meta: dict) -> Snapshot:
+        """Upsert by key in one commit: matched rows updated, new rows inserted."""
+        from deltalake import DeltaTable
+
+        pred = " AND ".join(f't.{_ident(k)} = s.{_ident(k)}' for k in key)
+        (DeltaTable(str(self.path(name)))
+         .merge(source, pred, source_alias="s", target_alias="t", merge_schema=True,
+                writer_properties=self.writer_properties(), commit_properties=self.commit(meta))
+         .when_matched_update_all().when_not_matched_insert_all().execute())
+        return self.snapshot(name)
+
+    def update(self, name: str, predicate: str, updates: dict[str, str], meta: dict) -> Snapshot:
+        from deltalake import DeltaTable
+
+        DeltaTable(str(self.path(name))).update(
+            updates=updates, predicate=predicate, writer_properties=self.writer_properties(),
+            commit_properties=self.commit(meta))
+        return self.snapshot(name)
+
+    def delete(self, name: str, predicate: str, meta: dict) -> Snapshot:
+        from deltalake import DeltaTable
+
+        DeltaTable(str(self.path(name))).delete(
+            predicate, writer_properties=self.writer_properties(), commit_properties=self.commit(meta))
+        return self.snapshot(name)
+
+    def restore(self, name: str, target, meta: dict) -> Snapshot:
+        from deltalake import DeltaTable
+
+        DeltaTable(str(self.path(name))).restore(target, commit_properties=self.commit(meta))
+        return self.snapshot(name)
+
+    def compact(self, name: str, target_file_mb: int, meta: dict) -> tuple[Snapshot, dict]:
+        from deltalake import DeltaTable
+
+        metrics = DeltaTable(str(self.path(name))).optimize.compact(
+            target_size=target_file_mb * 1024 * 1024, writer_properties=self.writer_properties(),
+            commit_properties=self.commit(meta))
+        return self.snapshot(name), metrics
+
+    def vacuum(self, name: str, retain_hours: int) -> tuple[Snapshot, list[str]]:
+        from deltalake import DeltaTable
+
+        removed = DeltaTable(str(self.path(name))).vacuum(
+            retention_hours=retain_hours, dry_run=False, enforce_retention_duration=False)
+        return self.snapshot(name), removed
+
+    def history(self, name: str) -> list[dict]:
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(self.path(name))).history()
 
     def snapshot(self, name: str, version: int | None = None) -> Snapshot:
         import pyarrow as pa
@@ -77,17 +142,16 @@ class Tables:
         files = [{"path": p, "size": int(s), "rows": int(n or 0)}
                  for p, s, n in zip(*(adds.column(i).to_pylist() for i in range(3)))]
         files.sort(key=lambda f: f["path"])
-        hist = dt.history(1)
-        # Plain file lists read a table wrongly when rows are masked by deletion vectors,
-        # columns are renamed by column mapping, or values live in partition paths:
-        # such tables (written by other engines) are read through delta-rs instead.
-        features = set(dt.protocol().reader_features or [])
-        exact = not (features & {"deletionVectors", "columnMapping"}) and not dt.metadata().partition_columns
+        v = dt.version()
+        hist = [h for h in dt.history(1 if version is None else None) if h.get("version") == v]
+        _, exact = read_plan(dt)
         return Snapshot(version=dt.version(), files=files, rows=sum(f["rows"] for f in files),
                         bytes=sum(f["size"] for f in files),
                         arrow_schema=pa.schema(dt.schema().to_arrow()),
                         commit_ms=int(hist[0]["timestamp"]) if hist else 0,
-                        reader="files" if exact else "delta")
+                        reader="files" if exact else "delta",
+                        operation=hist[0].get("operation", "") if hist else "",
+                        metrics=hist[0].get("operationMetrics") if hist else None)
 
     def commits_after(self, name: str, version: int) -> list[tuple[int, dict | None]]:
         """[(version, our metadata or None)] for commits newer than `version`, oldest first."""
@@ -127,6 +191,21 @@ class Tables:
     def table_dirs(self) -> list[str]:
         return sorted(d.name for d in self.dir.iterdir() if d.is_dir()) if self.dir.is_dir() else []
 
+
+
+def read_plan(dt) -> tuple[list[str], bool]:
+    """(absolute data file paths, whether read_parquet over them reads the table exactly).
+    Plain file lists read a table wrongly when rows are masked by deletion vectors,
+    columns are renamed by column mapping, or values live in partition paths: such
+    tables (written by other engines) are read through delta-rs instead."""
+    features = set(dt.protocol().reader_features or [])
+    exact = not (features & {"deletionVectors", "columnMapping"}) and not dt.metadata().partition_columns
+    return [u.removeprefix("file://") for u in dt.file_uris()], exact
+
+
+def _ident(name: str) -> str:
+    """A column name quoted for delta-rs (DataFusion SQL)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def open_at(path: Path, name: str, as_of: int | str | None = None):

@@ -19,19 +19,20 @@ from pathlib import Path
 
 from ..catalog import Catalog
 from ..config import Config
-from ..duck import columns_of_arrow, connect, delta_cast
+from ..duck import connect, delta_cast
 from ..errors import Cancelled, IngestError, LakehouseError
 from ..jobs import Job, Jobs, Listener
 from ..locks import write_lock
 from ..models import IngestResult
 from ..names import check_dataset_name, dataset_name_from_stem, quote_ident
 from ..recovery import recover_dataset
+from ..register import register
 from ..tables import Tables
 from .detect import DOCUMENT_FORMATS, BackgroundHash, detect_format, hash_file, sample_encoding, scan
 from .documents import read_document
 from .sources import TabularSource, flatten_select, prepare_csv
 
-MODES = ("create", "append", "replace")
+MODES = ("create", "append", "replace", "upsert")
 _TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$")
 _MAX_WIDEN = 64  # mixed-type columns widened to text before giving up on inference
 _HASH_INLINE = 64 * 1024 * 1024  # files up to this size are hashed before anything else
@@ -68,6 +69,26 @@ def parse_types(spec: str | dict | None) -> dict[str, str]:
                               "type such as BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, DECIMAL(10,2)")
         out[col] = typ.upper()
     return out
+
+
+def parse_key(key: str | list[str] | None) -> list[str]:
+    """'id' / 'region,id' / ['region', 'id'] -> key columns."""
+    if not key:
+        return []
+    cols = [k.strip() for k in (key.split(",") if isinstance(key, str) else key)]
+    if not all(cols) or len(set(cols)) != len(cols):
+        raise IngestError(f"--key {key!r} is not a list of distinct columns — write e.g. --key id "
+                          "or --key region,id")
+    return cols
+
+
+def current_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
 
 
 def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
@@ -114,12 +135,15 @@ class Ingestor:
 
     def ingest(self, paths: list[str | Path], *, name: str | None = None, fmt: str | None = None,
                types: str | dict | None = None, mode: str | None = None,
+               key: str | list[str] | None = None, actor: str | None = None, reason: str = "",
                listener: Listener | None = None,
                cancel: threading.Event | None = None) -> list[IngestResult]:
         if mode is not None and mode not in MODES:
             raise IngestError(f"unknown mode {mode!r} — use one of: {', '.join(MODES)}")
         if name is not None:
             check_dataset_name(name)
+        self.key = parse_key(key)
+        self.who = {"actor": actor or current_user(), "reason": reason or ""}
         overrides = parse_types(types)
         if not paths:
             raise IngestError("nothing to ingest — give one or more files, directories or globs")
@@ -196,17 +220,25 @@ class Ingestor:
                 if existing is not None and existing.kind != "table":
                     raise IngestError(f"dataset {plan.dataset} holds documents, not table rows — "
                                       "ingest into another --name")
+                key = self.key or (existing.primary_key if existing is not None else [])
+                if existing is not None and self.key and existing.primary_key \
+                        and self.key != existing.primary_key and mode != "replace":
+                    raise IngestError(f"dataset {plan.dataset} is keyed by {', '.join(existing.primary_key)}, "
+                                      f"not {', '.join(self.key)} — use its key, or --mode replace")
+                if mode == "upsert" and not key:
+                    raise IngestError(f"an upsert needs a key: pass --key COL[,COL] (dataset "
+                                      f"{plan.dataset} declares none)")
                 src = TabularSource(plan.path, plan.fmt, None, stat.st_size, types=dict(overrides))
                 self._prepare(src, stat.st_size)
                 if sha is None:
                     hasher = BackgroundHash(plan.path)
                 job.progress(0, src.est_rows, "rows", f"ingesting {plan.path.name}", force=True)
                 conform = {c.name: c.type for c in existing.columns} if (
-                    existing is not None and mode == "append") else {}
+                    existing is not None and mode in ("append", "upsert")) else {}
                 source_meta = {"uri": str(plan.path), "sha256": sha, "bytes": stat.st_size,
                                "mtime_ns": stat.st_mtime_ns, "format": plan.fmt}
                 snap, rows = self._write_table(plan.dataset, src, conform, mode, source_meta, job,
-                                               hasher)
+                                               hasher, key)
                 result.status, result.rows, result.table_version = "ingested", rows, snap.version
                 result.notes = src.notes
                 result.message = (f"{plan.path.name} -> {plan.dataset}: {rows:,} rows "
@@ -296,7 +328,7 @@ class Ingestor:
         return f"CAST({expr} AS {types[name]}) AS {alias}" if name in types else item
 
     def _write_table(self, dataset: str, src: TabularSource, conform: dict[str, str], mode: str,
-                     source_meta: dict, job: Job, hasher: BackgroundHash | None):
+                     source_meta: dict, job: Job, hasher: BackgroundHash | None, key: list[str]):
         import pyarrow as pa
 
         batch_rows = self.config.get("ingest.batch_rows")
@@ -311,6 +343,8 @@ class Ingestor:
                     counted = [0]
                     try:
                         sql = self._select(con, src, conform, dataset)
+                        if key:
+                            self._check_key(con, sql, key, src)
                         rdr = con.sql(sql).to_arrow_reader(batch_rows)
                     except LakehouseError:
                         raise
@@ -327,12 +361,17 @@ class Ingestor:
                             except BaseException as e:  # surfaced to us after the writer aborts
                                 failure.append(e)
                                 raise
-                        meta = {"job": job.id, "mode": mode, "kind": "table",
-                                "format": src.fmt, "sources": [{**source_meta, "rows": None}]}
+                        meta = {"job": job.id, "mode": mode, "kind": "table", "format": src.fmt,
+                                "source": "upsert" if mode == "upsert" else "ingest", **self.who,
+                                "primary_key": key, "sources": [{**source_meta, "rows": None}]}
+                        stream = pa.RecordBatchReader.from_batches(rdr.schema, batches())
                         try:
-                            snap = self.tables.write(
-                                dataset, pa.RecordBatchReader.from_batches(rdr.schema, batches()),
-                                replace=(mode == "replace"), meta=meta)
+                            if mode == "upsert" and existed:
+                                snap = self.tables.merge(dataset, stream, key, meta)
+                            else:
+                                snap = self.tables.write(
+                                    dataset, stream, replace=(mode == "replace"), meta=meta,
+                                    target_file_mb=self.config.get("tables.keyed_file_mb") if key else None)
                         except Exception as e:
                             if not failure:
                                 failure.append(e)
@@ -370,25 +409,36 @@ class Ingestor:
             rows = counted[0]
             if hasher is not None:
                 source_meta["sha256"] = hasher.result()
-            self._register(dataset, "table", src.fmt, snap, [{**source_meta, "rows": rows}],
-                           job.id, mode)
+            register(self.catalog, dataset, snap, meta, sources=[{**source_meta, "rows": rows}],
+                     primary_key=key)
         return snap, rows
+
+    @staticmethod
+    def _check_key(con, sql: str, key: list[str], src: TabularSource) -> None:
+        """Key columns exist, are never NULL and identify one row each in the source."""
+        cols = con.sql(f"SELECT * FROM ({sql}) LIMIT 0").columns
+        missing = [k for k in key if k not in cols]
+        if missing:
+            raise IngestError(f"{src.path}: key column(s) {', '.join(missing)} not found — its "
+                              f"columns are: {', '.join(cols)}")
+        ks = ", ".join(quote_ident(k) for k in key)
+        nulls = " OR ".join(f"{quote_ident(k)} IS NULL" for k in key)
+        row = con.sql(f"SELECT count(*) FROM ({sql}) WHERE {nulls}").fetchall()[0][0]
+        if row:
+            raise IngestError(f"{src.path}: {row} row(s) have no value for key {', '.join(key)} — "
+                              "every row needs a key")
+        dup = con.sql(f"SELECT {ks}, count(*) AS n FROM ({sql}) GROUP BY ALL HAVING count(*) > 1 "
+                      f"ORDER BY n DESC LIMIT 1").fetchall()
+        if dup:
+            shown = ", ".join(f"{k} = {v!r}" for k, v in zip(key, dup[0][:-1]))
+            raise IngestError(f"{src.path}: key {shown} appears {dup[0][-1]} times — each key may "
+                              "appear once; fix the duplicates (nothing was written)")
 
     def _discard(self, dataset: str, existed: bool, before: set[str]) -> None:
         if existed:
             self.tables.remove_new_files(dataset, before)
         else:
             self.tables.drop_dir(dataset)
-
-    def _register(self, dataset: str, kind: str, fmt: str, snap, sources: list[dict],
-                  job_id: str, mode: str) -> None:
-        from ..faults import crash_point
-
-        crash_point("after_delta_commit")
-        self.catalog.register_commit(
-            name=dataset, kind=kind, fmt=fmt, columns=columns_of_arrow(snap.arrow_schema),
-            table_version=snap.version, files=snap.files, rows=snap.rows, nbytes=snap.bytes,
-            sources=sources, job_id=job_id, mode=mode, reader=snap.reader)
 
     # -- documents -------------------------------------------------------------
     def _documents(self, dataset: str, plans: list[_Plan], mode: str | None,
@@ -437,7 +487,7 @@ class Ingestor:
                 table = pa.Table.from_pylist(rows, schema=schema)
                 m = "replace" if mode == "replace" else "append"
                 meta = {"job": job.id, "mode": m, "kind": "documents", "format": "documents",
-                        "sources": sources}
+                        "source": "ingest", **self.who, "sources": sources}
                 with write_lock(self.root, on_wait=lambda: job.progress(message="waiting for another writer")):
                     recover_dataset(self.catalog, self.tables, dataset)
                     existed, before = self.tables.exists(dataset), self.tables.data_files(dataset)
@@ -446,7 +496,7 @@ class Ingestor:
                     except Exception as e:
                         self._discard(dataset, existed, before)
                         raise IngestError(f"writing documents to {dataset} failed: {_first(str(e))}") from None
-                    self._register(dataset, "documents", "documents", snap, sources, job.id, m)
+                    register(self.catalog, dataset, snap, meta, sources=sources)
                 for res in pending:
                     res.status, res.table_version = "ingested", snap.version
                     res.message = f"{Path(res.source).name} -> {dataset}: {res.rows} page(s)"

@@ -257,6 +257,8 @@ def describe(
         print(ds.description)
     if ds.owner or ds.tags:
         print(f"owner: {ds.owner or '-'}   tags: {', '.join(ds.tags) or '-'}")
+    print(f"primary key: {', '.join(ds.primary_key) or '(none — update/delete/upsert need one)'}"
+          + ("   pinned in the hot cache" if ds.pinned else ""))
     print_rows(["column", "type", "nullable"], [(c.name, c.type, c.nullable) for c in ds.columns],
                title="schema")
     print_rows(["source", "format", "mode", "rows", "version", "sha256", "at", "active"],

@@ -196,7 +196,7 @@ class Lakehouse:
     def _mutator(self):
         from .mutate import Mutator
 
-        return Mutator(self.root, self.config, self.catalog, self.tables, self.engine)
+        return Mutator(self.root, self.config, self.catalog, self.tables)
 
     def _guard(self, operation: str, dataset: str, fn):
         """Run a mutation; a refused one lands in `_errors` like a refused ingest."""

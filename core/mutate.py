@@ -53,8 +53,9 @@ def _text(v: Any) -> str | None:
 
 
 class Mutator:
-    def __init__(self, root: Path, config: Config, catalog: Catalog, tables: Tables, sql):
-        self.root, self.config, self.catalog, self.tables, self.sql = root, config, catalog, tables, sql
+    def __init__(self, root: Path, config: Config, catalog: Catalog, tables: Tables):
+        self.root, self.config, self.catalog, self.tables = root, config, catalog, tables
+        self._con = None  # an unsandboxed DuckDB connection for checks and reads
 
     # -- helpers ------------------------------------------------------------------
     def _dataset(self, name: str) -> Dataset:
@@ -95,7 +96,7 @@ class Mutator:
     def _duck(self):
         import duckdb
 
-        if not hasattr(self, "_con"):
+        if self._con is None:
             self._con = duckdb.connect()
         return self._con
 

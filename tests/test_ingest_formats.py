@@ -190,7 +190,7 @@ def test_big_files_hash_in_the_background_and_stay_idempotent(lh, data, monkeypa
 
     monkeypatch.setattr(run, "_HASH_INLINE", 0)  # treat every file as big
     p = write(data / "bg.csv", "a,b\n" + "".join(f"{i},x\n" for i in range(1000)))
-    r = ingest_one(lh, p)
+    ingest_one(lh, p)
     [lin] = lh.describe("bg").lineage
     import hashlib
 

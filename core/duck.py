@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from .models import Column
 
 # DuckDB types Delta Lake cannot store, and what they become.
@@ -41,15 +43,18 @@ def connect(memory_limit: str = "", threads: int = 0):
     return con
 
 
+_types_con = None
+_types_lock = threading.Lock()
+
+
 def columns_of_arrow(schema) -> list[Column]:
     """DuckDB's view of an Arrow schema: [Column(name, DuckDB type, nullable)]."""
     import duckdb
 
-    con = duckdb.connect()
-    try:
-        empty = schema.empty_table()
-        rel = con.from_arrow(empty)
+    global _types_con
+    with _types_lock:  # one small connection for the process: a new one costs ~15 ms
+        if _types_con is None:
+            _types_con = duckdb.connect()
+        rel = _types_con.from_arrow(schema.empty_table())
         return [Column(n, str(t), schema.field(n).nullable if n in schema.names else True)
                 for n, t in zip(rel.columns, rel.types)]
-    finally:
-        con.close()

@@ -39,6 +39,7 @@ class Lakehouse:
         self._jobs = Jobs(self.catalog, cfg.get("jobs.keep"))
         self._tables = None
         self._sql = None
+        self._mutator_obj = None
         self.recovery_notes: list[str] = self._recover()
 
     @classmethod
@@ -194,9 +195,11 @@ class Lakehouse:
     # -- mutations, history, time travel -------------------------------------------------
     @property
     def _mutator(self):
-        from .mutate import Mutator
+        if self._mutator_obj is None:
+            from .mutate import Mutator
 
-        return Mutator(self.root, self.config, self.catalog, self.tables)
+            self._mutator_obj = Mutator(self.root, self.config, self.catalog, self.tables)
+        return self._mutator_obj
 
     def _guard(self, operation: str, dataset: str, fn):
         """Run a mutation; a refused one lands in `_errors` like a refused ingest."""

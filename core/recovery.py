@@ -57,6 +57,12 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
             notes.append(f"{name}: removed the leftovers of an ingest that never committed")
         return notes
     known = ds.table_version if ds else -1
+    if ds is not None and latest_log_version(path) == known:
+        # the usual case: catalog and log agree; only a killed write's files may linger
+        removed = _sweep(path, {f["path"] for f in catalog.files(name)})
+        if removed:
+            notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
+        return notes
     for version, meta in tables.commits_after(name, known):
         if not meta or "source" not in meta and "sources" not in meta:
             if not adopting:
@@ -76,6 +82,21 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
         if removed:
             notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
     return notes
+
+
+def _sweep(path: Path, live: set[str]) -> int:
+    """Remove data files newer than the newest commit that the catalog's version does not
+    list: a killed write's leftovers (older unlisted files belong to earlier versions)."""
+    log = [f.stat().st_mtime for f in (path / "_delta_log").glob("*.json")]
+    if not log:
+        return 0
+    last_commit = max(log)
+    n = 0
+    for f in path.glob("*.parquet"):
+        if f.name not in live and f.stat().st_mtime > last_commit:
+            f.unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 def _rehash(source: dict) -> str:

@@ -71,20 +71,35 @@ class Tables:
 
         path = self.path(name)
         exists = self.exists(name)
+        target = (target_file_mb or self.target_file_mb) * 1024 * 1024
+        if exists and target_file_mb:
+            self.set_file_target(name, target_file_mb)
         write_deltalake(
             str(path), reader,
             mode="overwrite" if (replace and exists) else "append",
             schema_mode=("overwrite" if replace else "merge") if exists else None,
-            target_file_size=(target_file_mb or self.target_file_mb) * 1024 * 1024,
+            target_file_size=target,
+            # merges, updates and optimize follow the table's own file target
+            configuration={"delta.targetFileSize": str(target)} if target_file_mb and not exists else None,
             writer_properties=self.writer_properties(),
             commit_properties=self.commit(meta),
         )
         return self.snapshot(name)
 
-    def merge(self, name: str, source, key: list[str], meta: dict) -> Snapshot:
+    def set_file_target(self, name: str, target_file_mb: int) -> None:
+        """Make the table's own file target (used by merge, update, optimize) this size."""
+        from deltalake import DeltaTable
+
+        dt = DeltaTable(str(self.path(name)))
+        want = str(target_file_mb * 1024 * 1024)
+        if dt.metadata().configuration.get("delta.targetFileSize") != want:
+            dt.alter.set_table_properties({"delta.targetFileSize": want}, raise_if_not_exists=False)
+
+    def merge(self, name: str, source, key: list[str], meta: dict, target_file_mb: int) -> Snapshot:
         """Upsert by key in one commit: matched rows updated, new rows inserted."""
         from deltalake import DeltaTable
 
+        self.set_file_target(name, target_file_mb)
         pred = " AND ".join(f't.{_ident(k)} = s.{_ident(k)}' for k in key)
         (DeltaTable(str(self.path(name)))
          .merge(source, pred, source_alias="s", target_alias="t", merge_schema=True,

@@ -312,3 +312,24 @@ def test_cli_mutation_commands(cli, data):
     assert json.loads(out)["pinned"] == ["staff"]
     code, out, err = cli("compact", "staff")
     assert code == 0 and out.startswith("staff: ")
+
+
+def test_upserts_keep_keyed_files_small(home, data):
+    """A scattered upsert must not fuse a keyed table into one big file (later updates
+    would then rewrite everything)."""
+    home.mkdir(parents=True)
+    write(home / "lakehouse.toml", "[tables]\nkeyed_file_mb = 1\n")
+    import duckdb
+
+    base, upd = data / "base.csv", data / "upd.csv"
+    duckdb.sql(f"COPY (SELECT 'K' || range AS id, md5(range::VARCHAR) || md5((range*7)::VARCHAR) AS txt "
+               f"FROM range(150000)) TO '{base}' (HEADER)")
+    duckdb.sql(f"COPY (SELECT 'K' || (range * 37 % 150000) AS id, 'new' AS txt FROM range(3000)) "
+               f"TO '{upd}' (HEADER)")
+    with Lakehouse.open(home=home) as lh:
+        lh.ingest([base], key="id")
+        n_files = len(lh.catalog.files("base"))
+        [r] = lh.ingest([upd], name="base", mode="upsert")
+        assert r.status == "ingested"
+        assert len(lh.catalog.files("base")) >= n_files - 1
+        assert lh.sql("SELECT count(*) AS n FROM base WHERE txt = 'new'").to_pylist() == [{"n": 3000}]

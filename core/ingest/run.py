@@ -367,7 +367,8 @@ class Ingestor:
                         stream = pa.RecordBatchReader.from_batches(rdr.schema, batches())
                         try:
                             if mode == "upsert" and existed:
-                                snap = self.tables.merge(dataset, stream, key, meta)
+                                snap = self.tables.merge(dataset, stream, key, meta,
+                                                         self.config.get("tables.keyed_file_mb"))
                             else:
                                 snap = self.tables.write(
                                     dataset, stream, replace=(mode == "replace"), meta=meta,

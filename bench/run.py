@@ -836,8 +836,8 @@ def bench_upsert(lh, errors: list, runs: int = 3) -> dict:
             rows_before = lh.dataset(name).row_count
             os.sync()
             t0 = time.perf_counter()
-            rr = _call(f"lh.ingest([{str(path)!r}], name={name!r}, mode='upsert')",
-                       lambda: lh.ingest([str(path)], name=name, mode="upsert"), errors)
+            rr = _call(f"lh.ingest([{str(path)!r}], name={name!r}, mode='upsert', key='timesheet_id')",
+                       lambda: lh.ingest([str(path)], name=name, mode="upsert", key="timesheet_id"), errors)
             wall = time.perf_counter() - t0
             if rr is None:
                 vr.append({"run": i + 1, "error": True})

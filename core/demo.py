@@ -36,11 +36,13 @@ BASE_ROWS: dict[str, int] = {
     "call_log": 800_000,
     "email_log": 500_000,
 }
-# The primary key of each table (declared when the demo is ingested).
+# Primary keys declared when the demo is ingested: the master-data tables people edit
+# record by record. Keyed tables are kept in small files so an update rewrites little;
+# the big append-mostly logs (timesheets, call_log, email_log) keep large files, which
+# scan faster — an upsert with --key declares theirs when needed.
 KEYS: dict[str, str] = {
     "candidates": "candidate_id", "clients": "client_id", "job_orders": "job_id",
-    "placements": "placement_id", "timesheets": "timesheet_id", "call_log": "call_id",
-    "email_log": "email_id",
+    "placements": "placement_id",
 }
 
 # Floors that keep the foreign keys meaningful at tiny scales.

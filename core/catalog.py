@@ -215,6 +215,16 @@ class Catalog:
         rows = self._q(f"SELECT {self._DS_COLS} FROM datasets WHERE name = ?", (name,))
         return self._dataset(rows[0]) if rows else None
 
+    def require(self, name: str) -> Dataset:
+        """The dataset, or one clear NotFound naming the ones that exist."""
+        ds = self.get(name)
+        if ds is None:
+            from .errors import NotFound
+
+            known = ", ".join(d.name for d in self.datasets()) or "none yet"
+            raise NotFound(f"no dataset named {name!r} — datasets: {known}")
+        return ds
+
     def snapshot(self) -> tuple[int, list[ViewSpec]]:
         """(generation, what each dataset's view reads), read in one transaction."""
         with self._lock:

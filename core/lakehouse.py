@@ -134,11 +134,7 @@ class Lakehouse:
         return self.catalog.datasets()
 
     def dataset(self, name: str) -> Dataset:
-        ds = self.catalog.get(name)
-        if ds is None:
-            known = ", ".join(d.name for d in self.catalog.datasets()) or "none yet"
-            raise NotFound(f"no dataset named {name!r} — datasets: {known}")
-        return ds
+        return self.catalog.require(name)
 
     def describe(self, name: str, sample_rows: int = 5) -> Description:
         ds = self.dataset(name)

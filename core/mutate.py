@@ -14,7 +14,7 @@ from typing import Any
 
 from .catalog import Catalog
 from .config import Config
-from .errors import LakehouseError, NotFound
+from .errors import LakehouseError
 from .locks import write_lock
 from .models import Dataset
 from .names import quote_ident
@@ -59,11 +59,7 @@ class Mutator:
 
     # -- helpers ------------------------------------------------------------------
     def _dataset(self, name: str) -> Dataset:
-        ds = self.catalog.get(name)
-        if ds is None:
-            known = ", ".join(d.name for d in self.catalog.datasets()) or "none yet"
-            raise NotFound(f"no dataset named {name!r} — datasets: {known}")
-        return ds
+        return self.catalog.require(name)
 
     def _keyed(self, name: str, key: str | list[str]) -> tuple[Dataset, dict[str, Any]]:
         """The dataset and {key column: typed value} for a key given as text."""

@@ -78,7 +78,7 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
         ds = catalog.get(name)
         notes.append(f"{name}: registered version {version}, which a crash left unregistered")
     if ds is not None:
-        removed = tables.remove_orphans(name, tables.snapshot(name))
+        removed = _sweep(path, {f["path"] for f in catalog.files(name)})
         if removed:
             notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
     return notes

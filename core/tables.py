@@ -186,20 +186,6 @@ class Tables:
         for f in self.data_files(name) - before:
             (p / f).unlink(missing_ok=True)
 
-    def remove_orphans(self, name: str, snap: Snapshot) -> int:
-        """Delete data files newer than the last commit that it does not reference:
-        leftovers of a write killed before it committed (older files may belong to
-        earlier versions and are kept for time travel)."""
-        p = self.path(name)
-        live = {f["path"] for f in snap.files}
-        cutoff = snap.commit_ms / 1000.0
-        n = 0
-        for f in p.glob("*.parquet"):
-            if f.name not in live and f.stat().st_mtime > cutoff:
-                f.unlink(missing_ok=True)
-                n += 1
-        return n
-
     def drop_dir(self, name: str) -> None:
         shutil.rmtree(self.path(name), ignore_errors=True)
 

@@ -429,9 +429,6 @@ class Catalog:
     def set_pinned(self, name: str, pinned: bool) -> None:
         self._tx([("UPDATE datasets SET pinned = ? WHERE name = ?", (int(pinned), name)), self._BUMP])
 
-    def set_primary_key(self, name: str, key: list[str]) -> None:
-        self._tx([("UPDATE datasets SET primary_key = ? WHERE name = ?", (json.dumps(key), name))])
-
     _JOURNAL_COLS = ("id, ts, dataset, entity, field, old_value, new_value, actor, source, reason, "
                      "table_version, rows_added, rows_updated, rows_deleted, job_id")
 

@@ -89,12 +89,9 @@ class Lakehouse:
     def _recover(self) -> list[str]:
         """Roll crashed writes forward or away — only if the cheap check says so
         and no other process is writing right now."""
-        from .recovery import latest_log_version
+        from .recovery import needs_recovery
 
-        tables_dir = self.root / "tables"
-        known = {d.name: d.table_version for d in self.catalog.datasets()}
-        dirs = [d.name for d in tables_dir.iterdir() if d.is_dir()]
-        if all(latest_log_version(tables_dir / n) == known.get(n, -2) for n in dirs):
+        if not needs_recovery(self.catalog, self.tables):
             return []
         fd = try_write_lock(self.root)
         if fd is None:

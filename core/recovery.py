@@ -36,8 +36,7 @@ def needs_recovery(catalog: Catalog, tables: Tables) -> bool:
     """Cheap check run at every open: do the log versions match the catalog's?"""
     known = {d.name: d.table_version for d in catalog.datasets()}
     dirs = tables.table_dirs()
-    if set(known) - set(dirs):
-        return False  # a catalog entry without a directory is for `resync`, not recovery
+    # (a catalog entry without a directory is for `resync`, not recovery)
     return any(latest_log_version(tables.path(n)) != known.get(n, -2) for n in dirs)
 
 

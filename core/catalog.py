@@ -105,6 +105,54 @@ CREATE TABLE IF NOT EXISTS errors (
     detail TEXT NOT NULL DEFAULT '',
     job_id TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS indexes (
+    name TEXT PRIMARY KEY,
+    dataset TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    key_json TEXT NOT NULL,          -- JSON list of the columns that identify a source row
+    active_gen INTEGER,              -- the generation searches use (NULL: none yet)
+    history_json TEXT NOT NULL DEFAULT '[]',  -- previously active generations, for rollback
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_generations (
+    index_name TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    status TEXT NOT NULL,            -- building | ready
+    kind TEXT NOT NULL,              -- hnsw | exact
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    overlap INTEGER NOT NULL,
+    m INTEGER NOT NULL,
+    ef_construction INTEGER NOT NULL,
+    ef_search INTEGER NOT NULL,
+    dataset_version INTEGER NOT NULL,
+    rows INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    embedded INTEGER NOT NULL DEFAULT 0,
+    reused INTEGER NOT NULL DEFAULT 0,
+    split_inputs INTEGER NOT NULL DEFAULT 0,
+    build_seconds REAL NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    base_gen INTEGER,
+    job_id TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    PRIMARY KEY (index_name, gen)
+);
+CREATE TABLE IF NOT EXISTS index_events (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    index_name TEXT NOT NULL,
+    action TEXT NOT NULL,            -- build | promote | rollback | drop | rebuild
+    from_gen INTEGER,
+    to_gen INTEGER,
+    actor TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
@@ -443,15 +491,113 @@ class Catalog:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r)) for r in cur.fetchall()]
 
+    # -- vector indexes ------------------------------------------------------------------
+    def _dicts(self, sql: str, args: Iterable[Any] = ()) -> list[dict]:
+        with self._lock:
+            cur = self._db.execute(sql, tuple(args))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def index(self, name: str) -> dict | None:
+        rows = self._dicts("SELECT * FROM indexes WHERE name = ?", (name,))
+        if not rows:
+            return None
+        row = rows[0]
+        row["key"] = json.loads(row.pop("key_json"))
+        row["history"] = json.loads(row.pop("history_json"))
+        return row
+
+    def indexes(self) -> list[dict]:
+        return [self.index(r[0]) for r in self._q("SELECT name FROM indexes ORDER BY name")]
+
+    def create_index(self, name: str, dataset: str, column: str, key: list[str]) -> None:
+        t = now()
+        self._q("INSERT OR IGNORE INTO indexes (name, dataset, column_name, key_json, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (name, dataset, column, json.dumps(key), t, t))
+
+    def generations(self, name: str) -> list[dict]:
+        return self._dicts("SELECT * FROM index_generations WHERE index_name = ? ORDER BY gen", (name,))
+
+    def index_generation(self, name: str, gen: int) -> dict | None:
+        rows = self._dicts("SELECT * FROM index_generations WHERE index_name = ? AND gen = ?", (name, gen))
+        return rows[0] if rows else None
+
+    def add_generation(self, fields: dict) -> None:
+        fields = dict(fields, created_at=now(), status="building")
+        cols = ", ".join(fields)
+        self._q(f"INSERT INTO index_generations ({cols}) VALUES ({', '.join('?' * len(fields))})",
+                fields.values())
+
+    def update_generation(self, name: str, gen: int, **fields) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self._q(f"UPDATE index_generations SET {sets} WHERE index_name = ? AND gen = ?",
+                [*fields.values(), name, gen])
+
+    def finish_generation(self, name: str, gen: int, fields: dict, activate: bool, actor: str,
+                          detail: str) -> None:
+        """Mark a build ready and (optionally) make it active — one transaction."""
+        t = now()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        stmts = [(f"UPDATE index_generations SET {sets}, status = 'ready', finished_at = ? "
+                  "WHERE index_name = ? AND gen = ?", (*fields.values(), t, name, gen)),
+                 ("INSERT INTO index_events (ts, index_name, action, from_gen, to_gen, actor, detail) "
+                  "VALUES (?, ?, 'build', NULL, ?, ?, ?)", (t, name, gen, actor, detail))]
+        if activate:
+            stmts += self._activate_stmts(name, gen, "promote", actor, "after its build", t)
+        self._tx(stmts)
+
+    def _activate_stmts(self, name: str, gen: int, action: str, actor: str, detail: str, t: str,
+                        history: list[int] | None = None) -> list:
+        idx = self.index(name)
+        prev = idx["active_gen"]
+        if history is None:
+            history = idx["history"] + ([prev] if prev is not None and prev != gen else [])
+        return [("UPDATE indexes SET active_gen = ?, history_json = ?, updated_at = ? WHERE name = ?",
+                 (gen, json.dumps(history[-50:]), t, name)),
+                ("INSERT INTO index_events (ts, index_name, action, from_gen, to_gen, actor, detail) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (t, name, action, prev, gen, actor, detail))]
+
+    def activate(self, name: str, gen: int, action: str, actor: str, detail: str = "",
+                 history: list[int] | None = None) -> None:
+        """The atomic pointer swap behind promote and rollback."""
+        self._tx(self._activate_stmts(name, gen, action, actor, detail, now(), history))
+
+    def drop_generation(self, name: str, gen: int, actor: str) -> None:
+        idx = self.index(name)
+        history = [g for g in idx["history"] if g != gen]
+        t = now()
+        self._tx([("DELETE FROM index_generations WHERE index_name = ? AND gen = ?", (name, gen)),
+                  ("UPDATE indexes SET history_json = ?, updated_at = ? WHERE name = ?",
+                   (json.dumps(history), t, name)),
+                  ("INSERT INTO index_events (ts, index_name, action, from_gen, to_gen, actor) "
+                   "VALUES (?, ?, 'drop', ?, NULL, ?)", (t, name, gen, actor))])
+
+    def drop_index(self, name: str, actor: str) -> None:
+        t = now()
+        self._tx([("DELETE FROM index_generations WHERE index_name = ?", (name,)),
+                  ("DELETE FROM indexes WHERE name = ?", (name,)),
+                  ("INSERT INTO index_events (ts, index_name, action, actor, detail) "
+                   "VALUES (?, ?, 'drop', ?, 'the whole index')", (t, name, actor))])
+
+    def index_events(self, name: str) -> list[dict]:
+        return self._dicts("SELECT * FROM index_events WHERE index_name = ? ORDER BY id", (name,))
+
     # -- system tables ---------------------------------------------------------------
-    _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal"}
+    _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal", "_index_events": "index_events"}
     _TIMESTAMPS = ("ts", "started_at", "finished_at", "created_at", "updated_at")
 
     def system_table(self, name: str):
         """A system table (_datasets, _jobs, _errors, _journal) as a pyarrow.Table."""
         import pyarrow as pa
 
-        if name == "_datasets":
+        if name == "_indexes":
+            sql = ("SELECT g.index_name AS index_name, g.gen, g.status, COALESCE(i.active_gen = g.gen, false) "
+                   "AS active, i.dataset, i.column_name, g.kind, g.provider, g.model, g.digest, g.dim, "
+                   "g.chunk_size, g.overlap, g.m, g.ef_construction, g.ef_search, g.dataset_version, "
+                   "g.rows, g.chunks, g.embedded, g.reused, g.build_seconds, g.bytes, g.created_at, "
+                   "g.finished_at FROM index_generations g JOIN indexes i ON i.name = g.index_name "
+                   "ORDER BY g.index_name, g.gen")
+        elif name == "_datasets":
             sql = ("SELECT name, kind, format, source_uri, content_hash, row_count, bytes, table_version, "
                    "primary_key, pinned, description, owner, tags_json AS tags, created_at, updated_at "
                    "FROM datasets ORDER BY name")
@@ -467,7 +613,7 @@ class Catalog:
             values = [r[i] for r in rows]
             if n in self._TIMESTAMPS:
                 arrays.append(pa.array(values, pa.string()).cast(ts))
-            elif n in ("pinned",):
+            elif n in ("pinned", "active"):
                 arrays.append(pa.array([bool(v) for v in values], pa.bool_()))
             else:
                 arrays.append(pa.array(values) if rows else pa.array([], pa.string()))

@@ -37,3 +37,11 @@ class Cancelled(LakehouseError):
     """A job was cancelled by the user; nothing it started is left behind."""
 
     exit_code = 130
+
+
+class VectorError(LakehouseError):
+    """Embedding, index or search failures (bad input, corrupt files, model mismatch)."""
+
+
+class OllamaError(LakehouseError):
+    """The Ollama server could not do what was asked (unreachable, model missing, ...)."""

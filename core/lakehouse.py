@@ -40,6 +40,7 @@ class Lakehouse:
         self._tables = None
         self._sql = None
         self._mutator_obj = None
+        self._vectors_obj = None
         self.recovery_notes: list[str] = self._recover()
 
     @classmethod
@@ -259,6 +260,75 @@ class Lakehouse:
         """Like sql(), as a pyarrow.RecordBatchReader: rows stream, memory stays bounded."""
         return self.engine.stream(text, batch_rows, _as_of(as_of))
 
+    # -- vectors: embedding, index generations, semantic and hybrid search --------------
+    @property
+    def _vectors(self):
+        if self._vectors_obj is None:
+            from .vectors.manager import Vectors
+
+            self._vectors_obj = Vectors(self.root, self.config, self.catalog, lambda: self.engine, self._jobs)
+        return self._vectors_obj
+
+    def embed(self, dataset: str, column: str, *, index: str | None = None, key=None,
+              chunk_size: int | None = None, overlap: int | None = None, embedder: str | None = None,
+              model: str | None = None, kind: str | None = None, m: int | None = None,
+              ef_construction: int | None = None, ef_search: int | None = None,
+              promote: bool | None = None, actor: str | None = None,
+              progress: Listener | None = None, cancel: threading.Event | None = None):
+        """Embed a text column into a new generation of an index (default name
+        DATASET_COLUMN). Only chunks not embedded before are sent to the embedder; an
+        interrupted run continues where it stopped. The new generation becomes active
+        when the index has none or it refreshes the active one with the same embedder
+        and chunking (`promote` overrides). Returns an EmbedResult."""
+        return self._guard("embed", dataset, lambda: self._vectors.embed(
+            dataset, column, index=index, key=key, chunk_size=chunk_size, overlap=overlap,
+            embedder=embedder, model=model, kind=kind, m=m, ef_construction=ef_construction,
+            ef_search=ef_search, promote=promote, actor=actor or _user(), listener=progress, cancel=cancel))
+
+    def search(self, index: str, text: str, k: int = 10, *, where: str | None = None,
+               ef: int | None = None, embedder: str | None = None):
+        """Semantic search of `index` (or `index@gN`); `where` is a SQL condition on the
+        source dataset — only rows passing it are ranked. Returns a SearchResult."""
+        return self._vectors.search(index, text, k, where, ef, embedder)
+
+    def compare(self, a: str, b: str, text: str, k: int = 10, *, where: str | None = None) -> dict:
+        """The same search on two generations side by side, with overlap@k of their rows."""
+        ra = self.search(a, text, k, where=where)
+        rb = self.search(b, text, k, where=where)
+        keys_a, keys_b = {h.row_key for h in ra.hits}, {h.row_key for h in rb.hits}
+        overlap = len(keys_a & keys_b) / max(len(keys_a), len(keys_b), 1)
+        return {"a": ra, "b": rb, "overlap": round(overlap, 4), "k": k}
+
+    def indexes(self):
+        """Every index with its generations (IndexInfo list)."""
+        return self._vectors.list()
+
+    def index(self, name: str):
+        return self._vectors.info(name)
+
+    def promote(self, index: str, gen: int, actor: str | None = None):
+        """Make generation `gen` the one searches use: one atomic pointer swap."""
+        return self._vectors.promote(index, gen, actor or _user())
+
+    def rollback(self, index: str, actor: str | None = None):
+        """Return to the generation that was active before the current one."""
+        return self._vectors.rollback(index, actor or _user())
+
+    def drop_index(self, index: str, gen: int | None = None, actor: str | None = None) -> str:
+        return self._vectors.drop(index, gen, actor or _user())
+
+    def rebuild_index(self, index: str, gen: int, progress: Listener | None = None,
+                      cancel: threading.Event | None = None):
+        """Rebuild a generation's sidecar files (vectors, HNSW graph) from its Parquet."""
+        return self._vectors.rebuild(index, gen, progress, cancel)
+
+    def verify_index(self, index: str, gen: int | None = None) -> list[str]:
+        return self._vectors.verify(index, gen)
+
+    def vector_cache(self) -> dict:
+        """Generations loaded in this process: memory, load time, hits."""
+        return self._vectors.cache.stats()
+
     # -- jobs and errors -------------------------------------------------------------
     def jobs(self, limit: int = 50) -> list[JobInfo]:
         return self._jobs.list(limit)
@@ -288,6 +358,8 @@ class Lakehouse:
         for p in paths:  # each table with its primary key, so records can be updated by id
             results += self.ingest([str(p)], key=demo_mod.KEYS.get(Path(p).stem), reason="demo workload",
                                    progress=progress, cancel=cancel)
+        # the candidates' resumes, searchable by meaning (`lakehouse search resumes "..."`)
+        self.embed("candidates", "resume_text", index="resumes", actor="demo", progress=progress, cancel=cancel)
         return results
 
 

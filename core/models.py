@@ -131,3 +131,125 @@ class ErrorEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- vectors ---------------------------------------------------------------------------
+@dataclass
+class Generation:
+    """One build of an index: its embedder, chunking, HNSW settings and figures."""
+
+    index: str
+    gen: int
+    status: str  # building | ready
+    active: bool
+    kind: str  # hnsw | exact
+    provider: str
+    model: str
+    digest: str
+    dim: int
+    chunk_size: int
+    overlap: int
+    m: int
+    ef_construction: int
+    ef_search: int
+    dataset_version: int
+    rows: int
+    chunks: int
+    embedded: int
+    reused: int
+    split_inputs: int
+    build_seconds: float
+    bytes: int
+    base_gen: int | None
+    job_id: str
+    created_at: str
+    finished_at: str | None
+
+    @property
+    def embedder(self) -> str:
+        digest = self.digest.removeprefix("sha256:")[:12]
+        if self.provider == "hashing":
+            return f"hashing ({self.model}, built-in, {self.dim}-dim)"
+        return f"{self.provider} {self.model} ({digest}, {self.dim}-dim)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(asdict(self), embedder=self.embedder)
+
+
+@dataclass
+class IndexInfo:
+    name: str
+    dataset: str
+    column: str
+    key: list[str]
+    active_gen: int | None
+    generations: list[Generation]
+    dataset_version: int | None  # the dataset's current version (None: dataset gone)
+
+    @property
+    def active(self) -> Generation | None:
+        return next((g for g in self.generations if g.gen == self.active_gen), None)
+
+    @property
+    def stale(self) -> bool:
+        """The dataset changed after the active generation was embedded."""
+        a = self.active
+        return a is not None and self.dataset_version is not None and self.dataset_version > a.dataset_version
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dataset": self.dataset, "column": self.column, "key": self.key,
+                "active_gen": self.active_gen, "stale": self.stale, "dataset_version": self.dataset_version,
+                "generations": [g.to_dict() for g in self.generations]}
+
+
+@dataclass
+class EmbedResult:
+    index: str
+    gen: int
+    dataset: str
+    column: str
+    embedder: str
+    note: str  # e.g. why the hashing embedder was used
+    rows: int
+    chunks: int
+    embedded: int  # chunks embedded by this run
+    reused: int  # chunks carried over from an earlier generation (or an interrupted run)
+    removed: int  # chunks of the base generation whose rows changed or went away
+    split_inputs: int
+    promoted: bool
+    active_gen: int | None
+    seconds: float
+    up_to_date: bool
+    job_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchHit:
+    rank: int
+    score: float
+    dataset: str
+    row_key: str
+    chunk_id: str
+    text: str
+    row: dict[str, Any] | None  # the source row now (None if it no longer exists)
+
+
+@dataclass
+class SearchResult:
+    index: str
+    gen: int
+    embedder: str
+    strategy: str  # hnsw | exact | exact-filtered | hnsw-filtered
+    k: int
+    hits: list[SearchHit]
+    chunks: int  # chunks in the generation
+    passed_filter: int | None  # chunks whose rows passed --where (None: no filter)
+    timings_ms: dict[str, float]
+    column: str = ""  # the embedded column of the source dataset
+    key: list[str] = field(default_factory=list)  # the columns that make row_key
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -7,14 +7,22 @@ from .errors import NameError_
 _VALID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-def check_dataset_name(name: str) -> str:
-    """Return `name` if it is a valid dataset name, else raise one clear error."""
+def _check(name: str, what: str) -> str:
     if not isinstance(name, str) or not _VALID.match(name):
         raise NameError_(
-            f"dataset name {name!r} is invalid: use lowercase letters, digits and _ "
+            f"{what} name {name!r} is invalid: use lowercase letters, digits and _ "
             "(starting with a letter, at most 63 characters; no path characters or '..')"
         )
     return name
+
+
+def check_dataset_name(name: str) -> str:
+    """Return `name` if it is a valid dataset name, else raise one clear error."""
+    return _check(name, "dataset")
+
+
+def check_index_name(name: str) -> str:
+    return _check(name, "index")
 
 
 def dataset_name_from_stem(stem: str) -> str:
@@ -30,3 +38,4 @@ def dataset_name_from_stem(stem: str) -> str:
 def quote_ident(name: str) -> str:
     """Quote an identifier for DuckDB SQL."""
     return '"' + name.replace('"', '""') + '"'
+

@@ -11,13 +11,26 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("LAKEHOUSE_HOME", str(h))
+    # never reach a real Ollama by accident: a closed port unless a test starts the stub
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
     return h
+
+
+@pytest.fixture
+def ollama(home, monkeypatch):
+    """The Ollama API stand-in (tests/ollama_stub.py), with OLLAMA_HOST pointing at it."""
+    from ollama_stub import OllamaStub
+
+    with OllamaStub() as stub:
+        monkeypatch.setenv("OLLAMA_HOST", stub.url)
+        yield stub
 
 
 @pytest.fixture

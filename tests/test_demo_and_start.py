@@ -22,6 +22,17 @@ def test_demo_ingests_every_table_and_documents_and_is_idempotent(lh):
     assert lh.dataset("timesheets").table_version == 0
 
 
+def test_demo_makes_resumes_searchable_by_meaning_within_a_sql_filter(lh):
+    lh.demo(scale=0.01)
+    info = lh.index("resumes")
+    assert (info.dataset, info.column, info.active_gen) == ("candidates", "resume_text", 1)
+    assert info.active.chunks == 1000 and info.active.provider == "hashing"  # offline here
+    res = lh.search("resumes", "someone who could handle our Kubernetes migration", k=5, where="state='IL'")
+    assert res.hits and all(h.row["state"] == "IL" for h in res.hits)
+    assert "Kubernetes" in res.hits[0].text
+    assert lh.demo(scale=0.01) and len(lh.index("resumes").generations) == 1  # re-running is a no-op
+
+
 def test_start_on_empty_root_points_at_demo(cli, home):
     code, out, err = cli()
     assert code == 0

@@ -1,0 +1,121 @@
+"""Nearest-neighbour indexes over L2-normalised float32 vectors (cosine similarity).
+
+ExactIndex: NumPy brute force — exact, and close to the memory-bandwidth floor
+because one matrix-vector product streams the vectors once.
+HnswIndex: hnswlib's HNSW graph — approximate, sub-millisecond.
+
+Labels are row positions in the generation's embeddings.parquet. Scores are cosine
+similarities (1.0 = same direction), highest first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable
+
+import numpy as np
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the k largest scores per row, best first."""
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return np.zeros((scores.shape[0], 0), np.int64), np.zeros((scores.shape[0], 0), np.float32)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+class ExactIndex:
+    kind = "exact"
+
+    def __init__(self, vectors: np.ndarray):
+        self.vectors = vectors  # (n, dim), normalised; may be a read-only memory map
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, queries: np.ndarray, k: int, subset: np.ndarray | None = None):
+        """Exact top-k of all vectors, or of the rows in `subset` (sorted labels)."""
+        if subset is None:
+            scores = queries @ self.vectors.T
+            return top_k(scores, k)
+        if len(subset) == 0:
+            return top_k(np.zeros((len(queries), 0), np.float32), k)
+        scores = queries @ self.vectors[subset].T
+        idx, vals = top_k(scores, k)
+        return subset[idx], vals
+
+
+class HnswIndex:
+    kind = "hnsw"
+
+    def __init__(self, index, ef_search: int):
+        self.index = index
+        self.ef_search = ef_search
+        self._lock = threading.Lock()  # ef is index-wide state: set and query together
+
+    def __len__(self) -> int:
+        return self.index.get_current_count()
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, m: int, ef_construction: int, ef_search: int,
+              threads: int = 0, progress: Callable[[int, int], None] | None = None,
+              seed: int = 100) -> "HnswIndex":
+        import hnswlib
+
+        n, dim = vectors.shape
+        index = hnswlib.Index(space="cosine", dim=dim)
+        index.init_index(max_elements=max(n, 1), ef_construction=ef_construction, M=m, random_seed=seed)
+        threads = threads or os.cpu_count() or 1
+        step = max(10_000, n // 50)
+        for start in range(0, n, step):  # in slices, so progress shows and cancel is noticed
+            stop = min(start + step, n)
+            index.add_items(vectors[start:stop], np.arange(start, stop), num_threads=threads)
+            if progress:
+                progress(stop, n)
+        return cls(index, ef_search)
+
+    @classmethod
+    def load(cls, path: str, dim: int, ef_search: int) -> "HnswIndex":
+        import hnswlib
+
+        index = hnswlib.Index(space="cosine", dim=dim)
+        index.load_index(path)
+        return cls(index, ef_search)
+
+    def save(self, path: str) -> None:
+        self.index.save_index(path)
+
+    def search(self, queries: np.ndarray, k: int, ef: int | None = None,
+               allowed: np.ndarray | None = None):
+        """Approximate top-k; `allowed` (a bool mask over labels) restricts the result
+        to those labels — the graph is walked as usual, only allowed ones are kept."""
+        k = min(k, len(self))
+        if k == 0:
+            return np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
+        flt = None
+        if allowed is not None:
+            k = min(k, int(allowed.sum()))
+            if k == 0:
+                return np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
+            mask = allowed
+
+            def flt(label: int) -> bool:
+                return bool(mask[label])
+        with self._lock:
+            self.index.set_ef(max(ef or self.ef_search, k))
+            labels, dist = self.index.knn_query(queries, k=k, num_threads=1, filter=flt)
+        return labels.astype(np.int64), (1.0 - dist).astype(np.float32)
+
+    def vectors(self, labels: np.ndarray) -> np.ndarray:
+        return np.asarray(self.index.get_items(labels, return_type="numpy"), np.float32)

@@ -58,6 +58,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "exact_max": (int, 20000, "hybrid search scans the filtered rows exactly when at most this many chunks pass the filter"),
         "max_k": (int, 1000, "largest number of results one search may ask for"),
         "cache_mb": (int, 4096, "memory for loaded index generations; least recently used are evicted"),
+        "row_cache_mb": (int, 256, "indexed datasets up to this size keep their rows in memory for search results; bigger ones are read with SQL"),
         "keep_generations": (int, 5, "generations kept per index (the active one always is); 0 = keep all"),
     },
     "cache": {

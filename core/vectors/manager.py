@@ -30,8 +30,11 @@ _TEXT_TYPES = ("VARCHAR", "STRING", "TEXT", "JSON")
 _SETTINGS = ("provider", "model", "digest", "dim", "chunk_size", "overlap")
 
 
-def key_expr(columns: list[str]) -> str:
-    """SQL for a row's key as text: one column as is, several joined by '/'."""
+def key_expr(columns: list[str], text_columns: set[str] = frozenset()) -> str:
+    """SQL for a row's key as text: one column as is, several joined by '/'. A text
+    key is used bare, so DuckDB can prune row groups by its min/max statistics."""
+    if len(columns) == 1 and columns[0] in text_columns:
+        return quote_ident(columns[0])
     parts = [f"CAST({quote_ident(c)} AS VARCHAR)" for c in columns]
     return parts[0] if len(parts) == 1 else "concat_ws('/', " + ", ".join(parts) + ")"
 
@@ -58,6 +61,7 @@ class Vectors:
         self.cache = VectorCache(cfg.get("vectors.cache_mb") * 1024 * 1024)
         self._embedders: dict[tuple, tuple[object, float]] = {}
         self._emb_lock = threading.Lock()
+        self._row_cache: dict[str, tuple] = {}  # dataset -> ((version, key sql), rows, key -> position)
 
     @property
     def engine(self):
@@ -653,10 +657,32 @@ class Vectors:
         return SearchResult(name, gen, emb.describe(), strategy, k, hits, len(loaded.row_keys), passed,
                             {a: round(b, 3) for a, b in t.items()}, idx["column_name"], idx["key"])
 
+    def _key_sql(self, idx: dict) -> str:
+        ds = self.catalog.get(idx["dataset"])
+        text = {c.name for c in ds.columns if c.type.upper() == "VARCHAR"} if ds else set()
+        return key_expr(idx["key"], text)
+
     def _rows(self, idx: dict, keys: list[str]) -> dict:
+        """The current source rows of the hits, by row key. Datasets up to
+        vectors.row_cache_mb stay in memory per table version (a lookup is then a
+        dict hit, not a scan); bigger ones are read with SQL."""
         if not keys:
             return {}
-        ke = key_expr(idx["key"])
+        ds = self.catalog.get(idx["dataset"])
+        ke = self._key_sql(idx)
+        if ds is not None and ds.bytes * 3 <= self.cfg.get("vectors.row_cache_mb") * 1024 * 1024:
+            with self._emb_lock:
+                hit = self._row_cache.get(ds.name)
+            if hit is None or hit[0] != (ds.table_version, ke):
+                t = self.engine.run(f"SELECT {ke} AS __row_key, * FROM {quote_ident(ds.name)}")
+                positions = {k: i for i, k in enumerate(t.column(0).to_pylist())}
+                hit = ((ds.table_version, ke), t.drop_columns(["__row_key"]).combine_chunks(), positions)
+                with self._emb_lock:
+                    self._row_cache[ds.name] = hit
+            _, table, positions = hit
+            found = [positions[k] for k in dict.fromkeys(keys) if k in positions]
+            rows = table.take(found).to_pylist()
+            return {table_key: row for table_key, row in zip((k for k in dict.fromkeys(keys) if k in positions), rows)}
         t = self.engine.run(f"SELECT {ke} AS __row_key, * FROM {quote_ident(idx['dataset'])} "
                             f"WHERE {ke} IN ({', '.join(_sql_str(k) for k in set(keys))})")
         out = {}
@@ -683,19 +709,25 @@ class Vectors:
         if not ok or _has_subquery(node.get("where_clause")):
             raise VectorError(f"--where must be a condition on the columns of {idx['dataset']!r} alone — "
                               "no subqueries, other datasets or extra clauses")
-        return f"SELECT DISTINCT {key_expr(idx['key'])} FROM {ds} WHERE ({where}\n)"
+        return f"SELECT DISTINCT {self._key_sql(idx)} FROM {ds} WHERE ({where}\n)"
+
+
+_parser = None
+_parser_lock = threading.Lock()
 
 
 def _serialize(sql: str) -> dict:
+    """DuckDB's own parse tree of `sql` (json_serialize_sql), from a private
+    in-memory connection that never touches data."""
     import json
 
     import duckdb
 
-    con = duckdb.connect()
-    try:
-        return json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
-    finally:
-        con.close()
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = duckdb.connect()
+        return json.loads(_parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
 
 
 def _has_subquery(node) -> bool:

@@ -670,7 +670,8 @@ def _hit_rows(result, width_cols: int = 4) -> tuple[list[str], list[list]]:
 def _search_caption(r) -> str:
     scope = f"{r.passed_filter:,} of {r.chunks:,} chunks passed --where" if r.passed_filter is not None \
         else f"{r.chunks:,} chunks"
-    return (f"{r.index} g{r.gen} · {r.embedder} · {r.strategy} · {scope} · "
+    source = f" ({r.hits[0].dataset}.{r.column})" if r.hits else ""
+    return (f"{r.index} g{r.gen}{source} · {r.embedder} · {r.strategy} · {scope} · "
             f"{r.timings_ms['total_ms']:.1f} ms")
 
 

@@ -562,15 +562,18 @@ class Catalog:
         """The atomic pointer swap behind promote and rollback."""
         self._tx(self._activate_stmts(name, gen, action, actor, detail, now(), history))
 
-    def drop_generation(self, name: str, gen: int, actor: str) -> None:
+    def drop_generation(self, name: str, gen: int, actor: str, event: bool = True) -> None:
+        """Forget a generation (event=False: a build that turned out to be unneeded)."""
         idx = self.index(name)
-        history = [g for g in idx["history"] if g != gen]
+        history = [g for g in idx["history"] if g != gen] if idx else []
         t = now()
-        self._tx([("DELETE FROM index_generations WHERE index_name = ? AND gen = ?", (name, gen)),
-                  ("UPDATE indexes SET history_json = ?, updated_at = ? WHERE name = ?",
-                   (json.dumps(history), t, name)),
-                  ("INSERT INTO index_events (ts, index_name, action, from_gen, to_gen, actor) "
-                   "VALUES (?, ?, 'drop', ?, NULL, ?)", (t, name, gen, actor))])
+        stmts = [("DELETE FROM index_generations WHERE index_name = ? AND gen = ?", (name, gen)),
+                 ("UPDATE indexes SET history_json = ?, updated_at = ? WHERE name = ?",
+                  (json.dumps(history), t, name))]
+        if event:
+            stmts.append(("INSERT INTO index_events (ts, index_name, action, from_gen, to_gen, actor) "
+                          "VALUES (?, ?, 'drop', ?, NULL, ?)", (t, name, gen, actor)))
+        self._tx(stmts)
 
     def drop_index(self, name: str, actor: str) -> None:
         t = now()

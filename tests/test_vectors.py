@@ -84,6 +84,8 @@ def test_embed_writes_parquet_truth_and_search_returns_rows_with_their_columns(p
     assert [h.rank for h in res.hits] == [1, 2, 3, 4, 5]
     assert res.hits[0].score >= res.hits[-1].score
     assert all("Kubernetes" in h.text for h in res.hits[:3])
+    assert res.timings_ms["load_ms"] > 0  # the first search loaded the generation...
+    assert "load_ms" not in people.search("people", "welding").timings_ms  # ...later ones reuse it
     top = res.hits[0]
     assert top.row["person_id"] == top.row_key and top.row["profile"] == top.text and top.dataset == "people"
     assert res.hits[0].row_key in brute_force(people, "people", 1, "someone who migrated Kubernetes clusters", 5)
@@ -248,6 +250,7 @@ def test_embed_bad_input(people, data):
         people.embed("nokey", "b", embedder="hashing")
     with pytest.raises(VectorError, match="not unique in 'nokey': 1 duplicate"):
         people.embed("nokey", "b", embedder="hashing", key="a")
+    assert people.indexes() == []  # a refused embed leaves no index behind
     embed(people)
     (data / "x.csv").write_text("id,t\n1,hi\n")
     people.ingest(data / "x.csv", name="x", key="id")
@@ -304,3 +307,19 @@ def test_documents_are_embedded_by_doc_and_page(lh, data):
     assert r.rows == 2
     hit = lh.search("docs", "forklift certification renewal", k=1).hits[0]
     assert hit.row_key.endswith("/1") and hit.row["path"].endswith("b.txt")
+
+
+def test_an_abandoned_build_with_other_settings_is_discarded(people):
+    import threading
+
+    from core.errors import Cancelled
+
+    cancel = threading.Event()
+    with pytest.raises(Cancelled, match="run the same command again to continue"):
+        embed(people, progress=lambda ev: ev.unit == "chunks" and ev.done and cancel.set(), cancel=cancel)
+    assert [(g.gen, g.status) for g in people.index("people").generations] == [(1, "building")]
+    assert (people.root / "vectors" / "people" / ".g1.building").exists()
+    r = embed(people, chunk_size=500, overlap=50)  # different settings: a fresh build
+    assert r.gen == 2 and r.embedded == r.chunks
+    assert [(g.gen, g.status) for g in people.index("people").generations] == [(2, "ready")]
+    assert not (people.root / "vectors" / "people" / ".g1.building").exists()

@@ -195,9 +195,9 @@ class Vectors:
 
         started = time.monotonic()
         with self._index_lock(name), self._jobs.run("embed", name, listener, cancel) as job:
-            self.catalog.create_index(name, dataset, column, keys)
             job.progress(0, None, "chunks", f"reading {dataset}.{column}", force=True)
             chunks = self._chunks(dataset, column, keys, chunk_size, overlap)
+            self.catalog.create_index(name, dataset, column, keys)
             gen, resumed = self._building(name, settings, kind, m, ef_construction, ef_search,
                                           ds.table_version, base, job.id)
             bdir = store.building_dir(self.root, name, gen)
@@ -209,7 +209,7 @@ class Vectors:
                          and (base["kind"], base["m"], base["ef_construction"]) == (kind, m, ef_construction))
             if unchanged and not resumed:
                 shutil.rmtree(bdir, ignore_errors=True)
-                self.catalog.drop_generation(name, gen, actor or "embed")
+                self.catalog.drop_generation(name, gen, actor or "embed", event=False)
                 active = self.catalog.index(name)["active_gen"]
                 msg = f"{name} is up to date: g{base['gen']} already covers {dataset} v{ds.table_version}"
                 job.progress(len(current), len(current), "chunks", msg, force=True)
@@ -260,17 +260,23 @@ class Vectors:
         return active or (same[-1] if same else None)
 
     def _building(self, name, settings, kind, m, efc, efs, version, base, job_id) -> tuple[int, bool]:
-        """Resume an interrupted build with the same settings, or start generation N+1."""
+        """Resume an interrupted build with the same settings, or start generation N+1
+        (an abandoned build with other settings is discarded: one pending build per index)."""
         for row in self.catalog.generations(name):
-            if (row["status"] == "building" and all(row[k] == settings[k] for k in _SETTINGS)
-                    and row["kind"] == kind and not self._build_running(row)):
-                self.catalog.update_generation(name, row["gen"], job_id=job_id, dataset_version=version,
-                                               m=m, ef_construction=efc, ef_search=efs,
-                                               base_gen=base["gen"] if base else None)
-                return row["gen"], True
+            if row["status"] != "building" or self._build_running(row):
+                continue
+            if not (all(row[k] == settings[k] for k in _SETTINGS) and row["kind"] == kind):
+                self._drop_gen(name, row["gen"], "embed")
+                continue
+            self.catalog.update_generation(name, row["gen"], job_id=job_id, dataset_version=version,
+                                           m=m, ef_construction=efc, ef_search=efs,
+                                           base_gen=base["gen"] if base else None)
+            return row["gen"], True
         rows = self.catalog.generations(name)
+        # never reuse a number: not of a generation, a directory, or one dropped before
         taken = [r["gen"] for r in rows] + [int(p.name[1:]) for p in store.index_dir(self.root, name).glob("g*")
                                            if p.name[1:].isdigit()]
+        taken += [g for e in self.catalog.index_events(name) for g in (e["from_gen"], e["to_gen"]) if g]
         gen = max(taken, default=0) + 1
         self.catalog.add_generation(dict(index_name=name, gen=gen, kind=kind, **settings, m=m,
                                          ef_construction=efc, ef_search=efs, dataset_version=version,
@@ -624,7 +630,11 @@ class Vectors:
 
         q = normalise(check_vectors(q, 1, row["dim"], emb.describe()))
         t["embed_ms"] = (time.perf_counter() - t0) * 1000
+        cached = self.cache.loaded(name, gen)
+        t_load = time.perf_counter()
         loaded = self._load(name, gen)
+        if not cached:
+            t["load_ms"] = (time.perf_counter() - t_load) * 1000
         t1 = time.perf_counter()
         passed = None
         if subset_sql is None:

@@ -26,7 +26,7 @@ def test_embed_search_and_generations_from_the_shell(people):
 
     code, out, err = cli("search", "people", "Kubernetes and Terraform", "-k", "3", "--where", "state = 'IL'")
     assert code == 0, err
-    assert "people g1 · hashing (hashing-v1" in out and "passed --where" in out
+    assert "people g1 (people.profile) · hashing (hashing-v1" in out and "passed --where" in out
     assert out.count("P00") >= 3 and "state" in out and "IL" in out
 
     code, out, err = cli("search", "people", "welding", "--format", "json")

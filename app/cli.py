@@ -708,7 +708,7 @@ def search(
             print(dumps(out.to_dict()))
             return
         cols, rows = _hit_rows(out)
-        print_rows(cols, rows, caption=_search_caption(out))
+        print_rows(cols, rows, caption=_search_caption(out), wide=("text",))
         return
     a, b = out["a"], out["b"]
     if format == ListFormat.json:
@@ -721,7 +721,7 @@ def search(
         ha = a.hits[i] if i < len(a.hits) else None
         hb = b.hits[i] if i < len(b.hits) else None
         rows.append([i + 1, _compare_cell(ha, both), _compare_cell(hb, both)])
-    print_rows(["rank", f"{a.index}@g{a.gen}", f"{b.index}@g{b.gen}"], rows,
+    print_rows(["rank", f"{a.index}@g{a.gen}", f"{b.index}@g{b.gen}"], rows, wide=(f"{a.index}@g{a.gen}", f"{b.index}@g{b.gen}"),
                caption=f"overlap@{out['k']}: {out['overlap']:.2f} ('=' marks rows in both)\n"
                        f"A: {_search_caption(a)}\nB: {_search_caption(b)}")
 

@@ -30,12 +30,12 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, width: int = 60) -> str:
     if v is None:
         return "∅"
     s = v if isinstance(v, str) else _default(v) if not isinstance(v, (int, float, bool)) else str(v)
     s = s.replace("\n", "⏎")
-    return s if len(s) <= 60 else s[:59] + "…"
+    return s if len(s) <= width else s[:width - 1] + "…"
 
 
 def _console():
@@ -50,14 +50,16 @@ def _console():
 
 
 def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None = None,
-               caption: str | None = None) -> None:
+               caption: str | None = None, wide: tuple[str, ...] = ()) -> None:
+    """A table; columns named in `wide` (e.g. the text of a search hit) get 3x the room."""
     from rich.table import Table
 
     t = Table(title=title, show_lines=False, header_style="bold")
-    for c in columns:
-        t.add_column(c, overflow="fold", max_width=60)
+    widths = [180 if c in wide else 60 for c in columns]
+    for c, w in zip(columns, widths):
+        t.add_column(c, overflow="fold", max_width=w)
     for r in rows:
-        t.add_row(*(_cell(v) for v in r))
+        t.add_row(*(_cell(v, w) for v, w in zip(r, widths)))
     console = _console()
     console.print(t)
     if caption:

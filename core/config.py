@@ -55,7 +55,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "hnsw_m": (int, 16, "HNSW links per node (M): more = better recall, more memory"),
         "hnsw_ef_construction": (int, 80, "HNSW build beam (ef_construction): more = better graph, slower build"),
         "hnsw_ef_search": (int, 64, "HNSW search beam (ef_search): recall@10 >= 0.99 on the 100K x 768 benchmark"),
-        "exact_max": (int, 20000, "hybrid search scans the filtered rows exactly when at most this many chunks pass the filter"),
+        "exact_max": (int, 10000, "hybrid search scans the filtered rows exactly when at most this many chunks pass the filter"),
         "max_k": (int, 1000, "largest number of results one search may ask for"),
         "cache_mb": (int, 4096, "memory for loaded index generations; least recently used are evicted"),
         "row_cache_mb": (int, 256, "indexed datasets up to this size keep their rows in memory for search results; bigger ones are read with SQL"),

@@ -187,14 +187,16 @@ def test_hybrid_search_is_the_true_top_k_of_the_filtered_rows(home, data, exact_
     with Lakehouse.open(home=home) as lh:
         lh.ingest(write_profiles(data / "people.csv", 400), key="person_id")
         lh.embed("people", "profile", index="people", embedder="hashing")
-        where = "state = 'IL' AND years > 10"
-        keep = {r["person_id"] for r in lh.sql(f"SELECT person_id FROM people WHERE {where}").to_pylist()}
-        res = lh.search("people", "Terraform and AWS automation", k=10, where=where, ef=400)
-        assert res.strategy == ("exact (filtered)" if exact_max else "hnsw (filtered)")
-        assert res.passed_filter == len(keep) and 10 < len(keep) < 100
-        assert all(h.row["state"] == "IL" and h.row["years"] > 10 for h in res.hits)
-        assert [h.row_key for h in res.hits] == brute_force(lh, "people", 1, "Terraform and AWS automation",
-                                                           10, keep)
+        # a narrow filter (rows gathered) and a wide one (all scored, then the passing kept)
+        for where, lo, hi in [("state = 'IL' AND years > 10", 10, 100), ("years < 25", 300, 400)]:
+            keep = {r["person_id"] for r in lh.sql(f"SELECT person_id FROM people WHERE {where}").to_pylist()}
+            res = lh.search("people", "Terraform and AWS automation", k=10, where=where, ef=400)
+            assert res.strategy == ("exact (filtered)" if exact_max else "hnsw (filtered)")
+            assert res.passed_filter == len(keep) and lo < len(keep) < hi
+            assert all(h.row_key in keep for h in res.hits)
+            assert [h.row_key for h in res.hits] == brute_force(lh, "people", 1, "Terraform and AWS automation",
+                                                               10, keep)
+        assert all(h.row["state"] == "IL" for h in lh.search("people", "AWS", where="state = 'IL'").hits)
         none = lh.search("people", "welding", k=5, where="state = 'ZZ'")
         assert none.hits == [] and none.passed_filter == 0
 
@@ -323,3 +325,14 @@ def test_an_abandoned_build_with_other_settings_is_discarded(people):
     assert r.gen == 2 and r.embedded == r.chunks
     assert [(g.gen, g.status) for g in people.index("people").generations] == [(2, "ready")]
     assert not (people.root / "vectors" / "people" / ".g1.building").exists()
+
+
+def test_top_k_matches_a_full_sort_on_long_rows():
+    from core.vectors.ann import top_k
+
+    rng = np.random.default_rng(3)
+    for n, k in [(50, 5), (70_000, 10), (70_001, 1), (300_017, 100)]:
+        scores = rng.standard_normal((1, n)).astype(np.float32)
+        idx, vals = top_k(scores, k)
+        assert list(idx[0]) == list(np.argsort(-scores[0], kind="stable")[:k])
+        assert np.array_equal(vals[0], scores[0][idx[0]])

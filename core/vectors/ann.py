@@ -24,15 +24,37 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
+_BLOCK = 64
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the k largest scores per row, best first."""
     k = min(k, scores.shape[1])
     if k == 0:
         return np.zeros((scores.shape[0], 0), np.int64), np.zeros((scores.shape[0], 0), np.float32)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    if scores.shape[0] == 1 and scores.shape[1] >= 64 * _BLOCK * max(k, 1):
+        return _top_k_blocks(scores[0], k)
+    part = np.argpartition(scores, -k, axis=1)[:, -k:]  # no negated copy of all scores
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def _top_k_blocks(row: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of one long row without a full selection: each of the k best scores sits in
+    a block whose maximum is at least the k-th best, and at most k blocks can hold
+    one, so the k blocks with the highest maxima contain them all."""
+    n = len(row)
+    whole = n - n % _BLOCK
+    maxima = row[:whole].reshape(-1, _BLOCK).max(axis=1)
+    best_blocks = np.argpartition(maxima, -k)[-k:]
+    cand = (best_blocks[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
+    if whole < n:
+        cand = np.concatenate([cand, np.arange(whole, n)])
+    vals = row[cand]
+    pick = np.argpartition(vals, -k)[-k:]
+    order = pick[np.argsort(-vals[pick], kind="stable")]
+    return cand[order][None, :], vals[order][None, :]
 
 
 class ExactIndex:
@@ -44,14 +66,21 @@ class ExactIndex:
     def __len__(self) -> int:
         return len(self.vectors)
 
+    def _scores(self, queries: np.ndarray) -> np.ndarray:
+        if len(queries) == 1:  # matrix-vector: one pass over the vectors, as fast as memory reads
+            return (self.vectors @ queries[0])[None, :]
+        return queries @ self.vectors.T
+
     def search(self, queries: np.ndarray, k: int, subset: np.ndarray | None = None):
         """Exact top-k of all vectors, or of the rows in `subset` (sorted labels)."""
         if subset is None:
-            scores = queries @ self.vectors.T
-            return top_k(scores, k)
+            return top_k(self._scores(queries), k)
         if len(subset) == 0:
             return top_k(np.zeros((len(queries), 0), np.float32), k)
-        scores = queries @ self.vectors[subset].T
+        if len(subset) * 8 > len(self.vectors):  # a big subset: scoring all beats gathering rows
+            scores = self._scores(queries)[:, subset]
+        else:
+            scores = queries @ self.vectors[subset].T
         idx, vals = top_k(scores, k)
         return subset[idx], vals
 

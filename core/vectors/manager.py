@@ -225,7 +225,9 @@ class Vectors:
                         build_seconds=round(time.monotonic() - started, 3))
             active_before = self.catalog.index(name)["active_gen"]
             activate = promote if promote is not None else (
-                active_before is None or self._same_settings(name, active_before, settings))
+                active_before is None or self._same_settings(
+                    name, active_before, dict(settings, kind=kind, m=m, ef_construction=ef_construction,
+                                              ef_search=ef_search)))
             crash_point("before_generation_ready")
             self.catalog.finish_generation(name, gen, _figures(meta), bool(activate), actor or "embed",
                                            f"{embedded} embedded, {len(current) - embedded} reused")
@@ -247,8 +249,9 @@ class Vectors:
         return active or (gens[-1] if gens else None)
 
     def _same_settings(self, name: str, gen: int, settings: dict) -> bool:
+        """Built exactly like generation `gen` (then a new build is a data refresh)."""
         row = self.catalog.index_generation(name, gen)
-        return row is not None and all(row[k] == settings[k] for k in _SETTINGS)
+        return row is not None and all(row[k] == v for k, v in settings.items())
 
     def _base(self, name: str, existing: dict | None, settings: dict) -> dict | None:
         """The generation whose vectors this build can reuse: same embedder, same chunking."""

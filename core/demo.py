@@ -14,6 +14,7 @@ Module import is deliberately cheap: duckdb is imported inside ``generate``.
 from __future__ import annotations
 
 import math
+import os
 import pathlib
 import random
 
@@ -795,7 +796,8 @@ def generate(out_dir: pathlib.Path, scale: float = 1.0) -> list[pathlib.Path]:
     ndocs = doc_count(scale)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {t: out_dir / f"{t}.parquet" for t in TABLES}
-    tmp = {t: out_dir / f".{t}.parquet.tmp" for t in TABLES}
+    # per-process temporary names: two demos started at once must not trip over each other
+    tmp = {t: out_dir / f".{t}.{os.getpid()}.parquet.tmp" for t in TABLES}
 
     con = duckdb.connect(":memory:")
     try:
@@ -1447,7 +1449,9 @@ def _write_documents(docs_dir: pathlib.Path, n: int) -> None:
         data = text.encode("utf-8")
         target = docs_dir / name
         if not (target.exists() and target.read_bytes() == data):
-            target.write_bytes(data)
+            part = docs_dir / f".{name}.{os.getpid()}.tmp"  # atomic: a reader never sees half a file
+            part.write_bytes(data)
+            part.replace(target)
     # Drop stale generated documents (e.g. from an earlier run at a larger scale).
     for old in docs_dir.glob("doc-*.md"):
         if old.name not in wanted:

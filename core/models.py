@@ -169,7 +169,7 @@ class Generation:
     def embedder(self) -> str:
         digest = self.digest.removeprefix("sha256:")[:12]
         if self.provider == "hashing":
-            return f"hashing ({self.model}, built-in, {self.dim}-dim)"
+            return f"hashing ({self.model}, built-in and offline, {self.dim}-dim)"
         return f"{self.provider} {self.model} ({digest}, {self.dim}-dim)"
 
     def to_dict(self) -> dict[str, Any]:

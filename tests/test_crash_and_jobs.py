@@ -196,3 +196,36 @@ def test_kill_before_a_background_hash_was_recorded_still_rolls_forward_idempote
     with Lakehouse.open(home=home) as lh:
         assert lh.dataset("big_one").row_count == 5000
         assert [r.status for r in lh.ingest([p])] == ["unchanged"]
+
+
+def test_two_ingests_of_the_same_file_started_together_write_it_once(home, data):
+    """Both plan before either writes; the write lock serialises them, and the second
+    sees under the lock that the bytes are already in — no doubled rows."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from core import Lakehouse
+    from core.locks import write_lock
+
+    src = data / "pets.csv"
+    src.write_text("name,kind\n" + "".join(f"p{i},dog\n" for i in range(1000)))
+    exe = Path(sys.executable).parent / "lakehouse"
+    env = {**os.environ, "LAKEHOUSE_HOME": str(home)}
+    with Lakehouse.open(home=home) as lh:
+        with write_lock(home):
+            procs = [subprocess.Popen([str(exe), "ingest", str(src)], env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+            deadline = time.time() + 60
+            while time.time() < deadline:  # both have planned and now wait for the lock
+                waiting = [j for j in lh.jobs() if j.message == "waiting for another writer"]
+                if len(waiting) == 2:
+                    break
+                time.sleep(0.05)
+            assert len(waiting) == 2
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert sorted(p.returncode for p in procs) == [0, 0]
+        text = " ".join(o for o, e in outs)
+        assert "pets: 1,000 rows (version 0)" in text and "by another process (identical bytes)" in text
+        assert lh.sql("SELECT count(*) AS n FROM pets").to_pylist() == [{"n": 1000}]

@@ -129,6 +129,10 @@ class _Plan:
     dataset: str
 
 
+class _AlreadyIngested(Exception):
+    """Raised under the write lock when another process ingested the same bytes first."""
+
+
 class Ingestor:
     def __init__(self, root: Path, config: Config, catalog: Catalog, tables: Tables, jobs: Jobs):
         self.root, self.config, self.catalog, self.tables, self.jobs = root, config, catalog, tables, jobs
@@ -237,8 +241,15 @@ class Ingestor:
                     existing is not None and mode in ("append", "upsert")) else {}
                 source_meta = {"uri": str(plan.path), "sha256": sha, "bytes": stat.st_size,
                                "mtime_ns": stat.st_mtime_ns, "format": plan.fmt}
-                snap, rows = self._write_table(plan.dataset, src, conform, mode, source_meta, job,
-                                               hasher, key)
+                try:
+                    snap, rows = self._write_table(plan.dataset, src, conform, mode, source_meta, job,
+                                                   hasher, key)
+                except _AlreadyIngested:
+                    result.status = "unchanged"
+                    result.message = (f"{plan.path} was just ingested in {plan.dataset} by another "
+                                      "process (identical bytes) — nothing written")
+                    job.progress(message=result.message, force=True)
+                    return result
                 result.status, result.rows, result.table_version = "ingested", rows, snap.version
                 result.notes = src.notes
                 result.message = (f"{plan.path.name} -> {plan.dataset}: {rows:,} rows "
@@ -284,6 +295,19 @@ class Ingestor:
                 src.est_rows = pq.read_metadata(src.path).num_rows
             except Exception:
                 src.est_rows = None  # the reader below names the problem
+
+    def _recheck(self, dataset: str, mode: str, source_meta: dict, hasher: BackgroundHash | None) -> None:
+        """Under the write lock: another process may have written this dataset since the
+        plan was made (two ingests of the same file started together)."""
+        if self.catalog.has_source_size(dataset, source_meta["bytes"]):
+            sha = source_meta["sha256"] or (hasher.result() if hasher else None)
+            if sha and self.catalog.has_source(dataset, sha):
+                raise _AlreadyIngested()
+        existing = self.catalog.get(dataset)
+        if mode == "create" and existing is not None:
+            raise IngestError(f"dataset {dataset} was just created by another process (from "
+                              f"{existing.source_uri}) — use --mode append to add these rows or "
+                              "--mode replace to overwrite it")
 
     def _select(self, con, src: TabularSource, conform: dict[str, str], dataset: str) -> str:
         """The full SELECT: flattened, cast to Delta-storable types, conformed on append."""
@@ -334,6 +358,7 @@ class Ingestor:
         batch_rows = self.config.get("ingest.batch_rows")
         with write_lock(self.root, on_wait=lambda: job.progress(message="waiting for another writer")):
             recover_dataset(self.catalog, self.tables, dataset)
+            self._recheck(dataset, mode, source_meta, hasher)
             existed = self.tables.exists(dataset)
             before = self.tables.data_files(dataset)
             con = connect(self.config.get("ingest.memory_limit"))

@@ -19,10 +19,41 @@ Deterministic rules (part of the contract with the tests):
   summed, then L2-normalised. No words (or an exact cancellation) -> the unit vector e0.
   ``dimensions`` (0 < d < dim) keeps the first d values and renormalises; a larger value is
   ignored, as Ollama does.
-* chat/generate: reply = next ``chat_replies`` item (str or callable(request_json)), else
-  "You asked: <last user message>", streamed a word per chunk. prompt_eval_count = tokens of all
-  message contents (generate: system + prompt) capped at the context, like a server that cuts
-  the prompt silently; ``truncate: false`` makes an overflow a 400 instead.
+* chat/generate: reply = next ``chat_replies`` item, else "You asked: <last user message>",
+  streamed a word per chunk. An item is a str, a dict ``{"content": str, "done_reason": "stop" |
+  "length" | ..., "prompt_eval_count": int, "eval_count": int}`` (all but content optional; the
+  content is sent as is, e.g. an already cut-short text with done_reason "length"), or a
+  callable(request_json) returning either. One item per request that gets as far as a reply
+  (load/unload-only requests and 4xx answers take none; the faults below do take one).
+  prompt_eval_count = tokens of all message contents (generate: system + prompt) capped at the
+  context, like a server that cuts the prompt silently; ``truncate: false`` makes an overflow a
+  400 instead. eval_count = chunks sent. Then ``done_reason_next`` ("length" keeps the first
+  half), then ``options.num_predict`` apply on top.
+
+Faults for /api/chat and /api/generate (one-shot counters, thread-safe, cleared by
+reset_counters(); they hit the next n requests that get as far as a reply, streamed or not, and
+take that request's ``chat_replies`` item; ``break_stream_next`` is taken before
+``stream_error_next`` when both are pending). What ``ollama.Client`` 0.6.3 raises (checked):
+
+* ``break_stream_next = n`` -- the connection is dropped (FIN, no terminating chunk) mid-reply.
+  stream=True: HTTP 200, up to 2 content chunks arrive (and are yielded by the client), no
+  ``done: true`` line, then iterating raises ``httpx.RemoteProtocolError("peer closed connection
+  without sending complete message body (incomplete chunked read)")`` -- not a ResponseError:
+  the client does not wrap it. stream=False: the connection is closed with no response at all;
+  ``client.chat`` raises ``httpx.RemoteProtocolError("Server disconnected without sending a
+  response.")``. (Both are ``httpx.TransportError``; the client does not retry.)
+* ``stream_error_next = n`` (text ``stream_error_text``, default ERR_RUNNER_EOF: what Ollama says
+  when the runner dies mid-reply) -- stream=True: HTTP 200, up to 2 content chunks, then the line
+  ``{"error": text}`` and a clean end of the stream, as Ollama's streamResponse does; iterating
+  raises ``ollama.ResponseError(text)`` with ``status_code == -1`` (str: "<text> (status code:
+  -1)"). stream=False: HTTP 500 ``{"error": text}`` -> ``ollama.ResponseError`` with
+  ``.error == text`` and ``status_code == 500``.
+* ``fail_next(n, status, error)`` answers the next n embed/chat/generate requests with an error
+  before anything else is looked at; ``done_reason_next`` forces the next reply's done_reason.
+
+Inspection: ``calls`` = (path, request JSON or None) per POST, ``chat_requests`` = the request
+JSON (or None) of every /api/chat POST, both in arrival order; ``embedded_inputs``,
+``truncated_inputs`` (see reset_counters()).
 """
 
 from __future__ import annotations
@@ -50,6 +81,7 @@ ERR_BUSY = "server busy, please try again.  maximum pending requests exceeded"  
 ERR_INVALID_INPUT = "invalid input type"  # 400
 ERR_MISSING_BODY = "missing request body"  # 400
 ERR_MODEL_REQUIRED = "model is required"  # 400
+ERR_RUNNER_EOF = "an error was encountered while running the model: unexpected EOF"  # llm/server.go
 
 _WORD = re.compile(r"[a-z0-9]+")
 _PIECE = re.compile(r"\S+\s*|\s+")  # streaming pieces: a word with its trailing whitespace
@@ -118,7 +150,7 @@ class OllamaStub:
         self._thread: threading.Thread | None = None
         self.models: dict[str, dict] = _default_models()
         self.loaded: dict[str, dict] = {}  # name -> {"expires": epoch seconds, "ctx": int}
-        self.chat_replies: list = []  # str or callable(request_json) -> str, consumed FIFO
+        self.chat_replies: list = []  # str, dict or callable(request_json) -> str | dict; FIFO
         self.delay = 0.0  # seconds to sleep before answering any request
         self.reset_counters()
 
@@ -190,15 +222,20 @@ class OllamaStub:
             self._fail_n, self._fail_reply = n, (status, error)
 
     def reset_counters(self) -> None:
-        """Clear calls/embedded_inputs/truncated_inputs and every pending one-shot fault.
+        """Clear calls/chat_requests/embedded_inputs/truncated_inputs and every pending one-shot
+        fault (stream_error_text back to its default too).
         Leaves models, loaded models, chat_replies and delay alone."""
         with self._lock:
             self.calls: list[tuple[str, object]] = []  # (path, request JSON or None) per POST
+            self.chat_requests: list = []  # request JSON (or None) of every /api/chat POST
             self.embedded_inputs: list[str] = []  # inputs of every 200 /api/embed, in order
             self.truncated_inputs: list[str] = []  # inputs silently cut to the context
             self._fail_n, self._fail_reply = 0, (503, ERR_BUSY)
             self.nan_next = self.wrong_count_next = self.wrong_dim_next = 0
             self.done_reason_next: str | None = None
+            self.break_stream_next = 0  # drop the connection mid-reply (see module docstring)
+            self.stream_error_next = 0  # {"error": stream_error_text} mid-stream / 500
+            self.stream_error_text = ERR_RUNNER_EOF
 
     def _take(self, attr: str) -> bool:
         """Consume one unit of a one-shot fault counter (thread-safe)."""
@@ -236,10 +273,19 @@ class OllamaStub:
             else:
                 self.loaded[name] = {"expires": time.time() + secs, "ctx": ctx}
 
-    def _next_reply(self, request: dict, default: str) -> str:
+    _REPLY_KEYS = frozenset({"content", "done_reason", "prompt_eval_count", "eval_count"})
+
+    def _next_reply(self, request: dict, default: str) -> dict:
+        """The next scripted reply as a dict with at least "content" (see the module docstring)."""
         with self._lock:
             item = self.chat_replies.pop(0) if self.chat_replies else default
-        return str(item(request) if callable(item) else item)
+        if callable(item):
+            item = item(request)
+        if not isinstance(item, dict):
+            return {"content": str(item)}
+        if "content" not in item or not item.keys() <= self._REPLY_KEYS:
+            raise ValueError(f"chat_replies dict needs 'content' and only {sorted(self._REPLY_KEYS)}: {item!r}")
+        return {**item, "content": str(item["content"])}
 
 
 class _Server(ThreadingHTTPServer):
@@ -282,8 +328,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
 
-    def _stream(self, objs) -> None:
-        """NDJSON over chunked transfer encoding, one JSON object per line, as Ollama does."""
+    def _stream(self, objs, complete: bool = True) -> None:
+        """NDJSON over chunked transfer encoding, one JSON object per line, as Ollama does.
+        complete=False: no terminating chunk, and the connection is closed (FIN) right after --
+        a server that dies mid-reply."""
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
@@ -292,7 +340,15 @@ class _Handler(BaseHTTPRequestHandler):
             line = (json.dumps(obj) + "\n").encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
             self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
+        if complete:
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Close the connection now, mid-exchange (socketserver then shuts it down and closes it)."""
+        self.close_connection = True
+        self.wfile.flush()
 
     def _dispatch(self) -> None:
         stub, path = self.stub, self.path.split("?", 1)[0]
@@ -313,6 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
                 req = exc
             with stub._lock:
                 stub.calls.append((path, None if isinstance(req, Exception) else req))
+                if path == "/api/chat":
+                    stub.chat_requests.append(None if isinstance(req, Exception) else req)
             if not isinstance(req, dict):
                 return self._error(400, ERR_MISSING_BODY if req is None else f"invalid JSON body: {req}")
             if path != "/api/show" and stub._take("_fail_n"):
@@ -458,8 +516,9 @@ class _Handler(BaseHTTPRequestHandler):
         if prompt_tokens > ctx and req.get("truncate") is False:
             return self._error(400, ERR_TOO_LONG)
         last_user = next((str(x.get("content") or "") for x in reversed(msgs) if x.get("role") == "user"), "")
-        pieces = _PIECE.findall(stub._next_reply(req, f"You asked: {last_user}"))
-        done_reason = "stop"
+        reply = stub._next_reply(req, f"You asked: {last_user}")
+        pieces = _PIECE.findall(reply["content"])
+        done_reason = reply.get("done_reason") or "stop"
         with stub._lock:
             forced, stub.done_reason_next = stub.done_reason_next, None
         if forced == "length":
@@ -471,11 +530,22 @@ class _Handler(BaseHTTPRequestHandler):
             pieces, done_reason = pieces[:limit], "length"
         thinking = "Thinking it over." if thinks else ""  # only when asked for explicitly
         final = {"done_reason": done_reason, "total_duration": 5_000_000, "load_duration": 100_000,
-                 "prompt_eval_count": min(prompt_tokens, ctx), "prompt_eval_duration": 1_000_000,
-                 "eval_count": len(pieces), "eval_duration": 3_000_000}
-        if req.get("stream") is False:  # Ollama streams unless told otherwise
-            return self._json(200, dict(chunk("".join(pieces), True, thinking), **final))
+                 "prompt_eval_count": reply.get("prompt_eval_count", min(prompt_tokens, ctx)),
+                 "prompt_eval_duration": 1_000_000, "eval_count": reply.get("eval_count", len(pieces)),
+                 "eval_duration": 3_000_000}
+        streaming = req.get("stream") is not False  # Ollama streams unless told otherwise
         head = [chunk("", False, thinking)] if thinking else []
+        partial = head + [chunk(p, False) for p in pieces[:2]]  # what gets out before a fault
+        if stub._take("break_stream_next"):
+            return self._stream(partial, complete=False) if streaming else self._hang_up()
+        if stub._take("stream_error_next"):
+            with stub._lock:
+                text = stub.stream_error_text
+            if not streaming:
+                return self._error(500, text)
+            return self._stream(partial + [{"error": text}])
+        if not streaming:
+            return self._json(200, dict(chunk("".join(pieces), True, thinking), **final))
         self._stream(head + [chunk(p, False) for p in pieces] + [dict(chunk("", True), **final)])
 
 
@@ -495,4 +565,19 @@ if __name__ == "__main__":  # self-check against the real client: .venv/bin/pyth
             client.embed(model="nomic-embed-text", input="x")
         except ollama.ResponseError as exc:
             assert exc.status_code == 503
+        import httpx  # the faults below surface as the client raises them (module docstring)
+
+        hi = [{"role": "user", "content": "hi there"}]
+        stub.break_stream_next = stub.stream_error_next = 1
+        for fault, caught in ((1, httpx.RemoteProtocolError), (2, ollama.ResponseError)):
+            got = []
+            try:
+                got.extend(p.message.content for p in client.chat(model="qwen2.5:7b", messages=hi, stream=True))
+            except caught:
+                assert got == ["You ", "asked: "], got  # two chunks, then the break or the error line
+            else:
+                raise AssertionError(f"fault {fault} not raised")
+        stub.chat_replies = [{"content": "cut", "done_reason": "length"}]
+        r = client.chat(model="qwen2.5:7b", messages=hi, stream=False)
+        assert (r.message.content, r.done_reason) == ("cut", "length") and len(stub.chat_requests) == 4
         print("ollama stub OK:", stub.url)

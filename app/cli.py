@@ -830,6 +830,84 @@ def index_verify(name: str = typer.Argument(..., help="Index name."),
     print(f"{name}: all files match their checksums")
 
 
+class AskMode(str, Enum):
+    auto = "auto"
+    sql = "sql"
+    rag = "rag"
+
+
+@app.command()
+def ask(
+    question: Optional[str] = typer.Argument(None, help="The question, in plain language."),
+    mode: AskMode = typer.Option(AskMode.auto, "--mode", help="auto (routes, and says why), sql or rag."),
+    index: Optional[str] = typer.Option(None, "--index", help="Index for RAG (default [ask] index, or the only one)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Chat model (default [ollama] chat_model)."),
+    accept: Optional[str] = typer.Option(None, "--accept", help="Accept ask ID's question->SQL pair as an example."),
+    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table (streams the answer) or json."),
+):
+    """Ask your data a question: the local model writes SQL or reads passages; answers cite them."""
+    from app.output import dumps, print_rows
+
+    if accept:
+        row = _with_lh(lambda lh: lh.accept(accept))
+        print(f"accepted ask {accept}: later questions like {row['question']!r} get its SQL as an example")
+        return
+    if not question:
+        print("error: give a question, e.g. lakehouse ask \"how many candidates per state?\"", file=sys.stderr)
+        raise typer.Exit(2)
+    stream = format == ListFormat.table
+
+    def on_token(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    result = _with_lh(lambda lh: lh.ask(question, mode=mode.value, index=index, model=model,
+                                        on_token=on_token if stream else None))
+    if not stream:
+        print(dumps(result.to_dict()))
+        return
+    if result.outcome == "not_in_data":
+        print(result.answer)
+    else:
+        print()
+    print(f"({result.reason})", file=sys.stderr)
+    if result.sql:
+        print(f"\nSQL: {result.sql}")
+        if result.rows:
+            print_rows(result.columns, [[r[c] for c in result.columns] for r in result.rows[:20]],
+                       caption=f"{result.row_count:,} row(s)" + (", first 20 shown" if result.row_count > 20 else ""))
+    if result.where:
+        print(f"filter: {result.where}")
+    for c in result.citations:
+        print(f"[{c.n}] {c.dataset} {c.row_key} (score {c.score:.2f}): {c.text[:160]}")
+    t = result.timings_ms
+    tail = f"ask {result.id} · {result.model} · {t.get('total_ms', 0) / 1000:.1f} s (model {t.get('model_ms', 0) / 1000:.1f} s)"
+    if result.sql and result.outcome == "answered":
+        tail += f" — keep this SQL as an example: lakehouse ask --accept {result.id}"
+    print(tail, file=sys.stderr)
+
+
+@app.command()
+def models(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """Ollama models: installed (with digests) and loaded in memory (with size and expiry)."""
+    from app.output import dumps, human_bytes, print_records
+
+    info = _with_lh(lambda lh: lh.models())
+    if format == ListFormat.json:
+        print(dumps(info))
+        return
+    print(f"Ollama at {info['host']}", file=sys.stderr)
+    print_records([{"model": m["name"], "digest": m["digest"].removeprefix("sha256:")[:12],
+                    "size": human_bytes(m["size"]), "family": m["family"], "parameters": m["parameter_size"],
+                    "quantization": m["quantization"]} for m in info["installed"]],
+                  ["model", "digest", "size", "family", "parameters", "quantization"], "table")
+    if info["loaded"]:
+        print_records([{"loaded": m["name"], "memory": human_bytes(m["size"]), "vram": human_bytes(m["size_vram"]),
+                        "context": m["context_length"], "expires": m["expires_at"][:19]} for m in info["loaded"]],
+                      ["loaded", "memory", "vram", "context", "expires"], "table")
+    else:
+        print("no model is loaded", file=sys.stderr)
+
+
 @app.command("config")
 def config_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
     """Print the effective configuration and where each value came from."""

@@ -153,6 +153,22 @@ CREATE TABLE IF NOT EXISTS index_events (
     actor TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS asks (
+    id TEXT PRIMARY KEY,
+    ts TEXT NOT NULL,
+    question TEXT NOT NULL,
+    mode TEXT NOT NULL,              -- sql | rag | hybrid
+    reason TEXT NOT NULL DEFAULT '', -- why this mode (auto routing)
+    sql TEXT NOT NULL DEFAULT '',
+    row_count INTEGER,
+    citations_json TEXT NOT NULL DEFAULT '[]',
+    answer TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    timings_json TEXT NOT NULL DEFAULT '{}',
+    outcome TEXT NOT NULL,           -- answered | not_in_data | failed
+    error TEXT NOT NULL DEFAULT '',
+    accepted INTEGER NOT NULL DEFAULT 0
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
@@ -585,8 +601,22 @@ class Catalog:
     def index_events(self, name: str) -> list[dict]:
         return self._dicts("SELECT * FROM index_events WHERE index_name = ? ORDER BY id", (name,))
 
+    # -- asks ------------------------------------------------------------------------------
+    def add_ask(self, row: dict) -> None:
+        self._q(f"INSERT INTO asks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", row.values())
+
+    def ask(self, ask_id: str) -> dict | None:
+        rows = self._dicts("SELECT * FROM asks WHERE id = ?", (ask_id,))
+        return rows[0] if rows else None
+
+    def accept_ask(self, ask_id: str) -> None:
+        self._q("UPDATE asks SET accepted = 1 WHERE id = ?", (ask_id,))
+
+    def accepted_asks(self) -> list[dict]:
+        return self._dicts("SELECT id, question, sql FROM asks WHERE accepted = 1 AND sql != '' ORDER BY ts DESC")
+
     # -- system tables ---------------------------------------------------------------
-    _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal", "_index_events": "index_events"}
+    _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal", "_index_events": "index_events", "_asks": "asks"}
     _TIMESTAMPS = ("ts", "started_at", "finished_at", "created_at", "updated_at")
 
     def system_table(self, name: str):

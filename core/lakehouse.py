@@ -41,6 +41,7 @@ class Lakehouse:
         self._sql = None
         self._mutator_obj = None
         self._vectors_obj = None
+        self._asker = None
         self.recovery_notes: list[str] = self._recover()
 
     @classmethod
@@ -329,7 +330,38 @@ class Lakehouse:
         """Generations loaded in this process: memory, load time, hits."""
         return self._vectors.cache.stats()
 
-    # -- jobs and errors -------------------------------------------------------------
+    # -- ask: grounded answers from a local model ---------------------------------------
+    def ask(self, question: str, *, mode: str = "auto", index: str | None = None,
+            model: str | None = None, on_token=None):
+        """Answer a question from the data: NL->SQL, RAG with citations, or both (auto
+        routes, and says why). `on_token` receives the answer as it streams. Every ask
+        is recorded in `_asks`. Returns an AskResult."""
+        from .ask.asker import Asker
+        from .ask.chat import Chat
+
+        key = model or self.config.get("ollama.chat_model")
+        if getattr(self, "_asker", None) is None or self._asker.chat.model != key:
+            self._asker = Asker(self, self.config, Chat.from_config(self.config, key))
+        return self._asker.ask(question, mode, index, on_token)
+
+    def accept(self, ask_id: str) -> dict:
+        """Mark an ask's question->SQL pair as good: later prompts use it as an example."""
+        row = self.catalog.ask(ask_id)
+        if row is None:
+            raise NotFound(f"no ask with id {ask_id!r} — `lakehouse sql \"SELECT id, question FROM _asks\"` lists them")
+        if not row["sql"] or row["outcome"] != "answered":
+            raise LakehouseError(f"ask {ask_id} has no SQL that ran — only answered NL->SQL asks can be accepted")
+        self.catalog.accept_ask(ask_id)
+        return self.catalog.ask(ask_id)
+
+    def models(self) -> dict:
+        """Ollama's installed models (with digests) and the ones loaded in memory."""
+        from .ollama import Ollama
+
+        o = Ollama.from_config(self.config)
+        return {"host": o.url, "installed": o.models(), "loaded": o.loaded()}
+
+
     def jobs(self, limit: int = 50) -> list[JobInfo]:
         return self._jobs.list(limit)
 

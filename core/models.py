@@ -253,3 +253,38 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- ask ----------------------------------------------------------------------------------
+@dataclass
+class Citation:
+    n: int
+    dataset: str
+    row_key: str
+    chunk_id: str
+    score: float
+    text: str
+
+
+@dataclass
+class AskResult:
+    id: str
+    question: str
+    mode: str  # sql | rag | hybrid
+    reason: str  # why this mode
+    outcome: str  # answered | not_in_data | failed
+    answer: str
+    model: str
+    sql: str = ""
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_count: int | None = None  # the true count; `rows` holds at most ask.row_limit
+    where: str = ""  # hybrid: the filter the model wrote for the search
+    citations: list[Citation] = field(default_factory=list)
+    continuations: int = 0
+    attempts: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

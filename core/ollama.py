@@ -149,3 +149,74 @@ class Ollama:
         dim = next((int(v) for k, v in info.items() if k.endswith(".embedding_length")), 0)
         return {"capabilities": list(resp.capabilities or []), "context_length": ctx,
                 "embedding_length": dim, "model_info": info}
+
+    # -- chat ------------------------------------------------------------------------
+    def capabilities(self, name: str) -> list[str]:
+        if not hasattr(self, "_caps"):
+            self._caps: dict[str, list[str]] = {}
+        if name not in self._caps:
+            self._caps[name] = self.show(name)["capabilities"]
+        return self._caps[name]
+
+    def chat(self, model: str, messages: list[dict], *, format=None, think: bool | None = None,
+             options: dict | None = None, keep_alive=None, on_token=None) -> dict:
+        """Stream one reply from /api/chat; return its content and the server's counts.
+
+        `on_token` receives each piece as it arrives. A failure before the first piece
+        is retried like any transient error; one after it is reported, with how much
+        had arrived, since the pieces were already shown."""
+        import httpx
+        import ollama
+
+        attempt = 0
+        while True:
+            parts: list[str] = []
+            try:
+                final = None
+                for chunk in self.client.chat(model=model, messages=messages, format=format, think=think,
+                                              options=options, keep_alive=keep_alive, stream=True):
+                    piece = chunk.message.content or ""
+                    if piece:
+                        parts.append(piece)
+                        if on_token:
+                            on_token(piece)
+                    if chunk.done:
+                        final = chunk
+                if final is None:
+                    raise httpx.RemoteProtocolError("the stream ended without its final message")
+                return {"content": "".join(parts), "done_reason": final.done_reason or "stop",
+                        "prompt_eval_count": final.prompt_eval_count or 0, "eval_count": final.eval_count or 0,
+                        "total_ms": (final.total_duration or 0) / 1e6,
+                        "load_ms": (final.load_duration or 0) / 1e6}
+            except ollama.ResponseError as e:
+                if parts:
+                    raise OllamaError(f"Ollama stopped the reply from {model} after {len(''.join(parts)):,} "
+                                      f"characters: {e.error} — try again") from None
+                if e.status_code in _TRANSIENT_STATUS and attempt < self.retries:
+                    attempt += 1
+                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    continue
+                raise self.error(e, model, "chat request") from None
+            except ConnectionError as e:
+                raise self.error(e, model, "chat request") from None
+            except httpx.TransportError as e:
+                if parts:
+                    raise OllamaError(f"the connection to Ollama at {self.url} broke off after "
+                                      f"{len(''.join(parts)):,} characters of the reply from {model} — "
+                                      "try again") from None
+                if attempt < self.retries and not isinstance(e, httpx.TimeoutException):
+                    attempt += 1
+                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    continue
+                raise self.error(e, model, "chat request") from None
+
+    def loaded(self) -> list[dict[str, Any]]:
+        """Models in memory (/api/ps): name, size, VRAM, context, expiry."""
+        resp = self.call(lambda: self.client.ps(), what="loaded-model list")
+        return [{"name": m.model, "size": m.size or 0, "size_vram": m.size_vram or 0,
+                 "context_length": getattr(m, "context_length", None) or 0,
+                 "expires_at": str(m.expires_at or ""), "digest": m.digest or ""} for m in resp.models]
+
+    def unload(self, name: str) -> None:
+        """Free a model's memory now (keep_alive 0), e.g. when switching profiles."""
+        self.call(lambda: self.client.generate(model=name, keep_alive=0), model=name, what="unload request")

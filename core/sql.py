@@ -23,7 +23,7 @@ from .errors import SqlError
 from .names import quote_ident
 
 READ_ONLY = {"SELECT", "EXPLAIN"}
-SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal", "_indexes", "_index_events")
+SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal", "_indexes", "_index_events", "_asks")
 _AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
 
 

@@ -297,6 +297,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # like Go's net/http (Ollama): small streamed writes go out at once
     protocol_version = "HTTP/1.1"
     server_version, sys_version = "OllamaStub", ""
     stub: OllamaStub  # set by OllamaStub.start()

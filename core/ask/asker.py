@@ -189,7 +189,14 @@ class Asker:
 
     def _rag(self, question: str, result: AskResult, index: str, where: str | None, on_token, t: dict) -> None:
         t0 = time.perf_counter()
-        found = self.lh.search(index, question, self.cfg.get("ask.rag_k"), where=where)
+        try:
+            found = self.lh.search(index, question, self.cfg.get("ask.rag_k"), where=where)
+        except LakehouseError as e:
+            if not where:
+                raise
+            result.reason += f"; the model's filter was dropped ({e})"  # search all rows instead
+            result.where = ""
+            found = self.lh.search(index, question, self.cfg.get("ask.rag_k"))
         t["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         hits = found.hits
         result.citations = [Citation(i + 1, h.dataset, h.row_key, h.chunk_id, h.score, h.text)
@@ -276,12 +283,6 @@ class Asker:
                 where = None
                 if chosen == "hybrid":
                     where = self._hybrid_where(question, name, t) or None
-                    if where:
-                        try:
-                            self.lh.search(name, question, 1, where=where)
-                        except LakehouseError as e:  # a filter that does not hold: search without it
-                            result.reason += f"; the model's filter was dropped ({e})"
-                            where = None
                     result.where = where or ""
                 self._rag(question, result, name, where, on_token, t)
         except (LakehouseError, OllamaError) as e:

@@ -17,8 +17,9 @@ from core.errors import LakehouseError
 
 app = typer.Typer(
     name="lakehouse",
-    help="Local knowledge workstation: ingest messy files into versioned Delta tables and query "
-         "them with DuckDB SQL — all on this machine.",
+    help="Local knowledge workstation: ingest messy files into versioned Delta tables, query them "
+         "with DuckDB SQL, search their text by meaning and ask questions answered from them by a "
+         "local model — all on this machine.",
     no_args_is_help=False,
     add_completion=False,
     rich_markup_mode=None,

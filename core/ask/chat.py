@@ -2,8 +2,8 @@
 
 - Input: a prompt whose estimated size does not fit `num_ctx` minus the room kept for
   the reply is refused with its numbers (callers split first: see `shards`). A reply
-  whose `prompt_eval_count` reached `num_ctx` means the server cut the prompt anyway:
-  that is an error too, never a silently worse answer.
+  whose `prompt_eval_count` exceeds that budget means the estimate was beaten and the
+  server cut the prompt: an error too, never a silently worse answer.
 - Output: a reply cut short (`done_reason` = length) or JSON that does not parse is
   continued, the partial reply given back as scratchpad, up to `max_continuations`
   times; then the call fails and says how far it got.
@@ -109,10 +109,15 @@ class Chat:
                                           "temperature": 0},
                                  keep_alive=self.keep_alive, on_token=on_token)
             reply.calls.append({k: r[k] for k in ("done_reason", "prompt_eval_count", "eval_count")})
-            if r["prompt_eval_count"] >= self.num_ctx:
-                raise OllamaError(f"Ollama evaluated {r['prompt_eval_count']:,} prompt tokens, the whole "
-                                  f"context of {self.num_ctx:,}: the server cut the prompt, so the reply "
-                                  "cannot be trusted — raise [ollama] chat_num_ctx or narrow the question")
+            # Our estimate is conservative and kept the prompt under the budget, so a server
+            # count above it means the prompt did not fit: it was cut (Ollama drops the start
+            # of an overlong prompt), or squeezed the reply's room. Either way: not trusted.
+            if r["prompt_eval_count"] > self.budget:
+                estimate = self.prompt_tokens(msgs)
+                raise OllamaError(f"Ollama evaluated {r['prompt_eval_count']:,} prompt tokens (estimated "
+                                  f"{estimate:,}; budget {self.budget:,} of context {self.num_ctx:,}): the server "
+                                  "cut the prompt, so the reply cannot be trusted — raise [ollama] chat_num_ctx "
+                                  "or narrow the question")
             reply.text += r["content"]
             reply.prompt_tokens += r["prompt_eval_count"]
             reply.reply_tokens += r["eval_count"]

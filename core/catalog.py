@@ -167,8 +167,22 @@ CREATE TABLE IF NOT EXISTS asks (
     timings_json TEXT NOT NULL DEFAULT '{}',
     outcome TEXT NOT NULL,           -- answered | not_in_data | failed
     error TEXT NOT NULL DEFAULT '',
+    profile TEXT NOT NULL DEFAULT 'default',
     accepted INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    action TEXT NOT NULL,            -- sql | search | ask | embed | update | delete | restore | ingest | activate ...
+    datasets TEXT NOT NULL DEFAULT '',  -- comma-separated datasets (or indexes) touched
+    statement TEXT NOT NULL DEFAULT '', -- the SQL, query text or question
+    row_count INTEGER,
+    duration_ms REAL,
+    outcome TEXT NOT NULL,           -- ok | refused | failed
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_by_profile ON audit (profile, ts);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
@@ -179,6 +193,7 @@ MIGRATIONS: list[str] = [
     "ALTER TABLE datasets ADD COLUMN mixed_schema INTEGER NOT NULL DEFAULT 1",  # unknown: assume mixed
     "ALTER TABLE datasets ADD COLUMN primary_key TEXT NOT NULL DEFAULT '[]'",
     "ALTER TABLE datasets ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE asks ADD COLUMN profile TEXT NOT NULL DEFAULT 'default'",
 ]
 
 
@@ -601,6 +616,38 @@ class Catalog:
     def index_events(self, name: str) -> list[dict]:
         return self._dicts("SELECT * FROM index_events WHERE index_name = ? ORDER BY id", (name,))
 
+    # -- meta, audit ---------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        rows = self._q("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._q("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value))
+
+    def add_audit(self, rows: list[tuple]) -> None:
+        """Append audit entries in one transaction (the audit log's batched flush)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO audit (ts, profile, action, datasets, statement, row_count, duration_ms, "
+                    "outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def audit(self, profile: str | None = None, since: str | None = None, limit: int = 200) -> list[dict]:
+        sql, args = "SELECT * FROM audit WHERE 1 = 1", []
+        if profile:
+            sql += " AND profile = ?"
+            args.append(profile)
+        if since:
+            sql += " AND ts >= ?"
+            args.append(since)
+        return self._dicts(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+
     # -- asks ------------------------------------------------------------------------------
     def add_ask(self, row: dict) -> None:
         self._q(f"INSERT INTO asks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", row.values())
@@ -616,7 +663,7 @@ class Catalog:
         return self._dicts("SELECT id, question, sql FROM asks WHERE accepted = 1 AND sql != '' ORDER BY ts DESC")
 
     # -- system tables ---------------------------------------------------------------
-    _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal", "_index_events": "index_events", "_asks": "asks"}
+    _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal", "_index_events": "index_events", "_asks": "asks", "_audit": "audit"}
     _TIMESTAMPS = ("ts", "started_at", "finished_at", "created_at", "updated_at")
 
     def system_table(self, name: str):

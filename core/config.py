@@ -78,6 +78,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     "cache": {
         "memory_limit": (str, "1GB", "memory for pinned datasets copied into DuckDB; least recently used are evicted"),
     },
+    "audit": {
+        "flush_s": (float, 1.0, "seconds between writes of the audit log; a crash loses at most this much of it"),
+    },
     "jobs": {
         "keep": (int, 500, "finished jobs kept in the job list"),
     },
@@ -106,6 +109,17 @@ class Config:
     values: dict[str, dict[str, Any]]
     sources: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
+    profiles: dict = field(default_factory=dict)  # id -> core.profiles.Profile, as defined in the file
+    profile: str | None = None  # --profile, else LAKEHOUSE_PROFILE; None: the activated one, else default
+
+    @property
+    def writable_file(self) -> Path:
+        """Where profile edits go: the file in use, else where it would be read from."""
+        if self.file is not None:
+            return self.file
+        root = self.values["storage"]["root"]
+        src = self.sources.get("storage.root", "")
+        return Path(root) / "lakehouse.toml" if src in ("--home", "LAKEHOUSE_HOME") else default_config_file()
 
     def get(self, dotted: str) -> Any:
         section, key = dotted.split(".", 1)
@@ -150,9 +164,14 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML — {e}") from None
     out: dict[str, dict[str, Any]] = {}
     for section, keys in data.items():
+        if section == "profiles":  # named tables, validated by core.profiles
+            from .profiles import parse
+
+            out["profiles"] = parse(keys, path)
+            continue
         if section not in SCHEMA:
             raise ConfigError(
-                f"{path}: unknown section [{section}] — known sections: {', '.join(SCHEMA)}"
+                f"{path}: unknown section [{section}] — known sections: {', '.join(SCHEMA)}, profiles"
             )
         if not isinstance(keys, dict):
             raise ConfigError(f"{path}: '{section}' must be a table ([{section}]), got {keys!r}")
@@ -168,7 +187,7 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 def load(home: str | Path | None = None, config_file: str | Path | None = None,
-         env: dict[str, str] | None = None) -> Config:
+         env: dict[str, str] | None = None, profile: str | None = None) -> Config:
     """Build the effective config.
 
     home: the --home flag (relocates all state). config_file: the --config flag.
@@ -189,12 +208,14 @@ def load(home: str | Path | None = None, config_file: str | Path | None = None,
     else:
         path = default_config_file()
     if path is not None and path.is_file():
-        for section, keys in read_file(path).items():
+        parsed = read_file(path)
+        profiles = parsed.pop("profiles", {})
+        for section, keys in parsed.items():
             for key, value in keys.items():
                 values[section][key] = value
                 sources[f"{section}.{key}"] = str(path)
     else:
-        path = None
+        path, profiles = None, {}
 
     if home is not None:
         values["storage"]["root"] = str(Path(home).expanduser().resolve())
@@ -205,4 +226,5 @@ def load(home: str | Path | None = None, config_file: str | Path | None = None,
     elif not values["storage"]["root"]:
         values["storage"]["root"] = str(default_root())
         sources["storage.root"] = "default (platform data dir)"
-    return Config(values=values, sources=sources, file=path)
+    return Config(values=values, sources=sources, file=path, profiles=profiles,
+                  profile=(profile or env.get("LAKEHOUSE_PROFILE") or None))

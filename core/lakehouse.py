@@ -36,6 +36,12 @@ class Lakehouse:
             raise LakehouseError(f"storage root {self.root} is not writable — "
                                  "choose another with --home or LAKEHOUSE_HOME")
         self.catalog = Catalog(self.root / "catalog.sqlite")
+        from .audit import AuditLog
+        from .profiles import resolve
+
+        # the reader: --profile / LAKEHOUSE_PROFILE, else the activated one, else default
+        self.profile = resolve(cfg.profiles, cfg.profile or self.catalog.meta("active_profile"))
+        self.audit_log = AuditLog(self.catalog, self.profile.id, cfg.get("audit.flush_s"))
         self._jobs = Jobs(self.catalog, cfg.get("jobs.keep"))
         self._tables = None
         self._sql = None
@@ -46,11 +52,13 @@ class Lakehouse:
 
     @classmethod
     def open(cls, home: str | Path | None = None, config_file: str | Path | None = None,
-             config: config_mod.Config | None = None) -> "Lakehouse":
-        """Open (creating if needed) the storage root. `home` relocates all state."""
-        return cls(config or config_mod.load(home=home, config_file=config_file))
+             config: config_mod.Config | None = None, profile: str | None = None) -> "Lakehouse":
+        """Open (creating if needed) the storage root. `home` relocates all state;
+        `profile` is the reader whose data, models and settings apply."""
+        return cls(config or config_mod.load(home=home, config_file=config_file, profile=profile))
 
     def close(self) -> None:
+        self.audit_log.close()
         if self._sql is not None:
             self._sql.close()
         self.catalog.close()
@@ -85,7 +93,7 @@ class Lakehouse:
                 raise ConfigError(f"{self.config.sources.get('cache.memory_limit', 'config')}: key "
                                   f"'cache.memory_limit' must be a size such as 512MB or 2GB, got {raw!r}") from None
             self._sql = SqlEngine(self.catalog, self.root, self.config.get("sql.threads"),
-                                  self.config.get("sql.memory_limit"), limit)
+                                  self.config.get("sql.memory_limit"), limit, self.profile)
         return self._sql
 
     def _recover(self) -> list[str]:
@@ -130,10 +138,31 @@ class Lakehouse:
             raise
 
     def datasets(self) -> list[Dataset]:
-        return self.catalog.datasets()
+        """The datasets this profile sees."""
+        return [d for d in self.catalog.datasets() if self.profile.sees(d.name)]
 
     def dataset(self, name: str) -> Dataset:
+        if isinstance(name, str) and not self.profile.sees(name) and self.catalog.get(name) is not None:
+            raise NotFound(f"no such dataset in profile {self.profile.id}: {name}")
         return self.catalog.require(name)
+
+    def _audited(self, action: str, targets, statement: str, fn, rows=None):
+        """Run a data access and append it to the audit log (ok, refused or failed)."""
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            out = fn()
+        except LakehouseError as e:
+            targets = targets() if callable(targets) else targets
+            self.audit_log.record(action, targets, statement, None, (time.perf_counter() - t0) * 1000,
+                                  "refused" if type(e).__name__ in ("NotFound", "SqlError", "VectorError",
+                                                                      "UnsafeSql", "NameError_") else "failed", str(e))
+            raise
+        n = rows(out) if rows else None
+        targets = targets() if callable(targets) else targets
+        self.audit_log.record(action, targets, statement, n, (time.perf_counter() - t0) * 1000)
+        return out
 
     def describe(self, name: str, sample_rows: int = 5) -> Description:
         ds = self.dataset(name)
@@ -255,11 +284,38 @@ class Lakehouse:
     def sql(self, text: str, as_of: int | str | None = None):
         """Run one read-only query over the datasets; return a pyarrow.Table.
         `as_of`: a version (one dataset) or a timestamp (every dataset in the query)."""
-        return self.engine.run(text, _as_of(as_of))
+        return self._audited("sql", lambda: self._touched(text), text,
+                             lambda: self.engine.run(text, _as_of(as_of)), rows=lambda t: t.num_rows)
 
     def sql_stream(self, text: str, batch_rows: int = 65536, as_of: int | str | None = None):
-        """Like sql(), as a pyarrow.RecordBatchReader: rows stream, memory stays bounded."""
-        return self.engine.stream(text, batch_rows, _as_of(as_of))
+        """Like sql(), as a pyarrow.RecordBatchReader: rows stream, memory stays bounded.
+        The audit entry is written when the stream ends, with the rows it carried."""
+        import time
+
+        import pyarrow as pa
+
+        t0 = time.perf_counter()
+        try:
+            rdr = self.engine.stream(text, batch_rows, _as_of(as_of))
+        except LakehouseError as e:
+            self.audit_log.record("sql", self._touched(text), text, None, (time.perf_counter() - t0) * 1000,
+                                  "refused", str(e))
+            raise
+        audit, touched = self.audit_log, self._touched(text)
+
+        def counted():
+            n = 0
+            try:
+                for b in rdr:
+                    n += b.num_rows
+                    yield b
+            finally:
+                audit.record("sql", touched, text, n, (time.perf_counter() - t0) * 1000)
+        return pa.RecordBatchReader.from_batches(rdr.schema, counted())
+
+    def _touched(self, text: str) -> list[str]:
+        """Datasets a query names (the views the engine knows are this profile's)."""
+        return self.engine._mentioned(text) if isinstance(text, str) else []
 
     # -- vectors: embedding, index generations, semantic and hybrid search --------------
     @property

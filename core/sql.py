@@ -23,7 +23,7 @@ from .errors import SqlError
 from .names import quote_ident
 
 READ_ONLY = {"SELECT", "EXPLAIN"}
-SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal", "_indexes", "_index_events", "_asks")
+SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal", "_indexes", "_index_events", "_asks", "_audit")
 _AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
 
 
@@ -37,8 +37,12 @@ def _sql_list(items: list[str]) -> str:
 
 class SqlEngine:
     def __init__(self, catalog: Catalog, root: Path, threads: int = 0, memory_limit: str = "",
-                 cache_limit: int = 0):
+                 cache_limit: int = 0, profile=None):
         self.catalog, self.root = catalog, root
+        # the reader's profile: only its datasets become views, only their files are
+        # readable, and system tables show only its rows (None: everything)
+        self.profile = profile if profile is not None and not profile.sees_all else None
+        self._allowed: set[str] = set()
         self.threads, self.memory_limit = threads, memory_limit
         self._con = None
         self._gen = -1
@@ -71,7 +75,9 @@ class SqlEngine:
         con.execute("SET parquet_metadata_cache = true")
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = '{_esc(str(tmp))}'")
-        con.execute(f"SET allowed_directories = {_sql_list([str(tables) + '/', str(tmp) + '/'])}")
+        readable = [str(tables) + "/"] if self.profile is None else \
+            [str(tables / name) + "/" for name in sorted(self._allowed)]
+        con.execute(f"SET allowed_directories = {_sql_list(readable + [str(tmp) + '/'])}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         con.execute("CREATE SCHEMA _cache")
@@ -80,15 +86,25 @@ class SqlEngine:
     def _connection(self):
         gen = self.catalog.generation()
         with self._lock:
-            if self._con is None:
-                self._con = self._connect()
-            if gen != self._gen:
+            if gen != self._gen or self._con is None:
                 self._sync()
             return self._con
 
     def _sync(self) -> None:
         """Bring the views in line with the catalog: replace what changed, drop what went."""
         gen, specs = self.catalog.snapshot()
+        if self.profile is not None:
+            specs = [s for s in specs if self.profile.sees(s.name)]
+            names = {s.name for s in specs}
+            if not names <= self._allowed and self._con is not None:
+                # a newly visible dataset: its directory must be readable, and the
+                # configuration is locked — start a fresh connection
+                self._con.close()
+                self._con, self._views, self._arrow_views = None, {}, {}
+                self.cache.entries.clear()
+            self._allowed = names if self._con is None else self._allowed
+        if self._con is None:
+            self._con = self._connect()
         con, tables = self._con, self.root / "tables"
         wanted = {s.name: s for s in specs}
         for name in list(self._views):
@@ -174,6 +190,8 @@ class SqlEngine:
         targets: list[tuple[str, str, int | str]] = []
         for name, when in set(_AT.findall(text)):
             if name not in self._views:
+                if self.profile is not None and self.catalog.get(name) is not None:
+                    raise SqlError(f"no such dataset in profile {self.profile.id}: {name}")
                 raise SqlError(f'no dataset named {name!r} (in "{name}@{when}") — '
                                "`lakehouse datasets` lists them")
             targets.append((f"{name}@{when}", name, parse_as_of(when)))
@@ -198,19 +216,50 @@ class SqlEngine:
             cur.register(view, dt.to_pyarrow_dataset())
 
     def _system_tables(self, cur, text: str) -> None:
-        """Register the system tables the query names, fresh from the catalog."""
+        """Register the system tables the query names, fresh from the catalog (a
+        profile's reader sees only the rows about its own datasets and indexes)."""
         lowered = text.lower()
         for t in SYSTEM_TABLES:
             if t in lowered:
-                cur.register(t, self.catalog.system_table(t))
+                table = self.catalog.system_table(t)
+                if self.profile is not None:
+                    table = self._scoped(t, table)
+                cur.register(t, table)
+
+    def _scoped(self, name: str, table):
+        import pyarrow as pa
+
+        p = self.profile
+        if name in ("_asks", "_audit"):
+            keep = [v == p.id for v in table.column("profile").to_pylist()]
+        elif name in ("_indexes", "_index_events"):
+            bound = {i["name"] for i in self.catalog.indexes() if p.searches(i["name"]) and p.sees(i["dataset"])}
+            keep = [v in bound for v in table.column("index_name").to_pylist()]
+        else:
+            col = {"_datasets": "name", "_journal": "dataset", "_errors": "dataset", "_jobs": "target"}[name]
+            keep = [bool(v) and (p.sees(v.split()[0]) or p.searches(v.split()[0]))
+                    for v in table.column(col).to_pylist()]
+        return table.filter(pa.array(keep, pa.bool_()))
+
+    def _out_of_scope(self, e: SqlError) -> SqlError:
+        """DuckDB's 'no such table' for a dataset that exists outside the profile."""
+        m = re.search(r"Table with name ([^\s!]+) does not exist", str(e))
+        if self.profile is not None and m and self.catalog.get(m.group(1).strip('"')) is not None:
+            name = m.group(1).strip('"')
+            seen = ", ".join(sorted(self._views)) or "none"
+            return SqlError(f"no such dataset in profile {self.profile.id}: {name} — its datasets: {seen}")
+        return e
 
     def run(self, text: str, as_of: str | int | None = None):
         """Run one read-only query; return a pyarrow.Table."""
-        cur = self._cursor(text, as_of)
+        try:
+            cur = self._cursor(text, as_of)
+        except SqlError as e:
+            raise self._out_of_scope(e) from None
         try:
             return cur.sql(text).to_arrow_table()
         except Exception as e:
-            raise SqlError(_clean(e)) from None
+            raise self._out_of_scope(SqlError(_clean(e))) from None
         finally:
             cur.close()
 
@@ -218,12 +267,15 @@ class SqlEngine:
         """Run one read-only query; return a pyarrow.RecordBatchReader that streams rows."""
         import pyarrow as pa
 
-        cur = self._cursor(text, as_of)
+        try:
+            cur = self._cursor(text, as_of)
+        except SqlError as e:
+            raise self._out_of_scope(e) from None
         try:
             rdr = cur.sql(text).to_arrow_reader(batch_rows)
         except Exception as e:
             cur.close()
-            raise SqlError(_clean(e)) from None
+            raise self._out_of_scope(SqlError(_clean(e))) from None
 
         def batches():
             try:

@@ -170,20 +170,27 @@ def test_catalog_from_an_older_version_is_migrated(home, data):
 
     from core.catalog import MIGRATIONS, SCHEMA_SQL
 
-    added = [re.search(r"ADD COLUMN (\w+)", m).group(1) for m in MIGRATIONS]
-    old = "\n".join(ln for ln in SCHEMA_SQL.splitlines()
-                    if not any(ln.strip().startswith(c + " ") for c in added))
+    added = [re.search(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", m).groups() for m in MIGRATIONS]
+    kept, table = [], None
+    for ln in SCHEMA_SQL.splitlines():  # the schema without the migrated columns of their tables
+        m = re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", ln)
+        table = m.group(1) if m else table
+        if not any(t == table and ln.strip().startswith(c + " ") for t, c in added):
+            kept.append(ln)
+    old = "\n".join(kept)
     home.mkdir(parents=True)
     db = sqlite3.connect(home / "catalog.sqlite")
     db.executescript(old)
-    assert not set(added) & {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
+    for table, col in added:
+        assert col not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
     db.close()
     with Lakehouse.open(home=home) as lh:
         lh.ingest([write(data / "m.csv", "a\n1\n")])
         assert lh.sql("SELECT a FROM m").column(0).to_pylist() == [1]
     db = sqlite3.connect(home / "catalog.sqlite")
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert set(added) <= {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
+    for table, col in added:
+        assert col in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
 
 
 def test_kill_before_a_background_hash_was_recorded_still_rolls_forward_idempotently(home, data):

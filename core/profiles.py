@@ -1,0 +1,187 @@
+"""Profiles: every reader — a person, an agent, a local model — works through one.
+
+A profile decides what data it sees (dataset and index names or glob patterns), which
+models it uses and how its indexes are searched. They live in lakehouse.toml under
+`[profiles.<id>]`; `default` always exists and sees everything.
+
+Editing rewrites only the profile's own tables in the file (rendered with tomli-w), so
+the user's other settings, profiles and comments stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, LakehouseError, NotFound
+
+DEFAULT = "default"
+_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# key -> (type, doc)
+KEYS: dict[str, tuple[type, str]] = {
+    "description": (str, "what the profile is for"),
+    "datasets": (list, "dataset names or glob patterns it may see"),
+    "indexes": (list, "vector index names or glob patterns it may search"),
+    "chat_model": (str, "Ollama chat model for its asks"),
+    "embedder": (str, "auto, ollama or hashing, for its embeds"),
+    "embed_model": (str, "Ollama embedding model for its embeds"),
+    "keep_alive": (str, "how long Ollama keeps its models loaded"),
+    "hnsw": (dict, "{ m, ef_construction, ef_search } for its index builds and searches"),
+}
+HNSW_KEYS = ("m", "ef_construction", "ef_search")
+
+
+@dataclass
+class Profile:
+    id: str
+    description: str = ""
+    datasets: list[str] = field(default_factory=lambda: ["*"])
+    indexes: list[str] = field(default_factory=lambda: ["*"])
+    chat_model: str = ""  # empty: [ollama] chat_model
+    embedder: str = ""  # empty: [vectors] embedder
+    embed_model: str = ""  # empty: [ollama] embed_model
+    keep_alive: str = ""  # empty: [ollama] keep_alive
+    hnsw: dict[str, int] = field(default_factory=dict)  # empty: [vectors] hnsw_*
+    defined: bool = True  # False for the built-in default
+
+    @property
+    def sees_all(self) -> bool:
+        return "*" in self.datasets
+
+    def sees(self, dataset: str) -> bool:
+        return any(fnmatch.fnmatchcase(dataset, p) for p in self.datasets)
+
+    def searches(self, index: str) -> bool:
+        return any(fnmatch.fnmatchcase(index, p) for p in self.indexes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("defined")
+        return d
+
+    def toml_table(self) -> dict[str, Any]:
+        """The keys as they are written to lakehouse.toml (empty ones left out)."""
+        d = self.to_dict()
+        d.pop("id")
+        return {k: v for k, v in d.items() if v not in ("", [], {}, None)}
+
+
+def check_id(pid: str) -> str:
+    if not isinstance(pid, str) or not _ID.match(pid):
+        raise ConfigError(f"profile name {pid!r} is invalid: use lowercase letters, digits, - and _ "
+                          "(starting with a letter, at most 63 characters)")
+    return pid
+
+
+def parse(raw: Any, path: Path | str) -> dict[str, Profile]:
+    """Validate the [profiles] section; a malformed table names its key and file."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'profiles' must be tables like [profiles.NAME], got {raw!r}")
+    out: dict[str, Profile] = {}
+    for pid, table in raw.items():
+        try:
+            check_id(pid)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [profiles.{pid}] must be a table of keys, got {table!r}")
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            where = f"{path}: key 'profiles.{pid}.{key}'"
+            if key not in KEYS:
+                raise ConfigError(f"{path}: unknown key 'profiles.{pid}.{key}' — known keys: {', '.join(KEYS)}")
+            typ = KEYS[key][0]
+            if typ is list:
+                if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                    raise ConfigError(f"{where} must be a list of names or patterns, e.g. [\"documents\", \"docs_*\"]")
+            elif typ is dict:
+                if not isinstance(value, dict) or set(value) - set(HNSW_KEYS) or not all(
+                        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
+                    raise ConfigError(f"{where} must be a table like {{ m = 16, ef_construction = 80, "
+                                      "ef_search = 50 }} of positive integers")
+            elif not isinstance(value, str):
+                raise ConfigError(f"{where} must be a string, got {type(value).__name__} {value!r}")
+            values[key] = value
+        if values.get("embedder", "auto") not in ("auto", "ollama", "hashing"):
+            raise ConfigError(f"{path}: key 'profiles.{pid}.embedder' must be auto, ollama or hashing, "
+                              f"got {values['embedder']!r}")
+        out[pid] = Profile(pid, **values)
+    return out
+
+
+def resolve(profiles: dict[str, Profile], pid: str | None) -> Profile:
+    """The profile named `pid` (None or 'default': the built-in, unless redefined)."""
+    pid = pid or DEFAULT
+    if pid in profiles:
+        return profiles[pid]
+    if pid == DEFAULT:
+        return Profile(DEFAULT, "sees everything", defined=False)
+    known = ", ".join([DEFAULT] + sorted(p for p in profiles if p != DEFAULT))
+    raise NotFound(f"no profile named {pid!r} — known profiles: {known}; create one with "
+                   f"`lakehouse profile create {pid} --datasets NAME,...`")
+
+
+def problems(profile: Profile, datasets: list[str], indexes: list[str]) -> list[str]:
+    """Bindings that point at nothing: a missing dataset, a pattern that matches none."""
+    out = []
+    for pat in profile.datasets:
+        if not any(fnmatch.fnmatchcase(d, pat) for d in datasets):
+            what = "pattern" if any(ch in pat for ch in "*?[") else "dataset"
+            out.append(f"profile {profile.id}: {what} {pat!r} matches no dataset")
+    for pat in profile.indexes:
+        if pat != "*" and not any(fnmatch.fnmatchcase(i, pat) for i in indexes):
+            out.append(f"profile {profile.id}: index {pat!r} matches no index")
+    return out
+
+
+# -- editing lakehouse.toml ---------------------------------------------------------------
+def _block_span(lines: list[str], pid: str) -> tuple[int, int] | None:
+    """Line range of [profiles.<pid>] and its sub-tables, or None if not there."""
+    head = re.compile(r"^\s*\[\s*profiles\s*\.\s*(\"?)" + re.escape(pid) + r"\1\s*(\.[^\]]*)?\]\s*(#.*)?$")
+    any_head = re.compile(r"^\s*\[")
+    start = next((i for i, ln in enumerate(lines) if head.match(ln)), None)
+    if start is None:
+        return None
+    end = start + 1
+    while end < len(lines) and not (any_head.match(lines[end]) and not head.match(lines[end])):
+        end += 1
+    while end > start + 1 and not lines[end - 1].strip():  # keep the blank line before the next table
+        end -= 1
+    return start, end
+
+
+def write(path: Path, pid: str, table: dict[str, Any] | None) -> None:
+    """Set (or, with None, remove) [profiles.<pid>] in the TOML file at `path`,
+    leaving every other line as it was. Atomic: a temporary file, then a rename."""
+    import tomllib
+
+    import tomli_w
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        before = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML — {e}; fix it before editing profiles") from None
+    lines = text.splitlines()
+    span = _block_span(lines, pid)
+    defined_inline = pid in before.get("profiles", {}) and span is None
+    if defined_inline:
+        raise LakehouseError(f"{path}: profile {pid!r} is written inline (not as a [profiles.{pid}] table) — "
+                             "edit it by hand, or rewrite it as a table first")
+    block = tomli_w.dumps({"profiles": {pid: table}}).strip().splitlines() if table is not None else []
+    if span is None:
+        new = lines + ([""] if lines and lines[-1].strip() else []) + block
+    else:
+        new = lines[:span[0]] + block + lines[span[1]:]
+    out = "\n".join(new).rstrip("\n") + "\n"
+    check = tomllib.loads(out)  # what we write must parse, and hold the change
+    if table is not None and check.get("profiles", {}).get(pid) != table:
+        raise LakehouseError(f"{path}: writing profile {pid!r} did not round-trip — the file was left as it was")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(out, encoding="utf-8")
+    os.replace(tmp, path)

@@ -128,6 +128,11 @@ class Lakehouse:
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
+        if not self.profile.sees_all:  # a profile writes only datasets its patterns name
+            if not name or not self.profile.sees(name):
+                raise LakehouseError(
+                    f"profile {self.profile.id} may only ingest into its datasets "
+                    f"({', '.join(self.profile.datasets)}) — give --name with one of them")
         ing = Ingestor(self.root, self.config, self.catalog, self.tables, self._jobs)
         try:
             return ing.ingest(list(paths), name=name, fmt=format, types=types, mode=mode, key=key,
@@ -225,23 +230,26 @@ class Lakehouse:
             self._mutator_obj = Mutator(self.root, self.config, self.catalog, self.tables)
         return self._mutator_obj
 
-    def _guard(self, operation: str, dataset: str, fn):
-        """Run a mutation; a refused one lands in `_errors` like a refused ingest."""
+    def _guard(self, operation: str, dataset: str, fn, statement: str = ""):
+        """Run a change within the profile's datasets; audited, and a refused one lands
+        in `_errors` like a refused ingest."""
         try:
-            return fn()
+            self.dataset(dataset)
+            return self._audited(operation, [dataset], statement, fn)
         except LakehouseError as e:
-            self.catalog.add_error(operation, str(e), dataset=dataset)
+            self.catalog.add_error(operation, str(e), dataset=dataset if self.profile.sees(dataset) else "")
             raise
 
     def update(self, name: str, key, values: dict[str, str], *, actor: str | None = None,
                reason: str = ""):
         """Set fields of the record with primary key `key`; journaled per field."""
         return self._guard("update", name, lambda: self._mutator.update(
-            name, key, values, actor or _user(), reason))
+            name, key, values, actor or _user(), reason), f"key {key}: {values}")
 
     def delete(self, name: str, key, *, actor: str | None = None, reason: str = ""):
         """Delete the record with primary key `key`; its last values are journaled."""
-        return self._guard("delete", name, lambda: self._mutator.delete(name, key, actor or _user(), reason))
+        return self._guard("delete", name, lambda: self._mutator.delete(name, key, actor or _user(), reason),
+                           f"key {key}")
 
     def restore(self, name: str, *, version: int | None = None, as_of: str | None = None,
                 actor: str | None = None, reason: str = ""):
@@ -323,7 +331,8 @@ class Lakehouse:
         if self._vectors_obj is None:
             from .vectors.manager import Vectors
 
-            self._vectors_obj = Vectors(self.root, self.config, self.catalog, lambda: self.engine, self._jobs)
+            self._vectors_obj = Vectors(self.root, self.config, self.catalog, lambda: self.engine, self._jobs,
+                                        self.profile)
         return self._vectors_obj
 
     def embed(self, dataset: str, column: str, *, index: str | None = None, key=None,
@@ -337,16 +346,22 @@ class Lakehouse:
         interrupted run continues where it stopped. The new generation becomes active
         when the index has none or it refreshes the active one with the same embedder
         and chunking (`promote` overrides). Returns an EmbedResult."""
+        p, hnsw = self.profile, self.profile.hnsw  # the profile's models and index settings by default
         return self._guard("embed", dataset, lambda: self._vectors.embed(
             dataset, column, index=index, key=key, chunk_size=chunk_size, overlap=overlap,
-            embedder=embedder, model=model, kind=kind, m=m, ef_construction=ef_construction,
-            ef_search=ef_search, promote=promote, actor=actor or _user(), listener=progress, cancel=cancel))
+            embedder=embedder or p.embedder or None, model=model or p.embed_model or None, kind=kind,
+            m=m or hnsw.get("m"), ef_construction=ef_construction or hnsw.get("ef_construction"),
+            ef_search=ef_search or hnsw.get("ef_search"), promote=promote, actor=actor or _user(),
+            listener=progress, cancel=cancel), f"{dataset}.{column} -> {index or ''}")
 
     def search(self, index: str, text: str, k: int = 10, *, where: str | None = None,
                ef: int | None = None, embedder: str | None = None):
         """Semantic search of `index` (or `index@gN`); `where` is a SQL condition on the
         source dataset — only rows passing it are ranked. Returns a SearchResult."""
-        return self._vectors.search(index, text, k, where, ef, embedder)
+        ef = ef or self.profile.hnsw.get("ef_search")
+        return self._audited("search", [index.split("@")[0]], text + (f" WHERE {where}" if where else ""),
+                             lambda: self._vectors.search(index, text, k, where, ef, embedder),
+                             rows=lambda r: len(r.hits))
 
     def compare(self, a: str, b: str, text: str, k: int = 10, *, where: str | None = None) -> dict:
         """The same search on two generations side by side, with overlap@k of their rows."""
@@ -395,10 +410,23 @@ class Lakehouse:
         from .ask.asker import Asker
         from .ask.chat import Chat
 
-        key = model or self.config.get("ollama.chat_model")
+        key = model or self.profile.chat_model or self.config.get("ollama.chat_model")
         if getattr(self, "_asker", None) is None or self._asker.chat.model != key:
-            self._asker = Asker(self, self.config, Chat.from_config(self.config, key))
-        return self._asker.ask(question, mode, index, on_token)
+            chat = Chat.from_config(self.config, key)
+            chat.keep_alive = self.profile.keep_alive or chat.keep_alive
+            self._asker = Asker(self, self.config, chat)
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            r = self._asker.ask(question, mode, index, on_token)
+        except LakehouseError as e:
+            self.audit_log.record("ask", [], question, None, (time.perf_counter() - t0) * 1000, "failed", str(e))
+            raise
+        touched = self._touched(r.sql) if r.sql else sorted({c.dataset for c in r.citations})
+        self.audit_log.record("ask", touched, question, r.row_count, (time.perf_counter() - t0) * 1000,
+                              "ok" if r.outcome != "failed" else "failed")
+        return r
 
     def accept(self, ask_id: str) -> dict:
         """Mark an ask's question->SQL pair as good: later prompts use it as an example."""
@@ -419,7 +447,10 @@ class Lakehouse:
 
 
     def jobs(self, limit: int = 50) -> list[JobInfo]:
-        return self._jobs.list(limit)
+        jobs = self._jobs.list(limit)
+        if self.profile.sees_all:
+            return jobs
+        return [j for j in jobs if self.profile.sees(j.target.split()[0]) or self.profile.searches(j.target.split()[0])]
 
     def cancel_job(self, job_id: str) -> bool:
         if self.catalog.job(job_id) is None:
@@ -427,7 +458,8 @@ class Lakehouse:
         return self._jobs.cancel(job_id)
 
     def errors(self, since: str | None = None, limit: int | None = None) -> list[ErrorEvent]:
-        return self.catalog.errors(parse_since(since) if since else None, limit)
+        errs = self.catalog.errors(parse_since(since) if since else None, limit)
+        return errs if self.profile.sees_all else [e for e in errs if e.dataset and self.profile.sees(e.dataset)]
 
     # -- demo ---------------------------------------------------------------------
     def demo(self, scale: float = 1.0, progress: Listener | None = None,

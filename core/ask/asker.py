@@ -304,4 +304,4 @@ class Asker:
             "citations_json": json.dumps([{"n": c.n, "dataset": c.dataset, "row_key": c.row_key,
                                            "chunk_id": c.chunk_id, "score": c.score} for c in r.citations]),
             "answer": r.answer, "model": r.model, "timings_json": json.dumps(r.timings_ms),
-            "outcome": r.outcome, "error": r.error})
+            "outcome": r.outcome, "error": r.error, "profile": self.lh.profile.id})

@@ -56,8 +56,9 @@ def parse_selector(selector: str) -> tuple[str, int | None]:
 
 
 class Vectors:
-    def __init__(self, root: Path, cfg, catalog, engine_fn, jobs):
+    def __init__(self, root: Path, cfg, catalog, engine_fn, jobs, profile=None):
         self.root, self.cfg, self.catalog, self._engine_fn, self._jobs = root, cfg, catalog, engine_fn, jobs
+        self.profile = profile  # the reader: only its indexes over its datasets exist for it
         self.cache = VectorCache(cfg.get("vectors.cache_mb") * 1024 * 1024)
         self._embedders: dict[tuple, tuple[object, float]] = {}
         self._emb_lock = threading.Lock()
@@ -73,9 +74,15 @@ class Vectors:
         index = row.pop("index_name")
         return Generation(index=index, active=row["gen"] == active_gen, **row)
 
+    def _visible(self, idx: dict) -> bool:
+        p = self.profile
+        return p is None or (p.searches(idx["name"]) and p.sees(idx["dataset"]))
+
     def require(self, name: str) -> dict:
         check_index_name(name)
         idx = self.catalog.index(name)
+        if idx is not None and not self._visible(idx):
+            raise NotFound(f"no such index in profile {self.profile.id}: {name}")
         if idx is None:
             raise NotFound(f"no index named {name!r} — `lakehouse index list` shows them; build one with "
                            f"`lakehouse embed DATASET --column COL --index {name}`")
@@ -90,7 +97,7 @@ class Vectors:
                          ds.table_version if ds else None)
 
     def list(self) -> list[IndexInfo]:
-        return [self.info(i["name"]) for i in self.catalog.indexes()]
+        return [self.info(i["name"]) for i in self.catalog.indexes() if self._visible(i)]
 
     def _settle(self, name: str) -> None:
         """Finish the bookkeeping of builds whose process died: a build renamed into
@@ -153,7 +160,12 @@ class Vectors:
             if k not in cols:
                 raise VectorError(f"key column {k!r} is not a column of {dataset!r}")
         name = check_index_name(index or dataset_name_from_stem(f"{dataset}_{column}"))
+        if self.profile is not None and not self.profile.searches(name):
+            raise VectorError(f"profile {self.profile.id} may only build its indexes "
+                              f"({', '.join(self.profile.indexes)}) — give --index with one of those names")
         existing = self.catalog.index(name)
+        if existing is not None:
+            self.require(name)
         if existing and (existing["dataset"], existing["column_name"]) != (dataset, column):
             raise VectorError(f"index {name!r} already indexes {existing['dataset']}.{existing['column_name']} — "
                               "choose another --index name, or drop it with `lakehouse index drop "

@@ -27,6 +27,9 @@ app = typer.Typer(
 )
 jobs_app = typer.Typer(help="List running and recent jobs; cancel one.", rich_markup_mode=None)
 app.add_typer(jobs_app, name="jobs")
+profile_app = typer.Typer(help="Profiles: who sees which data, with which models; list, create, edit, activate.",
+                          rich_markup_mode=None)
+app.add_typer(profile_app, name="profile")
 index_app = typer.Typer(help="Vector indexes and their generations: list, promote, rollback, drop, rebuild.",
                         rich_markup_mode=None)
 app.add_typer(index_app, name="index")
@@ -47,6 +50,7 @@ class RowFormat(str, Enum):
 class _State:
     home: Optional[str] = None
     config: Optional[str] = None
+    profile: Optional[str] = None
 
 
 state = _State()
@@ -55,9 +59,11 @@ state = _State()
 def _open():
     from core import Lakehouse
 
-    lh = Lakehouse.open(home=state.home, config_file=state.config)
+    lh = Lakehouse.open(home=state.home, config_file=state.config, profile=state.profile)
     for note in lh.recovery_notes:
         print(f"recovered: {note}", file=sys.stderr)
+    for problem in lh.profile_problems:
+        print(f"warning: {problem}", file=sys.stderr)
     return lh
 
 
@@ -120,9 +126,10 @@ def main_callback(
     ctx: typer.Context,
     home: Optional[str] = typer.Option(None, "--home", help="Storage root (relocates all state; env LAKEHOUSE_HOME)."),
     config: Optional[str] = typer.Option(None, "--config", help="Config file to use instead of the default."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Work as this profile (env LAKEHOUSE_PROFILE; default: the active one)."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ):
-    state.home, state.config = home, config
+    state.home, state.config, state.profile = home, config, profile
     if version:
         from importlib.metadata import version as v
 
@@ -907,6 +914,150 @@ def models(format: ListFormat = typer.Option(ListFormat.table, "--format", help=
                       ["loaded", "memory", "vram", "context", "expires"], "table")
     else:
         print("no model is loaded", file=sys.stderr)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [x.strip() for x in value.split(",") if x.strip()] if value is not None else None
+
+
+def _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
+                     m, ef_construction, ef_search) -> dict:
+    hnsw = {k: v for k, v in (("m", m), ("ef_construction", ef_construction), ("ef_search", ef_search))
+            if v is not None}
+    return {"description": description, "datasets": _split(datasets), "indexes": _split(indexes),
+            "chat_model": chat_model, "embedder": embedder, "embed_model": embed_model,
+            "keep_alive": keep_alive, "hnsw": hnsw or None}
+
+
+_P_DESC = typer.Option(None, "--description", help="What the profile is for.")
+_P_DATASETS = typer.Option(None, "--datasets", help="Datasets it may see: names or globs, comma-separated.")
+_P_INDEXES = typer.Option(None, "--indexes", help="Indexes it may search: names or globs, comma-separated.")
+_P_CHAT = typer.Option(None, "--chat-model", help="Ollama chat model for its asks.")
+_P_EMB = typer.Option(None, "--embedder", help="auto, ollama or hashing.")
+_P_EMB_MODEL = typer.Option(None, "--embed-model", help="Ollama embedding model.")
+_P_KEEP = typer.Option(None, "--keep-alive", help="How long Ollama keeps its models loaded (e.g. 10m).")
+_P_M = typer.Option(None, "--m", help="HNSW M for its index builds.")
+_P_EFC = typer.Option(None, "--ef-construction", help="HNSW ef_construction for its index builds.")
+_P_EFS = typer.Option(None, "--ef-search", help="HNSW ef_search for its searches.")
+
+
+def _print_profile(p: dict) -> None:
+    hnsw = ", ".join(f"{k} {v}" for k, v in p["hnsw"].items()) or "config defaults"
+    print(f"profile {p['id']}{' (active)' if p['active'] else ''}: {p['description'] or '-'}")
+    print(f"  datasets:    {', '.join(p['datasets'])}")
+    print(f"  indexes:     {', '.join(p['indexes'])}")
+    print(f"  chat model:  {p['chat_model'] or '[ollama] chat_model'}")
+    print(f"  embedder:    {p['embedder'] or '[vectors] embedder'} ({p['embed_model'] or '[ollama] embed_model'})")
+    print(f"  keep_alive:  {p['keep_alive'] or '[ollama] keep_alive'}")
+    print(f"  hnsw:        {hnsw}")
+    for problem in p["problems"]:
+        print(f"  problem: {problem}", file=sys.stderr)
+
+
+@profile_app.command("list")
+def profile_list(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """Every profile; * marks the active one."""
+    from app.output import dumps, print_records
+
+    profiles = _with_lh(lambda lh: lh.profiles())
+    if format == ListFormat.json:
+        print(dumps(profiles))
+        return
+    print_records([{"profile": ("* " if p["active"] else "  ") + p["id"], "description": p["description"],
+                    "datasets": ", ".join(p["datasets"]), "indexes": ", ".join(p["indexes"]),
+                    "chat model": p["chat_model"] or "(config)",
+                    "problems": "; ".join(p["problems"]) or "-"} for p in profiles],
+                  ["profile", "description", "datasets", "indexes", "chat model", "problems"], "table")
+
+
+@profile_app.command("show")
+def profile_show(name: str = typer.Argument(..., help="Profile name."),
+                 format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """One profile's bindings, models and settings (and any binding that points at nothing)."""
+    from app.output import dumps
+
+    p = _with_lh(lambda lh: lh.profile_show(name))
+    print(dumps(p)) if format == ListFormat.json else _print_profile(p)
+
+
+@profile_app.command("create")
+def profile_create(name: str = typer.Argument(..., help="Profile name."), description: Optional[str] = _P_DESC,
+                   datasets: Optional[str] = _P_DATASETS, indexes: Optional[str] = _P_INDEXES,
+                   chat_model: Optional[str] = _P_CHAT, embedder: Optional[str] = _P_EMB,
+                   embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
+                   m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS):
+    """Create a profile in lakehouse.toml (the rest of the file is kept as it was)."""
+    changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
+                               m, ef_construction, ef_search)
+    if changes["datasets"] is None:
+        print("error: a profile needs --datasets (names or globs it may see, e.g. documents,docs_*)", file=sys.stderr)
+        raise typer.Exit(2)
+    _print_profile(_with_lh(lambda lh: lh.profile_save(name, changes, create=True)))
+
+
+@profile_app.command("edit")
+def profile_edit(name: str = typer.Argument(..., help="Profile name."), description: Optional[str] = _P_DESC,
+                 datasets: Optional[str] = _P_DATASETS, indexes: Optional[str] = _P_INDEXES,
+                 chat_model: Optional[str] = _P_CHAT, embedder: Optional[str] = _P_EMB,
+                 embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
+                 m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS):
+    """Change some keys of a profile (the others, and the rest of the file, stay)."""
+    changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
+                               m, ef_construction, ef_search)
+    _print_profile(_with_lh(lambda lh: lh.profile_save(name, changes, create=False)))
+
+
+@profile_app.command("delete")
+def profile_delete(name: str = typer.Argument(..., help="Profile name.")):
+    """Remove a profile from lakehouse.toml."""
+    print(_with_lh(lambda lh: lh.profile_delete(name)))
+
+
+@profile_app.command("activate")
+def profile_activate(name: str = typer.Argument(..., help="Profile name."),
+                     wait: bool = typer.Option(False, "--wait", help="Run the activation here, with a progress bar."),
+                     job_id: Optional[str] = typer.Option(None, "--job-id", hidden=True)):
+    """Make a profile the active one: a background job that loads its indexes and models."""
+    import os
+    import subprocess
+    import uuid
+
+    if wait:
+        r = _with_lh(lambda lh: _run_job(lh.activate, name, job_id=job_id))
+        for step, outcome in r["steps"].items():
+            print(f"{step}: {outcome}")
+        print(f"{r['profile']} is the active profile ({r['seconds']:.2f} s)")
+        return
+    lh = _with_lh(lambda lh: (lh.profile_show(name), lh)[1])  # the name is checked before anything starts
+    jid = uuid.uuid4().hex[:12]
+    logs = lh.root / "logs"
+    logs.mkdir(exist_ok=True)
+    args = [sys.executable, "-m", "app"]
+    for flag, value in (("--home", state.home), ("--config", state.config)):
+        if value:
+            args += [flag, value]
+    args += ["profile", "activate", name, "--wait", "--job-id", jid]
+    with open(logs / f"activate-{jid}.log", "wb") as log:
+        subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True, env=os.environ.copy())
+    print(f"activating {name} as job {jid} — `lakehouse jobs` shows its progress; "
+          f"`lakehouse jobs cancel {jid}` stops it")
+
+
+@app.command("audit")
+def audit_cmd(profile: Optional[str] = typer.Option(None, "--profile", help="Only this profile's entries."),
+              since: Optional[str] = typer.Option(None, "--since", help="30m, 2h, 7d or an ISO time."),
+              limit: int = typer.Option(50, "--limit", help="Most entries to show."),
+              format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """Every data access — SQL, search, ask, mutation, activation — newest first."""
+    from app.output import print_records
+
+    rows = _with_lh(lambda lh: lh.audit(profile, since, limit))
+    for r in rows:
+        r["time"] = r["ts"][:19].replace("T", " ")
+        r["ms"] = r["duration_ms"]
+    print_records(rows, ["time", "profile", "action", "datasets", "statement", "row_count", "ms", "outcome"],
+                  format.value)
 
 
 @app.command("config")

@@ -28,8 +28,8 @@ class Job:
     """Handle a running job uses to report progress and notice cancellation."""
 
     def __init__(self, catalog: Catalog, kind: str, target: str, listener: Listener | None,
-                 cancel: threading.Event | None):
-        self.id = uuid.uuid4().hex[:12]
+                 cancel: threading.Event | None, job_id: str | None = None):
+        self.id = job_id or uuid.uuid4().hex[:12]
         self.kind, self.target = kind, target
         self._catalog, self._listener = catalog, listener
         self._cancel = cancel or threading.Event()
@@ -78,8 +78,9 @@ class Jobs:
 
     @contextmanager
     def run(self, kind: str, target: str, listener: Listener | None = None,
-            cancel: threading.Event | None = None) -> Iterator[Job]:
-        job = Job(self._catalog, kind, target, listener, cancel)
+            cancel: threading.Event | None = None, job_id: str | None = None) -> Iterator[Job]:
+        """A job; `job_id` lets a parent process name the job it started in a child."""
+        job = Job(self._catalog, kind, target, listener, cancel, job_id)
         self._catalog.add_job(job.id, kind, target, os.getpid())
         try:
             yield job

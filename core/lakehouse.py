@@ -37,7 +37,7 @@ class Lakehouse:
                                  "choose another with --home or LAKEHOUSE_HOME")
         self.catalog = Catalog(self.root / "catalog.sqlite")
         from .audit import AuditLog
-        from .profiles import resolve
+        from .profiles import problems, resolve
 
         # the reader: --profile / LAKEHOUSE_PROFILE, else the activated one, else default
         self.profile = resolve(cfg.profiles, cfg.profile or self.catalog.meta("active_profile"))
@@ -49,6 +49,10 @@ class Lakehouse:
         self._vectors_obj = None
         self._asker = None
         self.recovery_notes: list[str] = self._recover()
+        # a binding that points at nothing is reported now, not at first use
+        self.profile_problems: list[str] = problems(
+            self.profile, [d.name for d in self.catalog.datasets()],
+            [i["name"] for i in self.catalog.indexes()]) if self.profile.defined else []
 
     @classmethod
     def open(cls, home: str | Path | None = None, config_file: str | Path | None = None,
@@ -446,11 +450,102 @@ class Lakehouse:
         return {"host": o.url, "installed": o.models(), "loaded": o.loaded()}
 
 
+    # -- profiles -----------------------------------------------------------------------
+    def profiles(self) -> list[dict]:
+        """Every profile (the built-in default too) with its bindings' problems and
+        whether it is the active one."""
+        from . import profiles as prof
+
+        active = self.catalog.meta("active_profile") or prof.DEFAULT
+        names = [prof.DEFAULT] + sorted(p for p in self.config.profiles if p != prof.DEFAULT)
+        datasets = [d.name for d in self.catalog.datasets()]
+        indexes = [i["name"] for i in self.catalog.indexes()]
+        out = []
+        for pid in names:
+            p = prof.resolve(self.config.profiles, pid)
+            out.append({**p.to_dict(), "active": pid == active, "current": pid == self.profile.id,
+                        "problems": prof.problems(p, datasets, indexes) if p.defined else []})
+        return out
+
+    def profile_show(self, pid: str) -> dict:
+        from . import profiles as prof
+
+        prof.resolve(self.config.profiles, pid)
+        return next(p for p in self.profiles() if p["id"] == pid)
+
+    def profile_save(self, pid: str, changes: dict, *, create: bool) -> dict:
+        """Create a profile, or edit one (only the keys given change). Writes
+        [profiles.<pid>] into the config file; the rest of the file is kept as it was."""
+        from . import profiles as prof
+
+        prof.check_id(pid)
+        exists = pid in self.config.profiles
+        if create and exists:
+            raise LakehouseError(f"profile {pid!r} already exists — change it with `lakehouse profile edit {pid}`")
+        if not create and not exists:
+            prof.resolve(self.config.profiles, pid)  # the usual 'no profile named' sentence
+            raise LakehouseError(f"profile {pid!r} is the built-in one — create it to change it: "
+                                 f"`lakehouse profile create {pid} ...`")
+        base = self.config.profiles[pid].toml_table() if exists else {}
+        table = {**base, **{k: v for k, v in changes.items() if v is not None}}
+        path = self.config.writable_file
+        parsed = prof.parse({pid: table}, path)[pid]  # the same checks as loading the file
+        prof.write(path, pid, parsed.toml_table())
+        self.config.profiles[pid] = parsed
+        return self.profile_show(pid)
+
+    def profile_delete(self, pid: str) -> str:
+        from . import profiles as prof
+
+        if pid not in self.config.profiles:
+            prof.resolve(self.config.profiles, pid)
+            raise LakehouseError("the built-in default profile cannot be deleted")
+        prof.write(self.config.writable_file, pid, None)
+        del self.config.profiles[pid]
+        note = ""
+        if self.catalog.meta("active_profile") == pid:
+            self.catalog.set_meta("active_profile", prof.DEFAULT)
+            note = "; default is the active profile now"
+        return f"deleted profile {pid} from {self.config.writable_file}{note}"
+
+    def activate(self, pid: str, progress: Listener | None = None, cancel: threading.Event | None = None,
+                 job_id: str | None = None) -> dict:
+        """Make `pid` the active profile (a job of named steps; see core.activation) and
+        the reader of this facade. Its indexes stay loaded here for the next search."""
+        from .activation import activate
+        from .profiles import resolve
+
+        result = activate(self, pid, progress, cancel, job_id)
+        self._use(resolve(self.config.profiles, pid))
+        return result
+
+    def _use(self, profile) -> None:
+        """Switch this facade's reader: new scoping; loaded indexes stay loaded."""
+        if self._sql is not None:
+            self._sql.close()
+            self._sql = None
+        self.audit_log.flush()
+        self.profile = profile
+        self.audit_log.profile = profile.id
+        if self._vectors_obj is not None:
+            self._vectors_obj.profile = profile
+        self._asker = None
+
+    def audit(self, profile: str | None = None, since: str | None = None, limit: int = 200) -> list[dict]:
+        """Audit entries, newest first (a profile other than default sees only its own)."""
+        self.audit_log.flush()
+        if not self.profile.sees_all:
+            profile = self.profile.id
+        return self.catalog.audit(profile, parse_since(since) if since else None, limit)
+
+    # -- jobs and errors -------------------------------------------------------------
     def jobs(self, limit: int = 50) -> list[JobInfo]:
         jobs = self._jobs.list(limit)
         if self.profile.sees_all:
             return jobs
-        return [j for j in jobs if self.profile.sees(j.target.split()[0]) or self.profile.searches(j.target.split()[0])]
+        mine = self.profile
+        return [j for j in jobs if j.target == mine.id or mine.sees(j.target.split()[0])
+                or mine.searches(j.target.split()[0])]
 
     def cancel_job(self, job_id: str) -> bool:
         if self.catalog.job(job_id) is None:

@@ -67,7 +67,7 @@ class Profile:
         """The keys as they are written to lakehouse.toml (empty ones left out)."""
         d = self.to_dict()
         d.pop("id")
-        return {k: v for k, v in d.items() if v not in ("", [], {}, None)}
+        return {k: v for k, v in d.items() if v not in ("", [], {}, None, ["*"])}  # defaults left out
 
 
 def check_id(pid: str) -> str:
@@ -134,8 +134,15 @@ def problems(profile: Profile, datasets: list[str], indexes: list[str]) -> list[
             out.append(f"profile {profile.id}: {what} {pat!r} matches no dataset")
     for pat in profile.indexes:
         if pat != "*" and not any(fnmatch.fnmatchcase(i, pat) for i in indexes):
-            out.append(f"profile {profile.id}: index {pat!r} matches no index")
+            what = "index pattern" if any(ch in pat for ch in "*?[") else "index"
+            out.append(f"profile {profile.id}: {what} {pat!r} matches no index")
     return out
+
+
+def is_fatal(problem: str) -> bool:
+    """A named dataset or index that is missing stops an activation; a pattern that
+    matches nothing yet (a place for future datasets) is only reported."""
+    return "pattern" not in problem
 
 
 # -- editing lakehouse.toml ---------------------------------------------------------------

@@ -237,7 +237,7 @@ class SqlEngine:
             keep = [v in bound for v in table.column("index_name").to_pylist()]
         else:
             col = {"_datasets": "name", "_journal": "dataset", "_errors": "dataset", "_jobs": "target"}[name]
-            keep = [bool(v) and (p.sees(v.split()[0]) or p.searches(v.split()[0]))
+            keep = [bool(v) and (v == p.id or p.sees(v.split()[0]) or p.searches(v.split()[0]))
                     for v in table.column(col).to_pylist()]
         return table.filter(pa.array(keep, pa.bool_()))
 

@@ -1,0 +1,152 @@
+"""Profile activation: make a profile the active reader, as a job of named steps.
+
+1. check      its bindings point at datasets and indexes that exist
+2. indexes    load each bound index's active generation (checksums verified) and keep
+              it in this process's cache, so the first search needs no load
+3. embedders  build each generation's embedder; an Ollama embedding model is loaded
+              with the profile's keep_alive
+4. chat model load the profile's chat model in Ollama with its keep_alive
+5. unload     unload the previously active profile's models (keep_alive 0), so only
+              one profile's models hold memory
+6. switch     record the profile as active (one catalog write)
+
+A failing step names itself and leaves the previous profile active. Only one
+activation runs per storage root; a second is refused while one runs. Ollama steps
+are skipped, and say so, when no Ollama answers (the data side still activates).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+
+from .errors import LakehouseError, OllamaError
+
+STEPS = ("check", "indexes", "embedders", "chat model", "unload", "switch")
+
+
+class StepFailed(LakehouseError):
+    pass
+
+
+def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None) -> dict:
+    """Activate profile `pid` for the storage root; return the steps' outcomes."""
+    from . import profiles as prof
+    from .ollama import Ollama
+    from .vectors.manager import Vectors
+
+    target = prof.resolve(lh.config.profiles, pid)
+    lock = lh.root / ".activate.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        running = [j for j in lh._jobs.list(20) if j.kind == "activate" and j.status == "running"]
+        which = f" (job {running[0].id}, profile {running[0].target})" if running else ""
+        raise LakehouseError(f"another profile activation is running{which} — wait for it, or cancel it "
+                             "with `lakehouse jobs cancel ID`") from None
+    previous = lh.catalog.meta("active_profile") or prof.DEFAULT
+    done: dict[str, str] = {}
+    t_start = time.perf_counter()
+    try:
+        with lh._jobs.run("activate", target.id, listener, cancel, job_id) as job:
+            def step(i: int, name: str, message: str) -> None:
+                job.progress(i, len(STEPS), "steps", f"{name}: {message}", force=True)
+
+            def fail(name: str, e: Exception) -> StepFailed:
+                return StepFailed(f"activating {target.id} failed at step '{name}': {e} — "
+                                  f"{previous} is still the active profile")
+
+            step(0, "check", "bindings")
+            datasets = [d.name for d in lh.catalog.datasets()]
+            indexes = [i["name"] for i in lh.catalog.indexes()]
+            issues = prof.problems(target, datasets, indexes) if target.defined else []
+            fatal = [i for i in issues if prof.is_fatal(i)]
+            if fatal:
+                raise fail("check", "; ".join(fatal))
+            done["check"] = "; ".join(issues) or "ok"
+
+            step(1, "indexes", "loading the active generations")
+            vec = Vectors(lh.root, lh.config, lh.catalog, lambda: lh.engine, lh._jobs, target)
+            loaded = []
+            try:
+                for info in vec.list():
+                    if info.active_gen is None:
+                        continue
+                    t0 = time.perf_counter()
+                    vec._load(info.name, info.active_gen)
+                    loaded.append(f"{info.name} g{info.active_gen} ({(time.perf_counter() - t0) * 1000:.0f} ms)")
+                    job.check_cancel()
+            except LakehouseError as e:
+                raise fail("indexes", e) from None
+            # keep them warm for this process's searches under the new profile
+            if lh._vectors_obj is not None:
+                lh._vectors_obj.cache = vec.cache
+            else:
+                lh._vectors_obj = vec
+            done["indexes"] = ", ".join(loaded) or "no bound index has an active generation"
+
+            step(2, "embedders", "checking the embedders")
+            keep_alive = target.keep_alive or lh.config.get("ollama.keep_alive")
+            try:
+                ollama = Ollama.from_config(lh.config, retries=0)
+                ollama.client.list()
+                reachable = True
+            except Exception:
+                reachable, ollama = False, None
+            try:
+                kinds = set()
+                for info in vec.list():
+                    g = info.active
+                    if g is None:
+                        continue
+                    kinds.add(g.provider)
+                    if g.provider == "ollama" and reachable:
+                        vec._embedder(vec.catalog.index_generation(info.name, g.gen))
+                        ollama.call(lambda m=g.model: ollama.client.embed(model=m, input="warm up",
+                                                                           keep_alive=keep_alive),
+                                    model=g.model, what="embedding warm-up")
+                done["embedders"] = ", ".join(sorted(kinds)) or "none needed"
+            except LakehouseError as e:
+                raise fail("embedders", e) from None
+
+            chat_model = target.chat_model or lh.config.get("ollama.chat_model")
+            step(3, "chat model", f"loading {chat_model}")
+            if reachable:
+                try:
+                    ollama.call(lambda: ollama.client.generate(model=chat_model, keep_alive=keep_alive),
+                                model=chat_model, what="model load")
+                    done["chat model"] = f"{chat_model} loaded (keep_alive {keep_alive})"
+                except OllamaError as e:
+                    raise fail("chat model", e) from None
+            else:
+                done["chat model"] = f"skipped: Ollama is not reachable at {Ollama.from_config(lh.config).url}"
+
+            step(4, "unload", f"unloading {previous}'s models")
+            old = prof.resolve(lh.config.profiles, previous) if previous in lh.config.profiles or \
+                previous == prof.DEFAULT else None
+            old_models = set()
+            if old is not None and old.id != target.id:
+                old_models = {old.chat_model or lh.config.get("ollama.chat_model")} - {chat_model}
+            if reachable and old_models:
+                for m in sorted(old_models):
+                    try:
+                        ollama.unload(m)
+                    except OllamaError:
+                        pass  # not loaded or already gone: nothing holds its memory
+                done["unload"] = ", ".join(sorted(old_models))
+            else:
+                done["unload"] = "nothing to unload" if reachable else "skipped: Ollama is not reachable"
+
+            step(5, "switch", f"{previous} -> {target.id}")
+            lh.catalog.set_meta("active_profile", target.id)
+            done["switch"] = f"{previous} -> {target.id}"
+            job.progress(len(STEPS), len(STEPS), "steps", f"{target.id} is active", force=True)
+            lh.audit_log.record("activate", [target.id], f"{previous} -> {target.id}", None,
+                                (time.perf_counter() - t_start) * 1000)
+            return {"job_id": job.id, "profile": target.id, "previous": previous, "steps": done,
+                    "seconds": round(time.perf_counter() - t_start, 3)}
+    finally:
+        os.close(fd)

@@ -1,0 +1,314 @@
+"""Profiles: definitions in lakehouse.toml, scoping of every route to the data,
+activation as a job, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core import Lakehouse
+from core.errors import ConfigError, LakehouseError, NotFound
+
+PROFILES = """
+# the recruiters' assistant
+[profiles.staffing-recruiter]
+description = "Candidates, placements, hours"
+datasets = ["candidates", "placements", "timesheets"]
+indexes = ["resumes"]
+chat_model = "qwen2.5:7b"
+hnsw = { ef_search = 80 }
+
+[profiles.docs-assistant]
+description = "Answers from the product documentation"
+datasets = ["documents", "docs_*"]
+indexes = ["docs"]
+embedder = "hashing"
+keep_alive = "10m"
+"""
+
+
+@pytest.fixture
+def root(home):
+    """The demo (scale 0.01) with the resumes index and a docs index, and two profiles."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text(PROFILES)
+    with Lakehouse.open(home=home) as lh:
+        lh.demo(scale=0.01)
+        lh.embed("documents", "text", index="docs", embedder="hashing")
+    return home
+
+
+def as_(home: Path, profile: str) -> Lakehouse:
+    return Lakehouse.open(home=home, profile=profile)
+
+
+# -- definitions -----------------------------------------------------------------------------
+@pytest.mark.parametrize("toml,message", [
+    ("[profiles.x]\ndatasets = \"documents\"\n", "key 'profiles.x.datasets' must be a list of names or patterns"),
+    ("[profiles.x]\ncolour = \"red\"\n", "unknown key 'profiles.x.colour' — known keys: description, datasets"),
+    ("[profiles.x]\nhnsw = { m = -1 }\n", "key 'profiles.x.hnsw' must be a table like"),
+    ("[profiles.x]\nhnsw = { beam = 3 }\n", "key 'profiles.x.hnsw' must be a table like"),
+    ("[profiles.x]\nembedder = \"bert\"\n", "must be auto, ollama or hashing, got 'bert'"),
+    ("[profiles.\"Bad Name\"]\ndatasets = [\"a\"]\n", "profile name 'Bad Name' is invalid"),
+    ("[profiles]\nx = 3\n", "[profiles.x] must be a table of keys"),
+])
+def test_malformed_profiles_are_refused_at_load_naming_file_and_key(home, toml, message):
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=str(home / "lakehouse.toml")) as e:
+        Lakehouse.open(home=home)
+    assert message in str(e.value)
+
+
+def test_unknown_profile_and_bindings_that_point_at_nothing(root):
+    with pytest.raises(NotFound, match="no profile named 'nope' — known profiles: default, docs-assistant, "
+                                       "staffing-recruiter"):
+        as_(root, "nope")
+    with as_(root, "docs-assistant") as lh:  # docs_* matches nothing: said at load, not at first use
+        assert lh.profile_problems == ["profile docs-assistant: pattern 'docs_*' matches no dataset"]
+    with as_(root, "staffing-recruiter") as lh:
+        assert lh.profile_problems == []
+        lh.profile_save("ghost", {"datasets": ["nothere"], "indexes": ["nada"]}, create=True)
+        assert [p["problems"] for p in lh.profiles() if p["id"] == "ghost"] == [[
+            "profile ghost: dataset 'nothere' matches no dataset", "profile ghost: index 'nada' matches no index"]]
+
+
+def test_create_edit_delete_keep_the_rest_of_the_file_as_it_was(root):
+    import tomllib
+
+    path = root / "lakehouse.toml"
+    path.write_text("# my settings\n[sql]\nthreads = 2  # two is enough\n" + PROFILES + "\n[cache]\nmemory_limit = \"2GB\"\n")
+    before = path.read_text()
+    with Lakehouse.open(home=root) as lh:
+        lh.profile_save("analyst", {"description": "Numbers", "datasets": ["timesheets"],
+                                    "hnsw": {"ef_search": 40}}, create=True)
+        text = path.read_text()
+        assert text.startswith(before.rstrip("\n"))  # appended; nothing above it touched
+        assert tomllib.loads(text)["profiles"]["analyst"] == {"description": "Numbers", "datasets": ["timesheets"],
+                                                              "hnsw": {"ef_search": 40}}
+        lh.profile_save("staffing-recruiter", {"chat_model": "qwen3:8b"}, create=False)
+        data = tomllib.loads(path.read_text())
+        assert data["profiles"]["staffing-recruiter"]["chat_model"] == "qwen3:8b"
+        assert data["profiles"]["staffing-recruiter"]["hnsw"] == {"ef_search": 80}  # untouched keys stay
+        assert data["sql"] == {"threads": 2} and data["cache"] == {"memory_limit": "2GB"}
+        assert "# my settings" in path.read_text() and "threads = 2  # two is enough" in path.read_text()
+        assert data["profiles"]["docs-assistant"] == tomllib.loads(PROFILES)["profiles"]["docs-assistant"]
+        lh.profile_delete("analyst")
+        lh.profile_save("staffing-recruiter", {"chat_model": "qwen2.5:7b"}, create=False)
+        assert tomllib.loads(path.read_text()) == tomllib.loads(before)
+        with pytest.raises(LakehouseError, match="already exists"):
+            lh.profile_save("docs-assistant", {"datasets": ["x"]}, create=True)
+        with pytest.raises(LakehouseError, match="built-in default profile cannot be deleted"):
+            lh.profile_delete("default")
+        with pytest.raises(ConfigError, match="must be auto, ollama or hashing"):
+            lh.profile_save("docs-assistant", {"embedder": "bert"}, create=False)
+    assert Lakehouse.open(home=root).config.profiles["docs-assistant"].embedder == "hashing"
+
+
+# -- scoping: every route -----------------------------------------------------------------------
+def test_a_profile_sees_only_its_datasets_through_sql(root):
+    with as_(root, "docs-assistant") as lh:
+        assert [d.name for d in lh.datasets()] == ["documents"]
+        assert lh.sql("SELECT count(*) AS n FROM documents").to_pylist() == [{"n": 40}]
+        refused = {
+            "SELECT count(*) FROM candidates": "no such dataset in profile docs-assistant: candidates",
+            'SELECT * FROM "candidates@v0"': "no such dataset in profile docs-assistant: candidates",
+            f"SELECT * FROM read_parquet('{root}/tables/candidates/*.parquet')": "file access is disabled",
+            f"SELECT * FROM read_parquet('{root}/tables/**/*.parquet')": "file access is disabled",
+        }
+        for sql, message in refused.items():
+            with pytest.raises(LakehouseError, match=message):
+                lh.sql(sql)
+        assert lh.sql("SELECT DISTINCT name FROM _datasets").to_pylist() == [{"name": "documents"}]
+        assert {r["dataset"] for r in lh.sql("SELECT dataset FROM _journal").to_pylist()} == {"documents"}
+        assert {r["index_name"] for r in lh.sql("SELECT index_name FROM _indexes").to_pylist()} == {"docs"}
+        assert {r["target"] for r in lh.sql("SELECT target FROM _jobs").to_pylist()} <= {"documents", "docs"}
+        for name in ("candidates", "timesheets"):
+            with pytest.raises(NotFound, match=f"no such dataset in profile docs-assistant: {name}"):
+                lh.describe(name)
+        with pytest.raises(NotFound, match="no such dataset in profile docs-assistant"):
+            lh.update("candidates", "CAND-000001", {"city": "Boston"})
+        with pytest.raises(LakehouseError, match="may only ingest into its datasets"):
+            lh.ingest([str(root / "demo" / "scale-0.01" / "clients.parquet")])
+    with as_(root, "staffing-recruiter") as lh:
+        assert sorted(d.name for d in lh.datasets()) == ["candidates", "placements", "timesheets"]
+        with pytest.raises(LakehouseError, match="no such dataset in profile staffing-recruiter: documents"):
+            lh.sql("SELECT * FROM documents")
+        assert lh.sql("SELECT count(*) AS n FROM candidates c JOIN placements p USING (candidate_id)")[0][0].as_py() > 0
+
+
+def test_the_same_search_under_each_profile_returns_only_its_own_data(root):
+    q = "Kubernetes certification"
+    with as_(root, "docs-assistant") as lh:
+        res = lh.search("docs", q, k=5)
+        assert res.hits and {h.dataset for h in res.hits} == {"documents"}
+        with pytest.raises(NotFound, match="no such index in profile docs-assistant: resumes"):
+            lh.search("resumes", q)
+        assert [i.name for i in lh.indexes()] == ["docs"]
+        with pytest.raises(LakehouseError, match="no such dataset in profile docs-assistant"):
+            lh.embed("candidates", "resume_text", index="docs2")
+    with as_(root, "staffing-recruiter") as lh:
+        res = lh.search("resumes", q, k=5)
+        assert res.hits and {h.dataset for h in res.hits} == {"candidates"}
+        with pytest.raises(NotFound, match="no such index in profile staffing-recruiter: docs"):
+            lh.search("docs", q)
+
+
+def test_ask_sees_only_the_profiles_schemas_and_passages(root, ollama):
+    with as_(root, "docs-assistant") as lh:
+        ollama.chat_replies = [json.dumps({"sql": "SELECT count(*) AS n FROM documents", "reason": "count"}),
+                               "There are 3 documents."]
+        r = lh.ask("how many documents are there?", mode="sql")
+        assert r.rows == [{"n": 40}]
+        system = ollama.chat_requests[0]["messages"][0]["content"]
+        assert "TABLE documents" in system and "candidates" not in system and "timesheets" not in system
+        ollama.chat_replies = [json.dumps({"sql": "SELECT count(*) FROM candidates", "reason": "x"})] * 3
+        with pytest.raises(LakehouseError, match="no dataset named 'candidates'"):
+            lh.ask("how many candidates are there?", mode="sql")
+        ollama.chat_replies = ["The policy says so [1]."]
+        r = lh.ask("explain the timesheet policy", mode="rag")
+        assert r.citations and {c.dataset for c in r.citations} == {"documents"}
+        mine = lh.sql("SELECT DISTINCT profile FROM _asks").to_pylist()
+    assert mine == [{"profile": "docs-assistant"}]
+    with as_(root, "staffing-recruiter") as lh:
+        assert lh.sql("SELECT count(*) AS n FROM _asks").to_pylist() == [{"n": 0}]  # not its asks
+
+
+# -- activation --------------------------------------------------------------------------------
+def test_activation_warms_the_profiles_indexes_so_the_first_search_needs_no_load(root):
+    with Lakehouse.open(home=root) as lh:
+        steps = []
+        r = lh.activate("staffing-recruiter", progress=lambda ev: steps.append(ev.message.split(":")[0]))
+        assert r["previous"] == "default" and r["profile"] == "staffing-recruiter"
+        assert list(r["steps"]) == ["check", "indexes", "embedders", "chat model", "unload", "switch"]
+        assert r["steps"]["indexes"].startswith("resumes g1")
+        assert "skipped: Ollama is not reachable" in r["steps"]["chat model"]
+        assert {"check", "indexes", "embedders", "chat model", "unload", "switch"} <= set(steps)
+        res = lh.search("resumes", "Kubernetes", k=3)
+        assert "load_ms" not in res.timings_ms  # loaded by the activation, not by this search
+        assert lh.profile.id == "staffing-recruiter"
+        assert [j.status for j in lh.jobs() if j.kind == "activate"] == ["succeeded"]
+    with Lakehouse.open(home=root) as lh:  # the active profile is the default reader now
+        assert lh.profile.id == "staffing-recruiter" and "documents" not in [d.name for d in lh.datasets()]
+    with Lakehouse.open(home=root, profile="default") as lh:
+        assert "documents" in [d.name for d in lh.datasets()]
+
+
+def test_activation_loads_the_chat_model_and_unloads_the_previous_ones(root, ollama):
+    (root / "lakehouse.toml").write_text(PROFILES.replace('embedder = "hashing"', 'embedder = "hashing"\n'
+                                                          'chat_model = "qwen3:8b"'))
+    with Lakehouse.open(home=root) as lh:
+        lh.activate("staffing-recruiter")
+        assert "qwen2.5:7b" in ollama.loaded
+        r = lh.activate("docs-assistant")
+        assert r["steps"]["chat model"] == "qwen3:8b loaded (keep_alive 10m)"
+        assert r["steps"]["unload"] == "qwen2.5:7b"
+        assert "qwen3:8b" in ollama.loaded and "qwen2.5:7b" not in ollama.loaded
+
+
+def test_a_failed_step_names_itself_and_leaves_the_previous_profile_active(root):
+    with Lakehouse.open(home=root) as lh:
+        lh.activate("docs-assistant")
+        lh.profile_save("broken", {"datasets": ["candidates", "nothere"]}, create=True)
+        with pytest.raises(LakehouseError, match=r"activating broken failed at step 'check': profile broken: "
+                                                 r"dataset 'nothere' matches no dataset — docs-assistant is still "
+                                                 "the active profile"):
+            lh.activate("broken")
+        assert lh.catalog.meta("active_profile") == "docs-assistant"
+        hnsw = root / "vectors" / "resumes" / "g1" / "hnsw.bin"
+        hnsw.write_bytes(hnsw.read_bytes()[:100])
+    with Lakehouse.open(home=root, profile="default") as lh:
+        with pytest.raises(LakehouseError, match=r"failed at step 'indexes': resumes g1: hnsw.bin is truncated"):
+            lh.activate("staffing-recruiter")
+        assert lh.catalog.meta("active_profile") == "docs-assistant"
+
+
+def test_a_second_activation_while_one_runs_is_refused(root):
+    import fcntl
+
+    fd = os.open(root / ".activate.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with Lakehouse.open(home=root) as lh:
+            with pytest.raises(LakehouseError, match="another profile activation is running"):
+                lh.activate("docs-assistant")
+            assert lh.catalog.meta("active_profile") is None
+    finally:
+        os.close(fd)
+
+
+def test_cli_activation_returns_at_once_and_runs_as_a_job(root, cli):
+    code, out, err = cli("profile", "activate", "docs-assistant")
+    assert code == 0 and "activating docs-assistant as job" in out
+    job_id = out.split("as job ")[1].split()[0]
+    deadline = time.time() + 60
+    status = None
+    while time.time() < deadline:
+        code, out, err = cli("jobs", "--format", "json")
+        jobs = {j["id"]: j for j in json.loads(out)}
+        status = jobs.get(job_id, {}).get("status")
+        if status in ("succeeded", "failed"):
+            break
+        time.sleep(0.2)
+    assert status == "succeeded"
+    code, out, err = cli("profile", "list")
+    assert "* docs-assistant" in out
+    code, out, err = cli("sql", "SELECT count(*) FROM candidates")  # the active profile applies
+    assert code == 1 and "no such dataset in profile docs-assistant: candidates" in err
+    code, out, err = cli("--profile", "default", "sql", "SELECT count(*) AS n FROM candidates", "--format", "csv")
+    assert out.splitlines() == ["n", "1000"]
+    code, out, err = cli("sql", "SELECT 1", env={"LAKEHOUSE_PROFILE": "nope"})
+    assert code == 1 and "no profile named 'nope'" in err
+
+
+# -- audit -------------------------------------------------------------------------------------------
+def test_every_data_access_is_audited(root):
+    with as_(root, "staffing-recruiter") as lh:
+        lh.sql("SELECT count(*) FROM candidates")
+        with pytest.raises(LakehouseError):
+            lh.sql("SELECT * FROM documents")
+        lh.search("resumes", "Kubernetes", k=2, where="state = 'IL'")
+        lh.update("candidates", "CAND-000001", {"city": "Boston"}, reason="moved")
+        rows = list(lh.sql_stream("SELECT * FROM timesheets LIMIT 7"))
+        assert sum(b.num_rows for b in rows) == 7
+    with Lakehouse.open(home=root, profile="default") as lh:
+        entries = lh.audit(profile="staffing-recruiter")
+    got = [(e["action"], e["datasets"], e["row_count"], e["outcome"]) for e in reversed(entries)]
+    assert got[:5] == [("sql", "candidates", 1, "ok"), ("sql", "", None, "refused"),
+                       ("search", "resumes", 2, "ok"), ("update", "candidates", None, "ok"),
+                       ("sql", "timesheets", 7, "ok")]
+    e = entries[-1]
+    assert e["profile"] == "staffing-recruiter" and e["statement"] == "SELECT count(*) FROM candidates"
+    assert e["duration_ms"] is not None and e["ts"]
+    refused = entries[-2]
+    assert "no such dataset in profile staffing-recruiter: documents" in refused["error"]
+    with as_(root, "docs-assistant") as lh:
+        assert lh.audit(profile="staffing-recruiter") == []  # another profile's audit is not its to read
+        assert lh.sql("SELECT count(*) AS n FROM _audit WHERE profile = 'staffing-recruiter'").to_pylist() == [{"n": 0}]
+
+
+def test_audit_writes_are_batched_and_survive_a_crash_after_the_interval(root):
+    code = ("import os, signal, time\nfrom core import Lakehouse\n"
+            f"lh = Lakehouse.open(home={str(root)!r}, profile='docs-assistant')\n"
+            "lh.sql('SELECT 1')\n"
+            "assert lh.catalog.audit('docs-assistant') == []  # not written on the hot path\n"
+            "time.sleep(1.5)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    p = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent)
+    assert p.returncode == -9
+    with Lakehouse.open(home=root, profile="default") as lh:
+        assert [e["statement"] for e in lh.audit(profile="docs-assistant")] == ["SELECT 1"]
+
+
+def test_audit_from_the_shell(root, cli):
+    cli("--profile", "docs-assistant", "sql", "SELECT count(*) FROM documents")
+    code, out, err = cli("audit", "--profile", "docs-assistant", "--format", "json")
+    assert code == 0
+    entries = json.loads(out)
+    assert entries[0]["action"] == "sql" and entries[0]["datasets"] == "documents"

@@ -69,23 +69,25 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
             done["check"] = "; ".join(issues) or "ok"
 
             step(1, "indexes", "loading the active generations")
-            vec = Vectors(lh.root, lh.config, lh.catalog, lambda: lh.engine, lh._jobs, target)
+            # the new reader's own SQL engine and vector layer, warmed here and handed to
+            # the facade when every step has passed (generations already loaded are kept)
+            engine = lh.new_engine(target)
+            vec = Vectors(lh.root, lh.config, lh.catalog, lambda: engine, lh._jobs, target)
+            if lh._vectors_obj is not None:  # what is loaded stays loaded
+                vec.cache, vec._row_cache = lh._vectors_obj.cache, lh._vectors_obj._row_cache
+            handed = False
             loaded = []
             try:
                 for info in vec.list():
                     if info.active_gen is None:
                         continue
                     t0 = time.perf_counter()
-                    vec._load(info.name, info.active_gen)
+                    vec.warm(info.name, info.active_gen)
                     loaded.append(f"{info.name} g{info.active_gen} ({(time.perf_counter() - t0) * 1000:.0f} ms)")
                     job.check_cancel()
             except LakehouseError as e:
+                engine.close()
                 raise fail("indexes", e) from None
-            # keep them warm for this process's searches under the new profile
-            if lh._vectors_obj is not None:
-                lh._vectors_obj.cache = vec.cache
-            else:
-                lh._vectors_obj = vec
             done["indexes"] = ", ".join(loaded) or "no bound index has an active generation"
 
             step(2, "embedders", "checking the embedders")
@@ -142,6 +144,8 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
 
             step(5, "switch", f"{previous} -> {target.id}")
             lh.catalog.set_meta("active_profile", target.id)
+            lh._use(target, engine, vec)
+            handed = True
             done["switch"] = f"{previous} -> {target.id}"
             job.progress(len(STEPS), len(STEPS), "steps", f"{target.id} is active", force=True)
             lh.audit_log.record("activate", [target.id], f"{previous} -> {target.id}", None,
@@ -149,4 +153,6 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
             return {"job_id": job.id, "profile": target.id, "previous": previous, "steps": done,
                     "seconds": round(time.perf_counter() - t_start, 3)}
     finally:
+        if "engine" in locals() and not locals().get("handed"):
+            engine.close()
         os.close(fd)

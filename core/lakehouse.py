@@ -515,19 +515,27 @@ class Lakehouse:
         from .activation import activate
         from .profiles import resolve
 
-        result = activate(self, pid, progress, cancel, job_id)
-        self._use(resolve(self.config.profiles, pid))
-        return result
+        return activate(self, pid, progress, cancel, job_id)
 
-    def _use(self, profile) -> None:
+    def new_engine(self, profile):
+        """A SQL engine scoped to `profile` (activation warms one before switching)."""
+        from .sql import SqlEngine
+
+        self.engine  # validates the cache settings once
+        return SqlEngine(self.catalog, self.root, self.config.get("sql.threads"),
+                         self.config.get("sql.memory_limit"), self._sql.cache.limit, profile)
+
+    def _use(self, profile, engine=None, vectors=None) -> None:
         """Switch this facade's reader: new scoping; loaded indexes stay loaded."""
-        if self._sql is not None:
+        if self._sql is not None and self._sql is not engine:
             self._sql.close()
-            self._sql = None
+        self._sql = engine
         self.audit_log.flush()
         self.profile = profile
         self.audit_log.profile = profile.id
-        if self._vectors_obj is not None:
+        if vectors is not None:
+            self._vectors_obj = vectors
+        elif self._vectors_obj is not None:
             self._vectors_obj.profile = profile
         self._asker = None
 

@@ -586,6 +586,13 @@ class Vectors:
                           vectors, ann, exact, nbytes, (time.perf_counter() - t0) * 1000)
         return self.cache.get(name, gen, d, loader)
 
+    def warm(self, name: str, gen: int) -> None:
+        """Make the first search of a generation cost nothing extra: load it, build its
+        embedder, and keep its dataset's rows in memory (when small enough)."""
+        self._load(name, gen)
+        self._embedder(self.catalog.index_generation(name, gen))
+        self._rows(self.require(name), ["\x00warm"])
+
     def _embedder(self, row: dict):
         """The embedder that built a generation, reused across searches; an Ollama
         model's digest is re-checked at most once a minute."""
@@ -706,6 +713,8 @@ class Vectors:
                     self._row_cache[ds.name] = hit
             _, table, positions = hit
             found = [positions[k] for k in dict.fromkeys(keys) if k in positions]
+            if not found:
+                return {}
             rows = table.take(found).to_pylist()
             return {table_key: row for table_key, row in zip((k for k in dict.fromkeys(keys) if k in positions), rows)}
         t = self.engine.run(f"SELECT {ke} AS __row_key, * FROM {quote_ident(idx['dataset'])} "

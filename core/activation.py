@@ -131,7 +131,12 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
                 previous == prof.DEFAULT else None
             old_models = set()
             if old is not None and old.id != target.id:
-                old_models = {old.chat_model or lh.config.get("ollama.chat_model")} - {chat_model}
+                embed_default = lh.config.get("ollama.embed_model")
+                keep = {chat_model, target.embed_model or embed_default}
+                old_models = {old.chat_model or lh.config.get("ollama.chat_model")}
+                if old.embedder == "ollama":
+                    old_models.add(old.embed_model or embed_default)
+                old_models -= keep
             if reachable and old_models:
                 for m in sorted(old_models):
                     try:

@@ -513,7 +513,6 @@ class Lakehouse:
         """Make `pid` the active profile (a job of named steps; see core.activation) and
         the reader of this facade. Its indexes stay loaded here for the next search."""
         from .activation import activate
-        from .profiles import resolve
 
         return activate(self, pid, progress, cancel, job_id)
 

@@ -312,3 +312,42 @@ def test_audit_from_the_shell(root, cli):
     assert code == 0
     entries = json.loads(out)
     assert entries[0]["action"] == "sql" and entries[0]["datasets"] == "documents"
+
+
+def test_a_cancelled_activation_leaves_the_previous_profile_active(root):
+    import threading
+
+    from core.errors import Cancelled
+
+    cancel = threading.Event()
+    with Lakehouse.open(home=root) as lh:
+        lh.activate("docs-assistant")
+        with pytest.raises(Cancelled):
+            lh.activate("staffing-recruiter", cancel=cancel,
+                        progress=lambda ev: ev.message.startswith("indexes") and cancel.set())
+        assert lh.catalog.meta("active_profile") == "docs-assistant" and lh.profile.id == "docs-assistant"
+        assert [j.status for j in lh.jobs() if j.kind == "activate"][:1] == ["succeeded"]
+
+
+def test_profile_commands_from_the_shell(root, cli):
+    code, out, err = cli("profile", "create", "analyst", "--datasets", "timesheets,placements",
+                         "--description", "Hours and placements", "--ef-search", "40")
+    assert code == 0 and "profile analyst: Hours and placements" in out and "ef_search 40" in out
+    code, out, err = cli("profile", "show", "analyst", "--format", "json")
+    assert json.loads(out)["datasets"] == ["timesheets", "placements"]
+    code, out, err = cli("profile", "edit", "analyst", "--indexes", "none_yet")
+    assert code == 0 and "problem: profile analyst: index 'none_yet' matches no index" in err
+    code, out, err = cli("--profile", "analyst", "datasets", "--format", "json")
+    assert sorted(d["name"] for d in json.loads(out)) == ["placements", "timesheets"]
+    assert "warning: profile analyst: index 'none_yet' matches no index" in err
+    code, out, err = cli("profile", "delete", "analyst")
+    assert code == 0 and "deleted profile analyst" in out
+    for args, want_code, want in [
+        (("profile", "create", "x"), 2, "a profile needs --datasets"),
+        (("profile", "show", "ghost"), 1, "no profile named 'ghost'"),
+        (("profile", "create", "Bad Name", "--datasets", "a"), 2, "profile name 'Bad Name' is invalid"),
+        (("profile", "edit", "default", "--datasets", "a"), 1, "is the built-in one"),
+        (("profile", "activate", "ghost"), 1, "no profile named 'ghost'"),
+    ]:
+        code, out, err = cli(*args)
+        assert code == want_code and want in err and "Traceback" not in err, (args, err)

@@ -2,7 +2,9 @@
 
 1. check      its bindings point at datasets and indexes that exist
 2. indexes    load each bound index's active generation (checksums verified) and keep
-              it in this process's cache, so the first search needs no load
+              it in this process's cache, so the first search needs no load; a profile
+              that sets its own M / ef_construction gets that graph built (vectors
+              reused) beside the active generation, and searches it
 3. embedders  build each generation's embedder; an Ollama embedding model is loaded
               with the profile's keep_alive
 4. chat model load the profile's chat model in Ollama with its keep_alive
@@ -82,8 +84,10 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
                     if info.active_gen is None:
                         continue
                     t0 = time.perf_counter()
-                    vec.warm(info.name, info.active_gen)
-                    loaded.append(f"{info.name} g{info.active_gen} ({(time.perf_counter() - t0) * 1000:.0f} ms)")
+                    gen = vec.ensure_profile_generation(info, cancel=cancel)  # its own graph, if it sets one
+                    vec.warm(info.name, gen)
+                    built = "" if gen == info.active_gen else f", built with M {vec._graph_wanted()}"
+                    loaded.append(f"{info.name} g{gen} ({(time.perf_counter() - t0) * 1000:.0f} ms{built})")
                     job.check_cancel()
             except LakehouseError as e:
                 engine.close()

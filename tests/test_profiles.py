@@ -351,3 +351,23 @@ def test_profile_commands_from_the_shell(root, cli):
     ]:
         code, out, err = cli(*args)
         assert code == want_code and want in err and "Traceback" not in err, (args, err)
+
+
+def test_a_profile_with_its_own_graph_settings_gets_that_graph_built_and_searched(root):
+    (root / "lakehouse.toml").write_text(PROFILES + "\n[profiles.tuned]\ndatasets = [\"candidates\"]\n"
+                                         "indexes = [\"resumes\"]\nhnsw = { m = 8, ef_construction = 40 }\n")
+    with Lakehouse.open(home=root) as lh:
+        before = lh.index("resumes")
+        r = lh.activate("tuned")
+        assert "resumes g2" in r["steps"]["indexes"] and "built with M" in r["steps"]["indexes"]
+        info = lh.index("resumes")
+        assert info.active_gen == before.active_gen == 1  # the shared active generation is untouched
+        g2 = next(g for g in info.generations if g.gen == 2)
+        assert (g2.m, g2.ef_construction, g2.embedded, g2.reused) == (8, 40, 0, 1000)
+        res = lh.search("resumes", "Kubernetes", k=3)
+        assert res.gen == 2 and "load_ms" not in res.timings_ms
+    with Lakehouse.open(home=root, profile="staffing-recruiter") as lh:
+        assert lh.search("resumes", "Kubernetes", k=3).gen == 1  # other profiles keep the active one
+    with Lakehouse.open(home=root) as lh:
+        assert lh.activate("tuned")["steps"]["indexes"].startswith("resumes g2")  # built once
+        assert len(lh.index("resumes").generations) == 2

@@ -586,6 +586,44 @@ class Vectors:
                           vectors, ann, exact, nbytes, (time.perf_counter() - t0) * 1000)
         return self.cache.get(name, gen, d, loader)
 
+    def _graph_wanted(self) -> dict:
+        """The HNSW build settings the profile asks for (M, ef_construction), if any."""
+        h = self.profile.hnsw if self.profile is not None else {}
+        return {k: h[k] for k in ("m", "ef_construction") if k in h}
+
+    def profile_generation(self, name: str, active: int) -> int:
+        """The generation this profile searches: the active one, or — when the profile
+        sets its own M / ef_construction — the newest ready generation built like the
+        active one but with those (activation builds it when missing)."""
+        want = self._graph_wanted()
+        if not want:
+            return active
+        act = self.catalog.index_generation(name, active)
+        if act is None or act["kind"] != "hnsw" or all(act[k] == v for k, v in want.items()):
+            return active
+        same = [g for g in self.catalog.generations(name)
+                if g["status"] == "ready" and g["kind"] == "hnsw" and all(g[k] == act[k] for k in _SETTINGS)
+                and all(g[k] == v for k, v in want.items())]
+        return same[-1]["gen"] if same else active
+
+    def ensure_profile_generation(self, info, listener=None, cancel=None) -> int:
+        """Build the profile's own graph of an index when it sets M / ef_construction and
+        none exists yet: every vector is reused, only the HNSW graph is built; the
+        active generation is not changed."""
+        gen = self.profile_generation(info.name, info.active_gen)
+        want = self._graph_wanted()
+        act = info.active
+        if gen != info.active_gen or not want or act.kind != "hnsw" or all(
+                getattr(act, k) == v for k, v in want.items()):
+            return gen
+        r = self.embed(info.dataset, info.column, index=info.name, embedder=act.provider,
+                       model=act.model if act.provider == "ollama" else None, chunk_size=act.chunk_size,
+                       overlap=act.overlap, kind="hnsw", m=want.get("m", act.m),
+                       ef_construction=want.get("ef_construction", act.ef_construction),
+                       ef_search=act.ef_search, promote=False, actor=f"profile {self.profile.id}",
+                       listener=listener, cancel=cancel)
+        return r.gen
+
     def warm(self, name: str, gen: int) -> None:
         """Make the first search of a generation cost nothing extra: load it, build its
         embedder, and keep its dataset's rows in memory (when small enough)."""
@@ -618,6 +656,7 @@ class Vectors:
             if gen is None:
                 raise VectorError(f"index {name!r} has no active generation yet — promote one with "
                                   f"`lakehouse index promote {name} GEN`")
+            gen = self.profile_generation(name, gen)
         row = self.catalog.index_generation(name, gen)
         if row is None or row["status"] != "ready":
             have = ", ".join(f"g{g['gen']}" for g in self.catalog.generations(name) if g["status"] == "ready")

@@ -140,7 +140,18 @@ def main_callback(
 
 
 def start() -> None:
-    """No subcommand: the workstation. Until the TUI lands, a summary and a sample query."""
+    """No subcommand: the workstation in a terminal; in a pipe or script, a summary."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        try:
+            with _open() as lh:
+                empty = not lh.datasets() and lh.config.get("demo.offer_on_first_run")
+                if empty and typer.confirm(f"The storage root {lh.root} is empty. Load the demo workload "
+                                           "(a staffing company, 2.47M rows, ~20 s)?", default=True):
+                    _print_ingest(_run_job(lh.demo, 1.0))
+        except LakehouseError as e:
+            _fail(e)
+        tui(None)
+        return
     try:
         lh = _open()
         try:
@@ -1058,6 +1069,25 @@ def audit_cmd(profile: Optional[str] = typer.Option(None, "--profile", help="Onl
         r["ms"] = r["duration_ms"]
     print_records(rows, ["time", "profile", "action", "datasets", "statement", "row_count", "ms", "outcome"],
                   format.value)
+
+
+@app.command()
+def tui(theme: Optional[str] = typer.Option(None, "--theme", help="lakehouse-dark or lakehouse-light (default: [tui] theme).")):
+    """Open the workstation: Ask, Explore, SQL and System panes (F1–F4; ctrl+p lists every action)."""
+    from themes import NAMES
+
+    from core import config as cfg
+
+    try:
+        chosen = theme or cfg.load(home=state.home, config_file=state.config).get("tui.theme")
+    except LakehouseError as e:
+        _fail(e)
+    if chosen not in NAMES:
+        print(f"error: unknown theme {chosen!r} — choose one of {', '.join(NAMES)}", file=sys.stderr)
+        raise typer.Exit(2)
+    from app.tui import run
+
+    run(state.home, state.config, state.profile, chosen)
 
 
 @app.command("config")

@@ -81,6 +81,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     "audit": {
         "flush_s": (float, 1.0, "seconds between writes of the audit log; a crash loses at most this much of it"),
     },
+    "tui": {
+        "theme": (str, "lakehouse-dark", "the workstation's theme: lakehouse-dark or lakehouse-light (--theme overrides)"),
+    },
     "jobs": {
         "keep": (int, 500, "finished jobs kept in the job list"),
     },

@@ -325,6 +325,10 @@ class Lakehouse:
                 audit.record("sql", touched, text, n, (time.perf_counter() - t0) * 1000)
         return pa.RecordBatchReader.from_batches(rdr.schema, counted())
 
+    def interrupt_sql(self) -> bool:
+        """Stop the queries this facade is running (from another thread); False if none."""
+        return self._sql.interrupt() if self._sql is not None else False
+
     def _touched(self, text: str) -> list[str]:
         """Datasets a query names (the views the engine knows are this profile's)."""
         return self.engine._mentioned(text) if isinstance(text, str) else []

@@ -49,6 +49,7 @@ class SqlEngine:
         self._views: dict[str, ViewSpec] = {}
         self._arrow_views: dict = {}  # datasets read through delta-rs, not file lists
         self._lock = threading.RLock()
+        self._running: set = set()  # cursors with a query in flight, for interrupt()
         self.cache = HotCache(cache_limit, self._restore_view)
 
     def close(self) -> None:
@@ -256,11 +257,13 @@ class SqlEngine:
             cur = self._cursor(text, as_of)
         except SqlError as e:
             raise self._out_of_scope(e) from None
+        self._running.add(cur)
         try:
             return cur.sql(text).to_arrow_table()
         except Exception as e:
             raise self._out_of_scope(SqlError(_clean(e))) from None
         finally:
+            self._running.discard(cur)
             cur.close()
 
     def stream(self, text: str, batch_rows: int = 65536, as_of: str | int | None = None):
@@ -271,9 +274,11 @@ class SqlEngine:
             cur = self._cursor(text, as_of)
         except SqlError as e:
             raise self._out_of_scope(e) from None
+        self._running.add(cur)
         try:
             rdr = cur.sql(text).to_arrow_reader(batch_rows)
         except Exception as e:
+            self._running.discard(cur)
             cur.close()
             raise self._out_of_scope(SqlError(_clean(e))) from None
 
@@ -284,8 +289,19 @@ class SqlEngine:
             except Exception as e:
                 raise SqlError(_clean(e)) from None
             finally:
+                self._running.discard(cur)
                 cur.close()
         return pa.RecordBatchReader.from_batches(rdr.schema, batches())
+
+    def interrupt(self) -> bool:
+        """Stop every query in flight (each raises 'interrupted'); False if none ran."""
+        running = list(self._running)
+        for cur in running:
+            try:
+                cur.interrupt()
+            except Exception:  # finished meanwhile
+                pass
+        return bool(running)
 
 
 def parse_as_of(value: str | int) -> int | str:

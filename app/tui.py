@@ -1,0 +1,254 @@
+"""The workstation: a Textual app over core.Lakehouse.
+
+The first frame is drawn before anything heavy loads: the facade (and with it DuckDB,
+pyarrow, hnswlib, the ollama client) is opened in a worker thread, and each pane
+fills in when it is ready. All core work runs in thread workers that post results
+back; the event loop never waits on the core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Markdown, OptionList, Static, TabbedContent, TabPane
+
+from themes import THEMES
+
+PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("system", "System", "f4")]
+
+HELP = """\
+# Lakehouse — keys
+
+| key | what it does |
+|---|---|
+| **F1** / **alt+1** | Ask: questions answered from your data |
+| **F2** / **alt+2** | Explore: datasets, columns, indexes, system tables |
+| **F3** / **alt+3** | SQL: editor and results |
+| **F4** / **alt+4** | System: health, jobs, errors, audit |
+| **ctrl+p** | command palette: every action with its key |
+| **ctrl+o** | switch profile (type to filter) |
+| **ctrl+enter** or **ctrl+j** | SQL: run the statement under the cursor, or the selection |
+| **ctrl+g** | SQL: cancel the running query |
+| **ctrl+s** | SQL: export the result (csv, parquet or json, by the file's extension) |
+| **enter** | Explore: open a query on the selected dataset in the SQL pane |
+| **ctrl+q** | quit |
+
+Press **escape** to close this help.
+"""
+
+
+class FacadeOpened(Message):
+    """The facade is open."""
+
+    def __init__(self, lh) -> None:
+        super().__init__()
+        self.lh = lh
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "app.pop_screen", "close")]
+
+    def compose(self) -> ComposeResult:
+        yield Markdown(HELP, id="help")
+
+
+class ProfilePicker(ModalScreen[str | None]):
+    """Type to filter, enter to switch, escape to stay."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "cancel")]
+
+    def __init__(self, profiles: list[dict]) -> None:
+        super().__init__()
+        self.profiles = profiles
+
+    def compose(self) -> ComposeResult:
+        with Static(id="picker"):
+            yield Label("Switch profile — type to filter, enter to activate")
+            yield Input(placeholder="profile", id="picker-filter")
+            yield OptionList(id="picker-list")
+
+    def on_mount(self) -> None:
+        self._fill("")
+
+    def _fill(self, text: str) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        for p in self.profiles:
+            if text.lower() in p["id"].lower() or text.lower() in (p["description"] or "").lower():
+                mark = "● " if p["active"] else "  "
+                options.add_option(f"{mark}{p['id']}  —  {p['description'] or ', '.join(p['datasets'])}")
+        options.highlighted = 0 if options.option_count else None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            self._choose(options.highlighted)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._choose(event.option_index)
+
+    def _choose(self, index: int) -> None:
+        label = str(self.query_one(OptionList).get_option_at_index(index).prompt)
+        self.dismiss(label[2:].split("  —  ")[0])
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class LakehouseApp(App):
+    TITLE = "Lakehouse"
+    CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "lakehouse.tcss")
+    BINDINGS = [
+        *[Binding(f"{key},alt+{i + 1}", f"pane('{pid}')", title, show=True)
+          for i, (pid, title, key) in enumerate(PANES)],
+        Binding("ctrl+o", "pick_profile", "Profile"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+
+    def __init__(self, home=None, config_file=None, profile=None, theme: str | None = None):
+        super().__init__()
+        self.home, self.config_file, self.profile_name = home, config_file, profile
+        self.lh = None
+        self._wanted_theme = theme
+
+    # -- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        from panes.ask import AskPane
+        from panes.explore import ExplorePane
+        from panes.sql import SqlPane
+        from panes.system import SystemPane
+
+        with Horizontal(id="topbar"):
+            yield Static("Lakehouse", id="brand")
+            yield Static("opening…", id="status")
+        with TabbedContent(id="panes"):
+            with TabPane("Ask (F1)", id="ask"):
+                yield AskPane()
+            with TabPane("Explore (F2)", id="explore"):
+                yield ExplorePane()
+            with TabPane("SQL (F3)", id="sql"):
+                yield SqlPane()
+            with TabPane("System (F4)", id="system"):
+                yield SystemPane()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = self._wanted_theme or "lakehouse-dark"
+        self.open_facade()
+
+    @work(thread=True, exclusive=True, group="open")
+    def open_facade(self) -> None:
+        from core import Lakehouse
+        from core.errors import LakehouseError
+
+        try:
+            lh = Lakehouse.open(home=self.home, config_file=self.config_file, profile=self.profile_name)
+        except LakehouseError as e:
+            self.call_from_thread(self._status, f"[b red]cannot open the storage root:[/] {e}")
+            return
+        self.post_message(FacadeOpened(lh))
+
+    def on_facade_opened(self, message: FacadeOpened) -> None:
+        self.lh = message.lh
+        for problem in self.lh.profile_problems:
+            self.notify(problem, severity="warning", timeout=8)
+        self.refresh_status()
+        for pane in self.panes():
+            pane.ready(self.lh)
+
+    def panes(self):
+        from panes.base import Pane
+
+        return list(self.query(Pane))
+
+    def on_unmount(self) -> None:
+        if self.lh is not None:
+            self.lh.close()
+
+    # -- status bar --------------------------------------------------------------------------
+    def _status(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    @work(thread=True, exclusive=True, group="status")
+    def refresh_status(self) -> None:
+        """Profile and Ollama reachability (checked off the event loop)."""
+        lh = self.lh
+        if lh is None:
+            return
+        from core.ollama import Ollama
+
+        try:
+            o = Ollama.from_config(lh.config, retries=0)
+            o.client.list()
+            ollama = f"Ollama [green]● reachable[/] at {o.url}"
+        except Exception:
+            ollama = f"Ollama [red]○ not reachable[/] at {Ollama.from_config(lh.config).url}"
+        text = f"profile [b]{lh.profile.id}[/] · {ollama} · {lh.root}"
+        self.call_from_thread(self._status, text)
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_pane(self, pane_id: str) -> None:
+        self.query_one(TabbedContent).active = pane_id
+        pane = self.query_one(f"#{pane_id}").query_children().first()
+        if hasattr(pane, "focus_main"):
+            pane.focus_main()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_pick_profile(self) -> None:
+        if self.lh is None:
+            return
+        self.push_screen(ProfilePicker(self.lh.profiles()), self._switch_profile)
+
+    def _switch_profile(self, pid: str | None) -> None:
+        if pid and self.lh is not None:
+            self.notify(f"activating {pid}…", timeout=3)
+            self.activate(pid)
+
+    @work(thread=True, exclusive=True, group="activate")
+    def activate(self, pid: str) -> None:
+        from core.errors import LakehouseError
+
+        def progress(ev) -> None:
+            self.call_from_thread(self._status, f"activating [b]{pid}[/]: {ev.message} "
+                                                f"({int(ev.done)}/{int(ev.total or 0)})")
+        try:
+            self.lh.activate(pid, progress=progress)
+        except LakehouseError as e:
+            self.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            self.call_from_thread(self.refresh_status)
+            return
+        self.call_from_thread(self._rescoped, pid)
+
+    def _rescoped(self, pid: str) -> None:
+        self.notify(f"{pid} is the active profile")
+        self.refresh_status()
+        for pane in self.panes():
+            pane.rescope()
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for pid, title, key in PANES:
+            yield SystemCommand(f"{title} pane ({key.upper()})", f"Show the {title} pane",
+                                lambda p=pid: self.action_pane(p))
+        yield SystemCommand("Switch profile (ctrl+o)", "Pick a profile and activate it", self.action_pick_profile)
+        yield SystemCommand("Help (?)", "Every key", self.action_help)
+        for pane in self.panes():
+            yield from pane.commands()
+
+
+def run(home=None, config_file=None, profile=None, theme=None) -> None:
+    LakehouseApp(home, config_file, profile, theme).run()

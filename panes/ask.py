@@ -1,0 +1,111 @@
+"""The Ask pane: a conversation with your data.
+
+Each question streams its answer token by token; under it come the SQL that ran
+(ctrl+r opens it in the SQL pane), the first rows, or the cited passages. When Ollama
+cannot be reached, the pane says so and still shows what retrieval found.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Input, Select, Static
+
+from .base import Pane
+
+
+class AskPane(Pane):
+    BINDINGS = [Binding("ctrl+r", "open_sql", "SQL → SQL pane")]
+
+    def compose(self) -> ComposeResult:
+        yield VerticalScroll(Static("Ask a question about your data — e.g. \"how many candidates per state?\" "
+                                    "or \"who could handle our Kubernetes migration?\"", classes="ask-hint"),
+                             id="ask-log")
+        with Horizontal(id="ask-bar"):
+            yield Select([("auto", "auto"), ("sql", "sql"), ("rag", "rag")], value="auto", allow_blank=False,
+                         id="ask-mode")
+            yield Input(placeholder="your question, then enter", id="ask-input")
+
+    def focus_main(self) -> None:
+        self.query_one("#ask-input", Input).focus()
+
+    def rescope(self) -> None:
+        self.last_sql = ""
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "ask-input" or self.lh is None:
+            return
+        question = event.value.strip()
+        if not question:
+            return
+        event.input.value = ""
+        log = self.query_one("#ask-log", VerticalScroll)
+        log.mount(Static(f"[b]› {question}[/]", classes="ask-q"))
+        answer = Static("…", classes="ask-a")
+        log.mount(answer)
+        log.scroll_end(animate=False)
+        self.ask(question, str(self.query_one("#ask-mode", Select).value), answer)
+
+    @work(thread=True, group="ask")
+    def ask(self, question: str, mode: str, answer: Static) -> None:
+        from core.errors import LakehouseError, OllamaError
+
+        pieces: list[str] = []
+
+        def on_token(piece: str) -> None:
+            pieces.append(piece)
+            self.app.call_from_thread(answer.update, "".join(pieces))
+        try:
+            r = self.lh.ask(question, mode=mode, on_token=on_token)
+        except OllamaError as e:
+            passages = ""
+            if mode != "sql" and self.lh.indexes():
+                try:
+                    hits = self.lh.search(self.lh.indexes()[0].name, question, 5).hits
+                    passages = "\n".join(f"  [{i + 1}] {h.dataset} {h.row_key} ({h.score:.2f}): {h.text[:150]}"
+                                         for i, h in enumerate(hits))
+                except LakehouseError:
+                    passages = ""
+            text = f"[red]{e}[/]" + (f"\nWhat retrieval found meanwhile:\n{passages}" if passages else "")
+            self.app.call_from_thread(self._finish, answer, text, "")
+            return
+        except LakehouseError as e:
+            self.app.call_from_thread(self._finish, answer, f"[red]{e}[/]", "")
+            return
+        self.app.call_from_thread(self._finish, answer, _render(r), r.sql)
+
+    def _finish(self, answer: Static, text: str, sql: str) -> None:
+        answer.update(text)
+        if sql:
+            self.last_sql = sql
+        self.query_one("#ask-log", VerticalScroll).scroll_end(animate=False)
+
+    def action_open_sql(self) -> None:
+        if getattr(self, "last_sql", ""):
+            from .sql import SqlPane
+
+            self.app.action_pane("sql")
+            self.app.query_one(SqlPane).set_query(self.last_sql)
+
+    def commands(self):
+        yield SystemCommand("Open the last answer's SQL (ctrl+r)", "Run it in the SQL pane", self.action_open_sql)
+
+
+def _render(r) -> str:
+    from rich.markup import escape
+
+    lines = [escape(r.answer) or "(no answer)", f"[dim]{r.reason} · {r.model} · "
+             f"{r.timings_ms.get('total_ms', 0) / 1000:.1f} s · ask {r.id}[/]"]
+    if r.sql:
+        lines.append(f"[b]SQL[/] {escape(r.sql)}  [dim](ctrl+r opens it in the SQL pane)[/]")
+        for row in r.rows[:10]:
+            lines.append("  " + " | ".join("∅" if v is None else escape(str(v)) for v in row.values()))
+        if r.row_count and r.row_count > 10:
+            lines.append(f"  [dim]… {r.row_count:,} rows in all[/]")
+    if r.where:
+        lines.append(f"[dim]filter: {escape(r.where)}[/]")
+    for c in r.citations:
+        lines.append(f"  [b][{c.n}][/] {c.dataset} {escape(c.row_key)} ({c.score:.2f}): {escape(c.text[:160])}")
+    return "\n".join(lines)

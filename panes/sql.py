@@ -1,0 +1,206 @@
+"""The SQL pane: an editor with SQL highlighting, results in a virtualised Arrow table.
+
+ctrl+enter (or ctrl+j, for terminals that swallow ctrl+enter) runs the statement under
+the cursor, or the selection. The query streams in a worker: the first
+`DISPLAY_CAP` rows are kept for the table, the rest are only counted, so memory stays
+bounded and the true row count is shown. ctrl+g interrupts the running query.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import Input, Static, TextArea
+
+from .base import Pane
+
+DISPLAY_CAP = 100_000
+EXPORTS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+
+
+def statement_at(text: str, offset: int) -> str:
+    """The statement around character `offset` (statements end at ';' outside quotes
+    and comments)."""
+    bounds, start, i, n = [], 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"":
+            j = text.find(c, i + 1)
+            while j != -1 and j + 1 < n and text[j + 1] == c:  # doubled quote inside
+                j = text.find(c, j + 2)
+            i = n if j == -1 else j + 1
+            continue
+        if text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j == -1 else j + 1
+            continue
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j == -1 else j + 2
+            continue
+        if c == ";":
+            bounds.append((start, i))
+            start = i + 1
+        i += 1
+    bounds.append((start, n))
+    for a, b in bounds:
+        if a <= offset <= b and text[a:b].strip():
+            return text[a:b].strip()
+    # the cursor sits after the last ';' on blank space: the statement before it
+    filled = [text[a:b].strip() for a, b in bounds if text[a:b].strip() and a <= offset]
+    return filled[-1] if filled else ""
+
+
+class SqlPane(Pane):
+    BINDINGS = [
+        Binding("ctrl+enter,ctrl+j", "run", "Run", priority=True),
+        Binding("ctrl+g", "cancel", "Cancel query", priority=True),
+        Binding("ctrl+s", "export", "Export result", priority=True),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield TextArea("", language="sql", id="sql-editor", show_line_numbers=True, soft_wrap=False)
+        yield Static("opening the storage root…", id="sql-message")
+        yield Container(id="sql-results")
+        yield Input(placeholder="export to (…/file.csv, .parquet or .json), enter to write, escape to cancel",
+                    id="sql-export")
+
+    def focus_main(self) -> None:
+        self.query_one("#sql-editor", TextArea).focus()
+
+    def rescope(self) -> None:
+        self._say("ready — ctrl+enter (or ctrl+j) runs the statement under the cursor; ctrl+p lists every action")
+        self.last_query: str | None = None
+        editor = self.query_one("#sql-editor", TextArea)
+        if not editor.text.strip():
+            names = [d.name for d in self.lh.datasets()]
+            first = names[0] if names else "_datasets"
+            editor.text = (f"-- datasets here: {', '.join(names[:8]) or 'none yet (lakehouse ingest PATH)'}\n"
+                           f'SELECT * FROM "{first}" LIMIT 100;\n')
+            editor.move_cursor((1, 0))
+
+    def set_query(self, sql: str, run: bool = True) -> None:
+        """Put a query in the editor (from Explore or Ask) and run it."""
+        editor = self.query_one("#sql-editor", TextArea)
+        editor.text = sql + "\n"
+        editor.move_cursor((0, 0))
+        if run:
+            self.action_run()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        msg = self.query_one("#sql-message", Static)
+        msg.set_class(error, "error")
+        msg.update(text)
+
+    # -- running ---------------------------------------------------------------------------
+    def current_statement(self) -> str:
+        editor = self.query_one("#sql-editor", TextArea)
+        if editor.selected_text.strip():
+            return editor.selected_text.strip().rstrip(";")
+        row, col = editor.cursor_location
+        lines = editor.text.split("\n")
+        offset = sum(len(ln) + 1 for ln in lines[:row]) + col
+        return statement_at(editor.text, offset)
+
+    def action_run(self) -> None:
+        if self.lh is None:
+            return
+        sql = self.current_statement()
+        if not sql:
+            self._say("nothing to run: write a statement, e.g. SELECT * FROM <dataset> LIMIT 10", error=True)
+            return
+        self._say(f"running… (ctrl+g cancels)  {sql[:80]}")
+        self.run_query(sql)
+
+    @work(thread=True, exclusive=True, group="sql")
+    def run_query(self, sql: str) -> None:
+        import pyarrow as pa
+
+        from core.errors import LakehouseError
+
+        t0 = time.perf_counter()
+        try:
+            reader = self.lh.sql_stream(sql)
+            kept, kept_rows, total = [], 0, 0
+            for batch in reader:
+                total += batch.num_rows
+                if kept_rows < DISPLAY_CAP:
+                    piece = batch.slice(0, DISPLAY_CAP - kept_rows)
+                    kept.append(piece)
+                    kept_rows += piece.num_rows
+            table = pa.Table.from_batches(kept, schema=reader.schema)
+        except (LakehouseError, RuntimeError) as e:  # ctrl+g arrives as DuckDB's "Interrupted!"
+            text = "query cancelled" if "interrupted" in str(e).lower() else f"error: {e}"
+            self.app.call_from_thread(self._say, text, True)
+            return
+        elapsed = time.perf_counter() - t0
+        self.app.call_from_thread(self._show, sql, table, total, elapsed)
+
+    async def _show(self, sql: str, table, total: int, elapsed: float) -> None:
+        from textual_fastdatatable import DataTable
+
+        self.last_query = sql
+        box = self.query_one("#sql-results", Container)
+        await box.remove_children()
+        await box.mount(DataTable(data=table, id="sql-table", max_column_content_width=60, null_rep="∅"))
+        shown = f"first {table.num_rows:,} shown — export (ctrl+s) writes all" if total > table.num_rows else ""
+        self._say(f"{total:,} row{'s' if total != 1 else ''} in {elapsed * 1000:.0f} ms  {shown}")
+
+    def action_cancel(self) -> None:
+        if self.lh is not None and self.lh.interrupt_sql():
+            self._say("cancelling…", error=True)
+
+    # -- export ------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        if not self.last_query:
+            self._say("run a query first; export writes its full result", error=True)
+            return
+        box = self.query_one("#sql-export", Input)
+        box.add_class("visible")
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "sql-export":
+            return
+        from pathlib import Path
+
+        path = Path(event.value.strip()).expanduser()
+        fmt = EXPORTS.get(path.suffix.lower())
+        if fmt is None:
+            self._say(f"export: {path.name or 'the file'} needs a .csv, .parquet or .json extension", error=True)
+            return
+        event.input.value = ""
+        event.input.remove_class("visible")
+        self.focus_main()
+        self.export(self.last_query, str(path), fmt)
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#sql-export", Input)
+        if event.key == "escape" and box.has_class("visible"):
+            box.remove_class("visible")
+            self.focus_main()
+            event.stop()
+
+    @work(thread=True, group="export")
+    def export(self, sql: str, path: str, fmt: str) -> None:
+        from app.output import write_result
+        from core.errors import LakehouseError
+
+        try:
+            n = write_result(self.lh.sql_stream(sql), fmt, path, 0)
+        except (LakehouseError, ValueError, OSError) as e:
+            self.app.call_from_thread(self._say, f"export failed: {e}", True)
+            return
+        self.app.call_from_thread(self.app.notify, f"wrote {n:,} rows to {path}")
+        self.app.call_from_thread(self._say, f"wrote {n:,} rows to {path}")
+
+    def commands(self):
+        yield SystemCommand("Run query (ctrl+enter / ctrl+j)", "Run the statement under the cursor",
+                            lambda: (self.app.action_pane("sql"), self.action_run()))
+        yield SystemCommand("Cancel query (ctrl+g)", "Interrupt the running query", self.action_cancel)
+        yield SystemCommand("Export result (ctrl+s)", "Write the last result to CSV, Parquet or JSON",
+                            lambda: (self.app.action_pane("sql"), self.action_export()))

@@ -1,0 +1,90 @@
+"""The System pane: health, jobs, errors, the audit log and cache stats, refreshed
+every few seconds off the event loop."""
+
+from __future__ import annotations
+
+import shutil
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from .base import Pane
+
+REFRESH_S = 3.0
+
+
+class SystemPane(Pane):
+    BINDINGS = [Binding("r", "refresh", "Refresh")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("opening the storage root…", id="system-health")
+            yield Static("Jobs", classes="system-title")
+            yield Static(id="system-jobs")
+            yield Static("Errors", classes="system-title")
+            yield Static(id="system-errors")
+            yield Static("Audit (latest)", classes="system-title")
+            yield Static(id="system-audit")
+
+    def rescope(self) -> None:
+        self.action_refresh()
+        if not hasattr(self, "_timer"):
+            self._timer = self.set_interval(REFRESH_S, self.action_refresh)
+
+    def action_refresh(self) -> None:
+        if self.lh is not None and self.is_attached:
+            self.gather()
+
+    @work(thread=True, exclusive=True, group="system")
+    def gather(self) -> None:
+        from core.ollama import Ollama
+
+        lh = self.lh
+        usage = shutil.disk_usage(lh.root)
+        catalog_mb = (lh.root / "catalog.sqlite").stat().st_size / 1e6
+        try:
+            o = Ollama.from_config(lh.config, retries=0)
+            models = lh.models()
+            ollama = (f"Ollama {o.url}: [green]reachable[/] · {len(models['installed'])} installed · loaded: "
+                      + (", ".join(f"{m['name']} ({m['size'] / 1e9:.1f} GB, until {m['expires_at'][11:19]})"
+                                   for m in models["loaded"]) or "none"))
+        except Exception as e:
+            ollama = f"[red]{e}[/]"
+        cache = lh.vector_cache()
+        health = "\n".join([
+            f"[b]storage[/] {lh.root} · disk {usage.used / 1e9:.0f} of {usage.total / 1e9:.0f} GB used · "
+            f"catalog {catalog_mb:.1f} MB · profile {lh.profile.id}",
+            ollama,
+            f"embedder default: {lh.config.get('vectors.embedder')} · loaded index generations: "
+            + (", ".join(f"{e['index']} g{e['gen']} ({e['bytes'] / 1e6:.0f} MB)" for e in cache["entries"]) or "none")
+            + f" · search cache hits {cache['hits']} / misses {cache['misses']}",
+        ])
+        jobs = lh.jobs(10)
+        jobs_text = "\n".join(
+            f"{j.id} {j.kind:<8} {j.target:<20} {j.status:<11} "
+            + (_bar(j.done, j.total) if j.status == "running" else "") + f" {j.message[:70]}" for j in jobs) or "none"
+        errors = lh.errors(limit=8)
+        errors_text = "\n".join(f"{e.ts[:19].replace('T', ' ')} {e.operation:<8} {e.message[:110]}"
+                                for e in errors) or "none"
+        audit = lh.audit(limit=8)
+        audit_text = "\n".join(f"{a['ts'][11:19]} {a['profile']:<18} {a['action']:<7} {a['outcome']:<7} "
+                               f"{(a['statement'] or '')[:70]}" for a in audit) or "none"
+        self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text)
+
+    def _show(self, health: str, jobs: str, errors: str, audit: str) -> None:
+        from rich.markup import escape
+
+        self.query_one("#system-health", Static).update(health)
+        self.query_one("#system-jobs", Static).update(escape(jobs))
+        self.query_one("#system-errors", Static).update(escape(errors))
+        self.query_one("#system-audit", Static).update(escape(audit))
+
+
+def _bar(done: float, total: float | None, width: int = 20) -> str:
+    if not total:
+        return "[" + "·" * width + "]"
+    filled = int(width * min(done / total, 1))
+    return "[" + "█" * filled + "·" * (width - filled) + f"] {done / total:.0%}"

@@ -1,0 +1,186 @@
+"""The workstation driven as a user would, through Textual's pilot: panes by key,
+queries and their results, export, errors, cancel while responsive, profile switch,
+and Ask streaming from the Ollama API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from app.tui import LakehouseApp
+from vector_data import write_profiles
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def until(pilot, cond, timeout: float = 20.0) -> None:
+    waited = 0.0
+    while not cond():
+        await pilot.pause(0.05)
+        waited += 0.05
+        if waited > timeout:
+            raise AssertionError("the app did not get there in time")
+
+
+def message(app) -> str:
+    return str(app.query_one("#sql-message").render())
+
+
+@pytest.fixture
+def people_home(home, data):
+    from core import Lakehouse
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text(
+        "[profiles.hr]\ndatasets = [\"people\"]\nindexes = [\"people\"]\n"
+        "[profiles.notes]\ndatasets = [\"notes\"]\n")
+    with Lakehouse.open(home=home, profile="default") as lh:
+        lh.ingest(write_profiles(data / "people.csv", 300), key="person_id")
+        (data / "notes.csv").write_text("id,body\n1,remember the milk\n")
+        lh.ingest(data / "notes.csv", key="id")
+        lh.embed("people", "profile", index="people", embedder="hashing")
+    return home
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home, tmp_path):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            for key, pane in [("f2", "explore"), ("f3", "sql"), ("f4", "system"), ("f1", "ask"), ("alt+3", "sql")]:
+                await pilot.press(key)
+                assert app.query_one("TabbedContent").active == pane
+            sql = app.query_one("SqlPane")
+            sql.query_one("#sql-editor").text = "SELECT 1;\nSELECT state, count(*) AS n FROM people GROUP BY state ORDER BY state;\n"
+            sql.query_one("#sql-editor").move_cursor((1, 5))
+            await pilot.press("ctrl+j")  # the statement under the cursor, not the first one
+            await until(pilot, lambda: "rows in" in message(app))
+            table = app.query_one("#sql-table")
+            assert table.row_count == 5 and "5 rows in" in message(app)
+            assert table.get_row_at(0)[0] == "CA"
+            await pilot.press("ctrl+s")  # a file prompt; the extension picks the format
+            out = tmp_path / "states.csv"
+            assert app.focused is app.query_one("#sql-export")
+            app.query_one("#sql-export").value = str(out)
+            await pilot.press("enter")
+            await until(pilot, lambda: out.exists() and "wrote 5 rows" in message(app))
+            assert out.read_text().splitlines()[0] == "state,n"
+            sql.query_one("#sql-editor").text = "SELECT nope FROM people"
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: "error:" in message(app))
+            assert "nope" in message(app) and app.query_one("#sql-message").has_class("error")
+    run(go())
+
+
+def test_keys_are_handled_while_a_slow_query_runs_and_ctrl_g_cancels_it(people_home):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f3")
+            app.query_one("#sql-editor").text = "SELECT count(*) FROM range(20000000000) t(x) WHERE x % 7 = 3"
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: "running" in message(app))
+            await pilot.pause(0.3)
+            await pilot.press("f2")  # the event loop is free while DuckDB works
+            assert app.query_one("TabbedContent").active == "explore"
+            await pilot.press("f3")
+            await pilot.press("ctrl+g")
+            await until(pilot, lambda: "query cancelled" in message(app))
+    run(go())
+
+
+def test_explore_lists_the_catalog_and_opens_a_query(people_home):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f2")
+            tree = app.query_one("#explore-tree")
+            await until(pilot, lambda: "datasets (2)" in str([n.label for n in tree.root.children]))
+            labels = " ".join(str(n.label) for n in tree.root.children[0].children)
+            assert "people" in labels and "300 rows" in labels and "notes" in labels
+            assert "people" in str(tree.root.children[1].children[0].label)  # the index, with its generation
+            tree.focus()
+            node = tree.root.children[0].children[1]  # people
+            tree.move_cursor(node)
+            await until(pilot, lambda: "people" in str(app.query_one("#explore-info").render())
+                        and "columns:" in str(app.query_one("#explore-info").render()))
+            await pilot.press("enter")
+            assert app.query_one("TabbedContent").active == "sql"
+            await until(pilot, lambda: "300 rows" in message(app) or "100 rows" in message(app))
+    run(go())
+
+
+def test_switching_profile_rescopes_explore(people_home):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f2")
+            tree = app.query_one("#explore-tree")
+            await until(pilot, lambda: "datasets (2)" in str(tree.root.children[0].label) if tree.root.children else False)
+            await pilot.press("ctrl+o")
+            await pilot.press("n", "o", "t")  # type to filter
+            await pilot.press("enter")
+            await until(pilot, lambda: app.lh.profile.id == "notes")
+            await until(pilot, lambda: tree.root.children and "datasets (1)" in str(tree.root.children[0].label))
+            assert "notes" in str(tree.root.children[0].children[0].label)
+            assert "profile notes" in str(app.query_one("#status").render())
+    run(go())
+
+
+def test_ask_streams_an_answer_and_its_sql_from_the_ollama_stand_in(people_home, ollama):
+    async def go():
+        ollama.chat_replies = [json.dumps({"sql": "SELECT count(*) AS n FROM people", "reason": "count"}),
+                               "There are 300 people."]
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f1")
+            app.query_one("#ask-input").value = "how many people are there?"
+            await pilot.press("enter")
+            log = app.query_one("#ask-log")
+            await until(pilot, lambda: "There are 300 people." in " ".join(str(w.render()) for w in log.children))
+            text = " ".join(str(w.render()) for w in log.children)
+            assert "SELECT count(*) AS n FROM people" in text and "auto -> sql" in text
+            await pilot.press("ctrl+r")  # the answer's SQL in the SQL pane
+            assert app.query_one("TabbedContent").active == "sql"
+            await until(pilot, lambda: "1 row in" in message(app))
+    run(go())
+
+
+def test_ask_says_when_ollama_is_down_and_still_shows_passages(people_home):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f1")
+            app.query_one("#ask-input").value = "who could handle Kubernetes?"
+            await pilot.press("enter")
+            log = app.query_one("#ask-log")
+            await until(pilot, lambda: "not reachable" in " ".join(str(w.render()) for w in log.children))
+            text = " ".join(str(w.render()) for w in log.children)
+            assert "ollama serve" in text and "What retrieval found meanwhile" in text and "[1] people P" in text
+    run(go())
+
+
+def test_help_and_the_command_palette_list_the_actions(people_home):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("question_mark")
+            assert app.screen.__class__.__name__ == "HelpScreen"
+            await pilot.press("escape")
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for t in ("Run query (ctrl+enter / ctrl+j)", "Export result (ctrl+s)", "Switch profile (ctrl+o)",
+                      "SQL pane (F3)"):
+                assert t in titles
+    run(go())

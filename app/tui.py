@@ -35,6 +35,7 @@ HELP = """\
 | **ctrl+o** | switch profile (type to filter) |
 | **ctrl+enter** or **ctrl+j** | SQL: run the statement under the cursor, or the selection |
 | **ctrl+g** | SQL: cancel the running query |
+| **ctrl+h** | SQL: query history (type to filter, enter loads one) |
 | **ctrl+s** | SQL: export the result (csv, parquet or json, by the file's extension) |
 | **enter** | Explore: open a query on the selected dataset in the SQL pane |
 | **ctrl+q** | quit |

@@ -143,7 +143,7 @@ class ExplorePane(Pane):
             return
         name = data[1]
         cols = f'"{data[2]}", count(*) AS n' if data[0] == "column" else "*"
-        tail = f' GROUP BY 1 ORDER BY n DESC' if data[0] == "column" else ""
+        tail = ' GROUP BY 1 ORDER BY n DESC' if data[0] == "column" else ""
         q = f'SELECT {cols} FROM "{name}"{tail} LIMIT 100'
         from .sql import SqlPane
 

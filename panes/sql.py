@@ -14,7 +14,8 @@ from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
-from textual.widgets import Input, Static, TextArea
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from .base import Pane
 
@@ -60,6 +61,7 @@ class SqlPane(Pane):
         Binding("ctrl+enter,ctrl+j", "run", "Run", priority=True),
         Binding("ctrl+g", "cancel", "Cancel query", priority=True),
         Binding("ctrl+s", "export", "Export result", priority=True),
+        Binding("ctrl+h", "history", "History", priority=True),
     ]
 
     def compose(self) -> ComposeResult:
@@ -144,6 +146,7 @@ class SqlPane(Pane):
         from textual_fastdatatable import DataTable
 
         self.last_query = sql
+        self._remember(sql, total, elapsed)
         box = self.query_one("#sql-results", Container)
         await box.remove_children()
         await box.mount(DataTable(data=table, id="sql-table", max_column_content_width=60, null_rep="∅"))
@@ -198,9 +201,98 @@ class SqlPane(Pane):
         self.app.call_from_thread(self.app.notify, f"wrote {n:,} rows to {path}")
         self.app.call_from_thread(self._say, f"wrote {n:,} rows to {path}")
 
+    # -- history -----------------------------------------------------------------------------
+    def _history_file(self):
+        return self.lh.root / "history" / "sql.jsonl"
+
+    def _remember(self, sql: str, rows: int, elapsed: float) -> None:
+        """Append a query that ran to the persisted history (one JSON line each)."""
+        import json
+        from datetime import datetime, timezone
+
+        path = self._history_file()
+        path.parent.mkdir(exist_ok=True)
+        entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sql": sql, "rows": rows,
+                 "ms": round(elapsed * 1000, 1), "profile": self.lh.profile.id}
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def history(self) -> list[dict]:
+        """Past queries, newest first, each once."""
+        import json
+
+        path = self._history_file()
+        if not path.exists():
+            return []
+        seen, out = set(), []
+        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue  # a torn last line
+            if e["sql"] not in seen:
+                seen.add(e["sql"])
+                out.append(e)
+        return out
+
+    def action_history(self) -> None:
+        if self.lh is None:
+            return
+        self.app.push_screen(HistoryPicker(self.history()), self._from_history)
+
+    def _from_history(self, sql: str | None) -> None:
+        if sql:
+            self.set_query(sql, run=False)
+            self.focus_main()
+
     def commands(self):
         yield SystemCommand("Run query (ctrl+enter / ctrl+j)", "Run the statement under the cursor",
                             lambda: (self.app.action_pane("sql"), self.action_run()))
         yield SystemCommand("Cancel query (ctrl+g)", "Interrupt the running query", self.action_cancel)
+        yield SystemCommand("Query history (ctrl+h)", "Search past queries; enter puts one in the editor",
+                            lambda: (self.app.action_pane("sql"), self.action_history()))
         yield SystemCommand("Export result (ctrl+s)", "Write the last result to CSV, Parquet or JSON",
                             lambda: (self.app.action_pane("sql"), self.action_export()))
+
+
+class HistoryPicker(ModalScreen):
+    """Past queries, newest first: type to filter, enter to load one into the editor."""
+
+    BINDINGS = [Binding("escape", "close", "cancel")]
+
+    def __init__(self, entries: list[dict]) -> None:
+        super().__init__()
+        self.entries = entries
+        self.shown: list[dict] = []
+
+    def compose(self) -> ComposeResult:
+        with Container(id="picker"):
+            yield Static(f"Query history ({len(self.entries)}) — type to filter, enter to load")
+            yield Input(placeholder="filter", id="history-filter")
+            yield OptionList(id="picker-list")
+
+    def on_mount(self) -> None:
+        self._fill("")
+
+    def _fill(self, text: str) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        words = text.lower().split()
+        self.shown = [e for e in self.entries if all(w in e["sql"].lower() for w in words)][:200]
+        for e in self.shown:
+            one_line = " ".join(e["sql"].split())
+            options.add_option(f"{e['ts'][:16].replace('T', ' ')}  {one_line[:90]}  ({e['rows']:,} rows)")
+        options.highlighted = 0 if self.shown else None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        index = self.query_one(OptionList).highlighted
+        self.dismiss(self.shown[index]["sql"] if index is not None and self.shown else None)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.shown[event.option_index]["sql"])
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -71,6 +71,13 @@ def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home,
             await pilot.press("enter")
             await until(pilot, lambda: out.exists() and "wrote 5 rows" in message(app))
             assert out.read_text().splitlines()[0] == "state,n"
+            await pilot.press("ctrl+h")  # the query that ran is in the persisted history
+            assert app.screen.__class__.__name__ == "HistoryPicker"
+            await pilot.press("s", "t", "a", "t", "e")
+            assert len(app.screen.shown) == 1
+            await pilot.press("enter")
+            assert "GROUP BY state" in sql.query_one("#sql-editor").text
+            assert "GROUP BY state" in (people_home / "history" / "sql.jsonl").read_text()
             sql.query_one("#sql-editor").text = "SELECT nope FROM people"
             await pilot.press("ctrl+j")
             await until(pilot, lambda: "error:" in message(app))

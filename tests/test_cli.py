@@ -89,25 +89,25 @@ def test_datasets_describe_jobs_json(cli, data):
 
 
 def test_sql_csv_streams_with_bounded_memory(home, tmp_path):
-    """10M rows to CSV must not be held in memory (peak RSS well under the data size)."""
+    """20M rows to CSV must not be held in memory: held, they are ~750 MB of Arrow (~970 MB
+    peak); streamed, the process stays around 150 MB (allocator pools can keep it higher
+    for a while, so the bar sits well between the two)."""
     from conftest import REPO
 
     out = tmp_path / "big.csv"
     code = (
         "import resource, sys; from app.cli import main; sys.argv = ['lakehouse', 'sql', "
-        "\"SELECT range AS id, 'row ' || range AS label, range * 0.5 AS half FROM range(10000000)\", "
+        "\"SELECT range AS id, 'row ' || range AS label, range * 0.5 AS half FROM range(20000000)\", "
         f"'--format', 'csv', '--output', '{out}']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
-    # MALLOC_ARENA_MAX: glibc's per-thread arenas can keep freed batches' pages resident
-    # (once seen at 407 MB); two arenas measure what is held, not allocator slack
     p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                       env={"LAKEHOUSE_HOME": str(home), "PATH": "/usr/bin:/bin", "MALLOC_ARENA_MAX": "2"})
+                       env={"LAKEHOUSE_HOME": str(home), "PATH": "/usr/bin:/bin"})
     assert p.returncode == 0, p.stderr
     peak_mb = int(p.stdout.strip().splitlines()[-1])
     size_mb = out.stat().st_size / 2**20
-    assert size_mb > 250  # the output really holds 10M rows...
-    assert peak_mb < 400  # ...but the process never held them all
+    assert size_mb > 500  # the output really holds 20M rows...
+    assert peak_mb < 500  # ...but the process never held them all
     with open(out) as f:
         assert f.readline().strip() == "id,label,half"
 

@@ -32,12 +32,15 @@ HELP = """\
 | **F3** / **alt+3** | SQL: editor and results |
 | **F4** / **alt+4** | System: health, jobs, errors, audit |
 | **ctrl+p** | command palette: every action with its key |
-| **ctrl+o** | switch profile (type to filter) |
+| **ctrl+o** | switch profile: 1–9 picks one directly, or type to filter |
 | **ctrl+enter** or **ctrl+j** | SQL: run the statement under the cursor, or the selection |
 | **ctrl+g** | SQL: cancel the running query |
 | **ctrl+h** | SQL: query history (type to filter, enter loads one) |
+| **ctrl+space** | SQL: complete a dataset or column name |
+| **enter** on a result cell | SQL: the whole value; **c** copies the cell, **C** the row (OSC 52) |
 | **ctrl+s** | SQL: export the result (csv, parquet or json, by the file's extension) |
 | **enter** | Explore: open a query on the selected dataset in the SQL pane |
+| **space** / **p** / **e** | Explore: expand a node / pin or unpin a dataset / embed the selected text column |
 | **ctrl+q** | quit |
 
 Press **escape** to close this help.
@@ -70,7 +73,7 @@ class ProfilePicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Static(id="picker"):
-            yield Label("Switch profile — type to filter, enter to activate")
+            yield Label("Switch profile — 1–9 picks directly; or type to filter, enter to activate")
             yield Input(placeholder="profile", id="picker-filter")
             yield OptionList(id="picker-list")
 
@@ -82,11 +85,16 @@ class ProfilePicker(ModalScreen[str | None]):
         options.clear_options()
         for p in self.profiles:
             if text.lower() in p["id"].lower() or text.lower() in (p["description"] or "").lower():
-                mark = "● " if p["active"] else "  "
+                mark = f"{self.profiles.index(p) + 1}{'●' if p['active'] else ' '} "
                 options.add_option(f"{mark}{p['id']}  —  {p['description'] or ', '.join(p['datasets'])}")
+        self.shown = [p["id"] for p in self.profiles
+                      if text.lower() in p["id"].lower() or text.lower() in (p["description"] or "").lower()]
         options.highlighted = 0 if options.option_count else None
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if len(event.value) == 1 and event.value in "123456789":  # a digit first: that profile, directly
+            self.action_nth(int(event.value))
+            return
         self._fill(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -98,8 +106,12 @@ class ProfilePicker(ModalScreen[str | None]):
         self._choose(event.option_index)
 
     def _choose(self, index: int) -> None:
-        label = str(self.query_one(OptionList).get_option_at_index(index).prompt)
-        self.dismiss(label[2:].split("  —  ")[0])
+        self.dismiss(self.shown[index])
+
+    def action_nth(self, n: int) -> None:
+        """1–9: the profile in that place of the full list, directly."""
+        if n <= len(self.profiles):
+            self.dismiss(self.profiles[n - 1]["id"])
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

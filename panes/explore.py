@@ -21,7 +21,7 @@ SYSTEM = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_event
 
 class ExplorePane(Pane):
     BINDINGS = [Binding("enter", "query", "Query it", show=True, priority=True), Binding("p", "pin", "Pin/unpin"),
-                Binding("r", "reload", "Reload")]
+                Binding("e", "embed", "Embed column"), Binding("r", "reload", "Reload")]
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -149,6 +149,32 @@ class ExplorePane(Pane):
 
         self.app.action_pane("sql")
         self.app.query_one(SqlPane).set_query(q)
+
+    def action_embed(self) -> None:
+        """e on a text column: embed it into an index (DATASET_COLUMN), as a job."""
+        data = self.selected()
+        if not data or data[0] != "column":
+            self.app.notify("select a text column (expand a dataset with space) to embed it", severity="warning")
+            return
+        self.embed(data[1], data[2])
+
+    @work(thread=True, group="explore-embed")
+    def embed(self, dataset: str, column: str) -> None:
+        from core.errors import LakehouseError
+
+        def progress(ev) -> None:
+            if ev.total:
+                self.app.call_from_thread(self.query_one("#explore-info", Static).update,
+                                          f"embedding {dataset}.{column}: {int(ev.done):,}/{int(ev.total):,} "
+                                          f"{ev.unit} — {ev.message}")
+        try:
+            r = self.lh.embed(dataset, column, progress=progress)
+        except LakehouseError as e:
+            self.app.call_from_thread(self.app.notify, str(e), severity="error", timeout=10)
+            return
+        self.app.call_from_thread(self.app.notify, f"{r.index} g{r.gen}: {r.chunks:,} chunks "
+                                                   f"({r.embedded:,} embedded) · {r.embedder}")
+        self.load()
 
     def action_pin(self) -> None:
         data = self.selected()

@@ -62,6 +62,9 @@ class SqlPane(Pane):
         Binding("ctrl+g", "cancel", "Cancel query", priority=True),
         Binding("ctrl+s", "export", "Export result", priority=True),
         Binding("ctrl+h", "history", "History", priority=True),
+        Binding("ctrl+space,ctrl+@", "complete", "Complete name", priority=True),
+        Binding("c", "copy_cell", "Copy cell", show=False),
+        Binding("C", "copy_row", "Copy row", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -245,6 +248,61 @@ class SqlPane(Pane):
             self.set_query(sql, run=False)
             self.focus_main()
 
+    # -- completion ----------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Dataset and column names of the profile, for completion."""
+        out = []
+        for d in self.lh.datasets():
+            out.append(d.name)
+            out.extend(c.name for c in d.columns)
+        return sorted(set(out))
+
+    def action_complete(self) -> None:
+        """Complete the word before the cursor: one match is inserted, several are offered."""
+        if self.lh is None:
+            return
+        editor = self.query_one("#sql-editor", TextArea)
+        row, col = editor.cursor_location
+        line = editor.text.split("\n")[row][:col]
+        word = ""
+        for ch in reversed(line):
+            if not (ch.isalnum() or ch == "_"):
+                break
+            word = ch + word
+        matches = [n for n in self.names() if n.lower().startswith(word.lower()) and n != word]
+        if not matches:
+            self._say(f"no dataset or column starts with {word!r}" if word else "type the start of a name first")
+            return
+        if len(matches) == 1:
+            editor.insert(matches[0][len(word):])
+            return
+        self.app.push_screen(NamePicker(matches, word), lambda name: name and editor.insert(name[len(word):]))
+
+    # -- cells ---------------------------------------------------------------------------------
+    def _table(self):
+        found = self.query("#sql-table")
+        return found.first() if found else None
+
+    def on_data_table_cell_selected(self, event) -> None:
+        """enter on a cell: the whole value, however long."""
+        self.app.push_screen(CellViewer(event.value))
+
+    def action_copy_cell(self) -> None:
+        table = self._table()
+        if table is None or not table.has_focus:
+            return
+        value = table.get_cell_at(table.cursor_coordinate)
+        self.app.copy_to_clipboard("" if value is None else str(value))  # OSC 52 in the terminal
+        self.app.notify("cell copied")
+
+    def action_copy_row(self) -> None:
+        table = self._table()
+        if table is None or not table.has_focus:
+            return
+        row = table.get_row_at(table.cursor_row)
+        self.app.copy_to_clipboard("\t".join("" if v is None else str(v) for v in row))
+        self.app.notify("row copied (tab-separated)")
+
     def commands(self):
         yield SystemCommand("Run query (ctrl+enter / ctrl+j)", "Run the statement under the cursor",
                             lambda: (self.app.action_pane("sql"), self.action_run()))
@@ -293,6 +351,50 @@ class HistoryPicker(ModalScreen):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.shown[event.option_index]["sql"])
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class NamePicker(ModalScreen):
+    """Several names complete the word: pick one (type to narrow)."""
+
+    BINDINGS = [Binding("escape", "close", "cancel")]
+
+    def __init__(self, names: list[str], prefix: str) -> None:
+        super().__init__()
+        self.names, self.prefix = names, prefix
+
+    def compose(self) -> ComposeResult:
+        with Container(id="picker"):
+            yield Static(f"{len(self.names)} names start with {self.prefix!r}")
+            yield OptionList(*self.names[:200], id="picker-list")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.names[event.option_index])
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class CellViewer(ModalScreen):
+    """One cell's whole value, scrollable; c copies it."""
+
+    BINDINGS = [Binding("escape,q,enter", "close", "close"), Binding("c", "copy", "copy")]
+
+    def __init__(self, value) -> None:
+        super().__init__()
+        self.value = "∅ (NULL)" if value is None else str(value)
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import VerticalScroll
+
+        with VerticalScroll(id="picker"):
+            yield Static(self.value, markup=False, id="cell-value")
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.value)
+        self.app.notify("cell copied")
 
     def action_close(self) -> None:
         self.dismiss(None)

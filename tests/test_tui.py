@@ -191,3 +191,59 @@ def test_help_and_the_command_palette_list_the_actions(people_home):
                       "SQL pane (F3)"):
                 assert t in titles
     run(go())
+
+
+def test_completion_cell_viewer_copy_and_direct_profile_keys(people_home):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        copied = []
+        app.copy_to_clipboard = copied.append  # what would go to the terminal as OSC 52
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f3")
+            editor = app.query_one("#sql-editor")
+            editor.text = "SELECT * FROM peo"
+            editor.move_cursor((0, 17))
+            await pilot.press("ctrl+space")  # one match: completed in place
+            assert editor.text == "SELECT * FROM people"
+            editor.text = "SELECT p"
+            editor.move_cursor((0, 8))
+            await pilot.press("ctrl+space")  # several (person_id, profile): a picker
+            assert app.screen.__class__.__name__ == "NamePicker"
+            await pilot.press("down", "enter")
+            assert editor.text in ("SELECT person_id", "SELECT profile")
+            editor.text = "SELECT profile, person_id FROM people ORDER BY person_id LIMIT 3"
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: "3 rows in" in message(app))
+            table = app.query_one("#sql-table")
+            table.focus()
+            await pilot.press("enter")  # the whole value of the cell
+            assert app.screen.__class__.__name__ == "CellViewer"
+            assert app.screen.value.startswith("Worker 0 ")
+            await pilot.press("escape")
+            await pilot.press("c")
+            await pilot.press("C")
+            assert copied[0].startswith("Worker 0 ") and copied[1].endswith("\tP00000")
+            await pilot.press("ctrl+o")
+            await pilot.press("3")  # direct key: the third profile (default, hr, notes)
+            await until(pilot, lambda: app.lh.profile.id == "notes")
+    run(go())
+
+
+def test_explore_embeds_a_column(people_home):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f2")
+            tree = app.query_one("#explore-tree")
+            await until(pilot, lambda: tree.root.children and "datasets (2)" in str(tree.root.children[0].label))
+            notes = tree.root.children[0].children[0]
+            notes.expand()
+            await until(pilot, lambda: any("body" in str(c.label) for c in notes.children))
+            tree.focus()
+            tree.move_cursor(next(c for c in notes.children if "body" in str(c.label)))
+            await pilot.press("e")
+            await until(pilot, lambda: "notes_body" in [i.name for i in app.lh.indexes()])
+            await until(pilot, lambda: "indexes (2)" in str(tree.root.children[1].label))
+    run(go())

@@ -36,6 +36,7 @@ HELP = """\
 | **ctrl+enter** or **ctrl+j** | SQL: run the statement under the cursor, or the selection |
 | **ctrl+g** | SQL: cancel the running query |
 | **ctrl+h** | SQL: query history (type to filter, enter loads one) |
+| **ctrl+t** | SQL: a new buffer (close one from the command palette) |
 | **ctrl+space** | SQL: complete a dataset or column name |
 | **enter** on a result cell | SQL: the whole value; **c** copies the cell, **C** the row (OSC 52) |
 | **ctrl+s** | SQL: export the result (csv, parquet or json, by the file's extension) |

@@ -15,12 +15,17 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static, TextArea
+from textual.widgets import Input, OptionList, Static, TabbedContent, TabPane, TextArea
 
 from .base import Pane
 
 DISPLAY_CAP = 100_000
 EXPORTS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+
+
+def _editor(widget_id: str) -> TextArea:
+    return TextArea("", language="sql", id=widget_id, classes="sql-editor", show_line_numbers=True,
+                    soft_wrap=False)
 
 
 def statement_at(text: str, offset: int) -> str:
@@ -62,25 +67,50 @@ class SqlPane(Pane):
         Binding("ctrl+g", "cancel", "Cancel query", priority=True),
         Binding("ctrl+s", "export", "Export result", priority=True),
         Binding("ctrl+h", "history", "History", priority=True),
+        Binding("ctrl+t", "new_buffer", "New buffer", priority=True),
         Binding("ctrl+space,ctrl+@", "complete", "Complete name", priority=True),
         Binding("c", "copy_cell", "Copy cell", show=False),
         Binding("C", "copy_row", "Copy row", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        yield TextArea("", language="sql", id="sql-editor", show_line_numbers=True, soft_wrap=False)
+        with TabbedContent(id="sql-buffers"):  # buffers: ctrl+t opens another
+            with TabPane("query 1", id="buffer-1"):
+                yield _editor("sql-editor")
         yield Static("opening the storage root…", id="sql-message")
         yield Container(id="sql-results")
         yield Input(placeholder="export to (…/file.csv, .parquet or .json), enter to write, escape to cancel",
                     id="sql-export")
 
+    @property
+    def editor(self) -> TextArea:
+        """The editor of the buffer in front."""
+        buffers = self.query_one("#sql-buffers", TabbedContent)
+        return buffers.query_one(f"#{buffers.active}").query_one(TextArea)
+
+    def action_new_buffer(self) -> None:
+        buffers = self.query_one("#sql-buffers", TabbedContent)
+        self._buffers = getattr(self, "_buffers", 1) + 1
+        n = self._buffers
+        buffers.add_pane(TabPane(f"query {n}", _editor(f"sql-editor-{n}"), id=f"buffer-{n}"))
+        buffers.active = f"buffer-{n}"
+        self.call_after_refresh(self.focus_main)
+
+    def action_close_buffer(self) -> None:
+        buffers = self.query_one("#sql-buffers", TabbedContent)
+        if buffers.tab_count <= 1:
+            self._say("the last buffer stays open")
+            return
+        buffers.remove_pane(buffers.active)
+        self.call_after_refresh(self.focus_main)
+
     def focus_main(self) -> None:
-        self.query_one("#sql-editor", TextArea).focus()
+        self.editor.focus()
 
     def rescope(self) -> None:
         self._say("ready — ctrl+enter (or ctrl+j) runs the statement under the cursor; ctrl+p lists every action")
         self.last_query: str | None = None
-        editor = self.query_one("#sql-editor", TextArea)
+        editor = self.editor
         if not editor.text.strip():
             names = [d.name for d in self.lh.datasets()]
             first = names[0] if names else "_datasets"
@@ -90,7 +120,7 @@ class SqlPane(Pane):
 
     def set_query(self, sql: str, run: bool = True) -> None:
         """Put a query in the editor (from Explore or Ask) and run it."""
-        editor = self.query_one("#sql-editor", TextArea)
+        editor = self.editor
         editor.text = sql + "\n"
         editor.move_cursor((0, 0))
         if run:
@@ -103,7 +133,7 @@ class SqlPane(Pane):
 
     # -- running ---------------------------------------------------------------------------
     def current_statement(self) -> str:
-        editor = self.query_one("#sql-editor", TextArea)
+        editor = self.editor
         if editor.selected_text.strip():
             return editor.selected_text.strip().rstrip(";")
         row, col = editor.cursor_location
@@ -261,7 +291,7 @@ class SqlPane(Pane):
         """Complete the word before the cursor: one match is inserted, several are offered."""
         if self.lh is None:
             return
-        editor = self.query_one("#sql-editor", TextArea)
+        editor = self.editor
         row, col = editor.cursor_location
         line = editor.text.split("\n")[row][:col]
         word = ""
@@ -307,6 +337,10 @@ class SqlPane(Pane):
         yield SystemCommand("Run query (ctrl+enter / ctrl+j)", "Run the statement under the cursor",
                             lambda: (self.app.action_pane("sql"), self.action_run()))
         yield SystemCommand("Cancel query (ctrl+g)", "Interrupt the running query", self.action_cancel)
+        yield SystemCommand("New SQL buffer (ctrl+t)", "Another editor beside the current one",
+                            lambda: (self.app.action_pane("sql"), self.action_new_buffer()))
+        yield SystemCommand("Close SQL buffer", "Close the editor in front (its text is dropped)",
+                            lambda: (self.app.action_pane("sql"), self.action_close_buffer()))
         yield SystemCommand("Query history (ctrl+h)", "Search past queries; enter puts one in the editor",
                             lambda: (self.app.action_pane("sql"), self.action_history()))
         yield SystemCommand("Export result (ctrl+s)", "Write the last result to CSV, Parquet or JSON",

@@ -78,7 +78,15 @@ def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home,
             await pilot.press("enter")
             assert "GROUP BY state" in sql.query_one("#sql-editor").text
             assert "GROUP BY state" in (people_home / "history" / "sql.jsonl").read_text()
+            await pilot.press("ctrl+t")  # a second buffer: its own text, run on its own
+            await until(pilot, lambda: sql.editor.id == "sql-editor-2")
+            sql.editor.text = "SELECT count(*) AS n FROM notes"
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: "1 row in" in message(app))
+            assert "GROUP BY state" in sql.query_one("#sql-editor").text  # buffer 1 kept its query
+            sql.query_one("#sql-buffers").active = "buffer-1"
             sql.query_one("#sql-editor").text = "SELECT nope FROM people"
+            sql.query_one("#sql-editor").focus()
             await pilot.press("ctrl+j")
             await until(pilot, lambda: "error:" in message(app))
             assert "nope" in message(app) and app.query_one("#sql-message").has_class("error")

@@ -42,6 +42,7 @@ HELP = """\
 | **ctrl+s** | SQL: export the result (csv, parquet or json, by the file's extension) |
 | **enter** | Explore: open a query on the selected dataset in the SQL pane |
 | **space** / **p** / **e** | Explore: expand a node / pin or unpin a dataset / embed the selected text column |
+| **x** | System: cancel the highlighted running job |
 | **ctrl+q** | quit |
 
 Press **escape** to close this help.

@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.widgets import Input, OptionList, Static
 
 from .base import Pane
 
@@ -17,16 +17,17 @@ REFRESH_S = 3.0
 
 
 class SystemPane(Pane):
-    BINDINGS = [Binding("r", "refresh", "Refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("x", "cancel_job", "Cancel job")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("opening the storage root…", id="system-health")
-            yield Static("Jobs", classes="system-title")
-            yield Static(id="system-jobs")
+            yield Static("Jobs — x cancels the highlighted running job", classes="system-title")
+            yield OptionList(id="system-jobs")
             yield Static("Errors", classes="system-title")
             yield Static(id="system-errors")
             yield Static("Audit (latest)", classes="system-title")
+            yield Input(placeholder="filter the audit: profile, action, dataset or statement words", id="system-audit-filter")
             yield Static(id="system-audit")
 
     def rescope(self) -> None:
@@ -63,22 +64,58 @@ class SystemPane(Pane):
             + f" · search cache hits {cache['hits']} / misses {cache['misses']}",
         ])
         jobs = lh.jobs(10)
-        jobs_text = "\n".join(
-            f"{j.id} {j.kind:<8} {j.target:<20} {j.status:<11} "
-            + (_bar(j.done, j.total) if j.status == "running" else "") + f" {j.message[:70]}" for j in jobs) or "none"
+        jobs_text = [(j.id, f"{j.id} {j.kind:<8} {j.target:<20} {j.status:<11} "
+                      + (_bar(j.done, j.total) if j.status == "running" else "") + f" {j.message[:70]}") for j in jobs]
         errors = lh.errors(limit=8)
         errors_text = "\n".join(f"{e.ts[:19].replace('T', ' ')} {e.operation:<8} {e.message[:110]}"
                                 for e in errors) or "none"
-        audit = lh.audit(limit=8)
+        words = self.audit_filter.lower().split()
+        audit = [a for a in lh.audit(limit=500)
+                 if all(w in f"{a['profile']} {a['action']} {a['datasets']} {a['statement']} {a['outcome']}".lower()
+                        for w in words)][:12]
         audit_text = "\n".join(f"{a['ts'][11:19]} {a['profile']:<18} {a['action']:<7} {a['outcome']:<7} "
                                f"{(a['statement'] or '')[:70]}" for a in audit) or "none"
         self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text)
 
-    def _show(self, health: str, jobs: str, errors: str, audit: str) -> None:
+    audit_filter = ""
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "system-audit-filter":
+            self.audit_filter = event.value
+            self.action_refresh()
+
+    def action_cancel_job(self) -> None:
+        options = self.query_one("#system-jobs", OptionList)
+        if options.highlighted is None or not getattr(self, "job_ids", None):
+            return
+        job_id = self.job_ids[options.highlighted]
+        self.cancel(job_id)
+
+    @work(thread=True, group="system-cancel")
+    def cancel(self, job_id: str) -> None:
+        from core.errors import LakehouseError
+
+        try:
+            asked = self.lh.cancel_job(job_id)
+        except LakehouseError as e:
+            self.app.call_from_thread(self.app.notify, str(e), severity="error")
+            return
+        self.app.call_from_thread(self.app.notify, f"asked job {job_id} to stop" if asked
+                                  else f"job {job_id} is not running")
+        self.action_refresh()
+
+    def _show(self, health: str, jobs: list, errors: str, audit: str) -> None:
         from rich.markup import escape
 
         self.query_one("#system-health", Static).update(health)
-        self.query_one("#system-jobs", Static).update(escape(jobs))
+        options = self.query_one("#system-jobs", OptionList)
+        keep = options.highlighted
+        self.job_ids = [j for j, _ in jobs]
+        options.clear_options()
+        for _, line in jobs:
+            options.add_option(escape(line))
+        if jobs:
+            options.highlighted = min(keep or 0, len(jobs) - 1)
         self.query_one("#system-errors", Static).update(escape(errors))
         self.query_one("#system-audit", Static).update(escape(audit))
 

@@ -255,3 +255,48 @@ def test_explore_embeds_a_column(people_home):
             await until(pilot, lambda: "notes_body" in [i.name for i in app.lh.indexes()])
             await until(pilot, lambda: "indexes (2)" in str(tree.root.children[1].label))
     run(go())
+
+
+def test_system_pane_cancels_a_job_and_filters_the_audit(people_home):
+    async def go():
+        import threading
+
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 60)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            started, stop = threading.Event(), threading.Event()
+
+            def slow_job():  # a long job, as another process would run it
+                with app.lh._jobs.run("demo", "slow") as job:
+                    started.set()
+                    while not stop.is_set():
+                        job.progress(1, 10, "steps", "working")
+                        stop.wait(0.05)
+            t = threading.Thread(target=lambda: _swallow(slow_job))
+            t.start()
+            assert started.wait(10)
+            await pilot.press("f4")
+            pane = app.query_one("SystemPane")
+            await until(pilot, lambda: getattr(pane, "job_ids", None) and pane.job_ids[0] and
+                        app.query_one("#system-jobs").option_count > 0)
+            jobs = app.query_one("#system-jobs")
+            jobs.focus()
+            jobs.highlighted = 0
+            await pilot.press("x")
+            t.join(10)
+            stop.set()
+            assert [j.status for j in app.lh.jobs() if j.target == "slow"] == ["cancelled"]
+            app.lh.sql("SELECT count(*) FROM notes")
+            app.query_one("#system-audit-filter").value = "notes"
+            await until(pilot, lambda: "SELECT count(*) FROM notes" in str(app.query_one("#system-audit").render()))
+            assert "people" not in str(app.query_one("#system-audit").render())
+    run(go())
+
+
+def _swallow(fn):
+    from core.errors import Cancelled
+
+    try:
+        fn()
+    except Cancelled:
+        pass

@@ -43,6 +43,7 @@ HELP = """\
 | **enter** | Explore: open a query on the selected dataset in the SQL pane |
 | **space** / **p** / **e** | Explore: expand a node / pin or unpin a dataset / embed the selected text column |
 | **x** | System: cancel the highlighted running job |
+| **ctrl+r** / **ctrl+l** | Ask: open the last answer's SQL / its cited rows in the SQL pane |
 | **ctrl+q** | quit |
 
 Press **escape** to close this help.

@@ -238,10 +238,15 @@ def open_at(path: Path, name: str, as_of: int | str | None = None):
                            f"give one of those for {name}") from None
         if target.tzinfo is None:
             target = target.astimezone()  # local time, as the user meant it
-        first_ms = min(h["timestamp"] for h in dt.history())
-        if target.timestamp() * 1000 < first_ms:
+        history = dt.history()
+        first_ms = min(h["timestamp"] for h in history)
+        at_ms = target.timestamp() * 1000
+        if at_ms < first_ms:
             first = datetime.fromtimestamp(first_ms / 1000).astimezone().isoformat(timespec="seconds")
             raise NotFound(f"{name} did not exist at {as_of} — its first version is from {first}")
+        # the newest version committed at or before that time, by the commit timestamps that
+        # `versions` shows (delta-rs would use the log files' mtimes, which can be later)
+        target = max(h["version"] for h in history if h["timestamp"] <= at_ms)
     try:
         dt.load_as_version(target)
         missing = [u for u in dt.file_uris() if not Path(u.removeprefix("file://")).exists()]

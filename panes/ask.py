@@ -17,7 +17,8 @@ from .base import Pane
 
 
 class AskPane(Pane):
-    BINDINGS = [Binding("ctrl+r", "open_sql", "SQL → SQL pane")]
+    BINDINGS = [Binding("ctrl+r", "open_sql", "SQL → SQL pane"),
+                Binding("ctrl+l", "open_cited", "Cited rows → SQL pane")]
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(Static("Ask a question about your data — e.g. \"how many candidates per state?\" "
@@ -33,6 +34,7 @@ class AskPane(Pane):
 
     def rescope(self) -> None:
         self.last_sql = ""
+        self.last_citations: list = []
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "ask-input" or self.lh is None:
@@ -74,12 +76,14 @@ class AskPane(Pane):
         except LakehouseError as e:
             self.app.call_from_thread(self._finish, answer, f"[red]{e}[/]", "")
             return
-        self.app.call_from_thread(self._finish, answer, _render(r), r.sql)
+        self.app.call_from_thread(self._finish, answer, _render(r), r.sql, r.citations)
 
-    def _finish(self, answer: Static, text: str, sql: str) -> None:
+    def _finish(self, answer: Static, text: str, sql: str, citations=None) -> None:
         answer.update(text)
         if sql:
             self.last_sql = sql
+        if citations:
+            self.last_citations = citations
         self.query_one("#ask-log", VerticalScroll).scroll_end(animate=False)
 
     def action_open_sql(self) -> None:
@@ -89,8 +93,31 @@ class AskPane(Pane):
             self.app.action_pane("sql")
             self.app.query_one(SqlPane).set_query(self.last_sql)
 
+    def action_open_cited(self) -> None:
+        """The source rows of the last answer's citations, as a query in the SQL pane."""
+        cites = getattr(self, "last_citations", [])
+        if not cites or self.lh is None:
+            return
+        from core.names import quote_ident
+        from core.vectors.manager import key_expr
+
+        dataset = cites[0].dataset
+        ds = self.lh.dataset(dataset)
+        keys = ds.primary_key or (["doc_id", "page"] if ds.kind == "documents" else [])
+        if not keys:
+            return
+        text = {c.name for c in ds.columns if c.type.upper() == "VARCHAR"}
+        wanted = ", ".join("'" + c.row_key.replace("'", "''") + "'" for c in cites if c.dataset == dataset)
+        from .sql import SqlPane
+
+        self.app.action_pane("sql")
+        self.app.query_one(SqlPane).set_query(
+            f"SELECT * FROM {quote_ident(dataset)} WHERE {key_expr(keys, text)} IN ({wanted})")
+
     def commands(self):
         yield SystemCommand("Open the last answer's SQL (ctrl+r)", "Run it in the SQL pane", self.action_open_sql)
+        yield SystemCommand("Open the cited rows (ctrl+l)", "The last answer's source rows, in the SQL pane",
+                            self.action_open_cited)
 
 
 def _render(r) -> str:
@@ -108,4 +135,6 @@ def _render(r) -> str:
         lines.append(f"[dim]filter: {escape(r.where)}[/]")
     for c in r.citations:
         lines.append(f"  [b][{c.n}][/] {c.dataset} {escape(c.row_key)} ({c.score:.2f}): {escape(c.text[:160])}")
+    if r.citations:
+        lines.append("  [dim](ctrl+l opens the cited rows in the SQL pane)[/]")
     return "\n".join(lines)

@@ -300,3 +300,23 @@ def _swallow(fn):
         fn()
     except Cancelled:
         pass
+
+
+def test_ask_citations_open_their_source_rows(people_home, ollama):
+    async def go():
+        app = LakehouseApp(home=people_home, profile="default")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            top = app.lh.search("people", "who could handle Kubernetes?", k=6).hits
+            ollama.chat_replies = ["These two [1] [2]."]
+            await pilot.press("f1")
+            app.query_one("#ask-input").value = "who could handle Kubernetes?"
+            await pilot.press("enter")
+            log = app.query_one("#ask-log")
+            await until(pilot, lambda: "ctrl+l opens the cited rows" in " ".join(str(w.render()) for w in log.children))
+            await pilot.press("ctrl+l")
+            assert app.query_one("TabbedContent").active == "sql"
+            await until(pilot, lambda: "2 rows in" in message(app))
+            table = app.query_one("#sql-table")
+            assert {table.get_row_at(i)[0] for i in range(2)} == {top[0].row_key, top[1].row_key}
+    run(go())

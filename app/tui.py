@@ -59,6 +59,7 @@ class FacadeOpened(Message):
 
 
 class HelpScreen(ModalScreen):
+    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
     BINDINGS = [Binding("escape,q,question_mark,f1", "app.pop_screen", "close")]
 
     def compose(self) -> ComposeResult:
@@ -67,6 +68,8 @@ class HelpScreen(ModalScreen):
 
 class ProfilePicker(ModalScreen[str | None]):
     """Type to filter, enter to switch, escape to stay."""
+
+    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
 
     BINDINGS = [Binding("escape", "dismiss_none", "cancel")]
 
@@ -122,6 +125,7 @@ class ProfilePicker(ModalScreen[str | None]):
 
 class LakehouseApp(App):
     TITLE = "Lakehouse"
+    AUTO_FOCUS = "#ask-input"  # the app opens on Ask, ready for a question
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "lakehouse.tcss")
     BINDINGS = [
         *[Binding(f"{key},alt+{i + 1}", f"pane('{pid}')", title, show=True)

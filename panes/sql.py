@@ -350,6 +350,8 @@ class SqlPane(Pane):
 class HistoryPicker(ModalScreen):
     """Past queries, newest first: type to filter, enter to load one into the editor."""
 
+    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
+
     BINDINGS = [Binding("escape", "close", "cancel")]
 
     def __init__(self, entries: list[dict]) -> None:
@@ -393,6 +395,8 @@ class HistoryPicker(ModalScreen):
 class NamePicker(ModalScreen):
     """Several names complete the word: pick one (type to narrow)."""
 
+    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
+
     BINDINGS = [Binding("escape", "close", "cancel")]
 
     def __init__(self, names: list[str], prefix: str) -> None:
@@ -413,6 +417,8 @@ class NamePicker(ModalScreen):
 
 class CellViewer(ModalScreen):
     """One cell's whole value, scrollable; c copies it."""
+
+    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
 
     BINDINGS = [Binding("escape,q,enter", "close", "close"), Binding("c", "copy", "copy")]
 

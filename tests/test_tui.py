@@ -176,8 +176,9 @@ def test_ask_says_when_ollama_is_down_and_still_shows_passages(people_home):
         app = LakehouseApp(home=people_home, profile="default")
         async with app.run_test(size=(140, 45)) as pilot:
             await until(pilot, lambda: app.lh is not None)
-            await pilot.press("f1")
-            app.query_one("#ask-input").value = "who could handle Kubernetes?"
+            assert app.focused is app.query_one("#ask-input")  # the app opens ready to ask
+            await pilot.press(*"who could handle Kubernetes?")  # '?' is text here, not help
+            assert app.query_one("#ask-input").value == "who could handle Kubernetes?"
             await pilot.press("enter")
             log = app.query_one("#ask-log")
             await until(pilot, lambda: "not reachable" in " ".join(str(w.render()) for w in log.children))
@@ -191,6 +192,7 @@ def test_help_and_the_command_palette_list_the_actions(people_home):
         app = LakehouseApp(home=people_home, profile="default")
         async with app.run_test(size=(140, 45)) as pilot:
             await until(pilot, lambda: app.lh is not None)
+            await pilot.press("f2")  # in the tree ? is a key; in the question box it is text
             await pilot.press("question_mark")
             assert app.screen.__class__.__name__ == "HelpScreen"
             await pilot.press("escape")

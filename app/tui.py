@@ -16,7 +16,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Markdown, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Markdown, Static, TabbedContent, TabPane
+
+from panes.base import FilterPicker
 
 from themes import THEMES
 
@@ -66,61 +68,28 @@ class HelpScreen(ModalScreen):
         yield Markdown(HELP, id="help")
 
 
-class ProfilePicker(ModalScreen[str | None]):
-    """Type to filter, enter to switch, escape to stay."""
+class ProfilePicker(FilterPicker):
+    """Profiles: 1–9 picks one directly; or type to filter and press enter."""
 
-    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
-
-    BINDINGS = [Binding("escape", "dismiss_none", "cancel")]
+    heading = "Switch profile — 1–9 picks directly; or type to filter, enter to activate"
 
     def __init__(self, profiles: list[dict]) -> None:
-        super().__init__()
         self.profiles = profiles
+        super().__init__()
 
-    def compose(self) -> ComposeResult:
-        with Static(id="picker"):
-            yield Label("Switch profile — 1–9 picks directly; or type to filter, enter to activate")
-            yield Input(placeholder="profile", id="picker-filter")
-            yield OptionList(id="picker-list")
-
-    def on_mount(self) -> None:
-        self._fill("")
-
-    def _fill(self, text: str) -> None:
-        options = self.query_one(OptionList)
-        options.clear_options()
-        for p in self.profiles:
-            if text.lower() in p["id"].lower() or text.lower() in (p["description"] or "").lower():
-                mark = f"{self.profiles.index(p) + 1}{'●' if p['active'] else ' '} "
-                options.add_option(f"{mark}{p['id']}  —  {p['description'] or ', '.join(p['datasets'])}")
-        self.shown = [p["id"] for p in self.profiles
-                      if text.lower() in p["id"].lower() or text.lower() in (p["description"] or "").lower()]
-        options.highlighted = 0 if options.option_count else None
+    def choices(self, text: str) -> list[tuple[str, object]]:
+        t = text.lower()
+        return [(f"{n}{'●' if p['active'] else ' '} {p['id']}  —  {p['description'] or ', '.join(p['datasets'])}",
+                 p["id"]) for n, p in enumerate(self.profiles, 1)
+                if t in p["id"].lower() or t in (p["description"] or "").lower()]
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if len(event.value) == 1 and event.value in "123456789":  # a digit first: that profile, directly
-            self.action_nth(int(event.value))
-            return
+            n = int(event.value)
+            if n <= len(self.profiles):
+                self.dismiss(self.profiles[n - 1]["id"])
+                return
         self._fill(event.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        options = self.query_one(OptionList)
-        if options.highlighted is not None:
-            self._choose(options.highlighted)
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self._choose(event.option_index)
-
-    def _choose(self, index: int) -> None:
-        self.dismiss(self.shown[index])
-
-    def action_nth(self, n: int) -> None:
-        """1–9: the profile in that place of the full list, directly."""
-        if n <= len(self.profiles):
-            self.dismiss(self.profiles[n - 1]["id"])
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
 
 
 class LakehouseApp(App):

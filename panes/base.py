@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Container
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
 
 
 class Pane(Container):
@@ -22,3 +26,56 @@ class Pane(Container):
     def commands(self):
         """Command-palette entries (textual.app.SystemCommand) for this pane's actions."""
         return []
+
+
+class FilterPicker(ModalScreen):
+    """A list to pick from: type to filter, enter (or a click) picks, escape cancels.
+    Subclasses give the heading and `choices(text)`: (label, value) pairs."""
+
+    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget this screen does not have
+    BINDINGS = [Binding("escape", "close", "cancel"), Binding("down", "move(1)", show=False),
+                Binding("up", "move(-1)", show=False)]
+    heading = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[tuple[str, object]] = []
+
+    def compose(self) -> ComposeResult:
+        with Container(id="picker"):
+            yield Static(self.heading)
+            yield Input(placeholder="filter", id="picker-filter")
+            yield OptionList(id="picker-list")
+
+    def choices(self, text: str) -> list[tuple[str, object]]:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self._fill("")
+
+    def _fill(self, text: str) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        self.shown = self.choices(text)
+        for label, _ in self.shown:
+            options.add_option(label)
+        options.highlighted = 0 if self.shown else None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        index = self.query_one(OptionList).highlighted
+        self.dismiss(self.shown[index][1] if index is not None and self.shown else None)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.shown[event.option_index][1])
+
+    def action_move(self, step: int) -> None:
+        """up/down move through the list while typing in the filter."""
+        options = self.query_one(OptionList)
+        if self.shown:
+            options.highlighted = max(0, min(len(self.shown) - 1, (options.highlighted or 0) + step))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -15,9 +15,9 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Input, Static, TabbedContent, TabPane, TextArea
 
-from .base import Pane
+from .base import FilterPicker, Pane
 
 DISPLAY_CAP = 100_000
 EXPORTS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
@@ -347,72 +347,31 @@ class SqlPane(Pane):
                             lambda: (self.app.action_pane("sql"), self.action_export()))
 
 
-class HistoryPicker(ModalScreen):
+class HistoryPicker(FilterPicker):
     """Past queries, newest first: type to filter, enter to load one into the editor."""
 
-    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
-
-    BINDINGS = [Binding("escape", "close", "cancel")]
-
     def __init__(self, entries: list[dict]) -> None:
-        super().__init__()
         self.entries = entries
-        self.shown: list[dict] = []
+        self.heading = f"Query history ({len(entries)}) — type to filter, enter to load"
+        super().__init__()
 
-    def compose(self) -> ComposeResult:
-        with Container(id="picker"):
-            yield Static(f"Query history ({len(self.entries)}) — type to filter, enter to load")
-            yield Input(placeholder="filter", id="history-filter")
-            yield OptionList(id="picker-list")
-
-    def on_mount(self) -> None:
-        self._fill("")
-
-    def _fill(self, text: str) -> None:
-        options = self.query_one(OptionList)
-        options.clear_options()
+    def choices(self, text: str) -> list[tuple[str, object]]:
         words = text.lower().split()
-        self.shown = [e for e in self.entries if all(w in e["sql"].lower() for w in words)][:200]
-        for e in self.shown:
-            one_line = " ".join(e["sql"].split())
-            options.add_option(f"{e['ts'][:16].replace('T', ' ')}  {one_line[:90]}  ({e['rows']:,} rows)")
-        options.highlighted = 0 if self.shown else None
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._fill(event.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        index = self.query_one(OptionList).highlighted
-        self.dismiss(self.shown[index]["sql"] if index is not None and self.shown else None)
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.shown[event.option_index]["sql"])
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+        hits = [e for e in self.entries if all(w in e["sql"].lower() for w in words)][:200]
+        return [(f"{e['ts'][:16].replace('T', ' ')}  {' '.join(e['sql'].split())[:90]}  ({e['rows']:,} rows)",
+                 e["sql"]) for e in hits]
 
 
-class NamePicker(ModalScreen):
+class NamePicker(FilterPicker):
     """Several names complete the word: pick one (type to narrow)."""
 
-    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
-
-    BINDINGS = [Binding("escape", "close", "cancel")]
-
     def __init__(self, names: list[str], prefix: str) -> None:
+        self.names = names
+        self.heading = f"{len(names)} names start with {prefix!r}"
         super().__init__()
-        self.names, self.prefix = names, prefix
 
-    def compose(self) -> ComposeResult:
-        with Container(id="picker"):
-            yield Static(f"{len(self.names)} names start with {self.prefix!r}")
-            yield OptionList(*self.names[:200], id="picker-list")
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.names[event.option_index])
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+    def choices(self, text: str) -> list[tuple[str, object]]:
+        return [(n, n) for n in self.names if text.lower() in n.lower()][:200]
 
 
 class CellViewer(ModalScreen):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -22,6 +23,15 @@ async def until(pilot, cond, timeout: float = 20.0) -> None:
         waited += 0.05
         if waited > timeout:
             raise AssertionError("the app did not get there in time")
+
+
+@asynccontextmanager
+async def opened(home, size=(140, 45)):
+    """The real app on `home` as the default profile, once its facade is open."""
+    app = LakehouseApp(home=home, profile="default")
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.lh is not None)
+        yield app, pilot
 
 
 def message(app) -> str:
@@ -50,9 +60,7 @@ def run(coro):
 
 def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home, tmp_path):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             for key, pane in [("f2", "explore"), ("f3", "sql"), ("f4", "system"), ("f1", "ask"), ("alt+3", "sql")]:
                 await pilot.press(key)
                 assert app.query_one("TabbedContent").active == pane
@@ -95,9 +103,7 @@ def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home,
 
 def test_keys_are_handled_while_a_slow_query_runs_and_ctrl_g_cancels_it(people_home):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             await pilot.press("f3")
             app.query_one("#sql-editor").text = "SELECT count(*) FROM range(20000000000) t(x) WHERE x % 7 = 3"
             await pilot.press("ctrl+j")
@@ -113,9 +119,7 @@ def test_keys_are_handled_while_a_slow_query_runs_and_ctrl_g_cancels_it(people_h
 
 def test_explore_lists_the_catalog_and_opens_a_query(people_home):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             await pilot.press("f2")
             tree = app.query_one("#explore-tree")
             await until(pilot, lambda: "datasets (2)" in str([n.label for n in tree.root.children]))
@@ -135,9 +139,7 @@ def test_explore_lists_the_catalog_and_opens_a_query(people_home):
 
 def test_switching_profile_rescopes_explore(people_home):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             await pilot.press("f2")
             tree = app.query_one("#explore-tree")
             await until(pilot, lambda: "datasets (2)" in str(tree.root.children[0].label) if tree.root.children else False)
@@ -155,9 +157,7 @@ def test_ask_streams_an_answer_and_its_sql_from_the_ollama_stand_in(people_home,
     async def go():
         ollama.chat_replies = [json.dumps({"sql": "SELECT count(*) AS n FROM people", "reason": "count"}),
                                "There are 300 people."]
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             await pilot.press("f1")
             app.query_one("#ask-input").value = "how many people are there?"
             await pilot.press("enter")
@@ -173,9 +173,7 @@ def test_ask_streams_an_answer_and_its_sql_from_the_ollama_stand_in(people_home,
 
 def test_ask_says_when_ollama_is_down_and_still_shows_passages(people_home):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             assert app.focused is app.query_one("#ask-input")  # the app opens ready to ask
             await pilot.press(*"who could handle Kubernetes?")  # '?' is text here, not help
             assert app.query_one("#ask-input").value == "who could handle Kubernetes?"
@@ -189,9 +187,7 @@ def test_ask_says_when_ollama_is_down_and_still_shows_passages(people_home):
 
 def test_help_and_the_command_palette_list_the_actions(people_home):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             await pilot.press("f2")  # in the tree ? is a key; in the question box it is text
             await pilot.press("question_mark")
             assert app.screen.__class__.__name__ == "HelpScreen"
@@ -205,11 +201,9 @@ def test_help_and_the_command_palette_list_the_actions(people_home):
 
 def test_completion_cell_viewer_copy_and_direct_profile_keys(people_home):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
         copied = []
-        app.copy_to_clipboard = copied.append  # what would go to the terminal as OSC 52
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
+            app.copy_to_clipboard = copied.append  # what would go to the terminal as OSC 52
             await pilot.press("f3")
             editor = app.query_one("#sql-editor")
             editor.text = "SELECT * FROM peo"
@@ -220,8 +214,9 @@ def test_completion_cell_viewer_copy_and_direct_profile_keys(people_home):
             editor.move_cursor((0, 8))
             await pilot.press("ctrl+space")  # several (person_id, profile): a picker
             assert app.screen.__class__.__name__ == "NamePicker"
-            await pilot.press("down", "enter")
-            assert editor.text in ("SELECT person_id", "SELECT profile")
+            assert [v for _, v in app.screen.shown] == ["people", "person_id", "profile"]
+            await pilot.press("down", "enter")  # arrows move the list while the filter has focus
+            assert editor.text == "SELECT person_id"
             editor.text = "SELECT profile, person_id FROM people ORDER BY person_id LIMIT 3"
             await pilot.press("ctrl+j")
             await until(pilot, lambda: "3 rows in" in message(app))
@@ -242,9 +237,7 @@ def test_completion_cell_viewer_copy_and_direct_profile_keys(people_home):
 
 def test_explore_embeds_a_column(people_home):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             await pilot.press("f2")
             tree = app.query_one("#explore-tree")
             await until(pilot, lambda: tree.root.children and "datasets (2)" in str(tree.root.children[0].label))
@@ -263,9 +256,7 @@ def test_system_pane_cancels_a_job_and_filters_the_audit(people_home):
     async def go():
         import threading
 
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 60)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home, size=(140, 60)) as (app, pilot):
             started, stop = threading.Event(), threading.Event()
 
             def slow_job():  # a long job, as another process would run it
@@ -306,9 +297,7 @@ def _swallow(fn):
 
 def test_ask_citations_open_their_source_rows(people_home, ollama):
     async def go():
-        app = LakehouseApp(home=people_home, profile="default")
-        async with app.run_test(size=(140, 45)) as pilot:
-            await until(pilot, lambda: app.lh is not None)
+        async with opened(people_home) as (app, pilot):
             top = app.lh.search("people", "who could handle Kubernetes?", k=6).hits
             ollama.chat_replies = ["These two [1] [2]."]
             await pilot.press("f1")

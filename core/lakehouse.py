@@ -451,7 +451,24 @@ class Lakehouse:
         from .ollama import Ollama
 
         o = Ollama.from_config(self.config)
-        return {"host": o.url, "installed": o.models(), "loaded": o.loaded()}
+        return {"host": o.url, "version": o.version(), "installed": o.models(), "loaded": o.loaded()}
+
+    def disk_usage(self) -> dict[str, int]:
+        """Bytes under the storage root, by what holds them."""
+        import os
+
+        def size(path: Path) -> int:
+            total = 0
+            for dirpath, _, files in os.walk(path):
+                for f in files:
+                    try:
+                        total += os.path.getsize(os.path.join(dirpath, f))
+                    except OSError:
+                        pass  # removed meanwhile
+            return total
+        out = {name: size(self.root / name) for name in ("tables", "vectors", "demo", "tmp")}
+        out["catalog"] = sum(p.stat().st_size for p in self.root.glob("catalog.sqlite*"))
+        return out
 
 
     # -- profiles -----------------------------------------------------------------------

@@ -210,6 +210,11 @@ class Ollama:
                     continue
                 raise self.error(e, model, "chat request") from None
 
+    def version(self) -> str:
+        """The server's version (/api/version)."""
+        resp = self.call(lambda: self.client._client.get("/api/version"), what="version request")
+        return resp.json().get("version", "") if resp.status_code == 200 else ""
+
     def loaded(self) -> list[dict[str, Any]]:
         """Models in memory (/api/ps): name, size, VRAM, context, expiry."""
         resp = self.call(lambda: self.client.ps(), what="loaded-model list")

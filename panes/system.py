@@ -45,11 +45,12 @@ class SystemPane(Pane):
 
         lh = self.lh
         usage = shutil.disk_usage(lh.root)
-        catalog_mb = (lh.root / "catalog.sqlite").stat().st_size / 1e6
+        parts = lh.disk_usage()
         try:
             o = Ollama.from_config(lh.config, retries=0)
             models = lh.models()
-            ollama = (f"Ollama {o.url}: [green]reachable[/] · {len(models['installed'])} installed · loaded: "
+            ollama = (f"Ollama {models['version']} at {o.url}: [green]reachable[/] · "
+                      f"{len(models['installed'])} installed · loaded: "
                       + (", ".join(f"{m['name']} ({m['size'] / 1e9:.1f} GB, until {m['expires_at'][11:19]})"
                                    for m in models["loaded"]) or "none"))
         except Exception as e:
@@ -57,7 +58,8 @@ class SystemPane(Pane):
         cache = lh.vector_cache()
         health = "\n".join([
             f"[b]storage[/] {lh.root} · disk {usage.used / 1e9:.0f} of {usage.total / 1e9:.0f} GB used · "
-            f"catalog {catalog_mb:.1f} MB · profile {lh.profile.id}",
+            f"profile {lh.profile.id}",
+            "  " + " · ".join(f"{name} {n / 1e6:,.1f} MB" for name, n in parts.items()),
             ollama,
             f"embedder default: {lh.config.get('vectors.embedder')} · loaded index generations: "
             + (", ".join(f"{e['index']} g{e['gen']} ({e['bytes'] / 1e6:.0f} MB)" for e in cache["entries"]) or "none")

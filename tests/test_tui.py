@@ -311,3 +311,15 @@ def test_ask_citations_open_their_source_rows(people_home, ollama):
             table = app.query_one("#sql-table")
             assert {table.get_row_at(i)[0] for i in range(2)} == {top[0].row_key, top[1].row_key}
     run(go())
+
+
+def test_system_pane_shows_health_with_ollama_and_disk_use(people_home, ollama):
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            await pilot.press("f4")
+            health = app.query_one("#system-health")
+            await until(pilot, lambda: "reachable" in str(health.render()))
+            text = str(health.render())
+            assert f"Ollama 0.12.0 at {ollama.url}" in text and "3 installed" in text
+            assert "tables " in text and "vectors " in text and "catalog " in text
+    run(go())

@@ -258,11 +258,7 @@ def _print_datasets(datasets, fmt: ListFormat) -> None:
 @app.command()
 def datasets(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
     """List datasets with their size and freshness."""
-    try:
-        with _open() as lh:
-            _print_datasets(lh.datasets(), format)
-    except LakehouseError as e:
-        _fail(e)
+    _with_lh(lambda lh: _print_datasets(lh.datasets(), format))
 
 
 @app.command()
@@ -273,11 +269,7 @@ def describe(
     """Schema, row count, lineage and a sample of one dataset."""
     from app.output import dumps, human_bytes, print_rows
 
-    try:
-        with _open() as lh:
-            d = lh.describe(name)
-    except LakehouseError as e:
-        _fail(e)
+    d = _with_lh(lambda lh: lh.describe(name))
     if format == ListFormat.json:
         print(dumps(d.to_dict()))
         return
@@ -342,11 +334,7 @@ def annotate(
     tag: Optional[List[str]] = typer.Option(None, "--tag", help="A tag (repeat for several; replaces the tags)."),
 ):
     """Set a dataset's description, owner or tags."""
-    try:
-        with _open() as lh:
-            d = lh.annotate(name, description=description, owner=owner, tags=tag)
-    except LakehouseError as e:
-        _fail(e)
+    d = _with_lh(lambda lh: lh.annotate(name, description=description, owner=owner, tags=tag))
     print(f"{d.name}: description {d.description!r}, owner {d.owner!r}, tags {', '.join(d.tags) or '-'}")
 
 
@@ -385,11 +373,7 @@ def update(
 ):
     """Update fields of one record by primary key (journaled per field)."""
     values = _parse_sets(set_)
-    try:
-        with _open() as lh:
-            _print_mutation(lh.update(name, key, values, actor=actor, reason=reason), json_out)
-    except LakehouseError as e:
-        _fail(e)
+    _with_lh(lambda lh: _print_mutation(lh.update(name, key, values, actor=actor, reason=reason), json_out))
 
 
 @app.command()
@@ -401,11 +385,7 @@ def delete(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Delete one record by primary key (its last values are journaled; restore brings it back)."""
-    try:
-        with _open() as lh:
-            _print_mutation(lh.delete(name, key, actor=actor, reason=reason), json_out)
-    except LakehouseError as e:
-        _fail(e)
+    _with_lh(lambda lh: _print_mutation(lh.delete(name, key, actor=actor, reason=reason), json_out))
 
 
 @app.command()
@@ -434,11 +414,7 @@ def versions(
     """Versions of a dataset: time, operation, rows added/updated/deleted, actor."""
     from app.output import print_records
 
-    try:
-        with _open() as lh:
-            records = lh.versions(name)
-    except LakehouseError as e:
-        _fail(e)
+    records = _with_lh(lambda lh: lh.versions(name))
     for r in records:
         r["time"] = r["timestamp"][:19].replace("T", " ")
     print_records(records, ["version", "time", "operation", "source", "rows", "rows_added",
@@ -454,11 +430,7 @@ def history(
     """The journal of a dataset or of one record: who changed what, when and why."""
     from app.output import print_records
 
-    try:
-        with _open() as lh:
-            records = lh.history(name, key)
-    except LakehouseError as e:
-        _fail(e)
+    records = _with_lh(lambda lh: lh.history(name, key))
     if format == ListFormat.table and not records:
         print(f"no journal events for {name}" + (f" key {key!r}" if key else ""), file=sys.stderr)
         return
@@ -475,11 +447,7 @@ def compact(
     retain: Optional[int] = typer.Option(None, "--retain", help="Retention in hours for --vacuum (default: tables.vacuum_retain_hours, 168)."),
 ):
     """Merge small files (Delta optimize); with --vacuum, remove old unreferenced files."""
-    try:
-        with _open() as lh:
-            r = lh.compact(name, vacuum=vacuum, retain_hours=retain)
-    except LakehouseError as e:
-        _fail(e)
+    r = _with_lh(lambda lh: lh.compact(name, vacuum=vacuum, retain_hours=retain))
     print(f"{name}: {r['files_before']} -> {r['files_after']} data files (version {r['table_version']})")
     if vacuum:
         print(f"  vacuum removed {r['vacuumed_files']} unreferenced file(s) older than {r['retain_hours']} h")
@@ -488,22 +456,14 @@ def compact(
 @app.command()
 def pin(name: str = typer.Argument(..., help="Dataset name.")):
     """Keep a dataset in memory (the hot cache) for faster queries."""
-    try:
-        with _open() as lh:
-            lh.pin(name)
-    except LakehouseError as e:
-        _fail(e)
+    _with_lh(lambda lh: lh.pin(name))
     print(f"{name} is pinned: queries load it into memory once and read it from there")
 
 
 @app.command()
 def unpin(name: str = typer.Argument(..., help="Dataset name.")):
     """Stop keeping a dataset in memory."""
-    try:
-        with _open() as lh:
-            lh.unpin(name)
-    except LakehouseError as e:
-        _fail(e)
+    _with_lh(lambda lh: lh.unpin(name))
     print(f"{name} is no longer pinned")
 
 
@@ -546,11 +506,7 @@ def jobs(
         return
     from app.output import print_records
 
-    try:
-        with _open() as lh:
-            records = [j.to_dict() for j in lh.jobs(limit)]
-    except LakehouseError as e:
-        _fail(e)
+    records = _with_lh(lambda lh: [j.to_dict() for j in lh.jobs(limit)])
     for r in records:
         r["progress"] = (f"{r['done']:,.0f}/{r['total']:,.0f} {r['unit']}" if r["total"]
                          else f"{r['done']:,.0f} {r['unit']}".strip())
@@ -562,11 +518,7 @@ def jobs(
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str = typer.Argument(..., help="Job id from `lakehouse jobs`.")):
     """Ask a running job (in any process) to stop; it cleans up what it started."""
-    try:
-        with _open() as lh:
-            ok = lh.cancel_job(job_id)
-    except LakehouseError as e:
-        _fail(e)
+    ok = _with_lh(lambda lh: lh.cancel_job(job_id))
     if ok:
         print(f"cancel requested for job {job_id}")
     else:
@@ -583,11 +535,7 @@ def errors(
     """Operational failures (refused ingests, failed jobs), newest first. Also: SELECT * FROM _errors."""
     from app.output import print_records
 
-    try:
-        with _open() as lh:
-            records = [e.to_dict() for e in lh.errors(since, limit)]
-    except LakehouseError as e:
-        _fail(e)
+    records = _with_lh(lambda lh: [e.to_dict() for e in lh.errors(since, limit)])
     if format == ListFormat.table and not records:
         print("no errors" + (f" since {since}" if since else ""), file=sys.stderr)
         return

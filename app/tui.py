@@ -176,14 +176,9 @@ class LakehouseApp(App):
         lh = self.lh
         if lh is None:
             return
-        from core.ollama import Ollama
-
-        try:
-            o = Ollama.from_config(lh.config, retries=0)
-            o.client.list()
-            ollama = f"Ollama [green]● reachable[/] at {o.url}"
-        except Exception:
-            ollama = f"Ollama [red]○ not reachable[/] at {Ollama.from_config(lh.config).url}"
+        st = lh.ollama_status()
+        ollama = (f"Ollama [green]● reachable[/] at {st['url']}" if st["reachable"]
+                  else f"Ollama [red]○ not reachable[/] at {st['url']}")
         text = f"profile [b]{lh.profile.id}[/] · {ollama} · {lh.root}"
         self.call_from_thread(self._status, text)
 

@@ -96,12 +96,8 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
 
             step(2, "embedders", "checking the embedders")
             keep_alive = target.keep_alive or lh.config.get("ollama.keep_alive")
-            try:
-                ollama = Ollama.from_config(lh.config, retries=0)
-                ollama.client.list()
-                reachable = True
-            except Exception:
-                reachable, ollama = False, None
+            ollama = Ollama.from_config(lh.config)
+            reachable = ollama.ping()
             try:
                 kinds = set()
                 for info in vec.list():
@@ -128,7 +124,7 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
                 except OllamaError as e:
                     raise fail("chat model", e) from None
             else:
-                done["chat model"] = f"skipped: Ollama is not reachable at {Ollama.from_config(lh.config).url}"
+                done["chat model"] = f"skipped: Ollama is not reachable at {ollama.url}"
 
             step(4, "unload", f"unloading {previous}'s models")
             old = prof.resolve(lh.config.profiles, previous) if previous in lh.config.profiles or \

@@ -453,6 +453,26 @@ class Lakehouse:
         o = Ollama.from_config(self.config)
         return {"host": o.url, "version": o.version(), "installed": o.models(), "loaded": o.loaded()}
 
+    def ollama_status(self) -> dict:
+        """Where Ollama is expected and whether it answers (one quick request)."""
+        from .ollama import Ollama
+
+        o = Ollama.from_config(self.config)
+        return {"url": o.url, "reachable": o.ping()}
+
+    def rows_query(self, dataset: str, row_keys: list[str]) -> str:
+        """A SELECT of a dataset's rows by their row keys (as search hits and citations
+        name them): the way to open a hit's source row."""
+        from .vectors.manager import key_expr
+
+        ds = self.dataset(dataset)
+        keys = ds.primary_key or (["doc_id", "page"] if ds.kind == "documents" else [])
+        if not keys:
+            raise LakehouseError(f"dataset {dataset!r} has no primary key to find rows by")
+        text = {c.name for c in ds.columns if c.type.upper() == "VARCHAR"}
+        wanted = ", ".join("'" + k.replace("'", "''") + "'" for k in row_keys)
+        return f"SELECT * FROM {quote_ident(dataset)} WHERE {key_expr(keys, text)} IN ({wanted})"
+
     def disk_usage(self) -> dict[str, int]:
         """Bytes under the storage root, by what holds them."""
         import os

@@ -210,6 +210,14 @@ class Ollama:
                     continue
                 raise self.error(e, model, "chat request") from None
 
+    def ping(self) -> bool:
+        """Whether a server answers at all (one quick request, no retries)."""
+        try:
+            self.client._client.get("/api/version")
+            return True
+        except Exception:
+            return False
+
     def version(self) -> str:
         """The server's version (/api/version)."""
         resp = self.call(lambda: self.client._client.get("/api/version"), what="version request")

@@ -98,21 +98,18 @@ class AskPane(Pane):
         cites = getattr(self, "last_citations", [])
         if not cites or self.lh is None:
             return
-        from core.names import quote_ident
-        from core.vectors.manager import key_expr
+        from core.errors import LakehouseError
 
-        dataset = cites[0].dataset
-        ds = self.lh.dataset(dataset)
-        keys = ds.primary_key or (["doc_id", "page"] if ds.kind == "documents" else [])
-        if not keys:
-            return
-        text = {c.name for c in ds.columns if c.type.upper() == "VARCHAR"}
-        wanted = ", ".join("'" + c.row_key.replace("'", "''") + "'" for c in cites if c.dataset == dataset)
         from .sql import SqlPane
 
+        dataset = cites[0].dataset
+        try:
+            query = self.lh.rows_query(dataset, [c.row_key for c in cites if c.dataset == dataset])
+        except LakehouseError as e:
+            self.app.notify(str(e), severity="warning")
+            return
         self.app.action_pane("sql")
-        self.app.query_one(SqlPane).set_query(
-            f"SELECT * FROM {quote_ident(dataset)} WHERE {key_expr(keys, text)} IN ({wanted})")
+        self.app.query_one(SqlPane).set_query(query)
 
     def commands(self):
         yield SystemCommand("Open the last answer's SQL (ctrl+r)", "Run it in the SQL pane", self.action_open_sql)

@@ -41,15 +41,12 @@ class SystemPane(Pane):
 
     @work(thread=True, exclusive=True, group="system")
     def gather(self) -> None:
-        from core.ollama import Ollama
-
         lh = self.lh
         usage = shutil.disk_usage(lh.root)
         parts = lh.disk_usage()
         try:
-            o = Ollama.from_config(lh.config, retries=0)
             models = lh.models()
-            ollama = (f"Ollama {models['version']} at {o.url}: [green]reachable[/] · "
+            ollama = (f"Ollama {models['version']} at {models['host']}: [green]reachable[/] · "
                       f"{len(models['installed'])} installed · loaded: "
                       + (", ".join(f"{m['name']} ({m['size'] / 1e9:.1f} GB, until {m['expires_at'][11:19]})"
                                    for m in models["loaded"]) or "none"))

@@ -680,7 +680,8 @@ class Vectors:
                               f"({row['model']}); searching it with {embedder} would compare unrelated "
                               f"vectors — search with {row['provider']}, or embed again with {embedder} "
                               "to build a generation for it")
-        if self.catalog.get(idx["dataset"]) is None:
+        ds = self.catalog.get(idx["dataset"])  # looked up once per search
+        if ds is None:
             raise NotFound(f"index {name!r} covers dataset {idx['dataset']!r}, which no longer exists")
         t = {}
         subset_sql = self._filter_sql(idx, where) if where else None
@@ -719,7 +720,7 @@ class Vectors:
         t2 = time.perf_counter()
         labels, scores = labels[0], scores[0]
         keys = [loaded.row_keys[int(i)].as_py() for i in labels]
-        rows = self._rows(idx, keys)
+        rows = self._rows(idx, keys, ds)
         hits = [SearchHit(r + 1, round(float(s), 6), idx["dataset"], key, loaded.chunk_ids[int(i)].as_py(),
                           loaded.texts[int(i)].as_py(), rows.get(key))
                 for r, (i, s, key) in enumerate(zip(labels, scores, keys))]
@@ -728,19 +729,19 @@ class Vectors:
         return SearchResult(name, gen, emb.describe(), strategy, k, hits, len(loaded.row_keys), passed,
                             {a: round(b, 3) for a, b in t.items()}, idx["column_name"], idx["key"])
 
-    def _key_sql(self, idx: dict) -> str:
-        ds = self.catalog.get(idx["dataset"])
+    def _key_sql(self, idx: dict, ds=None) -> str:
+        ds = ds or self.catalog.get(idx["dataset"])
         text = {c.name for c in ds.columns if c.type.upper() == "VARCHAR"} if ds else set()
         return key_expr(idx["key"], text)
 
-    def _rows(self, idx: dict, keys: list[str]) -> dict:
+    def _rows(self, idx: dict, keys: list[str], ds=None) -> dict:
         """The current source rows of the hits, by row key. Datasets up to
         vectors.row_cache_mb stay in memory per table version (a lookup is then a
         dict hit, not a scan); bigger ones are read with SQL."""
         if not keys:
             return {}
-        ds = self.catalog.get(idx["dataset"])
-        ke = self._key_sql(idx)
+        ds = ds or self.catalog.get(idx["dataset"])
+        ke = self._key_sql(idx, ds)
         if ds is not None and ds.bytes * 3 <= self.cfg.get("vectors.row_cache_mb") * 1024 * 1024:
             with self._emb_lock:
                 hit = self._row_cache.get(ds.name)

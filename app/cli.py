@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from enum import Enum
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -25,7 +26,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-jobs_app = typer.Typer(help="List running and recent jobs; cancel one.", rich_markup_mode=None)
+jobs_app = typer.Typer(help="List running and recent jobs; cancel or retry one.", rich_markup_mode=None)
 app.add_typer(jobs_app, name="jobs")
 profile_app = typer.Typer(help="Profiles: who sees which data, with which models; list, create, edit, activate.",
                           rich_markup_mode=None)
@@ -51,15 +52,33 @@ class _State:
     home: Optional[str] = None
     config: Optional[str] = None
     profile: Optional[str] = None
+    remote: Optional[str] = None  # "-": this storage root's daemon; else a socket path or HOST:PORT
 
 
 state = _State()
 
 
 def _open():
-    from core import Lakehouse
+    """The facade: in this process, or a running daemon's through the remote proxy
+    (--remote, or [daemon] auto_connect when one serves this root)."""
+    from core import config as config_mod
 
-    lh = Lakehouse.open(home=state.home, config_file=state.config, profile=state.profile)
+    cfg = config_mod.load(home=state.home, config_file=state.config, profile=state.profile)
+    address = None
+    if state.remote is not None:
+        from app import remote
+
+        address = remote.address_for(cfg, None if state.remote == "-" else state.remote)
+    elif cfg.get("daemon.auto_connect"):
+        from app import remote
+
+        address = remote.running(cfg)
+    if address is not None:
+        lh = remote.RemoteLakehouse(address, remote.token_for(cfg, address), cfg.profile)
+    else:
+        from core import Lakehouse
+
+        lh = Lakehouse.open(config=cfg)
     for note in lh.recovery_notes:
         print(f"recovered: {note}", file=sys.stderr)
     for problem in lh.profile_problems:
@@ -127,9 +146,13 @@ def main_callback(
     home: Optional[str] = typer.Option(None, "--home", help="Storage root (relocates all state; env LAKEHOUSE_HOME)."),
     config: Optional[str] = typer.Option(None, "--config", help="Config file to use instead of the default."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Work as this profile (env LAKEHOUSE_PROFILE; default: the active one)."),
+    remote: Optional[str] = typer.Option(None, "--remote", metavar="[SOCKET]",
+                                         help="Run the command in the daemon (`lakehouse serve`): this storage "
+                                              "root's, or the one at SOCKET or HOST:PORT. Works before or after "
+                                              "the subcommand."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ):
-    state.home, state.config, state.profile = home, config, profile
+    state.home, state.config, state.profile, state.remote = home, config, profile, remote
     if version:
         from importlib.metadata import version as v
 
@@ -173,9 +196,9 @@ def start() -> None:
                 first = lh.datasets()[0].name
                 q = f'SELECT * FROM "{first}" LIMIT 5'
             print(f"\nsample query: lakehouse sql '{q}'")
-            from app.output import write_result
+            from app.output import print_result
 
-            write_result(lh.sql_stream(q), "table", None, lh.config.get("sql.display_rows"))
+            print_result(lh.sql_rows(q, lh.config.get("sql.display_rows")))
         finally:
             lh.close()
     except LakehouseError as e:
@@ -304,14 +327,21 @@ def sql(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Read as of a version (v3; one dataset) or a time (2026-01-31T12:00; every dataset)."),
 ):
     """Run SQL over the datasets (DuckDB; each dataset is a view by its name; "name@v3" reads an old version)."""
-    from app.output import write_result
+    from app.output import print_result, write_result
 
     if query == "-":
         query = sys.stdin.read()
     try:
         with _open() as lh:
-            n = write_result(lh.sql_stream(query, as_of=as_of), format.value, output,
-                             lh.config.get("sql.display_rows"))
+            fmt = format.value
+            if format is RowFormat.table and output:  # the file's extension says which format
+                fmt = {".csv": "csv", ".json": "json", ".parquet": "parquet"}.get(Path(output).suffix.lower(), "")
+                if not fmt:
+                    raise ValueError(f"cannot tell the format of {output} — give --format csv, json or parquet")
+            if fmt == "table":
+                print_result(lh.sql_rows(query, lh.config.get("sql.display_rows"), as_of=as_of))
+                return
+            n = write_result(lh.sql_stream(query, as_of=as_of), fmt, output)
     except LakehouseError as e:
         _fail(e)
     except BrokenPipeError:  # `lakehouse sql … | head`: the reader has all it wanted
@@ -526,6 +556,33 @@ def jobs_cancel(job_id: str = typer.Argument(..., help="Job id from `lakehouse j
         raise typer.Exit(1)
 
 
+@jobs_app.command("retry")
+def jobs_retry(job_id: str = typer.Argument(..., help="Id of a failed, cancelled or interrupted job (`lakehouse jobs`).")):
+    """Run a failed, cancelled or interrupted job's command again, here, as a new job (Ctrl-C cancels)."""
+    try:
+        with _open() as lh:
+            job = lh.job(job_id)
+            r = _run_job(lh.retry_job, job_id)
+            print(f"job {job_id} ({job.kind} of {job.target}) retried as a new job", file=sys.stderr)
+            resumes = lh.index("resumes") if job.kind == "demo" else None
+    except LakehouseError as e:
+        _fail(e)
+    if isinstance(r, list):  # ingest, demo: per-file results
+        code = _print_ingest(r)
+        if resumes is not None and resumes.active is not None:
+            print(f"index resumes g{resumes.active.gen}: {resumes.active.chunks:,} resume chunks of candidates, "
+                  f"{resumes.active.embedder}")
+        raise typer.Exit(code)
+    if isinstance(r, dict) and "steps" in r:  # a profile activation
+        for step, outcome in r["steps"].items():
+            print(f"{step}: {outcome}")
+        print(f"{r['profile']} is the active profile ({r['seconds']:.2f} s)")
+    elif hasattr(r, "embedded"):  # an embed
+        _print_embed(r)
+    else:  # an index rebuild
+        print(f"{job.target.split()[0]} g{r.gen}: rebuilt from its {r.chunks:,} stored embeddings")
+
+
 @app.command()
 def errors(
     since: Optional[str] = typer.Option(None, "--since", help="Only newer failures: 30m, 2h, 7d or an ISO time."),
@@ -588,8 +645,6 @@ def embed(
     format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
 ):
     """Embed a text column into a new index generation (only new or changed chunks are embedded)."""
-    from app.output import dumps
-
     try:
         with _open() as lh:
             r = _run_job(lh.embed, dataset, column, index=index, key=key, chunk_size=chunk_size,
@@ -598,6 +653,12 @@ def embed(
                          ef_search=ef_search, promote=promote)
     except LakehouseError as e:
         _fail(e)
+    _print_embed(r, format)
+
+
+def _print_embed(r, format: ListFormat = ListFormat.table) -> None:
+    from app.output import dumps
+
     if r.note:
         print(f"note: {r.note}", file=sys.stderr)
     if format == ListFormat.json:
@@ -992,7 +1053,7 @@ def profile_activate(name: str = typer.Argument(..., help="Profile name."),
     logs = lh.root / "logs"
     logs.mkdir(exist_ok=True)
     args = [sys.executable, "-m", "app"]
-    for flag, value in (("--home", state.home), ("--config", state.config)):
+    for flag, value in (("--home", state.home), ("--config", state.config), ("--remote", state.remote)):
         if value:
             args += [flag, value]
     args += ["profile", "activate", name, "--wait", "--job-id", jid]
@@ -1020,22 +1081,138 @@ def audit_cmd(profile: Optional[str] = typer.Option(None, "--profile", help="Onl
 
 
 @app.command()
-def tui(theme: Optional[str] = typer.Option(None, "--theme", help="lakehouse-dark or lakehouse-light (default: [tui] theme).")):
+def tui(theme: Optional[str] = typer.Option(None, "--theme", help="lakehouse-dark or lakehouse-light (default: [tui] theme)."),
+        connect: Optional[str] = typer.Option(None, "--connect", metavar="[SOCKET]",
+                                              help="Work through the daemon: this storage root's, or the one "
+                                                   "at SOCKET or HOST:PORT (the same as --remote).")):
     """Open the workstation: Ask, Explore, SQL and System panes (F1–F4; ctrl+p lists every action)."""
     from themes import NAMES
 
     from core import config as cfg
 
     try:
-        chosen = theme or cfg.load(home=state.home, config_file=state.config).get("tui.theme")
+        c = cfg.load(home=state.home, config_file=state.config, profile=state.profile)
     except LakehouseError as e:
         _fail(e)
+    chosen = theme or c.get("tui.theme")
     if chosen not in NAMES:
         print(f"error: unknown theme {chosen!r} — choose one of {', '.join(NAMES)}", file=sys.stderr)
         raise typer.Exit(2)
+    connect = connect or state.remote
+    opener = None
+    if connect is not None:
+        from app import remote
+
+        address = remote.address_for(c, None if connect == "-" else connect)
+        try:
+            remote.connect(c, address).close()  # fail here, in one sentence, not inside the app
+        except LakehouseError as e:
+            _fail(e)
+
+        def opener():
+            return remote.connect(c, address)
     from app.tui import run
 
-    run(state.home, state.config, state.profile, chosen)
+    run(state.home, state.config, state.profile, chosen, opener)
+
+
+@app.command()
+def serve(socket: Optional[str] = typer.Option(None, "--socket", help="Unix socket path (default: [daemon] socket, "
+                                                 "else one per storage root in the user's runtime dir)."),
+          tcp: Optional[str] = typer.Option(None, "--tcp", help="Also listen on HOST:PORT (e.g. 127.0.0.1:7788); "
+                                              "clients need the token in STORAGE_ROOT/daemon.token."),
+          detach: bool = typer.Option(False, "--detach", help="Run in the background; return once it answers.")):
+    """Run the core headless behind a local socket: scripts, `--remote` commands and `tui --connect` share it."""
+    import os
+
+    from app import daemon
+
+    if detach:
+        raise typer.Exit(_detach(socket, tcp))
+
+    def announce(d) -> None:
+        extra = f"; TCP {d.tcp[0]}:{d.tcp[1]} (token in {d.root / 'daemon.token'})" if d.tcp else ""
+        print(f"serving {d.root} on {d.socket_path} (pid {os.getpid()}){extra} — Ctrl-C or SIGTERM stops it",
+              file=sys.stderr, flush=True)
+
+    try:
+        daemon.serve(state.home, state.config, socket, tcp, announce)
+    except LakehouseError as e:
+        _fail(e)
+    print("daemon stopped", file=sys.stderr)
+
+
+def _detach(socket: Optional[str], tcp: Optional[str]) -> int:
+    """Start `lakehouse serve` in a new session; return 0 once it answers."""
+    import subprocess
+    import time
+
+    from app import daemon, rpc
+    from core import config as cfg
+
+    try:
+        c = cfg.load(home=state.home, config_file=state.config)
+    except LakehouseError as e:
+        _fail(e)
+    c.root.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "app"]
+    for flag, value in (("--home", state.home), ("--config", state.config)):
+        if value:
+            args += [flag, value]
+    args += ["serve"] + (["--socket", socket] if socket else []) + (["--tcp", tcp] if tcp else [])
+    log_path = rpc.log_file(c.root)
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            print(f"{tail[0]}", file=sys.stderr)
+            return child.returncode or 1
+        info = daemon.read_state(c.root)
+        if info and info.get("pid") == child.pid:
+            print(f"serving {c.root} on {info['socket']} (pid {child.pid}; log {log_path}) — "
+                  f"`lakehouse status` shows it, `kill {child.pid}` stops it")
+            return 0
+        time.sleep(0.05)
+    print(f"error: the daemon did not answer within 60 s — see {log_path}", file=sys.stderr)
+    return 1
+
+
+@app.command()
+def status(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+    """Whether a daemon serves this storage root: pid, socket, uptime, clients, jobs (exit 1 if none)."""
+    from app import daemon, remote
+    from app.output import dumps
+    from core import config as cfg
+
+    try:
+        c = cfg.load(home=state.home, config_file=state.config)
+        address = remote.address_for(c, None if state.remote in (None, "-") else state.remote)
+        info = daemon.read_state(c.root) or {}
+        if state.remote in (None, "-") and info.get("socket"):
+            address = info["socket"]  # the one it really listens on
+        try:
+            with remote.RemoteLakehouse(address, remote.token_for(c, address)) as r:
+                st = r.status()
+        except remote.Unreachable:
+            if format == ListFormat.json:
+                print(dumps({"running": False, "root": str(c.root), "socket": address}))
+            else:
+                print(f"no daemon serves {c.root} (socket {address}) — start one with `lakehouse serve --detach`")
+            raise typer.Exit(1)
+    except LakehouseError as e:
+        _fail(e)
+    if format == ListFormat.json:
+        print(dumps({"running": True, **st}))
+        return
+    up = st["uptime_s"]
+    print(f"daemon running: pid {st['pid']}, serving {st['root']}")
+    print(f"  socket:   {st['socket']}" + (f"   tcp: {st['tcp']}" if st["tcp"] else ""))
+    print(f"  uptime:   {int(up // 3600)}h {int(up % 3600 // 60)}m {up % 60:.0f}s")
+    print(f"  clients:  {st['clients']} connected (this one included), {st['requests']:,} requests served")
+    print("  jobs:     " + (", ".join(f"{j['kind']} {j['target']} ({j['id']})" for j in st["jobs"]) or "none running"))
 
 
 @app.command("config")
@@ -1055,11 +1232,44 @@ def config_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", h
     print_records(records, ["key", "value", "source"], format.value)
 
 
+def _looks_like_address(arg: str) -> bool:
+    """A socket path or HOST:PORT — never a command name or a query."""
+    import re
+
+    return (arg.startswith(("/", "./", "../", "~", "tcp://")) or arg.endswith(".sock")
+            or re.fullmatch(r"[\w.\-]*:\d{1,5}", arg) is not None)
+
+
+def hoist_remote(argv: list[str]) -> list[str]:
+    """`--remote [SOCKET]` (or `--connect`) anywhere before `--` becomes the global `--remote VALUE`
+    ("-" when no socket follows), so `lakehouse --remote sql …` and `lakehouse sql
+    --remote …` both work and a command name is never taken for a socket."""
+    out: list[str] = []
+    remote = None
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            out += argv[i:]
+            break
+        if a in ("--remote", "--connect"):  # `tui --connect` is the TUI's spelling of it
+            if i + 1 < len(argv) and _looks_like_address(argv[i + 1]):
+                remote, i = argv[i + 1], i + 1
+            else:
+                remote = "-"
+        elif a.startswith(("--remote=", "--connect=")):
+            remote = a.split("=", 1)[1] or "-"
+        else:
+            out.append(a)
+        i += 1
+    return ["--remote", remote, *out] if remote is not None else out
+
+
 def main() -> None:
     import os
 
     try:
-        app()
+        app(args=hoist_remote(sys.argv[1:]), prog_name="lakehouse")
     except LakehouseError as e:  # anything a command did not catch itself
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)

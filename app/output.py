@@ -74,30 +74,21 @@ def print_records(records: list[dict], columns: list[str], fmt: str, title: str 
         print_rows(columns, ([r.get(c) for c in columns] for r in records), title=title)
 
 
-def write_result(reader, fmt: str, output: str | None, display_rows: int) -> int:
-    """Stream a RecordBatchReader out in `fmt`; return the number of rows.
+def print_result(result: dict) -> int:
+    """A query's first rows (Lakehouse.sql_rows) as a table, captioned with the true
+    count and, when rows were left out, how to get them all. Returns the count."""
+    n, kept = result["row_count"], len(result["rows"])
+    caption = f"{n:,} row{'s' if n != 1 else ''}"
+    if n > kept:
+        caption = f"showing {kept:,} of {n:,} rows — use --format csv/json/parquet --output FILE for all"
+    print_rows(result["columns"], result["rows"], caption=caption)
+    return n
 
-    csv/json/parquet stream batch by batch (memory stays bounded); table shows the
-    first `display_rows` rows and counts the rest, saying so.
-    """
-    import pyarrow as pa
 
+def write_result(reader, fmt: str, output: str | None) -> int:
+    """Stream a RecordBatchReader out as csv, json or parquet, batch by batch (memory
+    stays bounded); return the number of rows."""
     n = 0
-    if fmt == "table":
-        shown: list[pa.RecordBatch] = []
-        kept = 0
-        for b in reader:
-            n += b.num_rows
-            if kept < display_rows:
-                shown.append(b.slice(0, display_rows - kept))
-                kept += min(b.num_rows, display_rows - kept)
-        table = pa.Table.from_batches(shown, schema=reader.schema)
-        caption = f"{n:,} row{'s' if n != 1 else ''}"
-        if n > kept:
-            caption = f"showing {kept:,} of {n:,} rows — use --format csv/json/parquet --output FILE for all"
-        print_rows(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_columns else [],
-                   caption=caption)
-        return n
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise ValueError("parquet output is binary — give --output FILE or redirect stdout")
     try:

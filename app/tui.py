@@ -44,7 +44,7 @@ HELP = """\
 | **ctrl+s** | SQL: export the result (csv, parquet or json, by the file's extension) |
 | **enter** | Explore: open a query on the selected dataset in the SQL pane |
 | **space** / **p** / **e** | Explore: expand a node / pin or unpin a dataset / embed the selected text column |
-| **x** | System: cancel the highlighted running job |
+| **x** / **t** | System: cancel the highlighted running job / retry the highlighted failed, cancelled or interrupted one |
 | **ctrl+r** / **ctrl+l** | Ask: open the last answer's SQL / its cited rows in the SQL pane |
 | **ctrl+q** | quit |
 
@@ -104,9 +104,10 @@ class LakehouseApp(App):
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
-    def __init__(self, home=None, config_file=None, profile=None, theme: str | None = None):
+    def __init__(self, home=None, config_file=None, profile=None, theme: str | None = None, opener=None):
         super().__init__()
         self.home, self.config_file, self.profile_name = home, config_file, profile
+        self.opener = opener  # makes the facade: in-process by default, a daemon's proxy with --connect
         self.lh = None
         self._wanted_theme = theme
 
@@ -143,7 +144,8 @@ class LakehouseApp(App):
         from core.errors import LakehouseError
 
         try:
-            lh = Lakehouse.open(home=self.home, config_file=self.config_file, profile=self.profile_name)
+            lh = self.opener() if self.opener else Lakehouse.open(home=self.home, config_file=self.config_file,
+                                                                  profile=self.profile_name)
         except LakehouseError as e:
             self.call_from_thread(self._status, f"[b red]cannot open the storage root:[/] {e}")
             return
@@ -179,7 +181,8 @@ class LakehouseApp(App):
         st = lh.ollama_status()
         ollama = (f"Ollama [green]● reachable[/] at {st['url']}" if st["reachable"]
                   else f"Ollama [red]○ not reachable[/] at {st['url']}")
-        text = f"profile [b]{lh.profile.id}[/] · {ollama} · {lh.root}"
+        where = f"daemon pid {lh.server_pid}" if getattr(lh, "server_pid", None) else "in-process"
+        text = f"profile [b]{lh.profile.id}[/] · {ollama} · {lh.root} ({where})"
         self.call_from_thread(self._status, text)
 
     # -- actions -----------------------------------------------------------------------------
@@ -234,5 +237,5 @@ class LakehouseApp(App):
             yield from pane.commands()
 
 
-def run(home=None, config_file=None, profile=None, theme=None) -> None:
-    LakehouseApp(home, config_file, profile, theme).run()
+def run(home=None, config_file=None, profile=None, theme=None, opener=None) -> None:
+    LakehouseApp(home, config_file, profile, theme, opener).run()

@@ -79,6 +79,124 @@ def million_rows(home: str, runs: int = 3) -> dict:
             "rows_shown": marks["shown"], "rows_total": marks["total"], "runs": runs}
 
 
+MANY = 3000  # datasets in the Explore case
+
+
+def many_home(n: int = MANY) -> Path:
+    """A storage root with `n` tiny datasets, ingested the normal way (Lakehouse.ingest of
+    one directory of CSVs). Slow to build (minutes), so it is kept in bench/data/ and
+    rebuilt only when it is missing or incomplete."""
+    home = BENCH / "data" / f"explore-{n}-home"
+    done = home / ".complete"
+    if done.exists():
+        return home
+    import shutil
+
+    sys.path.insert(0, str(ROOT))
+    from core import Lakehouse
+
+    shutil.rmtree(home, ignore_errors=True)
+    src = BENCH / "data" / f"explore-{n}-csv"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for i in range(n):
+        (src / f"ds_{i:05d}.csv").write_text(
+            "id,name,amount\n" + "".join(f"{j},item {i}-{j},{(i * 7 + j) % 100}\n" for j in range(3)))
+    t = time.perf_counter()
+    with Lakehouse.open(home=home, profile="default") as lh:
+        results = lh.ingest([str(src)], reason="bench: many datasets")
+        assert sum(r.status == "ingested" for r in results) == n, [r.message for r in results if r.status != "ingested"][:3]
+    print(f"built {n:,} datasets in {time.perf_counter() - t:.0f} s into {home}", file=sys.stderr)
+    done.write_text(str(n))
+    return home
+
+
+def explore_many(runs: int = 5, n: int = MANY) -> dict:
+    """Explore over `n` datasets. `fill_ms`: from rescope (a reload) to the tree filled
+    with every dataset and drawn. `move_50_ms`: the cursor moved 50 rows down, one key
+    at a time, each sent as soon as the tree has handled the previous one (a held-down
+    key, as fast as the app takes it), until the detail (schema, versions, sample) of
+    the row it stops on is shown; `settle_ms` is the part after the last key, and
+    `max_lag_ms` the longest the event loop was busy meanwhile (what makes keys stutter)."""
+    import asyncio
+
+    sys.path.insert(0, str(ROOT))
+    from textual import events
+
+    from app.tui import LakehouseApp
+    from panes.explore import ExplorePane
+
+    home = str(many_home(n))
+    fills, moves, settles, lags = [], [], [], []
+
+    async def go():
+        app = LakehouseApp(home=home, profile="default")
+        async with app.run_test(size=(160, 50)) as pilot:
+            while app.lh is None:
+                await pilot.pause(0.05)
+            await pilot.press("f2")
+            pane = app.query_one(ExplorePane)
+            tree = app.query_one("#explore-tree")
+            info = app.query_one("#explore-info")
+
+            def filled() -> bool:
+                kids = tree.root.children
+                return bool(kids) and str(kids[0].label) == f"datasets ({n})"
+
+            def shows(name: str) -> bool:
+                text = str(info.render())
+                return text.startswith(name) and "columns:" in text
+
+            while not filled():
+                await pilot.pause(0.05)
+            for _ in range(runs):
+                tree.clear()
+                await pilot.pause(0.3)
+                drawn: dict = {}
+                t = time.perf_counter()
+                pane.rescope()
+                while not filled():
+                    await asyncio.sleep(0.002)
+                app.call_after_refresh(lambda: drawn.setdefault("t", time.perf_counter()))
+                while "t" not in drawn:
+                    await asyncio.sleep(0.002)
+                fills.append((drawn["t"] - t) * 1000)
+                await pilot.pause(0.5)
+                tree.focus()
+                tree.move_cursor(tree.root.children[0].children[0])
+                while not shows("ds_00000"):
+                    await pilot.pause(0.01)
+                await pilot.pause(0.5)
+                lag = {"max": 0.0, "on": True}
+
+                async def ticker():  # how late a 5 ms sleep wakes: the event loop's stalls
+                    while lag["on"]:
+                        t0 = time.perf_counter()
+                        await asyncio.sleep(0.005)
+                        lag["max"] = max(lag["max"], time.perf_counter() - t0 - 0.005)
+                tick = asyncio.create_task(ticker())
+                t = time.perf_counter()
+                for _ in range(50):
+                    line = tree.cursor_line
+                    app._driver.send_message(events.Key("down", None))
+                    while tree.cursor_line == line:
+                        await asyncio.sleep(0.001)
+                last = time.perf_counter()
+                while not shows(f"ds_{50:05d}"):
+                    await asyncio.sleep(0.002)
+                done = time.perf_counter()
+                lag["on"] = False
+                await tick
+                moves.append((done - t) * 1000)
+                settles.append((done - last) * 1000)
+                lags.append(lag["max"] * 1000)
+                await pilot.pause(0.5)
+    asyncio.run(go())
+    med = lambda xs: round(statistics.median(xs), 1)  # noqa: E731
+    return {"datasets": n, "runs": runs, "fill_ms": med(fills), "move_50_ms": med(moves),
+            "settle_ms": med(settles), "max_lag_ms": med(lags)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)

@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     total REAL,
     unit TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',
+    params TEXT,               -- the facade call that started it, JSON (retry makes it again)
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS journal (
@@ -194,6 +195,7 @@ MIGRATIONS: list[str] = [
     "ALTER TABLE datasets ADD COLUMN primary_key TEXT NOT NULL DEFAULT '[]'",
     "ALTER TABLE datasets ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE asks ADD COLUMN profile TEXT NOT NULL DEFAULT 'default'",
+    "ALTER TABLE jobs ADD COLUMN params TEXT",  # NULL: a job from before retries were recorded
 ]
 
 
@@ -442,9 +444,14 @@ class Catalog:
     # -- jobs ---------------------------------------------------------------
     _JOB_COLS = "id, kind, target, status, started_at, finished_at, done, total, unit, message, pid"
 
-    def add_job(self, job_id: str, kind: str, target: str, pid: int) -> None:
-        self._q("INSERT INTO jobs (id, kind, target, status, pid, started_at) VALUES (?,?,?,?,?,?)",
-                (job_id, kind, target, "running", pid, now()))
+    def add_job(self, job_id: str, kind: str, target: str, pid: int, params: str | None = None) -> None:
+        self._q("INSERT INTO jobs (id, kind, target, status, pid, started_at, params) VALUES (?,?,?,?,?,?,?)",
+                (job_id, kind, target, "running", pid, now(), params))
+
+    def job_params(self, job_id: str) -> str | None:
+        """The facade call that started a job (JSON), or None when none was recorded."""
+        rows = self._q("SELECT params FROM jobs WHERE id = ?", (job_id,))
+        return rows[0][0] if rows else None
 
     def update_job(self, job_id: str, done: float, total: float | None, unit: str, message: str) -> bool:
         """Record progress; return True when a cancel was requested (from any process)."""

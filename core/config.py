@@ -84,6 +84,15 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     "tui": {
         "theme": (str, "lakehouse-dark", "the workstation's theme: lakehouse-dark or lakehouse-light (--theme overrides)"),
     },
+    "daemon": {
+        "socket": (str, "", "Unix socket of `lakehouse serve`; empty = one per storage root in the user's runtime dir"),
+        "tcp": (str, "", "also listen on HOST:PORT (loopback unless you say otherwise; clients need the token file)"),
+        "auto_connect": (bool, False, "CLI commands use a running daemon for this storage root when there is one"),
+        "max_line_mb": (int, 16, "largest request line a client may send; a longer one gets an error and the connection closes"),
+        "workers": (int, 16, "threads serving requests at once (one DuckDB cursor each; the connection is never shared)"),
+        "max_inflight": (int, 32, "requests one connection may have in flight; past it the server stops reading from it"),
+        "shutdown_grace_s": (float, 10.0, "on SIGTERM, seconds running requests get to finish or checkpoint before exit"),
+    },
     "jobs": {
         "keep": (int, 500, "finished jobs kept in the job list"),
     },

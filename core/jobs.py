@@ -7,12 +7,17 @@ Failures land in `errors` (the `_errors` system table) with the job's id.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
 import os
 import threading
 import time
 import traceback
 import uuid
 from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Callable, Iterator
 
 from .catalog import Catalog
@@ -22,6 +27,64 @@ from .models import JobInfo, ProgressEvent
 Listener = Callable[[ProgressEvent], None]
 
 _DB_INTERVAL = 0.25  # seconds between progress writes / cancel checks in the catalog
+
+# The facade call running in this thread (method + JSON-able arguments), recorded with
+# every job it starts so `Lakehouse.retry_job` can make the same call again.
+_CALL: ContextVar[dict | None] = ContextVar("lakehouse_job_call", default=None)
+_NOT_RECORDED = ("self", "progress", "cancel", "job_id")
+
+
+def _jsonable(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-able")
+
+
+def retryable(method):
+    """Mark a facade method as retryable: the jobs it starts record the call (its
+    name and the arguments it was given, without progress/cancel), so a failed,
+    cancelled or interrupted job can be retried through the same public method."""
+    sig = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        call = {"method": method.__name__,
+                "kwargs": {k: v for k, v in bound.arguments.items() if k not in _NOT_RECORDED}}
+        token = _CALL.set(call)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _CALL.reset(token)
+    return wrapper
+
+
+@contextmanager
+def narrowed(**kwargs) -> Iterator[None]:
+    """Within a recorded call, the jobs started here retry only their part of it
+    (one file of a many-file ingest)."""
+    call = _CALL.get()
+    if call is None:
+        yield
+        return
+    token = _CALL.set({"method": call["method"], "kwargs": {**call["kwargs"], **kwargs}})
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
+
+
+def recorded_call() -> str | None:
+    """The call to store with a job started now, as JSON (None outside a retryable call)."""
+    call = _CALL.get()
+    if call is None:
+        return None
+    try:
+        return json.dumps(call, default=_jsonable)
+    except (TypeError, ValueError):  # an argument that cannot be stored: not retryable
+        return None
 
 
 class Job:
@@ -81,7 +144,7 @@ class Jobs:
             cancel: threading.Event | None = None, job_id: str | None = None) -> Iterator[Job]:
         """A job; `job_id` lets a parent process name the job it started in a child."""
         job = Job(self._catalog, kind, target, listener, cancel, job_id)
-        self._catalog.add_job(job.id, kind, target, os.getpid())
+        self._catalog.add_job(job.id, kind, target, os.getpid(), recorded_call())
         try:
             yield job
         except Cancelled as e:
@@ -113,3 +176,11 @@ class Jobs:
 
     def cancel(self, job_id: str) -> bool:
         return self._catalog.request_cancel(job_id)
+
+    def get(self, job_id: str) -> JobInfo | None:
+        """One job, with a running job whose process died shown as interrupted."""
+        job = self._catalog.job(job_id)
+        if job is not None and job.status == "running" and not _alive(job.pid):
+            self._catalog.mark_interrupted([job_id])
+            job = self._catalog.job(job_id)
+        return job

@@ -14,9 +14,9 @@ from pathlib import Path
 from . import config as config_mod
 from .catalog import Catalog
 from .errors import LakehouseError, NotFound
-from .jobs import Jobs, Listener
+from .jobs import Jobs, Listener, retryable
 from .locks import try_write_lock
-from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo
+from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo, plain
 from .names import quote_ident
 
 
@@ -120,6 +120,7 @@ class Lakehouse:
             os.close(fd)
 
     # -- datasets -----------------------------------------------------------------
+    @retryable
     def ingest(self, paths, *, name: str | None = None, format: str | None = None,
                types: str | dict | None = None, mode: str | None = None,
                key: str | list[str] | None = None, actor: str | None = None, reason: str = "",
@@ -325,9 +326,26 @@ class Lakehouse:
                 audit.record("sql", touched, text, n, (time.perf_counter() - t0) * 1000)
         return pa.RecordBatchReader.from_batches(rdr.schema, counted())
 
-    def interrupt_sql(self) -> bool:
-        """Stop the queries this facade is running (from another thread); False if none."""
-        return self._sql.interrupt() if self._sql is not None else False
+    def sql_rows(self, text: str, limit: int = 100, as_of: int | str | None = None) -> dict:
+        """Like sql(), as plain JSON-ready values: the first `limit` rows, and the true
+        count of all of them (the rest are counted, never fetched into memory). Dates
+        are ISO strings, decimals strings, bytes hex — the same in-process and over the
+        daemon's socket, where this is how small results travel without Arrow."""
+        rdr = self.sql_stream(text, as_of=as_of)
+        rows: list = []
+        n = 0
+        for b in rdr:
+            if len(rows) < limit:
+                part = b.slice(0, limit - len(rows))
+                rows.extend(zip(*(c.to_pylist() for c in part.columns)) if part.num_columns else [])
+            n += b.num_rows
+        return {"columns": rdr.schema.names, "types": [str(t) for t in rdr.schema.types],
+                "rows": [[plain(v) for v in r] for r in rows], "row_count": n}
+
+    def interrupt_sql(self, thread: int | None = None) -> bool:
+        """Stop the queries this facade is running (from another thread) — all, or the
+        ones `thread` started; False if none."""
+        return self._sql.interrupt(thread) if self._sql is not None else False
 
     def _touched(self, text: str) -> list[str]:
         """Datasets a query names (the views the engine knows are this profile's)."""
@@ -343,6 +361,7 @@ class Lakehouse:
                                         self.profile)
         return self._vectors_obj
 
+    @retryable
     def embed(self, dataset: str, column: str, *, index: str | None = None, key=None,
               chunk_size: int | None = None, overlap: int | None = None, embedder: str | None = None,
               model: str | None = None, kind: str | None = None, m: int | None = None,
@@ -397,6 +416,7 @@ class Lakehouse:
     def drop_index(self, index: str, gen: int | None = None, actor: str | None = None) -> str:
         return self._vectors.drop(index, gen, actor or _user())
 
+    @retryable
     def rebuild_index(self, index: str, gen: int, progress: Listener | None = None,
                       cancel: threading.Event | None = None):
         """Rebuild a generation's sidecar files (vectors, HNSW graph) from its Parquet."""
@@ -549,6 +569,7 @@ class Lakehouse:
             note = "; default is the active profile now"
         return f"deleted profile {pid} from {self.config.writable_file}{note}"
 
+    @retryable
     def activate(self, pid: str, progress: Listener | None = None, cancel: threading.Event | None = None,
                  job_id: str | None = None) -> dict:
         """Make `pid` the active profile (a job of named steps; see core.activation) and
@@ -600,11 +621,42 @@ class Lakehouse:
             raise NotFound(f"no job with id {job_id!r} — `lakehouse jobs` lists them")
         return self._jobs.cancel(job_id)
 
+    def job(self, job_id: str) -> JobInfo:
+        """One job this profile may see (a dead process's running job shows as interrupted)."""
+        job = self._jobs.get(job_id)
+        mine = self.profile
+        if job is None or not (mine.sees_all or job.target == mine.id or mine.sees(job.target.split()[0])
+                               or mine.searches(job.target.split()[0])):
+            raise NotFound(f"no job with id {job_id!r} — `lakehouse jobs` lists them")
+        return job
+
+    _RETRYABLE = ("ingest", "embed", "rebuild_index", "activate", "demo")
+
+    def retry_job(self, job_id: str, progress: Listener | None = None, cancel: threading.Event | None = None):
+        """Make the call that started a failed, cancelled or interrupted job again, through
+        the same public method (so the same profile checks apply), as a new job; return
+        what that call returns."""
+        import json
+
+        job = self.job(job_id)
+        if job.status == "running":
+            raise LakehouseError(f"job {job_id} is still running — wait for it, or stop it with "
+                                 f"`lakehouse jobs cancel {job_id}` and then retry it")
+        if job.status == "succeeded":
+            raise LakehouseError(f"job {job_id} ({job.kind} of {job.target}) succeeded — there is nothing to retry")
+        params = self.catalog.job_params(job_id)
+        call = json.loads(params) if params else None
+        if not call or call.get("method") not in self._RETRYABLE:
+            raise LakehouseError(f"job {job_id} ({job.kind} of {job.target}) has no recorded call to retry "
+                                 "(it started before retries were recorded) — run its command again")
+        return getattr(self, call["method"])(**call["kwargs"], progress=progress, cancel=cancel)
+
     def errors(self, since: str | None = None, limit: int | None = None) -> list[ErrorEvent]:
         errs = self.catalog.errors(parse_since(since) if since else None, limit)
         return errs if self.profile.sees_all else [e for e in errs if e.dataset and self.profile.sees(e.dataset)]
 
     # -- demo ---------------------------------------------------------------------
+    @retryable
     def demo(self, scale: float = 1.0, progress: Listener | None = None,
              cancel: threading.Event | None = None) -> list[IngestResult]:
         """Generate the reference staffing workload and ingest it the normal way."""

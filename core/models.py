@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
+
+
+def plain(v: Any) -> Any:
+    """A value as JSON carries it: dates ISO strings, decimals strings, bytes hex,
+    NaN/inf strings. Query rows (Lakehouse.sql_rows) and the daemon's wire use it, so a
+    value looks the same in-process and over the socket."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, (datetime, date, time)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [plain(x) for x in v]
+    return str(v)
 
 
 @dataclass

@@ -4,10 +4,18 @@ Datasets, indexes and system tables are top-level branches; a dataset's columns 
 when it is expanded. Selecting a dataset shows its schema, description, owner, tags,
 primary key, lineage, versions and a sample; enter opens a query on it in the SQL
 pane, p pins or unpins it.
+
+Thousands of datasets: the tree is filled from one catalog query with one node per
+dataset (labels built as Text, no markup to parse), and while the cursor moves fast
+the detail waits until it rests (DETAIL_DELAY_S), so only the row it stops on is
+described; a detail that arrives for a row no longer highlighted is dropped.
 """
 
 from __future__ import annotations
 
+import time
+
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +25,7 @@ from textual.widgets import Static, Tree
 from .base import Pane
 
 SYSTEM = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
+DETAIL_DELAY_S = 0.12  # a highlight sooner than this after the last one waits until the cursor rests
 
 
 class ExplorePane(Pane):
@@ -51,12 +60,12 @@ class ExplorePane(Pane):
         tree.root.label = f"profile {self.lh.profile.id}"
         tree.root.expand()
         ds = tree.root.add(f"datasets ({len(datasets)})", expand=True)
-        for d in datasets:
+        for d in datasets:  # columns load on expand (a dataset node starts with no children)
             pin = " 📌" if d.pinned else ""
             owner = f" · {d.owner}" if d.owner else ""
             tags = f" · #{' #'.join(d.tags)}" if d.tags else ""
-            node = ds.add(f"{d.name}  [dim]{d.row_count:,} rows{owner}{tags}[/]{pin}", data=("dataset", d.name))
-            node.add_leaf("…", data=("pending", d.name))  # columns load on expand
+            ds.add(Text.assemble(d.name, (f"  {d.row_count:,} rows{owner}{tags}", "dim"), pin),
+                   data=("dataset", d.name))
         ix = tree.root.add(f"indexes ({len(indexes)})", expand=bool(indexes))
         for i in indexes:
             a = i.active
@@ -72,8 +81,7 @@ class ExplorePane(Pane):
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         node = event.node
-        if node.data and node.data[0] == "dataset" and node.children and node.children[0].data \
-                and node.children[0].data[0] == "pending":
+        if node.data and node.data[0] == "dataset" and not node.children:
             self.columns(node)
 
     @work(thread=True, group="explore-columns")
@@ -91,16 +99,35 @@ class ExplorePane(Pane):
         node = self.query_one(Tree).cursor_node
         return node.data if node is not None else None
 
+    _wanted: tuple | None = None  # the node whose detail should show
+    _last_highlight = 0.0
+    _detail_timer = None
+
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         data = event.node.data
-        if data and data[0] in ("dataset", "system", "index"):
+        if not data or data[0] not in ("dataset", "system", "index"):
+            return
+        self._wanted = data
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        now = time.monotonic()
+        resting = now - self._last_highlight > DETAIL_DELAY_S
+        self._last_highlight = now
+        if resting:  # a single move: at once
             self.detail(data)
+        else:  # moving fast: only where the cursor comes to rest
+            self._detail_timer = self.set_timer(DETAIL_DELAY_S, lambda: self.detail(data))
 
     @work(thread=True, exclusive=True, group="explore-detail")
     def detail(self, data: tuple) -> None:
+        from textual.worker import get_current_worker
+
         from core.errors import LakehouseError
 
         kind, name = data[0], data[1]
+        if data != self._wanted:
+            return
         try:
             if kind == "dataset":
                 desc = self.lh.describe(name, sample_rows=8)
@@ -118,11 +145,13 @@ class ExplorePane(Pane):
                 sample = self.lh.sql(f"SELECT * FROM {name} ORDER BY 1 DESC LIMIT 20")
                 text = f"[b]{name}[/] — system table, queryable in SQL"
         except LakehouseError as e:
-            self.app.call_from_thread(self.query_one("#explore-info", Static).update, f"[red]{e}[/]")
-            return
-        self.app.call_from_thread(self._show_detail, text, sample)
+            text, sample = f"[red]{e}[/]", None
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_detail, data, text, sample)
 
-    def _show_detail(self, text: str, sample) -> None:
+    def _show_detail(self, data: tuple, text: str, sample) -> None:
+        if data != self._wanted:  # the cursor moved on meanwhile
+            return
         self.query_one("#explore-info", Static).update(text)
         box = self.query_one("#explore-sample", Static)
         if sample is None:

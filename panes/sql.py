@@ -227,7 +227,7 @@ class SqlPane(Pane):
         from core.errors import LakehouseError
 
         try:
-            n = write_result(self.lh.sql_stream(sql), fmt, path, 0)
+            n = write_result(self.lh.sql_stream(sql), fmt, path)
         except (LakehouseError, ValueError, OSError) as e:
             self.app.call_from_thread(self._say, f"export failed: {e}", True)
             return

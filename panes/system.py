@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
@@ -17,12 +17,14 @@ REFRESH_S = 3.0
 
 
 class SystemPane(Pane):
-    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("x", "cancel_job", "Cancel job")]
+    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("x", "cancel_job", "Cancel job"),
+                Binding("t", "retry_job", "Retry job")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("opening the storage root…", id="system-health")
-            yield Static("Jobs — x cancels the highlighted running job", classes="system-title")
+            yield Static("Jobs — x cancels the highlighted running job; t retries a failed, cancelled or "
+                         "interrupted one", classes="system-title")
             yield OptionList(id="system-jobs")
             yield Static("Errors", classes="system-title")
             yield Static(id="system-errors")
@@ -83,12 +85,52 @@ class SystemPane(Pane):
             self.audit_filter = event.value
             self.action_refresh()
 
-    def action_cancel_job(self) -> None:
+    def commands(self):
+        yield SystemCommand("Cancel job (x)", "Stop the job highlighted in the System pane",
+                            lambda: (self.app.action_pane("system"), self.action_cancel_job()))
+        yield SystemCommand("Retry job (t)", "Run the failed, cancelled or interrupted job highlighted in the "
+                            "System pane again", lambda: (self.app.action_pane("system"), self.action_retry_job()))
+
+    def _highlighted_job(self) -> str | None:
         options = self.query_one("#system-jobs", OptionList)
         if options.highlighted is None or not getattr(self, "job_ids", None):
+            return None
+        return self.job_ids[options.highlighted]
+
+    def action_cancel_job(self) -> None:
+        job_id = self._highlighted_job()
+        if job_id:
+            self.cancel(job_id)
+
+    def action_retry_job(self) -> None:
+        job_id = self._highlighted_job()
+        if job_id and self.lh is not None:
+            self.retry(job_id)
+
+    @work(thread=True, group="system-retry")
+    def retry(self, job_id: str) -> None:
+        """Re-run the job's call here (a new job: its progress shows in the list)."""
+        from core.errors import LakehouseError
+
+        notify = self.app.notify
+        try:
+            job = self.lh.job(job_id)
+            self.app.call_from_thread(notify, f"retrying job {job_id}: {job.kind} of {job.target}…", timeout=3)
+            result = self.lh.retry_job(job_id)
+        except LakehouseError as e:
+            self.app.call_from_thread(notify, str(e), severity="error", timeout=10)
+            self.app.call_from_thread(self.action_refresh)
             return
-        job_id = self.job_ids[options.highlighted]
-        self.cancel(job_id)
+        text, ok = _outcome(result)
+        self.app.call_from_thread(notify, f"job {job_id} retried: {text}", severity="information" if ok else "error",
+                                  timeout=10)
+        if isinstance(result, dict) and "profile" in result:  # an activation: rescope like a profile switch
+            self.app.call_from_thread(self.app._rescoped, result["profile"])
+        else:
+            from .explore import ExplorePane
+
+            self.app.call_from_thread(self.app.query_one(ExplorePane).action_reload)
+        self.app.call_from_thread(self.action_refresh)
 
     @work(thread=True, group="system-cancel")
     def cancel(self, job_id: str) -> None:
@@ -117,6 +159,21 @@ class SystemPane(Pane):
             options.highlighted = min(keep or 0, len(jobs) - 1)
         self.query_one("#system-errors", Static).update(escape(errors))
         self.query_one("#system-audit", Static).update(escape(audit))
+
+
+def _outcome(result) -> tuple[str, bool]:
+    """One line for what a retried call returned, and whether it all went well."""
+    if isinstance(result, list):  # ingest / demo: per-file results
+        failed = [r for r in result if r.status == "failed"]
+        shown = failed or result
+        return "; ".join(r.message or f"{r.dataset}: {r.status}" for r in shown[:3]) + \
+            (f" (+{len(shown) - 3} more)" if len(shown) > 3 else ""), not failed
+    if isinstance(result, dict) and "profile" in result:
+        return f"{result['profile']} is the active profile", True
+    if hasattr(result, "embedded"):
+        return f"{result.index} g{result.gen}: {result.chunks:,} chunks ({result.embedded:,} embedded) · " \
+               f"{result.embedder}", True
+    return f"g{result.gen} rebuilt from its {result.chunks:,} stored embeddings", True
 
 
 def _bar(done: float, total: float | None, width: int = 20) -> str:

@@ -236,3 +236,107 @@ def test_two_ingests_of_the_same_file_started_together_write_it_once(home, data)
         text = " ".join(o for o, e in outs)
         assert "pets: 1,000 rows (version 0)" in text and "by another process (identical bytes)" in text
         assert lh.sql("SELECT count(*) AS n FROM pets").to_pylist() == [{"n": 1000}]
+
+
+# -- retry ------------------------------------------------------------------------------------
+
+def test_a_failed_ingest_retried_after_the_file_is_fixed_succeeds(lh, data):
+    bad = write(data / "staff.csv", "id,name\n1,ann\n1,bob\n")
+    good = write(data / "teams.csv", "id,team\n1,red\n")
+    results = lh.ingest([str(data / "*.csv")], key="id")
+    assert sorted(r.status for r in results) == ["failed", "ingested"]
+    failed = next(j for j in lh.jobs() if j.status == "failed")
+    assert failed.target == "staff"
+    write(bad, "id,name\n1,ann\n2,bob\n")
+    [r] = lh.retry_job(failed.id)  # only its own file, not the whole glob again
+    assert (r.status, r.dataset, r.source) == ("ingested", "staff", str(bad.resolve()))
+    assert lh.sql("SELECT name FROM staff ORDER BY id").column(0).to_pylist() == ["ann", "bob"]
+    assert lh.job(failed.id).status == "failed"  # the old job keeps its outcome; the retry is a new job
+    assert [j.status for j in lh.jobs() if j.target == "staff"] == ["succeeded", "failed"]
+    assert lh.dataset("teams").row_count == 1 and good.exists()
+
+
+def test_a_cancelled_embed_retried_completes(lh, data):
+    from vector_data import write_profiles
+
+    lh.ingest(write_profiles(data / "people.csv", 300), key="person_id")
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        lh.embed("people", "profile", index="people", embedder="hashing", cancel=cancel,
+                 progress=lambda ev: ev.unit == "chunks" and ev.done and cancel.set())
+    job = next(j for j in lh.jobs() if j.kind == "embed")
+    assert job.status == "cancelled"
+    events = []
+    r = lh.retry_job(job.id, progress=events.append)
+    assert r.index == "people" and r.embedder.startswith("hashing") and r.promoted
+    assert r.embedded + r.reused == r.chunks > 0 and r.embedded < r.chunks  # it continued where it stopped
+    assert events and events[-1].kind == "embed"
+    assert lh.search("people", "forklift", k=1).hits
+
+
+def test_retry_refuses_running_succeeded_unknown_and_unrecorded_jobs(lh, data):
+    from core.errors import LakehouseError, NotFound
+
+    lh.ingest([write(data / "ok.csv", "a\n1\n")])
+    [done] = lh.jobs()
+    with pytest.raises(LakehouseError, match=rf"^job {done.id} \(ingest of ok\) succeeded — there is nothing to retry$"):
+        lh.retry_job(done.id)
+    with pytest.raises(NotFound, match="no job with id 'nope' — `lakehouse jobs` lists them"):
+        lh.retry_job("nope")
+    started, stop = threading.Event(), threading.Event()
+
+    def running():
+        with lh._jobs.run("embed", "ok"):
+            started.set()
+            stop.wait(10)
+    t = threading.Thread(target=running)
+    t.start()
+    assert started.wait(10)
+    busy = next(j for j in lh.jobs() if j.status == "running")
+    try:
+        with pytest.raises(LakehouseError, match=f"job {busy.id} is still running — wait for it, or stop it"):
+            lh.retry_job(busy.id)
+    finally:
+        stop.set()
+        t.join(10)
+    lh.catalog.add_job("old000000000", "ingest", "ok", os.getpid())  # as a job from before the migration
+    lh.catalog.finish_job("old000000000", "failed", "something broke")
+    with pytest.raises(LakehouseError, match="has no recorded call to retry .* run its command again"):
+        lh.retry_job("old000000000")
+
+
+def test_retry_goes_through_the_profile_checks(home, data):
+    from core.errors import NotFound
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text('[profiles.notes]\ndatasets = ["notes"]\nindexes = ["notes"]\n')
+    with Lakehouse.open(home=home, profile="default") as lh:
+        lh.ingest([write(data / "secret.csv", "id\n1\n1\n")], key="id")
+        [job] = lh.jobs()
+    with Lakehouse.open(home=home, profile="notes") as lh:
+        with pytest.raises(NotFound, match=f"no job with id '{job.id}'"):
+            lh.retry_job(job.id)
+        assert lh.catalog.get("secret") is None
+
+
+def test_cli_jobs_retry(cli, data):
+    src = write(data / "staff.csv", "id,name\n1,ann\n1,bob\n")
+    code, out, err = cli("ingest", str(src), "--key", "id")
+    assert code == 1 and "appears 2 times" in err
+    code, out, err = cli("jobs", "--format", "json")
+    import json
+
+    [job] = json.loads(out)
+    assert job["status"] == "failed"
+    write(src, "id,name\n1,ann\n2,bob\n")
+    code, out, err = cli("jobs", "retry", job["id"])
+    assert code == 0, err
+    assert f"job {job['id']} (ingest of staff) retried" in err and "staff: 2 rows (version 0)" in out
+    code, out, err = cli("jobs", "retry", job["id"])  # the file is in now: an unchanged no-op
+    assert code == 0 and "identical bytes" in out + err
+    new = json.loads(cli("jobs", "--format", "json")[1])[0]
+    code, out, err = cli("jobs", "retry", new["id"])
+    assert code == 1 and err.strip() == f"error: job {new['id']} (ingest of staff) succeeded — there is nothing to retry"
+    code, out, err = cli("jobs", "retry", "nope")
+    assert code == 1 and err.strip() == "error: no job with id 'nope' — `lakehouse jobs` lists them"
+    assert "Traceback" not in err

@@ -323,3 +323,85 @@ def test_system_pane_shows_health_with_ollama_and_disk_use(people_home, ollama):
             assert f"Ollama 0.12.0 at {ollama.url}" in text and "3 installed" in text
             assert "tables " in text and "vectors " in text and "catalog " in text
     run(go())
+
+
+def test_system_pane_retries_a_failed_job(people_home, data):
+    from core import Lakehouse
+
+    bad = data / "staff.csv"
+    bad.write_text("id,name\n1,ann\n1,bob\n")  # a key that appears twice: the ingest job fails
+    with Lakehouse.open(home=people_home, profile="default") as lh:
+        [r] = lh.ingest(bad, key="id")
+        assert r.status == "failed"
+        failed = next(j.id for j in lh.jobs() if j.status == "failed")
+    bad.write_text("id,name\n1,ann\n2,bob\n")  # fixed
+
+    async def go():
+        async with opened(people_home, size=(140, 60)) as (app, pilot):
+            await pilot.press("f4")
+            pane = app.query_one("SystemPane")
+            await until(pilot, lambda: failed in (getattr(pane, "job_ids", None) or []))
+            jobs = app.query_one("#system-jobs")
+            jobs.focus()
+            jobs.highlighted = pane.job_ids.index(failed)
+            await pilot.press("t")
+            await until(pilot, lambda: app.lh.catalog.get("staff") is not None)
+            assert app.lh.sql("SELECT count(*) AS n FROM staff").to_pylist() == [{"n": 2}]
+            await until(pilot, lambda: any(f"job {failed} retried" in str(n.message) for n in app._notifications))
+            assert any("staff: 2 rows" in str(n.message) for n in app._notifications)
+            tree = app.query_one("#explore-tree")  # Explore shows the new dataset
+            await until(pilot, lambda: tree.root.children and "datasets (3)" in str(tree.root.children[0].label))
+            jobs.highlighted = pane.job_ids.index(failed)
+            await pilot.press("t")  # the old job failed, so it may be retried again: now a no-op
+            await until(pilot, lambda: any("identical bytes" in str(n.message) for n in app._notifications))
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Retry job (t)" in titles and "Cancel job (x)" in titles
+            assert "t" in [b.key for b in pane.BINDINGS]
+    run(go())
+
+
+def test_explore_fills_hundreds_of_datasets_and_details_where_the_cursor_rests(home, data):
+    """~200 datasets: every one in the tree; a fast run of cursor moves ends with the
+    detail of the row the cursor stopped on, even when an earlier row's detail comes
+    back later (it is dropped)."""
+    import time
+
+    from core import Lakehouse
+
+    src = data / "many"
+    src.mkdir()
+    for i in range(200):
+        (src / f"ds_{i:03d}.csv").write_text(f"id,v\n1,{i}\n")
+    with Lakehouse.open(home=home, profile="default") as lh:
+        assert all(r.status == "ingested" for r in lh.ingest(src))
+
+    async def go():
+        async with opened(home) as (app, pilot):
+            await pilot.press("f2")
+            tree = app.query_one("#explore-tree")
+            info = app.query_one("#explore-info")
+            await until(pilot, lambda: tree.root.children and str(tree.root.children[0].label) == "datasets (200)")
+            nodes = tree.root.children[0].children
+            assert [n.data[1] for n in nodes] == [f"ds_{i:03d}" for i in range(200)]
+            assert "1 rows" in str(nodes[7].label)
+            tree.focus()
+            tree.move_cursor(nodes[0])
+            await until(pilot, lambda: str(info.render()).startswith("ds_000") and "columns:" in str(info.render()))
+            await pilot.pause(0.3)
+            describe = app.lh.describe
+
+            def slow_for_the_first(name, **kw):  # the first row passed comes back last
+                if name == "ds_001":
+                    time.sleep(1.0)
+                return describe(name, **kw)
+            app.lh.describe = slow_for_the_first
+            for _ in range(30):  # a held-down key: 30 moves in one burst
+                tree.action_cursor_down()
+            assert tree.cursor_node is nodes[30]
+            await until(pilot, lambda: str(info.render()).startswith("ds_030") and "columns:" in str(info.render()))
+            await until(pilot, lambda: not [w for w in app.workers if w.group == "explore-detail" and w.is_running])
+            await pilot.pause(0.2)
+            assert str(info.render()).startswith("ds_030")
+            nodes[30].expand()  # columns still load on expand
+            await until(pilot, lambda: [str(c.label).split()[0] for c in nodes[30].children] == ["id", "v"])
+    run(go())

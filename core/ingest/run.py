@@ -21,7 +21,7 @@ from ..catalog import Catalog
 from ..config import Config
 from ..duck import connect, delta_cast
 from ..errors import Cancelled, IngestError, LakehouseError
-from ..jobs import Job, Jobs, Listener
+from ..jobs import Job, Jobs, Listener, narrowed
 from ..locks import write_lock
 from ..models import IngestResult
 from ..names import check_dataset_name, dataset_name_from_stem, quote_ident
@@ -184,12 +184,14 @@ class Ingestor:
             if plan.dataset in first_for and mode in (None, "create", "replace"):
                 m = "append"
             first_for[plan.dataset] = True
-            results.append(self._table(plan, m, overrides, listener, cancel))
+            with narrowed(paths=[str(plan.path)], mode=m):  # a retry of its job redoes this file only
+                results.append(self._table(plan, m, overrides, listener, cancel))
         by_ds: dict[str, list[_Plan]] = {}
         for plan in docs:
             by_ds.setdefault(plan.dataset, []).append(plan)
         for ds, group in by_ds.items():
-            results.extend(self._documents(ds, group, mode, listener, cancel))
+            with narrowed(paths=[str(p.path) for p in group]):
+                results.extend(self._documents(ds, group, mode, listener, cancel))
         return results
 
     # -- tables -----------------------------------------------------------------

@@ -1,0 +1,347 @@
+"""RemoteLakehouse: the facade's interface, served by a running daemon (app/daemon.py).
+
+The CLI (`--remote`) and the TUI (`--connect`) use it exactly as they use an
+in-process core.Lakehouse: same methods, same dataclasses back, the same errors
+raised. Each concurrent call gets its own connection from a small pool (no head-of-line
+blocking, no demultiplexing); progress, tokens and table frames arrive on it before its
+response. Standard library only unless a table comes back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import threading
+from pathlib import Path
+
+from core.errors import LakehouseError
+
+from . import rpc
+
+_ids = itertools.count(1)
+
+
+class Unreachable(LakehouseError):
+    """No daemon answers at the address."""
+
+
+def _core_error(err: dict) -> LakehouseError:
+    """The server's error object as the exception the in-process facade would raise."""
+    from core import errors
+
+    data = err.get("data") or {}
+    cls = getattr(errors, str(data.get("type", "")), None)
+    if not (isinstance(cls, type) and issubclass(cls, LakehouseError)):
+        cls = LakehouseError
+    e = cls(err.get("message", "the daemon reported an error"))
+    if cls is LakehouseError and isinstance(data.get("exit_code"), int):
+        e.exit_code = data["exit_code"]
+    return e
+
+
+class Channel:
+    """One connection to the daemon, used by one call at a time."""
+
+    def __init__(self, address: str, token: str | None = None, timeout: float = 10.0):
+        self.address = address
+        try:
+            if is_tcp(address):
+                host, port = rpc.parse_tcp(address.removeprefix("tcp://"))
+                self.sock = socket.create_connection((host, port), timeout=timeout)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            else:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(timeout)
+                self.sock.connect(address)
+        except (OSError, ValueError) as e:
+            raise Unreachable(f"no daemon answers at {address} ({getattr(e, 'strerror', None) or e}) — "
+                              "start one with `lakehouse serve --detach`") from None
+        self.sock.settimeout(None)
+        self.file = self.sock.makefile("rb")
+        if token is not None:
+            self.call("auth", {"token": token})
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, obj: dict) -> None:
+        self.sock.sendall(rpc.line(obj))
+
+    def read(self) -> dict:
+        import json
+
+        raw = self.file.readline()
+        if not raw:
+            raise ConnectionError("the daemon closed the connection")
+        return json.loads(raw)
+
+    def read_bytes(self, n: int) -> bytes:
+        data = self.file.read(n)
+        if len(data) != n:
+            raise ConnectionError("the daemon closed the connection in the middle of a result")
+        return data
+
+    def start(self, method: str, params) -> int:
+        rid = next(_ids)
+        self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+        return rid
+
+    def call(self, method: str, params, notes=None, cancel: threading.Event | None = None):
+        """Send a request; hand its notifications to `notes`; return its result."""
+        rid = self.start(method, params)
+        done = threading.Event()
+        if cancel is not None:
+            threading.Thread(target=self._watch, args=(rid, cancel, done), daemon=True).start()
+        try:
+            while True:
+                msg = self.read()
+                if msg.get("id") == rid and ("result" in msg or "error" in msg):
+                    if "error" in msg:
+                        raise _core_error(msg["error"])
+                    return msg["result"]
+                if notes is not None and "method" in msg:
+                    notes(msg)
+        finally:
+            done.set()
+
+    def _watch(self, rid: int, cancel: threading.Event, done: threading.Event) -> None:
+        while not done.is_set():
+            if cancel.wait(0.1):
+                if not done.is_set():
+                    try:
+                        self.send(rpc.notification("cancel", {"id": rid}))
+                    except OSError:
+                        pass
+                return
+
+
+def is_tcp(address: str) -> bool:
+    return address.startswith("tcp://") or ("/" not in address and ":" in address)
+
+
+class RemoteLakehouse:
+    """core.Lakehouse's interface over a daemon's socket."""
+
+    def __init__(self, address: str, token: str | None = None, profile: str | None = None):
+        self.address, self._token, self._profile_id = address, token, profile
+        self._idle: list[Channel] = []
+        self._pool_lock = threading.Lock()
+        self._streams: dict[int, Channel] = {}  # sql streams in flight, for interrupt_sql
+        self._session(self._channel())
+
+    # -- connections --------------------------------------------------------------------
+    def _channel(self) -> Channel:
+        with self._pool_lock:
+            if self._idle:
+                return self._idle.pop()
+        ch = Channel(self.address, self._token)
+        ch.call("session", {"profile": self._profile_id})
+        return ch
+
+    def _release(self, ch: Channel) -> None:
+        with self._pool_lock:
+            if len(self._idle) < 8:
+                self._idle.append(ch)
+                return
+        ch.close()
+
+    def _session(self, ch: Channel) -> None:
+        from core.config import Config
+
+        try:
+            info = ch.call("session", {"profile": self._profile_id})
+        finally:
+            self._release(ch)
+        self.root = Path(info["root"])
+        self.profile = rpc.decode(info["profile"])
+        self.config = Config(values=info["config"])
+        self.recovery_notes, self.profile_problems = info["recovery_notes"], info["profile_problems"]
+        self.server_pid = info["pid"]
+        self._methods: dict[str, list[str]] = info["methods"]
+
+    def close(self) -> None:
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for ch in idle:
+            ch.close()
+
+    def __enter__(self) -> "RemoteLakehouse":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- calls --------------------------------------------------------------------------
+    def __getattr__(self, name: str):
+        methods = self.__dict__.get("_methods", {})
+        if name not in methods:
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self._call(name, *args, **kwargs)
+
+    def _params(self, name: str, args: tuple, kwargs: dict) -> dict:
+        names = self._methods[name]
+        if len(args) > len(names):
+            raise TypeError(f"{name}() takes {len(names)} arguments but {len(args)} were given")
+        params = dict(zip(names, args))
+        params.update(kwargs)
+        return params
+
+    def _call(self, name: str, *args, **kwargs):
+        params = self._params(name, args, kwargs)
+        cancel = params.pop("cancel", None)
+        progress, on_token = params.get("progress"), params.get("on_token")
+        for key in ("progress", "on_token"):
+            if key in params:
+                params[key] = callable(params[key])
+
+        def notes(msg: dict) -> None:
+            p = msg.get("params") or {}
+            if msg["method"] == "progress" and callable(progress):
+                progress(rpc.decode(p["event"]))
+            elif msg["method"] == "token" and callable(on_token):
+                on_token(p["text"])
+
+        ch = self._channel()
+        try:
+            result = ch.call(name, rpc.encode(params), notes, cancel)
+        except (OSError, ConnectionError, ValueError) as e:
+            ch.close()
+            raise LakehouseError(f"lost the connection to the daemon at {self.address} ({e}) — "
+                                 "`lakehouse status` says whether it still runs") from None
+        except BaseException:
+            self._release(ch)
+            raise
+        self._release(ch)
+        return rpc.decode(result)
+
+    # -- methods that need more than a forward ---------------------------------------------
+    def ingest(self, paths, **kwargs):
+        """Paths are the client's: made absolute here, since the daemon has its own cwd."""
+        def absolute(p):
+            p = str(p)
+            return p if "://" in p else str(Path(p).expanduser().absolute())
+
+        paths = [absolute(p) for p in paths] if isinstance(paths, (list, tuple)) else absolute(paths)
+        return self._call("ingest", paths, **kwargs)
+
+    def activate(self, pid: str, progress=None, cancel=None, job_id=None):
+        r = self._call("activate", pid, progress=progress, cancel=cancel, job_id=job_id)
+        self._session(self._channel())  # the daemon's active profile moved: follow it
+        return r
+
+    def sql(self, text: str, as_of=None):
+        return self.sql_stream(text, as_of=as_of).read_all()
+
+    def sql_stream(self, text: str, batch_rows: int = 65536, as_of=None):
+        """Rows arrive as Arrow frames and are decoded one batch at a time; memory stays
+        bounded however many there are."""
+        import pyarrow as pa
+
+        ch = self._channel()
+        rid = None
+        try:
+            rid = ch.start("sql_stream", {"text": text, "batch_rows": batch_rows, "as_of": as_of})
+            self._streams[rid] = ch
+            first = self._next_frame(ch, rid)
+        except BaseException as e:
+            self._streams.pop(rid, None)
+            if isinstance(e, LakehouseError):
+                self._release(ch)
+                raise
+            ch.close()
+            if isinstance(e, (OSError, ConnectionError)):
+                raise LakehouseError(f"lost the connection to the daemon at {self.address} ({e})") from None
+            raise
+
+        def batches():
+            finished = False
+            try:
+                yield from first.to_batches()
+                while True:
+                    frame = self._next_frame(ch, rid)
+                    if frame is None:
+                        finished = True
+                        return
+                    yield from frame.to_batches()
+            except LakehouseError:
+                finished = True  # the error was the response: the channel is clean
+                raise
+            finally:
+                self._streams.pop(rid, None)
+                self._release(ch) if finished else ch.close()  # abandoned mid-stream: hang up
+        return pa.RecordBatchReader.from_batches(first.schema, batches())
+
+    def _next_frame(self, ch: Channel, rid: int):
+        """The next frame of request rid as a table; None once its response came."""
+        while True:
+            msg = ch.read()
+            if msg.get("method") == "frame" and msg["params"].get("id") == rid:
+                return rpc.read_arrow(ch.read_bytes(msg["params"]["bytes"]))
+            if msg.get("id") == rid:
+                if "error" in msg:
+                    raise _core_error(msg["error"])
+                return None
+
+    def interrupt_sql(self, thread: int | None = None) -> bool:
+        """Stop this client's queries in flight (not other clients')."""
+        streams = list(self._streams.items())
+        for rid, ch in streams:
+            try:
+                ch.send(rpc.notification("cancel", {"id": rid}))
+            except OSError:
+                pass
+        return bool(streams)
+
+    def status(self) -> dict:
+        ch = self._channel()
+        try:
+            return ch.call("status", {})
+        finally:
+            self._release(ch)
+
+
+# -- finding a daemon ---------------------------------------------------------------------
+def address_for(cfg, remote: str | None) -> str:
+    """The address --remote means: the one given, else [daemon] socket, else the root's
+    default socket."""
+    return remote or cfg.get("daemon.socket") or str(rpc.default_socket(cfg.root))
+
+
+def token_for(cfg, address: str) -> str | None:
+    """TCP needs the token: LAKEHOUSE_TOKEN, else the storage root's token file."""
+    if not is_tcp(address):
+        return None
+    token = os.environ.get("LAKEHOUSE_TOKEN")
+    if token:
+        return token.strip()
+    try:
+        return rpc.token_file(cfg.root).read_text().strip()
+    except OSError:
+        raise LakehouseError(f"connecting over TCP needs the daemon's token — set LAKEHOUSE_TOKEN or make "
+                             f"{rpc.token_file(cfg.root)} readable") from None
+
+
+def connect(cfg, remote: str | None = None, profile: str | None = None) -> RemoteLakehouse:
+    address = address_for(cfg, remote)
+    return RemoteLakehouse(address, token_for(cfg, address), profile or cfg.profile)
+
+
+def running(cfg) -> str | None:
+    """The socket of a daemon serving cfg's root, if one answers (for auto_connect)."""
+    address = cfg.get("daemon.socket") or str(rpc.default_socket(cfg.root))
+    if not os.path.exists(address):
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(0.5)
+    try:
+        s.connect(address)
+        return address
+    except OSError:
+        return None
+    finally:
+        s.close()

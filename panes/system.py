@@ -20,6 +20,9 @@ class SystemPane(Pane):
     BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("x", "cancel_job", "Cancel job"),
                 Binding("t", "retry_job", "Retry job")]
 
+    def focus_main(self) -> None:
+        self.query_one("#system-jobs", OptionList).focus()
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("opening the storage root…", id="system-health")

@@ -239,10 +239,7 @@ def test_system_pane_with_health(snap_home, snap_compare):
     async def run_before(pilot) -> None:
         app = pilot.app
         await opened(pilot)
-        # F4 from Ask or Explore bounces back to that pane (their focused widget, hidden by
-        # the switch, hands focus to a sibling and TabbedContent follows it); from SQL it
-        # stays. TODO: press F4 from the start once action_pane handles a pane without focus_main.
-        await pilot.press("f3", "f4")
+        await pilot.press("f4")  # from Ask, where the app opens
         await until(pilot, lambda: "reachable" in str(app.query_one("#system-health").render()))
         assert app.query_one("TabbedContent").active == "system"
         await stabilise(pilot)

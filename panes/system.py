@@ -174,8 +174,8 @@ def _outcome(result) -> tuple[str, bool]:
     if isinstance(result, dict) and "profile" in result:
         return f"{result['profile']} is the active profile", True
     if hasattr(result, "embedded"):
-        return f"{result.index} g{result.gen}: {result.chunks:,} chunks ({result.embedded:,} embedded) · " \
-               f"{result.embedder}", True
+        return (f"{result.index} g{result.gen}: {result.chunks:,} chunks ({result.embedded:,} embedded) · "
+                f"{result.embedder}"), True
     return f"g{result.gen} rebuilt from its {result.chunks:,} stored embeddings", True
 
 

@@ -402,11 +402,13 @@ def test_explore_fills_hundreds_of_datasets_and_details_where_the_cursor_rests(h
                 finally:
                     slow_done.set()
             app.lh.describe = slow_for_the_first
-            for _ in range(30):  # a held-down key: 30 moves in one burst
+            tree.action_cursor_down()
+            await until(pilot, lambda: "ds_001" in asked)  # its detail is being read
+            for _ in range(29):  # then a held-down key: 29 moves in one burst
                 tree.action_cursor_down()
             assert tree.cursor_node is nodes[30]
             await until(pilot, lambda: str(info.render()).startswith("ds_030") and "columns:" in str(info.render()))
-            await until(pilot, lambda: "ds_001" not in asked or slow_done.is_set())
+            await until(pilot, slow_done.is_set)
             await pilot.pause(0.3)
             assert str(info.render()).startswith("ds_030")  # the late answer for ds_001 was dropped
             nodes[30].expand()  # columns still load on expand

@@ -71,7 +71,6 @@ class _Conn:
         self.slots = asyncio.Semaphore(daemon.max_inflight)
         self.closed = False
         self.close_after = False
-        self.since = time.time()
 
     def send(self, msg: dict | bytes) -> None:
         """Queue a message (loop thread only)."""
@@ -204,22 +203,14 @@ class Daemon:
         finally:
             await self._shutdown()
 
-    def stop(self) -> None:
-        """Ask the server to shut down (any thread)."""
-        self.loop.call_soon_threadsafe(self._stopping.set)
-
     async def _shutdown(self) -> None:
         for s in self._servers:
             s.close()
-        pending = [r for c in self.conns for r in c.pending.values()]
-        deadline = time.monotonic() + self.grace
-        while any(c.pending for c in self.conns) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await self._quiet(self.grace)  # running requests get the grace period to finish
         for c in self.conns:  # what is still running is cancelled: jobs checkpoint
             for r in c.pending.values():
                 self._cancel(c, r)
-        while any(c.pending for c in self.conns) and time.monotonic() < deadline + self.grace:
-            await asyncio.sleep(0.05)
+        await self._quiet(self.grace)
         for c in list(self.conns):
             c.closed = True
             c.writer.close()
@@ -233,7 +224,12 @@ class Daemon:
                 pass
         if self._lock_fd is not None:
             os.close(self._lock_fd)
-        del pending
+
+    async def _quiet(self, seconds: float) -> None:
+        """Wait until no request is in flight, or `seconds` pass."""
+        deadline = time.monotonic() + seconds
+        while any(c.pending for c in self.conns) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     # -- connections ------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str) -> None:

@@ -387,16 +387,14 @@ def test_tui_connects_to_the_daemon(served):
     from app import remote
     from app.tui import LakehouseApp
     from core import config
+    from test_tui import until
 
     cfg = config.load(home=served.home)
 
     async def go():
         app = LakehouseApp(opener=lambda: remote.connect(cfg, served.sock))
         async with app.run_test(size=(120, 36)) as pilot:
-            for _ in range(100):
-                if app.lh is not None:
-                    break
-                await pilot.pause(0.05)
+            await until(pilot, lambda: app.lh is not None)
             assert isinstance(app.lh, remote.RemoteLakehouse)
             await pilot.press("f3")
             await pilot.pause()
@@ -404,12 +402,7 @@ def test_tui_connects_to_the_daemon(served):
             editor.text = "SELECT count(*) AS n FROM people"
             editor.focus()
             await pilot.press("ctrl+j")
-            for _ in range(100):
-                await pilot.pause(0.05)
-                table = app.query("#sql-table")
-                if table and table.first().row_count == 1:
-                    break
-            assert app.query_one("#sql-table").row_count == 1
+            await until(pilot, lambda: app.query("#sql-table") and app.query_one("#sql-table").row_count == 1)
 
     asyncio.run(go())
 

@@ -29,6 +29,7 @@ from textual.worker import WorkerState
 
 import panes.system
 from app.tui import LakehouseApp
+from test_tui import until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -92,15 +93,6 @@ def snap_home(ollama, monkeypatch) -> Path:
 
 
 # -- waiting and masking (test-only) ------------------------------------------------------
-
-async def until(pilot, cond, timeout: float = 20.0) -> None:
-    waited = 0.0
-    while not cond():
-        await pilot.pause(0.05)
-        waited += 0.05
-        if waited > timeout:
-            raise AssertionError("the app did not get there in time")
-
 
 async def settle(pilot) -> None:
     """Every worker done (workers that start workers included) and the messages they

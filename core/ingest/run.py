@@ -14,6 +14,7 @@ import glob
 import os
 import re
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,10 @@ from ..names import check_dataset_name, dataset_name_from_stem, quote_ident
 from ..recovery import recover_dataset
 from ..register import register
 from ..tables import Tables
-from .detect import DOCUMENT_FORMATS, BackgroundHash, detect_format, hash_file, sample_encoding, scan
+from .detect import (DOCUMENT_FORMATS, BackgroundHash, detect_format, encoding_label, hash_file,
+                     needs_transcoding, sample_encoding, scan, transcode)
 from .documents import read_document
+from .jsoncheck import BackgroundJsonCheck, check_json
 from .sources import TabularSource, flatten_select, prepare_csv
 
 MODES = ("create", "append", "replace", "upsert")
@@ -198,6 +201,7 @@ class Ingestor:
     def _table(self, plan: _Plan, mode: str | None, overrides: dict[str, str],
                listener: Listener | None, cancel: threading.Event | None) -> IngestResult:
         result = IngestResult(str(plan.path), plan.dataset, "failed")
+        src = None
         try:
             with self.jobs.run("ingest", plan.dataset, listener, cancel) as job:
                 job.progress(0, None, "rows", f"reading {plan.path.name}", force=True)
@@ -261,6 +265,9 @@ class Ingestor:
             raise
         except LakehouseError as e:
             result.message = str(e)
+        finally:
+            if src is not None and src.read_path is not None:
+                src.read_path.unlink(missing_ok=True)
         return result
 
     @staticmethod
@@ -274,22 +281,36 @@ class Ingestor:
         if size == 0:
             raise IngestError(f"{src.path} is empty — there are no rows to ingest")
         n = self.config.get("ingest.sample_bytes")
-        if src.fmt in ("csv", "tsv"):
-            with open(src.path, "rb") as f:
-                sample = f.read(n)
-            src.encoding = sample_encoding(src.path, sample, at_eof=len(sample) >= size)
-            prepare_csv(src, sample, at_eof=len(sample) >= size)
-        elif src.fmt == "json":
+        if src.fmt in ("csv", "tsv", "json"):
             with open(src.path, "rb") as f:
                 head = f.read(n)
+            src.encoding = sample_encoding(src.path, head, at_eof=len(head) >= size)
+            if needs_transcoding(src.encoding):
+                # DuckDB reads UTF-8 and Latin-1 only: hand it a UTF-8 copy of a UTF-16/32 file.
+                tmp = self.root / "tmp" / "ingest"
+                tmp.mkdir(parents=True, exist_ok=True)
+                src.read_path = tmp / f"{os.getpid()}-{threading.get_ident()}-{src.path.name}"
+                transcode(src.path, src.encoding, src.read_path)
+                src.notes.append(f"read as {encoding_label(src.encoding)} (its byte-order mark)")
+                src.encoding = "utf-8"
+                size = src.read_path.stat().st_size
+                with open(src.read_path, "rb") as f:
+                    head = f.read(n)
+        if src.fmt in ("csv", "tsv"):
+            prepare_csv(src, head, at_eof=len(head) >= size)
+        elif src.fmt == "json":
             if not head.strip():
                 raise IngestError(f"{src.path} is empty — there are no records to ingest")
-            if sample_encoding(src.path, head, at_eof=len(head) >= size) != "utf-8":
+            if src.encoding != "utf-8":
                 raise IngestError(f"{src.path}: JSON must be UTF-8 and this file is not — "
                                   "re-save it as UTF-8 and ingest it again")
-            src.encoding = "utf-8"
             src.whole_file_sample = size <= n
-            src.est_rows = max(head.count(b"\n"), 1) * max(size // max(len(head), 1), 1)
+            src.json_array = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"["
+            if size <= _HASH_INLINE:  # small: refuse before any work is done
+                src.est_rows = check_json(src.path, src.read_path).records
+            else:  # big: validated on the other core while the rows stream (see _write_table)
+                src.json_check = BackgroundJsonCheck(src.path, src.read_path)
+                src.est_rows = max(head.count(b"\n"), 1) * max(size // max(len(head), 1), 1)
         elif src.fmt == "parquet":
             try:
                 import pyarrow.parquet as pq
@@ -323,7 +344,7 @@ class Ingestor:
         rel = con.sql(f"SELECT * FROM {src.from_sql()}")
         cols, types = rel.columns, rel.types
         if src.fmt == "json":
-            items = flatten_select(cols, types)
+            items = flatten_select(cols, types, src.path)
             if src.types:
                 items = [self._cast_item(it, src.types) for it in items]
             flat = con.sql(f"SELECT {', '.join(items)} FROM {src.from_sql()}")
@@ -364,6 +385,8 @@ class Ingestor:
             existed = self.tables.exists(dataset)
             before = self.tables.data_files(dataset)
             con = connect(self.config.get("ingest.memory_limit"))
+            watch = ExitStack()  # a cancel interrupts the statement in flight (binding, key checks, reads)
+            watch.enter_context(job.watching(con.interrupt))
             try:
                 for _attempt in range(_MAX_WIDEN + 1):
                     failure: list[BaseException] = []
@@ -384,7 +407,10 @@ class Ingestor:
                                 for b in rdr:
                                     counted[0] += b.num_rows
                                     job.progress(counted[0])
+                                    job.pause_point("write")
                                     yield b
+                                if src.json_check is not None:  # invalid JSON never commits
+                                    src.json_check.result()
                             except BaseException as e:  # surfaced to us after the writer aborts
                                 failure.append(e)
                                 raise
@@ -407,10 +433,14 @@ class Ingestor:
                         break
                     # The write did not commit: remove what it left, then decide.
                     self._discard(dataset, existed, before)
+                    job.check_cancel()  # an interrupted statement is a cancel, not bad data
                     err = failure[0]
                     if isinstance(err, LakehouseError):
                         raise err
-                    if "Invalid unicode" in str(err) and not src.fully_scanned:
+                    if src.json_check is not None:
+                        src.json_check.result()  # DuckDB failed: the file's own fault, if any, first
+                    if ("Invalid unicode" in str(err) or "not latin-1 encoded" in str(err)) \
+                            and not src.fully_scanned and src.read_path is None:
                         # A byte past the sample contradicts its encoding: look at every byte.
                         src.encoding = scan(src.path, src.fmt).encoding
                         src.fully_scanned = True
@@ -433,6 +463,7 @@ class Ingestor:
                     raise IngestError(f"{src.path}: too many columns mix types to infer a schema — "
                                       "give --types for them")
             finally:
+                watch.close()
                 con.close()
             rows = counted[0]
             if hasher is not None:

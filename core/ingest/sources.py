@@ -10,11 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import IngestError
 from ..names import quote_ident
+
+
+# Python's csv refuses fields over 128 KiB by default; DuckDB reads them, so should we.
+csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
 
 
 def sql_str(s: str) -> str:
@@ -31,18 +36,25 @@ class TabularSource:
     text_columns: set[str] = field(default_factory=set)  # widened to text after a mixed-type error
     est_rows: int | None = None
     notes: list[str] = field(default_factory=list)
+    read_path: Path | None = None  # a UTF-8 copy DuckDB reads when the source is UTF-16/32
+    json_array: bool = False  # json: one top-level array (else objects one after another)
+    json_check: object = None  # a BackgroundJsonCheck for big JSON files
     # csv only
     delim: str = ","
+    skip: int = 0  # title/comment lines before the header
     whole_file_sample: bool = False
     fully_scanned: bool = False  # every byte checked for its encoding (after a reader error)
 
     # -- SQL -----------------------------------------------------------------
     def from_sql(self) -> str:
-        p = sql_str(str(self.path))
+        p = sql_str(str(self.read_path or self.path))
         if self.fmt in ("csv", "tsv"):
             types = {**{c: "VARCHAR" for c in self.text_columns}, **self.types}
-            args = [p, f"delim={sql_str(self.delim)}", "quote='\"'", "escape='\"'",
-                    "strict_mode=true", "null_padding=false"]
+            # TSV (IANA text/tab-separated-values) has no quoting: a '"' is just a character.
+            quote = "quote='', escape=''" if self.fmt == "tsv" else "quote='\"', escape='\"'"
+            args = [p, f"delim={sql_str(self.delim)}", quote, "strict_mode=true", "null_padding=false"]
+            if self.skip:
+                args += [f"skip={self.skip}", "header=true"]
             if self.encoding == "latin-1":
                 args.append("encoding='latin-1'")
             if self.whole_file_sample:
@@ -52,7 +64,7 @@ class TabularSource:
                                                   for k, v in types.items()) + "}")
             return f"read_csv({', '.join(args)})"
         if self.fmt == "json":
-            args = [p, "format='auto'"]
+            args = [p, "format='array'" if self.json_array else "format='auto'"]
             if self.whole_file_sample:
                 args.append("sample_size=-1")
             return f"read_json({', '.join(args)})"
@@ -83,6 +95,18 @@ class TabularSource:
         if "unterminated quote" in msg:
             return IngestError(f"{where}: a quoted field is never closed — add the closing \" "
                                "or escape quotes inside values as \"\"")
+        if "not latin-1 encoded" in msg:
+            return IngestError(f"{where}: bytes that are not Latin-1 text (0x80-0x9f) — convert the "
+                               "file to UTF-8 from its real encoding (e.g. `iconv -f WINDOWS-1252 "
+                               "-t UTF-8`) and ingest the converted file")
+        if "has duplicate key" in msg:
+            key = re.search(r'has duplicate key "([^"]*)"', msg)
+            return IngestError(f"{self.path}: an object has the key {key.group(1) if key else ''!r} "
+                               "twice (keys differing only in case count as the same column) — "
+                               "keep one of them")
+        if "maximum recursion depth" in msg:
+            return IngestError(f"{self.path}: the JSON is nested too deeply to read (at most 128 "
+                               "levels) — flatten it")
         if "Invalid unicode" in msg:
             return IngestError(f"{where}: bytes that are not valid {self.encoding or 'UTF-8'} — "
                                "re-save the file in one encoding and ingest it again")
@@ -111,22 +135,57 @@ def _first_line(msg: str) -> str:
 _DELIMS = [",", "\t", ";", "|"]
 
 
-def _records(text: str, delim: str):
-    """Yield (start_line, fields) using Python's csv module (RFC 4180 quoting)."""
+class _BadQuote(Exception):
+    def __init__(self, start: int, why: str):
+        self.start, self.why = start, why
+
+
+def _records(text: str, delim: str, quoting: bool = True):
+    """Yield (start_line, fields) using Python's csv module (RFC 4180 quoting, or none).
+    A quoting error raises _BadQuote with the line where the failing record starts."""
     rdr = csv.reader(io.StringIO(text, newline=""), delimiter=delim, quotechar='"',
-                     doublequote=True, strict=True)
+                     doublequote=True, strict=True,
+                     quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
     start = 1
     while True:
         try:
             row = next(rdr)
         except StopIteration:
             return
+        except csv.Error as e:
+            raise _BadQuote(start, str(e)) from None
         yield start, row
         start = rdr.line_num + 1
 
 
+def _preamble(text: str, delim: str, quoting: bool) -> int:
+    """Lines before the header that are a title or comments: leading records of one field
+    (or starting with '#') when the records after them have several fields. DuckDB's
+    sniffer skips such lines too; without this they would become a one-column header."""
+    lead, counts = [], []
+    try:
+        for start, row in _records(text, delim, quoting):
+            if not row:
+                continue
+            if not counts and (len(row) == 1 or row[0].lstrip().startswith("#")):
+                lead.append(start)
+                if len(lead) > 20:
+                    return 0
+                continue
+            counts.append(len(row))
+            if len(counts) >= 20:
+                break
+    except _BadQuote:
+        pass  # the validation below reports it
+    if not lead or not counts or counts[0] < 2:
+        return 0
+    first_header = next(st for st, row in _records(text, delim, quoting) if st > lead[-1] and row)
+    return first_header - 1
+
+
 def prepare_csv(src: TabularSource, sample: bytes, at_eof: bool) -> None:
-    """Pick the delimiter and validate the sample's structure (raises with a line)."""
+    """Pick the delimiter, skip a title/comment preamble, and validate the sample's
+    structure (raises with a line)."""
     text = sample.decode(src.encoding or "utf-8", errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -134,15 +193,19 @@ def prepare_csv(src: TabularSource, sample: bytes, at_eof: bool) -> None:
         raise IngestError(f"{src.path} is empty — there are no rows to ingest")
     if not at_eof:  # drop the partial last line of the sample
         text = text[: text.rfind("\n") + 1] or text
+    quoting = src.fmt != "tsv"
     if src.fmt == "tsv":
         src.delim = "\t"
     else:
         src.delim = _sniff_delim(text)
+    src.skip = _preamble(text, src.delim, quoting)
+    if src.skip:
+        src.notes.append(f"skipped {src.skip} line(s) before the header (a title or comments)")
     header_len = None
     n = 0
     try:
-        for start, row in _records(text, src.delim):
-            if not row:  # blank line
+        for start, row in _records(text, src.delim, quoting):
+            if not row or start <= src.skip:  # blank line, or the preamble
                 continue
             n += 1
             if header_len is None:
@@ -151,37 +214,56 @@ def prepare_csv(src: TabularSource, sample: bytes, at_eof: bool) -> None:
                 raise IngestError(
                     f"{src.path}: line {start}: row has {len(row)} fields but the header has "
                     f"{header_len} — fix that row (quote values that contain {src.delim!r})")
-    except csv.Error as e:
-        if at_eof or "end of data" not in str(e):
-            line = _quote_start_line(text, src.delim)
+    except _BadQuote as e:
+        problem = _quote_problem(text, src.delim, e.start)
+        if problem is None:
+            raise IngestError(f"{src.path}: line {e.start}: cannot be parsed as CSV ({e.why}) — "
+                              "fix that row") from None
+        opened, closed = problem
+        if closed == opened:
             raise IngestError(
-                f"{src.path}: line {line}: a quoted field is never closed — add the closing \" "
+                f"{src.path}: line {opened}: a quoted field is followed by text after its closing "
+                "quote — put the whole value in quotes and write each \" inside it as \"\"") from None
+        if closed is not None:
+            raise IngestError(
+                f"{src.path}: line {opened}: a quoted field opens here and its closing quote (on "
+                f"line {closed}) is followed by text — add the missing closing \" on line {opened}, "
+                "or write each \" inside a value as \"\"") from None
+        if at_eof:
+            raise IngestError(
+                f"{src.path}: line {opened}: a quoted field is never closed — add the closing \" "
                 "or escape quotes inside values as \"\"") from None
+        # else: the field runs past the sample's end; the reader checks the rest
     src.whole_file_sample = at_eof
     if n and len(sample):
         src.est_rows = max(int((n - 1) * src.size / len(sample)), n - 1)
 
 
 def _sniff_delim(text: str) -> str:
-    """The delimiter that splits the first lines into the same number (>1) of fields."""
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    """The delimiter that splits most of the first lines into the same number (>1) of
+    fields (the most common count, so a title line above the header does not decide)."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip() and not ln.lstrip().startswith("#")]
     best, best_score = ",", 0.0
     for d in _DELIMS:
         counts = [ln.count(d) for ln in lines]
-        if not counts or counts[0] == 0:
+        mode = max(sorted(set(counts)), key=counts.count) if counts else 0
+        if mode == 0:
             continue
-        same = sum(1 for c in counts if c == counts[0]) / len(counts)
-        score = same * 10 + min(counts[0], 10) / 10
+        same = counts.count(mode) / len(counts)
+        score = same * 10 + min(mode, 10) / 10
         if score > best_score:
             best, best_score = d, score
     return best
 
 
-def _quote_start_line(text: str, delim: str) -> int:
-    """Line where an unclosed quoted field opens (scan quote state line by line)."""
-    in_quote, open_line = False, 1
-    for i, line in enumerate(text.split("\n"), start=1):
-        j = 0
+def _quote_problem(text: str, delim: str, from_line: int) -> tuple[int, int | None] | None:
+    """For the record starting at from_line that csv could not parse: (line where its bad
+    quoted field opens, line where that field's closing quote is followed by text — None
+    when the field is never closed), or None when no quote is at fault."""
+    lines = text.split("\n")
+    in_quote, open_line = False, from_line
+    for i in range(from_line - 1, len(lines)):
+        line, j, after_close = lines[i].rstrip("\r"), 0, False
         while j < len(line):
             ch = line[j]
             if in_quote:
@@ -189,24 +271,47 @@ def _quote_start_line(text: str, delim: str) -> int:
                     if j + 1 < len(line) and line[j + 1] == '"':
                         j += 1
                     else:
-                        in_quote = False
+                        in_quote, after_close = False, True
+            elif after_close:
+                if ch != delim:
+                    return open_line, i + 1
+                after_close = False
             elif ch == '"' and (j == 0 or line[j - 1] == delim):
-                in_quote, open_line = True, i
+                in_quote, open_line = True, i + 1
             j += 1
-    return open_line
+        if not in_quote:
+            break  # the record ends with this line: later records are not its fault
+    return (open_line, None) if in_quote else None
 
 
-def flatten_select(columns: list[str], types: list) -> list[str]:
+def _holds_json(typ) -> bool:
+    if str(typ) == "JSON":
+        return True
+    return typ.id in ("list", "array", "struct", "map", "union") and any(
+        _holds_json(t) for _, t in typ.children)
+
+
+def flatten_select(columns: list[str], types: list, path: Path | None = None) -> list[str]:
     """SELECT items that flatten STRUCT columns into dotted names (JSON objects).
     `types` are DuckDB type objects (relation.types)."""
     out: list[str] = []
+    names: dict[str, str] = {}
 
     def walk(expr: str, name: str, typ) -> None:
         if typ.id == "struct":
             for fname, ftyp in typ.children:
                 walk(f"{expr}[{sql_str(fname)}]", f"{name}.{fname}", ftyp)
-        elif str(typ) == "JSON":  # a field whose values mix types: keep it as plain text
+            return
+        key = name.lower()  # DuckDB and Delta column names ignore case
+        if key in names:
+            raise IngestError(f"{path}: the keys {names[key]!r} and {name!r} both become column "
+                              f"{name!r} (nested keys are joined with '.', case is ignored) — "
+                              "rename one of them")
+        names[key] = name
+        if str(typ) == "JSON":  # a field whose values mix types: keep it as plain text
             out.append(f"({expr})->>'$' AS {quote_ident(name)}")
+        elif _holds_json(typ):  # e.g. an array mixing types: store it as valid JSON text
+            out.append(f"CAST(to_json({expr}) AS VARCHAR) AS {quote_ident(name)}")
         else:
             out.append(f"{expr} AS {quote_ident(name)}")
 

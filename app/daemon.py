@@ -55,8 +55,12 @@ class DaemonError(LakehouseError):
 class _Request:
     def __init__(self, req_id, method: str):
         self.id, self.method = req_id, method
-        self.cancel = threading.Event()
+        self.cancel = threading.Event()  # set by a `cancel`: checked before the call starts
         self.thread: int | None = None  # the worker running it, to interrupt its query
+        self.finished = False
+        # held while interrupting self.thread, so the worker cannot move on to another
+        # request (and have that one's query interrupted) in the middle of it
+        self.lock = threading.Lock()
 
 
 class _Conn:
@@ -305,6 +309,7 @@ class Daemon:
         except RuntimeError:  # the pool is shutting down
             reply = rpc.error(request.id, rpc.SHUTTING_DOWN, "the daemon is shutting down")
         finally:
+            request.finished = True
             conn.pending.pop(request.id, None)
             conn.slots.release()
         self.served += 1
@@ -315,17 +320,40 @@ class Daemon:
             conn.writer.close()
 
     def _cancel(self, conn: _Conn, r: _Request) -> None:
+        if r.cancel.is_set():
+            return  # already cancelled (and being interrupted)
         r.cancel.set()
-        if r.thread is not None:
-            for lh in list(self.facades.values()):
-                lh.interrupt_sql(thread=r.thread)
+        self._interrupt(r, again=not self._is_job(r.method))
+
+    def _is_job(self, method: str) -> bool:
+        """A method that takes `cancel` gets the request's event and stops itself (recording
+        its job as cancelled, as in-process); others are stopped by the daemon."""
+        return method in self.methods and "cancel" in self.methods[method].parameters
+
+    def _interrupt(self, r: _Request, again: bool) -> None:
+        """Interrupt the queries of a cancelled request's worker. A request that has no query
+        in DuckDB yet (queued for a worker, opening or warming the engine) has nothing to
+        interrupt, and DuckDB forgets an interrupt that comes before a query starts: so it
+        fires again every 50 ms until the request ends. A job (a method that takes `cancel`)
+        gets one: it stops itself at its next checkpoint, cleanly."""
+        with r.lock:
+            if r.finished:
+                return
+            if r.thread is not None:
+                for lh in list(self.facades.values()):
+                    lh.interrupt_sql(thread=r.thread)
+        if again:
+            self.loop.call_later(0.05, self._interrupt, r, again)
 
     # -- requests ---------------------------------------------------------------------
     def _call(self, conn: _Conn, request: _Request, params) -> dict:
         """Run one request in a worker thread; return its response (or error) object."""
-        request.thread = threading.get_ident()
+        with request.lock:
+            request.thread = threading.get_ident()
         method, rid = request.method, request.id
         try:
+            if request.cancel.is_set() and not self._is_job(method):  # cancelled while it waited for a worker
+                raise rpc_cancelled()
             if method in _SERVER_METHODS:
                 result = _SERVER_METHODS[method](self, conn, params)
             elif method in self.methods:
@@ -340,14 +368,21 @@ class Daemon:
         except _BadParams as e:
             return rpc.error(rid, rpc.INVALID_PARAMS, str(e))
         except LakehouseError as e:
-            return rpc.error(rid, rpc.LAKEHOUSE_ERROR, str(e),
-                             {"type": type(e).__name__, "exit_code": e.exit_code})
+            from core.errors import Cancelled
+
+            if request.cancel.is_set() and not isinstance(e, Cancelled) and not self._is_job(method):
+                e = rpc_cancelled()  # its query was interrupted: say why it stopped
+            return rpc.core_error(rid, e)
         except Exception as e:  # a bug: one sentence for the client, the traceback in the log
             import traceback
 
             traceback.print_exc(file=sys.stderr)
             return rpc.error(rid, rpc.INTERNAL_ERROR, f"{method} failed unexpectedly: {type(e).__name__}: {e} "
                              f"— this is a bug in lakehouse; the daemon's log has the traceback")
+        finally:
+            with request.lock:  # from here on this worker's queries are another request's
+                request.thread = None
+                request.finished = True
 
     def facade(self, profile: str | None):
         """The facade a connection works through: the active profile's, or one opened
@@ -376,7 +411,9 @@ class Daemon:
                 args[name] = None
         if "cancel" in sig.parameters:
             args["cancel"] = request.cancel
-        lh = self.facade(conn.profile)
+        lh = self.facade(conn.profile)  # opening a profile's facade takes a while: check again
+        if request.cancel.is_set() and not self._is_job(request.method):
+            raise rpc_cancelled()
         return getattr(lh, request.method)(*bound.args, **bound.kwargs)
 
     def _stream(self, conn: _Conn, request: _Request, result) -> dict:

@@ -27,16 +27,21 @@ class Unreachable(LakehouseError):
 
 
 def _core_error(err: dict) -> LakehouseError:
-    """The server's error object as the exception the in-process facade would raise."""
-    from core import errors
-
-    data = err.get("data") or {}
-    cls = getattr(errors, str(data.get("type", "")), None)
+    """The server's error object as the exception the in-process facade would raise: the
+    same class (any LakehouseError defined in core, looked up by name — never imported
+    by it), message and exit code."""
+    data = err.get("data") if isinstance(err.get("data"), dict) else {}
+    name = data.get("type")
+    cls = rpc.core_class(name) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, LakehouseError)):
         cls = LakehouseError
-    e = cls(err.get("message", "the daemon reported an error"))
-    if cls is LakehouseError and isinstance(data.get("exit_code"), int):
-        e.exit_code = data["exit_code"]
+    e = cls.__new__(cls)  # no constructor runs: the message is the whole error
+    Exception.__init__(e, str(err.get("message", "the daemon reported an error")))
+    code = data.get("exit_code")
+    if err.get("code") == rpc.INTERNAL_ERROR:
+        code = 70  # a bug in the daemon: the exit code the CLI gives a bug in-process
+    if isinstance(code, int) and not isinstance(code, bool) and code != cls.exit_code:
+        e.exit_code = code
     return e
 
 
@@ -86,16 +91,19 @@ class Channel:
             raise ConnectionError("the daemon closed the connection in the middle of a result")
         return data
 
-    def start(self, method: str, params) -> int:
+    def start(self, method: str, params, cancelled: bool = False) -> int:
         rid = next(_ids)
-        self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+        data = rpc.line({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+        if cancelled:  # cancelled before it was sent: the cancel travels with it, so the daemon has it first
+            data += rpc.line(rpc.notification("cancel", {"id": rid}))
+        self.sock.sendall(data)
         return rid
 
     def call(self, method: str, params, notes=None, cancel: threading.Event | None = None):
         """Send a request; hand its notifications to `notes`; return its result."""
-        rid = self.start(method, params)
+        rid = self.start(method, params, cancelled=cancel is not None and cancel.is_set())
         done = threading.Event()
-        if cancel is not None:
+        if cancel is not None and not cancel.is_set():
             threading.Thread(target=self._watch, args=(rid, cancel, done), daemon=True).start()
         try:
             while True:
@@ -183,16 +191,16 @@ class RemoteLakehouse:
             raise AttributeError(name)
         return lambda *args, **kwargs: self._call(name, *args, **kwargs)
 
-    def _params(self, name: str, args: tuple, kwargs: dict) -> dict:
-        names = self._methods[name]
+    def _params(self, method: str, args: tuple, kwargs: dict) -> dict:
+        names = self._methods[method]
         if len(args) > len(names):
-            raise TypeError(f"{name}() takes {len(names)} arguments but {len(args)} were given")
+            raise TypeError(f"{method}() takes {len(names)} arguments but {len(args)} were given")
         params = dict(zip(names, args))
         params.update(kwargs)
         return params
 
-    def _call(self, name: str, *args, **kwargs):
-        params = self._params(name, args, kwargs)
+    def _call(self, method: str, /, *args, **kwargs):  # positional-only: a facade param may be called `method`
+        params = self._params(method, args, kwargs)
         cancel = params.pop("cancel", None)
         progress, on_token = params.get("progress"), params.get("on_token")
         for key in ("progress", "on_token"):
@@ -208,7 +216,7 @@ class RemoteLakehouse:
 
         ch = self._channel()
         try:
-            result = ch.call(name, rpc.encode(params), notes, cancel)
+            result = ch.call(method, rpc.encode(params), notes, cancel)
         except (OSError, ConnectionError, ValueError) as e:
             ch.close()
             raise LakehouseError(f"lost the connection to the daemon at {self.address} ({e}) — "

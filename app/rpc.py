@@ -14,9 +14,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
+
+from core.errors import LakehouseError
 
 VERSION = 1
 
@@ -89,6 +93,12 @@ def error(req_id, code: int, message: str, data: dict | None = None) -> dict:
     return {"jsonrpc": "2.0", "id": req_id, "error": err}
 
 
+def core_error(req_id, e: LakehouseError) -> dict:
+    """A core error as the client rebuilds it (app.remote): its class by name, its sentence,
+    its exit code."""
+    return error(req_id, LAKEHOUSE_ERROR, str(e), {"type": type(e).__name__, "exit_code": e.exit_code})
+
+
 def notification(method: str, params: dict) -> dict:
     return {"jsonrpc": "2.0", "method": method, "params": params}
 
@@ -151,17 +161,61 @@ def read_arrow(data: bytes):
     return pa.ipc.open_stream(data).read_all()
 
 
-_TYPES: dict[str, type] | None = None
+# -- the classes a peer may name ------------------------------------------------------------
+_CLASSES: dict[str, type] = {}
+_walked = False
+_classes_lock = threading.Lock()
 
 
-def _types() -> dict[str, type]:
-    global _TYPES
-    if _TYPES is None:
-        from core import models, profiles
+def _collect(modules) -> None:
+    """Add the facade's classes defined in these core modules: dataclasses (results) and
+    LakehouseError subclasses (errors), by class name."""
+    from core.errors import LakehouseError
 
-        _TYPES = {name: obj for mod in (models, profiles) for name, obj in vars(mod).items()
-                  if isinstance(obj, type) and dataclasses.is_dataclass(obj)}
-    return _TYPES
+    for mod in modules:
+        for name, obj in list(vars(mod).items()):
+            if (isinstance(obj, type) and obj.__module__ == mod.__name__ and not name.startswith("_")
+                    and (dataclasses.is_dataclass(obj) or issubclass(obj, LakehouseError))):
+                other = _CLASSES.setdefault(name, obj)
+                if other is not obj:  # one name, one class: the wire carries bare names
+                    raise RuntimeError(f"{other.__module__}.{name} and {mod.__name__}.{name} share a "
+                                       "name — rename one; the daemon's protocol names classes by name alone")
+
+
+def core_class(name: str) -> type | None:
+    """The core class called `name`, or None. The lookup is a dictionary built from the
+    core package's own modules — a peer's name never reaches an import or getattr, so a
+    hostile daemon can only ever get our own dataclasses and errors built. Modules already
+    imported are looked at first; the whole package is walked once on a miss."""
+    global _walked
+    with _classes_lock:
+        if name not in _CLASSES:
+            _collect([m for n, m in list(sys.modules.items()) if m is not None and (n == "core" or n.startswith("core."))])
+        if name not in _CLASSES and not _walked:
+            import importlib
+            import pkgutil
+
+            import core
+
+            found = []
+            for info in pkgutil.walk_packages(core.__path__, "core."):
+                try:
+                    found.append(importlib.import_module(info.name))
+                except ImportError:  # an optional dependency missing here: its classes cannot arrive
+                    continue
+            _collect(found)
+            _walked = True
+        return _CLASSES.get(name)
+
+
+def all_core_classes() -> dict[str, type]:
+    """Every class core_class() knows (the whole package walked): for tests and docs."""
+    core_class("\0")  # a name no class has: forces the walk
+    return dict(_CLASSES)
+
+
+class UnknownType(LakehouseError):
+    """The peer sent a value this side cannot rebuild (a different lakehouse version)."""
 
 
 def decode(v: Any) -> Any:
@@ -172,9 +226,22 @@ def decode(v: Any) -> Any:
     if not isinstance(v, dict):
         return v
     if "$type" in v:
-        cls = _types().get(v["$type"])
-        fields = {k: decode(x) for k, x in v.items() if k != "$type"}
-        return cls(**fields) if cls is not None else fields
+        name = v["$type"]
+        cls = core_class(name) if isinstance(name, str) else None
+        if cls is None or not dataclasses.is_dataclass(cls):
+            raise UnknownType(f"the daemon sent a {name!r}, which this lakehouse does not know — run the same "
+                              "lakehouse version as the daemon")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {k: decode(x) for k, x in v.items() if k in fields}
+        try:
+            obj = cls(**{k: x for k, x in values.items() if fields[k].init})
+        except TypeError:  # a required field missing
+            raise UnknownType(f"the daemon sent a {name} without {', '.join(sorted(set(fields) - set(values)))} "
+                              "— run the same lakehouse version as the daemon") from None
+        for k, x in values.items():  # fields the constructor does not take
+            if not fields[k].init:
+                object.__setattr__(obj, k, x)
+        return obj
     if "$table" in v and len(v) == 1:
         return read_arrow(base64.b64decode(v["$table"]["arrow"]))
     return {k: decode(x) for k, x in v.items()}

@@ -11,7 +11,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,9 +25,9 @@ LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 class Served:
     """`lakehouse serve` in a subprocess, stopped with SIGTERM."""
 
-    def __init__(self, home: Path, env: dict | None = None, *args: str):
+    def __init__(self, home: Path, env: dict | None = None, *args: str, sock: str | None = None):
         self.home = home
-        self.sock = os.path.join(tempfile.mkdtemp(prefix="lhd"), "d.sock")  # short: sockets cap paths at 108 bytes
+        self.sock = sock or str(home.parent / "d.sock")  # beside the root, in tmp_path (sockets cap paths at 108 bytes)
         self.env = {**os.environ, "LAKEHOUSE_HOME": str(home), **(env or {})}
         self.proc = subprocess.Popen([LAKEHOUSE, "serve", "--socket", self.sock, *args], env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -292,13 +291,62 @@ def test_fifty_concurrent_clients_get_their_own_results(served):
     assert expected["result"]["rows"][0][0] > 0
 
 
+ENDLESS = "SELECT sum(hash(range)) FROM range(100000000000)"  # hours of work: only a cancel ends it
+
+
+def _cancelled(r: dict, rid) -> bool:
+    return (r.get("id") == rid and r["error"]["code"] == -32000 and r["error"]["data"]["type"] == "Cancelled"
+            and r["error"]["data"]["exit_code"] == 130 and "cancelled by its client" in r["error"]["message"])
+
+
 def test_cancel_stops_a_running_query(served):
     c = Client(served.sock)
-    rid = c.send(("sql_rows", {"text": "SELECT sum(hash(range)) FROM range(100000000000)"}))
-    time.sleep(0.3)
+    rid = c.send(("sql_rows", {"text": ENDLESS}))
+    time.sleep(0.3)  # most likely running by now; the answer must be the same if it is not
     c.send({"jsonrpc": "2.0", "method": "cancel", "params": {"id": rid}})
-    r = c.read()
-    assert r["id"] == rid and r["error"]["code"] == -32000 and "nterrupt" in r["error"]["message"]
+    assert _cancelled(c.read(), rid)
+    assert c.call("sql_rows", {"text": "SELECT 42"})["result"]["rows"] == [[42]]  # the engine still works
+
+
+def test_a_cancel_that_arrives_before_the_query_starts_still_stops_it(people):
+    """Issue 13: a cancel that came while the first query was still warming the engine
+    was lost (DuckDB forgets an interrupt that precedes a query). Every request here is
+    cancelled right after it is sent — on a fresh daemon (its engine not built yet), while
+    queued behind a busy worker, and then many times over; each must answer Cancelled."""
+    with open(people / "lakehouse.toml", "a") as f:
+        f.write("workers = 1\n")  # [daemon] is the file's last section: one worker, so requests queue
+    d = Served(people)
+    try:
+        c = Client(d.sock)
+        cancel = lambda rid: {"jsonrpc": "2.0", "method": "cancel", "params": {"id": rid}}  # noqa: E731
+        first = c.send(("sql_rows", {"text": ENDLESS}))  # the daemon's first query: it warms the engine
+        c.send(cancel(first))
+        assert _cancelled(c.read(), first)
+        busy = c.send(("sql_rows", {"text": ENDLESS}))  # takes the only worker
+        queued = c.send(("sql_rows", {"text": ENDLESS}))  # waits for it
+        c.send(cancel(queued))
+        c.send(cancel(busy))
+        answers = {m["id"]: m for m in (c.read(), c.read())}
+        assert _cancelled(answers[busy], busy) and _cancelled(answers[queued], queued)
+        for i in range(30):  # request and cancel in one write, in separate writes, on stream and rows
+            method = ("sql_rows", "sql_stream")[i % 2]
+            rid = c.n + 1
+            line = json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": {"text": ENDLESS}})
+            c.n = rid
+            if i % 3:
+                c.sock.sendall(line.encode() + b"\n" + json.dumps(cancel(rid)).encode() + b"\n")
+            else:
+                c.sock.sendall(line.encode() + b"\n")
+                c.send(cancel(rid))
+            msg = c.read()
+            while msg.get("method") == "frame":  # sql_stream: a frame could only precede the error
+                c.file.read(msg["params"]["bytes"])
+                msg = c.read()
+            assert _cancelled(msg, rid), (i, msg)
+        assert c.call("sql_rows", {"text": "SELECT count(*) FROM people"})["result"]["rows"] == [[200]]
+    finally:
+        code, err = d.stop()
+    assert code == 0, err
 
 
 # -- permissions ----------------------------------------------------------------------------
@@ -328,14 +376,23 @@ def test_socket_is_private_and_tcp_needs_the_token(people, ollama):
 
 @pytest.mark.skipif(os.getuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
                     reason="needs root and a system python to run a client as another user")
-def test_another_user_is_refused_by_peer_credentials(served):
-    os.chmod(os.path.dirname(served.sock), 0o755)  # even when the file modes would let them in
-    os.chmod(served.sock, 0o777)
-    # the refusal comes as soon as it connects (sending first could race the hang-up)
-    code = "import socket; s=socket.socket(socket.AF_UNIX); s.connect(%r); print(s.makefile().readline())" % served.sock
-    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, user=65534, timeout=30)
-    assert "this daemon serves only its own user" in p.stdout, p.stderr
-    assert Client(served.sock).call("ping")["result"] == "pong"
+def test_another_user_is_refused_by_peer_credentials(people):
+    import shutil
+    import tempfile
+
+    where = tempfile.mkdtemp(prefix="lhd")  # the other user must reach it: not under the private tmp_path
+    served = Served(people, sock=os.path.join(where, "d.sock"))
+    try:
+        os.chmod(where, 0o755)  # even when the file modes would let them in
+        os.chmod(served.sock, 0o777)
+        # the refusal comes as soon as it connects (sending first could race the hang-up)
+        code = "import socket; s=socket.socket(socket.AF_UNIX); s.connect(%r); print(s.makefile().readline())" % served.sock
+        p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, user=65534, timeout=30)
+        assert "this daemon serves only its own user" in p.stdout, p.stderr
+        assert Client(served.sock).call("ping")["result"] == "pong"
+    finally:
+        served.stop()
+        shutil.rmtree(where, ignore_errors=True)
 
 
 # -- lifecycle ------------------------------------------------------------------------------
@@ -438,7 +495,7 @@ def test_protocol_doc_lists_every_method():
 
 
 def test_auto_connect_uses_a_running_daemon_and_falls_back_without_one(people):
-    sock = os.path.join(tempfile.mkdtemp(prefix="lhd"), "auto.sock")
+    sock = str(people.parent / "auto.sock")
     with open(people / "lakehouse.toml", "a") as f:
         f.write(f'socket = "{sock}"\nauto_connect = true\n')  # appends to the [daemon] section
     env = {**os.environ, "LAKEHOUSE_HOME": str(people), "COLUMNS": "200"}

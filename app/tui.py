@@ -8,48 +8,19 @@ back; the event loop never waits on the core.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Markdown, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from panes.base import FilterPicker
-
+from panes.keys import PANES, bindings, key_of, listed
 from themes import THEMES
-
-PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("system", "System", "f4")]
-
-HELP = """\
-# Lakehouse — keys
-
-| key | what it does |
-|---|---|
-| **F1** / **alt+1** | Ask: questions answered from your data |
-| **F2** / **alt+2** | Explore: datasets, columns, indexes, system tables |
-| **F3** / **alt+3** | SQL: editor and results |
-| **F4** / **alt+4** | System: health, jobs, errors, audit |
-| **ctrl+p** | command palette: every action with its key |
-| **ctrl+o** | switch profile: 1–9 picks one directly, or type to filter |
-| **ctrl+enter** or **ctrl+j** | SQL: run the statement under the cursor, or the selection |
-| **ctrl+g** | SQL: cancel the running query |
-| **ctrl+h** | SQL: query history (type to filter, enter loads one) |
-| **ctrl+t** | SQL: a new buffer (close one from the command palette) |
-| **ctrl+space** | SQL: complete a dataset or column name |
-| **enter** on a result cell | SQL: the whole value; **c** copies the cell, **C** the row (OSC 52) |
-| **ctrl+s** | SQL: export the result (csv, parquet or json, by the file's extension) |
-| **enter** | Explore: open a query on the selected dataset in the SQL pane |
-| **space** / **p** / **e** | Explore: expand a node / pin or unpin a dataset / embed the selected text column |
-| **x** / **t** | System: cancel the highlighted running job / retry the highlighted failed, cancelled or interrupted one |
-| **ctrl+r** / **ctrl+l** | Ask: open the last answer's SQL / its cited rows in the SQL pane |
-| **ctrl+q** | quit |
-
-Press **escape** to close this help.
-"""
 
 
 class FacadeOpened(Message):
@@ -61,11 +32,29 @@ class FacadeOpened(Message):
 
 
 class HelpScreen(ModalScreen):
-    AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
-    BINDINGS = [Binding("escape,q,question_mark,f1", "app.pop_screen", "close")]
+    """Every key, from the one key table (panes/keys.py); it scrolls, so it fits any size."""
+
+    AUTO_FOCUS = "#help"  # the scroll area: arrows, page keys, home and end scroll it
+    BINDINGS = bindings("help")
 
     def compose(self) -> ComposeResult:
-        yield Markdown(HELP, id="help")
+        from rich.table import Table
+
+        sections = listed()
+        width = max(len(keys) for _, rows in sections for keys, _ in rows)  # keys on one line; the rest wraps
+        with VerticalScroll(id="help"):
+            yield Static("[b]Lakehouse — keys[/]   [dim](escape closes; arrows and page keys scroll)[/]")
+            for title, rows in sections:
+                table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+                table.add_column(style="bold", width=width, no_wrap=True)
+                table.add_column(ratio=1)
+                for keys, text in rows:
+                    table.add_row(keys, text)
+                yield Static(title, classes="help-title")
+                yield Static(table, classes="help-keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 class ProfilePicker(FilterPicker):
@@ -96,13 +85,7 @@ class LakehouseApp(App):
     TITLE = "Lakehouse"
     AUTO_FOCUS = "#ask-input"  # the app opens on Ask, ready for a question
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "lakehouse.tcss")
-    BINDINGS = [
-        *[Binding(f"{key},alt+{i + 1}", f"pane('{pid}')", title, show=True)
-          for i, (pid, title, key) in enumerate(PANES)],
-        Binding("ctrl+o", "pick_profile", "Profile"),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+q", "quit", "Quit"),
-    ]
+    BINDINGS = bindings("app")
 
     def __init__(self, home=None, config_file=None, profile=None, theme: str | None = None, opener=None):
         super().__init__()
@@ -110,6 +93,8 @@ class LakehouseApp(App):
         self.opener = opener  # makes the facade: in-process by default, a daemon's proxy with --connect
         self.lh = None
         self._wanted_theme = theme
+        self._jobs_lock = threading.Lock()
+        self._jobs_running, self._closing = 0, False
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -121,21 +106,25 @@ class LakehouseApp(App):
         with Horizontal(id="topbar"):
             yield Static("Lakehouse", id="brand")
             yield Static("opening…", id="status")
+        panes = {"ask": AskPane, "explore": ExplorePane, "sql": SqlPane, "system": SystemPane}
         with TabbedContent(id="panes"):
-            with TabPane("Ask (F1)", id="ask"):
-                yield AskPane()
-            with TabPane("Explore (F2)", id="explore"):
-                yield ExplorePane()
-            with TabPane("SQL (F3)", id="sql"):
-                yield SqlPane()
-            with TabPane("System (F4)", id="system"):
-                yield SystemPane()
+            for pid, title, key in PANES:
+                with TabPane(f"{title} ({key.upper()})", id=pid):
+                    yield panes[pid]()
         yield Footer()
 
     def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = self._wanted_theme or "lakehouse-dark"
+        if threading.current_thread() is threading.main_thread():
+            import asyncio
+            import signal
+
+            # SIGTERM (or a SIGINT sent with kill: Ctrl-C is a key here) quits like ctrl+q, so a
+            # running job is cancelled and recorded; the loop removes these when it closes
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(sig, self.exit)
         self.open_facade()
 
     @work(thread=True, exclusive=True, group="open")
@@ -165,8 +154,48 @@ class LakehouseApp(App):
         return list(self.query(Pane))
 
     def on_unmount(self) -> None:
-        if self.lh is not None:
-            self.lh.close()
+        with self._jobs_lock:  # a job still stopping closes the facade when it has stopped
+            self._closing = True
+            if self.lh is not None and not self._jobs_running:
+                self.lh.close()
+
+    def run_job(self, fn, *args, progress=None, **kwargs):
+        """Call facade job `fn` from a thread worker. Quitting (ctrl+q, SIGTERM) cancels every
+        worker, and the worker's cancelled_event is the job's cancel: the job stops at its next
+        checkpoint and is recorded cancelled; the process exits once it has (Python waits for
+        the worker thread). Progress stops reaching the screen once the app is going away."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+
+        def report(ev) -> None:
+            if progress is None or worker.is_cancelled:
+                return
+            try:
+                progress(ev)
+            except Exception:
+                if not worker.is_cancelled:  # the screen went away under it: not the job's problem
+                    raise
+        with self._jobs_lock:
+            self._jobs_running += 1
+        try:
+            return fn(*args, progress=report, cancel=worker.cancelled_event, **kwargs)
+        finally:
+            with self._jobs_lock:
+                self._jobs_running -= 1
+                if self._closing and not self._jobs_running and self.lh is not None:
+                    self.lh.close()
+
+    @property
+    def quitting(self) -> bool:
+        """In a thread worker: True once the app is going away (it cancels every worker
+        first), so the worker stays quiet instead of notifying a screen that is gone."""
+        from textual.worker import NoActiveWorker, get_current_worker
+
+        try:
+            return get_current_worker().is_cancelled
+        except NoActiveWorker:
+            return self._closing
 
     # -- status bar --------------------------------------------------------------------------
     def _status(self, text: str) -> None:
@@ -182,23 +211,43 @@ class LakehouseApp(App):
         ollama = (f"Ollama [green]● reachable[/] at {st['url']}" if st["reachable"]
                   else f"Ollama [red]○ not reachable[/] at {st['url']}")
         where = f"daemon pid {lh.server_pid}" if getattr(lh, "server_pid", None) else "in-process"
-        text = f"profile [b]{lh.profile.id}[/] · {ollama} · {lh.root} ({where})"
+        text = f"profile [b]{lh.profile.id}[/] · {where} · {ollama} · {lh.root}"  # the root last: long paths get cut
         self.call_from_thread(self._status, text)
 
     # -- actions -----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool:
+        """Panes and the profile picker stay put while a picker or the help is open."""
+        if action in ("pane", "next_pane", "pick_profile"):
+            return not isinstance(self.screen, ModalScreen)
+        return True
+
     def action_pane(self, pane_id: str) -> None:
-        self.query_one(TabbedContent).active = pane_id
+        self.query_one("#panes", TabbedContent).active = pane_id
         pane = self.query_one(f"#{pane_id}").query_children().first()
-        if hasattr(pane, "focus_main"):
-            pane.focus_main()
+        pane.focus_main()
+
+    def action_next_pane(self) -> None:
+        ids = [pid for pid, _, _ in PANES]
+        self.action_pane(ids[(ids.index(self.query_one("#panes", TabbedContent).active) + 1) % len(ids)])
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     def action_pick_profile(self) -> None:
-        if self.lh is None:
+        if self.lh is not None:
+            self.pick_profile()
+
+    @work(thread=True, exclusive=True, group="profiles")
+    def pick_profile(self) -> None:
+        """The profiles as the config file has them now (another shell may have added one)."""
+        from core.errors import LakehouseError
+
+        try:
+            profiles = self.lh.profiles()
+        except LakehouseError as e:
+            self.call_from_thread(self.notify, str(e), severity="error", timeout=10)
             return
-        self.push_screen(ProfilePicker(self.lh.profiles()), self._switch_profile)
+        self.call_from_thread(self.push_screen, ProfilePicker(profiles), self._switch_profile)
 
     def _switch_profile(self, pid: str | None) -> None:
         if pid and self.lh is not None:
@@ -213,8 +262,10 @@ class LakehouseApp(App):
             self.call_from_thread(self._status, f"activating [b]{pid}[/]: {ev.message} "
                                                 f"({int(ev.done)}/{int(ev.total or 0)})")
         try:
-            self.lh.activate(pid, progress=progress)
+            self.run_job(self.lh.activate, pid, progress=progress)
         except LakehouseError as e:
+            if self.quitting:  # cancelled by quitting: recorded as such, nothing to show
+                return
             self.call_from_thread(self.notify, str(e), severity="error", timeout=10)
             self.call_from_thread(self.refresh_status)
             return
@@ -231,8 +282,9 @@ class LakehouseApp(App):
         for pid, title, key in PANES:
             yield SystemCommand(f"{title} pane ({key.upper()})", f"Show the {title} pane",
                                 lambda p=pid: self.action_pane(p))
-        yield SystemCommand("Switch profile (ctrl+o)", "Pick a profile and activate it", self.action_pick_profile)
-        yield SystemCommand("Help (?)", "Every key", self.action_help)
+        yield SystemCommand(f"Switch profile ({key_of('app', 'pick_profile')})", "Pick a profile and activate it",
+                            self.action_pick_profile)
+        yield SystemCommand(f"Help ({key_of('app', 'help')})", "Every key", self.action_help)
         for pane in self.panes():
             yield from pane.commands()
 

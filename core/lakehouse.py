@@ -517,6 +517,10 @@ class Lakehouse:
         whether it is the active one."""
         from . import profiles as prof
 
+        # as the file has them now: another shell (`lakehouse profile create`) may have changed them
+        path = self.config.writable_file
+        if path.is_file():
+            self.config.profiles = config_mod.read_file(path).get("profiles", {})
         active = self.catalog.meta("active_profile") or prof.DEFAULT
         names = [prof.DEFAULT] + sorted(p for p in self.config.profiles if p != prof.DEFAULT)
         datasets = [d.name for d in self.catalog.datasets()]

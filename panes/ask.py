@@ -1,24 +1,24 @@
 """The Ask pane: a conversation with your data.
 
 Each question streams its answer token by token; under it come the SQL that ran
-(ctrl+r opens it in the SQL pane), the first rows, or the cited passages. When Ollama
-cannot be reached, the pane says so and still shows what retrieval found.
+(ctrl+r opens it in the SQL pane), the first rows, or the cited passages. The pane shows
+exactly what the facade's ask returns, as `lakehouse ask` does: when Ollama cannot be
+reached, its one sentence saying so and what to do.
 """
 
 from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Select, Static
 
 from .base import Pane
+from .keys import bindings, key_of
 
 
 class AskPane(Pane):
-    BINDINGS = [Binding("ctrl+r", "open_sql", "SQL → SQL pane"),
-                Binding("ctrl+l", "open_cited", "Cited rows → SQL pane")]
+    BINDINGS = bindings("ask")
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(Static("Ask a question about your data — e.g. \"how many candidates per state?\" "
@@ -29,8 +29,8 @@ class AskPane(Pane):
                          id="ask-mode")
             yield Input(placeholder="your question, then enter", id="ask-input")
 
-    def focus_main(self) -> None:
-        self.query_one("#ask-input", Input).focus()
+    def main_widget(self):
+        return self.query_one("#ask-input", Input)
 
     def rescope(self) -> None:
         self.last_sql = ""
@@ -52,29 +52,21 @@ class AskPane(Pane):
 
     @work(thread=True, group="ask")
     def ask(self, question: str, mode: str, answer: Static) -> None:
-        from core.errors import LakehouseError, OllamaError
+        """Exactly what the facade's ask returns, as `lakehouse ask` shows it: an answer, or
+        the one sentence of its error (with Ollama down, that sentence says what to do)."""
+        from rich.markup import escape
+
+        from core.errors import LakehouseError
 
         pieces: list[str] = []
 
         def on_token(piece: str) -> None:
             pieces.append(piece)
-            self.app.call_from_thread(answer.update, "".join(pieces))
+            self.app.call_from_thread(answer.update, escape("".join(pieces)))
         try:
             r = self.lh.ask(question, mode=mode, on_token=on_token)
-        except OllamaError as e:
-            passages = ""
-            if mode != "sql" and self.lh.indexes():
-                try:
-                    hits = self.lh.search(self.lh.indexes()[0].name, question, 5).hits
-                    passages = "\n".join(f"  [{i + 1}] {h.dataset} {h.row_key} ({h.score:.2f}): {h.text[:150]}"
-                                         for i, h in enumerate(hits))
-                except LakehouseError:
-                    passages = ""
-            text = f"[red]{e}[/]" + (f"\nWhat retrieval found meanwhile:\n{passages}" if passages else "")
-            self.app.call_from_thread(self._finish, answer, text, "")
-            return
         except LakehouseError as e:
-            self.app.call_from_thread(self._finish, answer, f"[red]{e}[/]", "")
+            self.app.call_from_thread(self._finish, answer, f"[red]{escape(str(e))}[/]", "")
             return
         self.app.call_from_thread(self._finish, answer, _render(r), r.sql, r.citations)
 
@@ -112,8 +104,10 @@ class AskPane(Pane):
         self.app.query_one(SqlPane).set_query(query)
 
     def commands(self):
-        yield SystemCommand("Open the last answer's SQL (ctrl+r)", "Run it in the SQL pane", self.action_open_sql)
-        yield SystemCommand("Open the cited rows (ctrl+l)", "The last answer's source rows, in the SQL pane",
+        yield SystemCommand(f"Open the last answer's SQL ({key_of('ask', 'open_sql')})", "Run it in the SQL pane",
+                            self.action_open_sql)
+        yield SystemCommand(f"Open the cited rows ({key_of('ask', 'open_cited')})",
+                            "The last answer's source rows, in the SQL pane",
                             self.action_open_cited)
 
 
@@ -123,7 +117,7 @@ def _render(r) -> str:
     lines = [escape(r.answer) or "(no answer)", f"[dim]{r.reason} · {r.model} · "
              f"{r.timings_ms.get('total_ms', 0) / 1000:.1f} s · ask {r.id}[/]"]
     if r.sql:
-        lines.append(f"[b]SQL[/] {escape(r.sql)}  [dim](ctrl+r opens it in the SQL pane)[/]")
+        lines.append(f"[b]SQL[/] {escape(r.sql)}  [dim]({key_of('ask', 'open_sql')} opens it in the SQL pane)[/]")
         for row in r.rows[:10]:
             lines.append("  " + " | ".join("∅" if v is None else escape(str(v)) for v in row.values()))
         if r.row_count and r.row_count > 10:
@@ -133,5 +127,5 @@ def _render(r) -> str:
     for c in r.citations:
         lines.append(f"  [b][{c.n}][/] {c.dataset} {escape(c.row_key)} ({c.score:.2f}): {escape(c.text[:160])}")
     if r.citations:
-        lines.append("  [dim](ctrl+l opens the cited rows in the SQL pane)[/]")
+        lines.append(f"  [dim]({key_of('ask', 'open_cited')} opens the cited rows in the SQL pane)[/]")
     return "\n".join(lines)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
+
+from .keys import bindings
 
 
 class Pane(Container):
@@ -20,8 +21,16 @@ class Pane(Container):
     def rescope(self) -> None:
         """The profile changed (or first fill): reload what the pane shows."""
 
+    def main_widget(self):
+        """The widget that takes focus when the pane is switched to."""
+        return None
+
     def focus_main(self) -> None:
-        """Focus the pane's main widget when it is switched to."""
+        """Focus the main widget at once, not after the keys already queued (widget.focus()
+        waits for them): text typed right after F3 goes to the editor, not the hidden box."""
+        widget = self.main_widget()
+        if widget is not None:
+            self.screen.set_focus(widget)
 
     def commands(self):
         """Command-palette entries (textual.app.SystemCommand) for this pane's actions."""
@@ -33,8 +42,7 @@ class FilterPicker(ModalScreen):
     Subclasses give the heading and `choices(text)`: (label, value) pairs."""
 
     AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget this screen does not have
-    BINDINGS = [Binding("escape", "close", "cancel"), Binding("down", "move(1)", show=False),
-                Binding("up", "move(-1)", show=False)]
+    BINDINGS = bindings("picker")
     heading = ""
 
     def __init__(self) -> None:

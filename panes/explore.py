@@ -18,29 +18,31 @@ import time
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static, Tree
 
+from core.text import count
+
 from .base import Pane
+from .keys import bindings
 
 SYSTEM = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
 DETAIL_DELAY_S = 0.12  # a highlight sooner than this after the last one waits until the cursor rests
 
 
 class ExplorePane(Pane):
-    BINDINGS = [Binding("enter", "query", "Query it", show=True, priority=True), Binding("p", "pin", "Pin/unpin"),
-                Binding("e", "embed", "Embed column"), Binding("r", "reload", "Reload")]
+    BINDINGS = bindings("explore")
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Tree("catalog", id="explore-tree")
-            with VerticalScroll(id="explore-detail"):
-                yield Static("opening the storage root…", id="explore-info")
-                yield Static(id="explore-sample")
+            with Vertical(id="explore-detail"):
+                with VerticalScroll(id="explore-info-box"):
+                    yield Static("opening the storage root…", id="explore-info")
+                yield Container(id="explore-sample")  # a scrollable table, so no column is squeezed to nothing
 
-    def focus_main(self) -> None:
-        self.query_one(Tree).focus()
+    def main_widget(self):
+        return self.query_one(Tree)
 
     def rescope(self) -> None:
         self.load()
@@ -56,6 +58,7 @@ class ExplorePane(Pane):
 
     def _fill(self, datasets, indexes) -> None:
         tree = self.query_one(Tree)
+        was = self.selected()  # after a reload (pin, embed, r) the cursor goes back to it
         tree.clear()
         tree.root.label = f"profile {self.lh.profile.id}"
         tree.root.expand()
@@ -64,7 +67,7 @@ class ExplorePane(Pane):
             pin = " 📌" if d.pinned else ""
             owner = f" · {d.owner}" if d.owner else ""
             tags = f" · #{' #'.join(d.tags)}" if d.tags else ""
-            ds.add(Text.assemble(d.name, (f"  {d.row_count:,} rows{owner}{tags}", "dim"), pin),
+            ds.add(Text.assemble(d.name, (f"  {count(d.row_count, 'row')}{owner}{tags}", "dim"), pin),
                    data=("dataset", d.name))
         ix = tree.root.add(f"indexes ({len(indexes)})", expand=bool(indexes))
         for i in indexes:
@@ -75,9 +78,27 @@ class ExplorePane(Pane):
         sysnode = tree.root.add("system tables", expand=False)
         for t in SYSTEM:
             sysnode.add_leaf(t, data=("system", t))
+        # what was shown belongs to the old tree: the summary until the cursor is back on a node
+        self._wanted = None
         self.query_one("#explore-info", Static).update(
             f"{len(datasets)} dataset(s) and {len(indexes)} index(es) in profile {self.lh.profile.id} — "
             "select one; enter queries it")
+        self._show_sample(None)
+        if was:
+            key = ("dataset", was[1]) if was[0] == "column" else was[:2]
+            for branch in (ds, ix, sysnode):
+                node = next((n for n in branch.children if n.data == key), None)
+                if node is not None:
+                    branch.expand()
+                    tree.call_after_refresh(self._back_to, node)
+                    break
+
+    def _back_to(self, node) -> None:
+        """The cursor back on `node` after a reload, with its detail read afresh (the cursor
+        may land on the same line, which is no highlight)."""
+        self.query_one(Tree).move_cursor(node)
+        self._wanted = node.data
+        self.detail(node.data)
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         node = event.node
@@ -153,18 +174,17 @@ class ExplorePane(Pane):
         if data != self._wanted:  # the cursor moved on meanwhile
             return
         self.query_one("#explore-info", Static).update(text)
-        box = self.query_one("#explore-sample", Static)
-        if sample is None:
-            box.update("")
-            return
-        from rich.table import Table
+        self._show_sample(sample)
 
-        t = Table(show_lines=False, header_style="bold")
-        for c in sample.column_names:
-            t.add_column(c, overflow="ellipsis", max_width=30, no_wrap=True)
-        for row in sample.to_pylist():
-            t.add_row(*("∅" if v is None else str(v)[:60] for v in row.values()))
-        box.update(t)
+    def _show_sample(self, sample) -> None:
+        """The sample rows in a table that scrolls sideways (or nothing). Not awaited, so two
+        calls in a row cannot interleave and leave two tables."""
+        from textual_fastdatatable import DataTable
+
+        box = self.query_one("#explore-sample", Container)
+        box.remove_children()
+        if sample is not None and sample.num_columns:
+            box.mount(DataTable(data=sample, max_column_content_width=30, null_rep="∅"))
 
     def action_query(self) -> None:
         data = self.selected()
@@ -197,8 +217,10 @@ class ExplorePane(Pane):
                                           f"embedding {dataset}.{column}: {int(ev.done):,}/{int(ev.total):,} "
                                           f"{ev.unit} — {ev.message}")
         try:
-            r = self.lh.embed(dataset, column, progress=progress)
+            r = self.app.run_job(self.lh.embed, dataset, column, progress=progress)
         except LakehouseError as e:
+            if self.app.quitting:  # cancelled by quitting: recorded as such, nothing to show
+                return
             self.app.call_from_thread(self.app.notify, str(e), severity="error", timeout=10)
             return
         self.app.call_from_thread(self.app.notify, f"{r.index} g{r.gen}: {r.chunks:,} chunks "
@@ -220,7 +242,7 @@ class ExplorePane(Pane):
 
 def _dataset_text(desc, versions) -> str:
     d = desc.dataset
-    lines = [f"[b]{d.name}[/]  {d.row_count:,} rows · {len(d.columns)} columns · version {d.table_version}"
+    lines = [f"[b]{d.name}[/]  {count(d.row_count, 'row')} · {count(len(d.columns), 'column')} · version {d.table_version}"
              + (" · pinned" if d.pinned else "")]
     if d.description:
         lines.append(d.description)
@@ -230,8 +252,8 @@ def _dataset_text(desc, versions) -> str:
         lines.append(" · ".join(m for m in meta if m))
     lines.append("columns: " + ", ".join(f"{c.name} [dim]{c.type}[/]" for c in d.columns))
     for lin in desc.lineage[-3:]:
-        lines.append(f"lineage: {lin.source_uri} → v{lin.table_version} ({lin.rows:,} rows, {lin.mode})")
+        lines.append(f"lineage: {lin.source_uri} → v{lin.table_version} ({count(lin.rows, 'row')}, {lin.mode})")
     for v in versions:
-        lines.append(f"v{v['version']} {v['timestamp'][:19].replace('T', ' ')} {v['operation']} {v['rows']:,} rows "
+        lines.append(f"v{v['version']} {v['timestamp'][:19].replace('T', ' ')} {v['operation']} {count(v['rows'], 'row')} "
                      f"{v['actor']} {v['reason']}")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The SQL pane: an editor with SQL highlighting, results in a virtualised Arrow table.
 
-ctrl+enter (or ctrl+j, for terminals that swallow ctrl+enter) runs the statement under
-the cursor, or the selection. The query streams in a worker: the first
+ctrl+r (or ctrl+enter, or ctrl+j) runs the statement under the cursor, or the selection
+(comments before it are not part of what runs). The query streams in a worker: the first
 `DISPLAY_CAP` rows are kept for the table, the rest are only counted, so memory stays
 bounded and the true row count is shown. ctrl+g interrupts the running query.
 """
@@ -12,12 +12,14 @@ import time
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TabbedContent, TabPane, TextArea
 
+from core.text import count
+
 from .base import FilterPicker, Pane
+from .keys import bindings, key_of
 
 DISPLAY_CAP = 100_000
 EXPORTS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
@@ -61,17 +63,22 @@ def statement_at(text: str, offset: int) -> str:
     return filled[-1] if filled else ""
 
 
+def without_leading_comments(sql: str) -> str:
+    """`sql` without the comments before its first word (-- lines and /* */ blocks)."""
+    while True:
+        sql = sql.lstrip()
+        if sql.startswith("--"):
+            end = sql.find("\n")
+            sql = "" if end == -1 else sql[end + 1:]
+        elif sql.startswith("/*"):
+            end = sql.find("*/")
+            sql = "" if end == -1 else sql[end + 2:]
+        else:
+            return sql
+
+
 class SqlPane(Pane):
-    BINDINGS = [
-        Binding("ctrl+enter,ctrl+j", "run", "Run", priority=True),
-        Binding("ctrl+g", "cancel", "Cancel query", priority=True),
-        Binding("ctrl+s", "export", "Export result", priority=True),
-        Binding("ctrl+h", "history", "History", priority=True),
-        Binding("ctrl+t", "new_buffer", "New buffer", priority=True),
-        Binding("ctrl+space,ctrl+@", "complete", "Complete name", priority=True),
-        Binding("c", "copy_cell", "Copy cell", show=False),
-        Binding("C", "copy_row", "Copy row", show=False),
-    ]
+    BINDINGS = bindings("sql")
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="sql-buffers"):  # buffers: ctrl+t opens another
@@ -104,11 +111,12 @@ class SqlPane(Pane):
         buffers.remove_pane(buffers.active)
         self.call_after_refresh(self.focus_main)
 
-    def focus_main(self) -> None:
-        self.editor.focus()
+    def main_widget(self):
+        return self.editor
 
     def rescope(self) -> None:
-        self._say("ready — ctrl+enter (or ctrl+j) runs the statement under the cursor; ctrl+p lists every action")
+        self._say(f"ready — {key_of('sql', 'run')} runs the statement under the cursor; "
+                  f"{key_of('app', 'command_palette')} lists every action")
         self.last_query: str | None = None
         editor = self.editor
         if not editor.text.strip():
@@ -133,6 +141,7 @@ class SqlPane(Pane):
 
     # -- running ---------------------------------------------------------------------------
     def current_statement(self) -> str:
+        """The selection, else the statement under the cursor (with any comments before it)."""
         editor = self.editor
         if editor.selected_text.strip():
             return editor.selected_text.strip().rstrip(";")
@@ -142,13 +151,20 @@ class SqlPane(Pane):
         return statement_at(editor.text, offset)
 
     def action_run(self) -> None:
-        if self.lh is None:
-            return
-        sql = self.current_statement()
+        if self.lh is not None:
+            # ctrl+r is a priority key: it is handled before the keys typed just ahead of it
+            # reach the editor, so read the statement once the editor has them
+            self.editor.call_later(self._run_statement)
+
+    def _run_statement(self) -> None:
+        written = self.current_statement()
+        sql = without_leading_comments(written)  # the template's note is not part of what runs or is audited
         if not sql:
-            self._say("nothing to run: write a statement, e.g. SELECT * FROM <dataset> LIMIT 10", error=True)
+            self._say("only comments here, nothing to run: write a statement after them, e.g. "
+                      "SELECT * FROM <dataset> LIMIT 10" if written else
+                      "nothing to run: write a statement, e.g. SELECT * FROM <dataset> LIMIT 10", error=True)
             return
-        self._say(f"running… (ctrl+g cancels)  {sql[:80]}")
+        self._say(f"running… ({key_of('sql', 'cancel')} cancels)  {' '.join(sql.split())[:80]}")
         self.run_query(sql)
 
     @work(thread=True, exclusive=True, group="sql")
@@ -170,7 +186,7 @@ class SqlPane(Pane):
             table = pa.Table.from_batches(kept, schema=reader.schema)
         except (LakehouseError, RuntimeError) as e:  # ctrl+g arrives as DuckDB's "Interrupted!"
             text = "query cancelled" if "interrupted" in str(e).lower() else f"error: {e}"
-            self.app.call_from_thread(self._say, text, True)
+            self.app.call_from_thread(self._failed, text)
             return
         elapsed = time.perf_counter() - t0
         self.app.call_from_thread(self._show, sql, table, total, elapsed)
@@ -183,8 +199,15 @@ class SqlPane(Pane):
         box = self.query_one("#sql-results", Container)
         await box.remove_children()
         await box.mount(DataTable(data=table, id="sql-table", max_column_content_width=60, null_rep="∅"))
-        shown = f"first {table.num_rows:,} shown — export (ctrl+s) writes all" if total > table.num_rows else ""
+        shown = (f"first {table.num_rows:,} shown — export ({key_of('sql', 'export')}) writes all"
+                 if total > table.num_rows else "")
         self._say(f"{total:,} row{'s' if total != 1 else ''} in {elapsed * 1000:.0f} ms  {shown}")
+
+    async def _failed(self, text: str) -> None:
+        """An error replaces the result: the old table under a new error would read as its result."""
+        self.last_query = None  # export writes the result on screen, and there is none now
+        await self.query_one("#sql-results", Container).remove_children()
+        self._say(text, error=True)
 
     def action_cancel(self) -> None:
         if self.lh is not None and self.lh.interrupt_sql():
@@ -231,8 +254,8 @@ class SqlPane(Pane):
         except (LakehouseError, ValueError, OSError) as e:
             self.app.call_from_thread(self._say, f"export failed: {e}", True)
             return
-        self.app.call_from_thread(self.app.notify, f"wrote {n:,} rows to {path}")
-        self.app.call_from_thread(self._say, f"wrote {n:,} rows to {path}")
+        self.app.call_from_thread(self.app.notify, f"wrote {count(n, 'row')} to {path}")
+        self.app.call_from_thread(self._say, f"wrote {count(n, 'row')} to {path}")
 
     # -- history -----------------------------------------------------------------------------
     def _history_file(self):
@@ -288,9 +311,11 @@ class SqlPane(Pane):
         return sorted(set(out))
 
     def action_complete(self) -> None:
+        if self.lh is not None:
+            self.editor.call_later(self._complete)  # after the keys typed ahead of it (see action_run)
+
+    def _complete(self) -> None:
         """Complete the word before the cursor: one match is inserted, several are offered."""
-        if self.lh is None:
-            return
         editor = self.editor
         row, col = editor.cursor_location
         line = editor.text.split("\n")[row][:col]
@@ -334,16 +359,20 @@ class SqlPane(Pane):
         self.app.notify("row copied (tab-separated)")
 
     def commands(self):
-        yield SystemCommand("Run query (ctrl+enter / ctrl+j)", "Run the statement under the cursor",
+        yield SystemCommand(f"Run query ({key_of('sql', 'run')})", "Run the statement under the cursor",
                             lambda: (self.app.action_pane("sql"), self.action_run()))
-        yield SystemCommand("Cancel query (ctrl+g)", "Interrupt the running query", self.action_cancel)
-        yield SystemCommand("New SQL buffer (ctrl+t)", "Another editor beside the current one",
+        yield SystemCommand(f"Cancel query ({key_of('sql', 'cancel')})", "Interrupt the running query",
+                            self.action_cancel)
+        yield SystemCommand(f"New SQL buffer ({key_of('sql', 'new_buffer')})",
+                            "Another editor beside the current one",
                             lambda: (self.app.action_pane("sql"), self.action_new_buffer()))
         yield SystemCommand("Close SQL buffer", "Close the editor in front (its text is dropped)",
                             lambda: (self.app.action_pane("sql"), self.action_close_buffer()))
-        yield SystemCommand("Query history (ctrl+h)", "Search past queries; enter puts one in the editor",
+        yield SystemCommand(f"Query history ({key_of('sql', 'history')})",
+                            "Search past queries; enter puts one in the editor",
                             lambda: (self.app.action_pane("sql"), self.action_history()))
-        yield SystemCommand("Export result (ctrl+s)", "Write the last result to CSV, Parquet or JSON",
+        yield SystemCommand(f"Export result ({key_of('sql', 'export')})",
+                            "Write the last result to CSV, Parquet or JSON",
                             lambda: (self.app.action_pane("sql"), self.action_export()))
 
 
@@ -358,7 +387,7 @@ class HistoryPicker(FilterPicker):
     def choices(self, text: str) -> list[tuple[str, object]]:
         words = text.lower().split()
         hits = [e for e in self.entries if all(w in e["sql"].lower() for w in words)][:200]
-        return [(f"{e['ts'][:16].replace('T', ' ')}  {' '.join(e['sql'].split())[:90]}  ({e['rows']:,} rows)",
+        return [(f"{e['ts'][:16].replace('T', ' ')}  {' '.join(e['sql'].split())[:90]}  ({count(e['rows'], 'row')})",
                  e["sql"]) for e in hits]
 
 
@@ -379,7 +408,7 @@ class CellViewer(ModalScreen):
 
     AUTO_FOCUS = "*"  # the app's own AUTO_FOCUS names a widget these screens do not have
 
-    BINDINGS = [Binding("escape,q,enter", "close", "close"), Binding("c", "copy", "copy")]
+    BINDINGS = bindings("cell")
 
     def __init__(self, value) -> None:
         super().__init__()

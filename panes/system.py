@@ -7,21 +7,20 @@ import shutil
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
 from .base import Pane
+from .keys import bindings, key_of
 
 REFRESH_S = 3.0
 
 
 class SystemPane(Pane):
-    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("x", "cancel_job", "Cancel job"),
-                Binding("t", "retry_job", "Retry job")]
+    BINDINGS = bindings("system")
 
-    def focus_main(self) -> None:
-        self.query_one("#system-jobs", OptionList).focus()
+    def main_widget(self):
+        return self.query_one("#system-jobs", OptionList)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -89,9 +88,11 @@ class SystemPane(Pane):
             self.action_refresh()
 
     def commands(self):
-        yield SystemCommand("Cancel job (x)", "Stop the job highlighted in the System pane",
+        yield SystemCommand(f"Cancel job ({key_of('system', 'cancel_job')})",
+                            "Stop the job highlighted in the System pane",
                             lambda: (self.app.action_pane("system"), self.action_cancel_job()))
-        yield SystemCommand("Retry job (t)", "Run the failed, cancelled or interrupted job highlighted in the "
+        yield SystemCommand(f"Retry job ({key_of('system', 'retry_job')})",
+                            "Run the failed, cancelled or interrupted job highlighted in the "
                             "System pane again", lambda: (self.app.action_pane("system"), self.action_retry_job()))
 
     def _highlighted_job(self) -> str | None:
@@ -119,8 +120,10 @@ class SystemPane(Pane):
         try:
             job = self.lh.job(job_id)
             self.app.call_from_thread(notify, f"retrying job {job_id}: {job.kind} of {job.target}…", timeout=3)
-            result = self.lh.retry_job(job_id)
+            result = self.app.run_job(self.lh.retry_job, job_id)
         except LakehouseError as e:
+            if self.app.quitting:  # cancelled by quitting: recorded as such, nothing to show
+                return
             self.app.call_from_thread(notify, str(e), severity="error", timeout=10)
             self.app.call_from_thread(self.action_refresh)
             return

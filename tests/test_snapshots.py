@@ -10,7 +10,8 @@ snapshot_report.html with before/after side by side):
 Determinism: the storage root and the ingested CSV sit at fixed paths (wiped and rebuilt
 for every test), so the paths on screen do not change; the app runs for real (core,
 DuckDB, Delta, the Ollama stand-in) and each test waits until every worker is done; then
-`stabilise` stops cursor blink and replaces the few values that differ from run to run
+`stabilise` stops cursor blink (and redraws the editor so its cursor shows whatever phase
+the blink was in) and replaces the few values that differ from run to run
 (clock times, durations, disk sizes, job/ask ids, the stand-in's random port) with fixed
 placeholders in the widgets' text, right before the screenshot.
 """
@@ -145,6 +146,11 @@ async def stabilise(pilot) -> None:
             w.cursor_blink = False
         for w in screen.query(TextArea):
             w.cursor_blink = False
+            # TextArea caches rendered lines by blink phase, and with blink off a focused
+            # cursor's line has the same cache key as a line drawn mid-blink without it:
+            # drop the cache so the cursor is drawn (as with blink off) whatever the phase was
+            w.notify_style_update()
+            w.refresh()
         for w in screen.query(Static):
             if isinstance(w.content, str) and (masked := mask(w.content)) != w.content:
                 w.update(masked)

@@ -62,7 +62,8 @@ def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home,
     async def go():
         async with opened(people_home) as (app, pilot):
             for key, pane in [("f4", "system"), ("f2", "explore"), ("f4", "system"), ("f3", "sql"), ("f1", "ask"),
-                              ("alt+4", "system"), ("alt+3", "sql")]:
+                              ("ctrl+n", "explore"), ("ctrl+n", "sql"), ("ctrl+n", "system"), ("ctrl+n", "ask"),
+                              ("f3", "sql")]:
                 await pilot.press(key)
                 assert app.query_one("TabbedContent").active == pane
             sql = app.query_one("SqlPane")
@@ -80,7 +81,7 @@ def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home,
             await pilot.press("enter")
             await until(pilot, lambda: out.exists() and "wrote 5 rows" in message(app))
             assert out.read_text().splitlines()[0] == "state,n"
-            await pilot.press("ctrl+h")  # the query that ran is in the persisted history
+            await pilot.press("ctrl+l")  # the query that ran is in the persisted history
             assert app.screen.__class__.__name__ == "HistoryPicker"
             await pilot.press("s", "t", "a", "t", "e")
             assert len(app.screen.shown) == 1
@@ -172,18 +173,22 @@ def test_ask_streams_an_answer_and_its_sql_from_the_ollama_stand_in(people_home,
     run(go())
 
 
-def test_ask_says_when_ollama_is_down_and_still_shows_passages(people_home):
+def test_ask_says_when_ollama_is_down_as_the_cli_does(people_home, cli):
+    """With Ollama down the pane shows what the facade's ask returns, as `lakehouse ask`
+    does: the one sentence saying so and what to do; no passages of the pane's own."""
     async def go():
         async with opened(people_home) as (app, pilot):
             assert app.focused is app.query_one("#ask-input")  # the app opens ready to ask
-            await pilot.press(*"who could handle Kubernetes?")  # '?' is text here, not help
-            assert app.query_one("#ask-input").value == "who could handle Kubernetes?"
+            await pilot.press(*"how many people per state?")  # '?' is text here, not help
+            assert app.query_one("#ask-input").value == "how many people per state?"
             await pilot.press("enter")
             log = app.query_one("#ask-log")
             await until(pilot, lambda: "not reachable" in " ".join(str(w.render()) for w in log.children))
-            text = " ".join(str(w.render()) for w in log.children)
-            assert "ollama serve" in text and "What retrieval found meanwhile" in text and "[1] people P" in text
-    run(go())
+            return str(log.children[-1].render())
+    shown = run(go())
+    code, out, err = cli("ask", "how many people per state?")
+    assert code != 0 and "not reachable" in err and "ollama serve" in err and shown.strip() in err
+    assert "[1]" not in shown and "retrieval" not in shown
 
 
 def test_help_and_the_command_palette_list_the_actions(people_home):
@@ -194,8 +199,8 @@ def test_help_and_the_command_palette_list_the_actions(people_home):
             assert app.screen.__class__.__name__ == "HelpScreen"
             await pilot.press("escape")
             titles = [c.title for c in app.get_system_commands(app.screen)]
-            for t in ("Run query (ctrl+enter / ctrl+j)", "Export result (ctrl+s)", "Switch profile (ctrl+o)",
-                      "SQL pane (F3)"):
+            for t in ("Run query (ctrl+r / ctrl+enter / ctrl+j)", "Export result (ctrl+s)", "Switch profile (ctrl+o)",
+                      "SQL pane (F3)", "Query history (ctrl+l)"):
                 assert t in titles
     run(go())
 
@@ -385,7 +390,7 @@ def test_explore_fills_hundreds_of_datasets_and_details_where_the_cursor_rests(h
             await until(pilot, lambda: tree.root.children and str(tree.root.children[0].label) == "datasets (200)")
             nodes = tree.root.children[0].children
             assert [n.data[1] for n in nodes] == [f"ds_{i:03d}" for i in range(200)]
-            assert "1 rows" in str(nodes[7].label)
+            assert "1 row" in str(nodes[7].label)
             tree.focus()
             tree.move_cursor(nodes[0])
             await until(pilot, lambda: str(info.render()).startswith("ds_000") and "columns:" in str(info.render()))
@@ -414,3 +419,188 @@ def test_explore_fills_hundreds_of_datasets_and_details_where_the_cursor_rests(h
             nodes[30].expand()  # columns still load on expand
             await until(pilot, lambda: [str(c.label).split()[0] for c in nodes[30].children] == ["id", "v"])
     run(go())
+
+
+# -- keys as real terminals send them ---------------------------------------------------------
+
+def feed(app, raw: str) -> None:
+    """Bytes as a terminal sends them, parsed by Textual's own parser and posted all at once,
+    as its driver does when they arrive in one read (so nothing waits between keys)."""
+    from textual._xterm_parser import XTermParser
+
+    parser = XTermParser()
+    for event in [*parser.feed(raw), *parser.feed("")]:  # "" ends the input: a lone ESC is flushed
+        app.post_message(event)
+
+
+def screen_text(app) -> str:
+    """The characters on the terminal right now (what a user sees)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,
+                      force_terminal=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def test_keys_as_tmux_sends_them_switch_panes_and_type_nothing_into_the_hidden_box(people_home):
+    """Right after start: F3 and then typing, in one burst (tmux sends F3 as ESC O R), goes
+    into the SQL editor, not the Ask box that was focused; ctrl+n cycles the panes; ctrl+l
+    (not ctrl+h, which is Backspace, 0x08) opens the history; ctrl+r runs."""
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            ask, editor = app.query_one("#ask-input"), app.query_one("#sql-editor")
+            await until(pilot, lambda: "SELECT" in editor.text)
+            before = editor.text
+            feed(app, "\x1bORxyz")
+            await until(pilot, lambda: "xyz" in editor.text)
+            assert app.query_one("TabbedContent").active == "sql" and ask.value == ""
+            assert app.focused is editor
+            feed(app, "\x08\x08\x08")  # ctrl+h as terminals send it: Backspace, so no history here
+            await until(pilot, lambda: editor.text == before)
+            assert app.screen.__class__.__name__ != "HistoryPicker"
+            for pane in ("system", "ask", "explore", "sql"):
+                feed(app, "\x0e")  # ctrl+n
+                await until(pilot, lambda: app.query_one("TabbedContent").active == pane)
+            assert ask.value == "" and editor.text == before
+            editor.text = "SELECT count(*) AS n FROM notes"
+            feed(app, "\x12")  # ctrl+r runs
+            await until(pilot, lambda: "1 row in" in message(app))
+            feed(app, "\x0c")  # ctrl+l: the history
+            await until(pilot, lambda: app.screen.__class__.__name__ == "HistoryPicker")
+            feed(app, "\x1b")
+            await until(pilot, lambda: app.screen.__class__.__name__ != "HistoryPicker")
+            feed(app, "\x1bOP")  # F1: back to Ask, where typing goes into the box
+            feed(app, "hi")
+            await until(pilot, lambda: ask.value == "hi")
+    run(go())
+
+
+def test_help_scrolls_and_shows_every_key_at_80x24(people_home):
+    """? lists every key of the key table, and at 80x24 it scrolls to the last one."""
+    from panes.keys import listed
+
+    async def go():
+        async with opened(people_home, size=(80, 24)) as (app, pilot):
+            await pilot.press("f2", "question_mark")
+            assert app.screen.__class__.__name__ == "HelpScreen"
+            seen = screen_text(app)
+            scroll = app.screen.query_one("#help")
+            assert scroll.max_scroll_y > 0  # more than fits: it scrolls
+            while scroll.scroll_y < scroll.max_scroll_y:
+                await pilot.press("pagedown")
+                await pilot.pause()
+                seen += screen_text(app)
+            last_keys, last_text = listed()[-1][1][-1]
+            assert last_text in screen_text(app)  # the end is on screen
+            flat = " ".join(seen.split())
+            for title, rows in listed():
+                assert title in flat
+                for keys, text in rows:
+                    assert keys in flat and " ".join(text.split()[:3]) in flat, (keys, text)
+            await pilot.press("escape")
+            assert app.screen.__class__.__name__ != "HelpScreen"
+    run(go())
+
+
+def test_readme_key_table_is_the_key_table():
+    """The README's table of TUI keys is the one the app binds (panes/keys.py)."""
+    from pathlib import Path
+
+    from panes.keys import markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert markdown() in readme, "README's key table differs: paste panes.keys.markdown() into it"
+
+
+def test_the_footer_shows_the_keys_of_the_focused_pane(people_home):
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            await pilot.press("f3")
+            await pilot.pause()
+            assert "^r Run" in screen_text(app) and "^l History" in screen_text(app)
+            await pilot.press("f2")
+            await pilot.pause()
+            assert "Pin/unpin" in screen_text(app) and "^l History" not in screen_text(app)
+    run(go())
+
+
+# -- rough edges a new user hit ---------------------------------------------------------------
+
+def test_the_template_comment_is_not_run_and_an_error_replaces_the_result(people_home):
+    """The editor's opening note is not part of what runs, is labelled or is audited; a
+    statement of only comments says so; an error clears the result it would sit under."""
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            await pilot.press("f3")
+            editor = app.query_one("#sql-editor")
+            await until(pilot, lambda: editor.text.startswith("-- datasets here"))
+            editor.move_cursor((0, 3))  # on the comment line itself
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: " ms" in message(app))  # "N row(s) in N ms"
+            assert app.query("#sql-table")
+            audited = [a["statement"] for a in app.lh.audit(limit=5) if a["action"] == "sql"]
+            assert audited[0].startswith("SELECT") and "--" not in audited[0]
+            history = (people_home / "history" / "sql.jsonl").read_text()
+            assert "datasets here" not in history
+            editor.text = "-- just a note\n/* and another */\n"
+            await pilot.press("ctrl+r")
+            assert "only comments here" in message(app) and app.query("#sql-table")  # nothing ran
+            editor.text = "SELECT nope FROM people"
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: "error:" in message(app))
+            await until(pilot, lambda: not app.query("#sql-table"))  # the old result is gone with it
+            await pilot.press("ctrl+s")
+            assert "run a query first" in message(app)  # and so is what export would write
+    run(go())
+
+
+def test_explore_keeps_the_dataset_and_its_sample_after_a_pin(people_home):
+    """Pinning reloads the tree: the cursor stays on the dataset, its detail says pinned, and
+    the sample is that dataset's, in a table whose columns all have room."""
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            await pilot.press("f2")
+            tree = app.query_one("#explore-tree")
+            info = app.query_one("#explore-info")
+            await until(pilot, lambda: tree.root.children and "datasets (2)" in str(tree.root.children[0].label))
+            tree.move_cursor(tree.root.children[0].children[1])  # people
+            await until(pilot, lambda: str(info.render()).startswith("people"))
+            sample = app.query_one("#explore-sample")
+            await until(pilot, lambda: bool(sample.query("DataTable")))
+            table = sample.query_one("DataTable")
+            assert "profile" in [str(c.label) for c in table.ordered_columns]
+            assert all(c.content_width > 0 for c in table.ordered_columns)
+            tree.move_cursor(tree.root.children[0].children[0])  # notes
+            await until(pilot, lambda: str(info.render()).startswith("notes"))
+            tree.move_cursor(tree.root.children[0].children[1])  # back to people, then pin it
+            await until(pilot, lambda: str(info.render()).startswith("people"))
+            await pilot.press("p")
+            await until(pilot, lambda: "pinned" in str(info.render()))
+            assert tree.cursor_node.data == ("dataset", "people")
+            await until(pilot, lambda: bool(sample.query("DataTable")))
+            assert "profile" in [str(c.label) for c in sample.query_one("DataTable").ordered_columns]
+    run(go())
+
+
+def test_a_profile_made_in_another_shell_is_in_the_picker(people_home, cli):
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            code, _, err = cli("profile", "create", "latecomer", "--datasets", "notes")
+            assert code == 0, err
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: app.screen.__class__.__name__ == "ProfilePicker")
+            assert "latecomer" in [v for _, v in app.screen.shown]
+            await pilot.press(*"latecomer", "enter")
+            await until(pilot, lambda: app.lh.profile.id == "latecomer")
+    run(go())
+
+
+def test_leading_comments_are_not_part_of_the_statement():
+    from panes.sql import without_leading_comments
+
+    assert without_leading_comments("-- a\n  /* b\n c */ SELECT 1 -- d") == "SELECT 1 -- d"
+    assert without_leading_comments("-- only\n/* notes") == ""
+    assert without_leading_comments("SELECT '--x'") == "SELECT '--x'"

@@ -21,15 +21,36 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 
-from .errors import LakehouseError, OllamaError
+from .errors import Cancelled, LakehouseError, OllamaError
 
 STEPS = ("check", "indexes", "embedders", "chat model", "unload", "switch")
 
 
 class StepFailed(LakehouseError):
     pass
+
+
+def _cancellable(job, fn):
+    """Run one Ollama request (a model load can take minutes) so a cancel is noticed at
+    once: the request finishes on its own thread, and its answer is dropped."""
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as e:
+            box["error"] = e
+    t = threading.Thread(target=run, name=f"activate-{job.id}", daemon=True)  # pure Python I/O only
+    t.start()
+    while t.is_alive():
+        t.join(0.1)
+        job.progress()  # raises Cancelled when asked, here or from another process
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
 
 
 def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None) -> dict:
@@ -54,8 +75,9 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
     t_start = time.perf_counter()
     try:
         with lh._jobs.run("activate", target.id, listener, cancel, job_id) as job:
-            def step(i: int, name: str, message: str) -> None:
+            def step(i: int, name: str, message: str) -> None:  # a cancel is noticed here
                 job.progress(i, len(STEPS), "steps", f"{name}: {message}", force=True)
+                job.pause_point(name)
 
             def fail(name: str, e: Exception) -> StepFailed:
                 return StepFailed(f"activating {target.id} failed at step '{name}': {e} — "
@@ -89,6 +111,9 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
                     built = "" if gen == info.active_gen else f", built with M {vec._graph_wanted()}"
                     loaded.append(f"{info.name} g{gen} ({(time.perf_counter() - t0) * 1000:.0f} ms{built})")
                     job.check_cancel()
+            except Cancelled:
+                engine.close()
+                raise
             except LakehouseError as e:
                 engine.close()
                 raise fail("indexes", e) from None
@@ -107,10 +132,12 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
                     kinds.add(g.provider)
                     if g.provider == "ollama" and reachable:
                         vec._embedder(vec.catalog.index_generation(info.name, g.gen))
-                        ollama.call(lambda m=g.model: ollama.client.embed(model=m, input="warm up",
-                                                                           keep_alive=keep_alive),
-                                    model=g.model, what="embedding warm-up")
+                        _cancellable(job, lambda m=g.model: ollama.call(
+                            lambda: ollama.client.embed(model=m, input="warm up", keep_alive=keep_alive),
+                            model=m, what="embedding warm-up"))
                 done["embedders"] = ", ".join(sorted(kinds)) or "none needed"
+            except Cancelled:
+                raise
             except LakehouseError as e:
                 raise fail("embedders", e) from None
 
@@ -118,8 +145,9 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
             step(3, "chat model", f"loading {chat_model}")
             if reachable:
                 try:
-                    ollama.call(lambda: ollama.client.generate(model=chat_model, keep_alive=keep_alive),
-                                model=chat_model, what="model load")
+                    _cancellable(job, lambda: ollama.call(
+                        lambda: ollama.client.generate(model=chat_model, keep_alive=keep_alive),
+                        model=chat_model, what="model load"))
                     done["chat model"] = f"{chat_model} loaded (keep_alive {keep_alive})"
                 except OllamaError as e:
                     raise fail("chat model", e) from None

@@ -13,6 +13,7 @@ Module import is deliberately cheap: duckdb is imported inside ``generate``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pathlib
@@ -783,11 +784,13 @@ TO {out('email_log')} ({_PARQUET_OPTIONS})""",
 # Public API
 # ---------------------------------------------------------------------------
 
-def generate(out_dir: pathlib.Path, scale: float = 1.0) -> list[pathlib.Path]:
+def generate(out_dir: pathlib.Path, scale: float = 1.0, job=None) -> list[pathlib.Path]:
     """Write the reference workload into ``out_dir`` and return its paths.
 
     Returns the seven Parquet files in the order of ``TABLES`` followed by the
     ``documents`` folder.  The output is a pure function of ``scale``.
+    With a ``job`` (core.jobs.Job), a cancel interrupts the statement in flight,
+    raises Cancelled and leaves no temporary file behind.
     """
     import duckdb
 
@@ -795,17 +798,35 @@ def generate(out_dir: pathlib.Path, scale: float = 1.0) -> list[pathlib.Path]:
     counts = row_counts(scale)
     ndocs = doc_count(scale)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(out_dir)
     paths = {t: out_dir / f"{t}.parquet" for t in TABLES}
     # per-process temporary names: two demos started at once must not trip over each other
     tmp = {t: out_dir / f".{t}.{os.getpid()}.parquet.tmp" for t in TABLES}
 
     con = duckdb.connect(":memory:")
+    watch = contextlib.ExitStack()
+    if job is not None:
+        watch.enter_context(job.watching(con.interrupt))
     try:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET preserve_insertion_order = true")
-        for stmt in _macros() + _table_sql(counts) + _copy_sql(counts, tmp):
-            con.execute(stmt)
+        stmts = _macros() + _table_sql(counts) + _copy_sql(counts, tmp)
+        for i, stmt in enumerate(stmts):
+            if job is not None:
+                job.progress(i, len(stmts), "steps", "generating the demo workload")
+                job.pause_point("generate")
+            try:
+                con.execute(stmt)
+            except duckdb.InterruptException:
+                if job is not None:
+                    job.check_cancel()  # the watch interrupted it: a cancel
+                raise
+    except BaseException:
+        for f in tmp.values():
+            f.unlink(missing_ok=True)
+        raise
     finally:
+        watch.close()
         con.close()
     for t in TABLES:
         tmp[t].replace(paths[t])
@@ -813,6 +834,16 @@ def generate(out_dir: pathlib.Path, scale: float = 1.0) -> list[pathlib.Path]:
     docs_dir = out_dir / "documents"
     _write_documents(docs_dir, ndocs)
     return [paths[t] for t in TABLES] + [docs_dir]
+
+
+def _remove_stale_tmp(out_dir: pathlib.Path) -> None:
+    """Temporary files of a generation whose process was killed before it could clean up."""
+    from .jobs import _alive
+
+    for f in list(out_dir.glob(".*.parquet.tmp")) + list(out_dir.glob("documents/.*.tmp")):
+        pid = f.name.rsplit(".", 3)[-3] if f.name.endswith(".parquet.tmp") else f.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            f.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------

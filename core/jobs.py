@@ -32,6 +32,9 @@ _DB_INTERVAL = 0.25  # seconds between progress writes / cancel checks in the ca
 # every job it starts so `Lakehouse.retry_job` can make the same call again.
 _CALL: ContextVar[dict | None] = ContextVar("lakehouse_job_call", default=None)
 _NOT_RECORDED = ("self", "progress", "cancel", "job_id")
+# The job running in this thread: a job started inside it (the demo's ingests) also stops
+# when its parent is cancelled from another process.
+_RUNNING: ContextVar["Job | None"] = ContextVar("lakehouse_running_job", default=None)
 
 
 def _jsonable(value):
@@ -96,12 +99,14 @@ class Job:
         self.kind, self.target = kind, target
         self._catalog, self._listener = catalog, listener
         self._cancel = cancel or threading.Event()
+        self._parent = _RUNNING.get()
         self._last_db = 0.0
         self.done, self.total, self.unit, self.message = 0.0, None, "", ""
 
     def progress(self, done: float | None = None, total: float | None = None,
                  unit: str | None = None, message: str | None = None, *, force: bool = False) -> None:
         """Report progress; raise Cancelled if the user asked this job to stop."""
+        self.check_cancel()  # stopping: report nothing more (the frontend may be going away)
         if done is not None:
             self.done = done
         if total is not None:
@@ -116,13 +121,64 @@ class Job:
         t = time.monotonic()
         if force or t - self._last_db >= _DB_INTERVAL:
             self._last_db = t
-            if self._catalog.update_job(self.id, self.done, self.total, self.unit, self.message):
+            if self._requested():
                 self._cancel.set()
         self.check_cancel()
+
+    def _requested(self) -> bool:
+        """Record progress; True when a cancel of this job or a parent was asked for in the catalog."""
+        if self._catalog.update_job(self.id, self.done, self.total, self.unit, self.message):
+            return True
+        return self._parent is not None and self._parent._requested()
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """The Event that stops this job: hand it to the jobs this one starts."""
+        return self._cancel
 
     def check_cancel(self) -> None:
         if self._cancel.is_set():
             raise Cancelled(f"{self.kind} of {self.target} was cancelled; nothing was written")
+
+    @contextmanager
+    def watching(self, interrupt: Callable[[], None]) -> Iterator[None]:
+        """While one long native call runs (a DuckDB statement) nothing reports progress:
+        call `interrupt` as soon as a cancel is asked for — here, or from another process."""
+        lock, stopped = threading.Lock(), [False]
+
+        def watch() -> None:
+            while not self._cancel.wait(_DB_INTERVAL):
+                with lock:
+                    if stopped[0]:
+                        return
+                try:
+                    if self._requested():
+                        self._cancel.set()
+                except Exception:  # the catalog is unreachable: the job's own checks report it
+                    return
+            with lock:  # never interrupt a statement that runs after this block
+                if not stopped[0]:
+                    interrupt()
+
+        t = threading.Thread(target=watch, name=f"cancel-watch-{self.id}", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            with lock:
+                stopped[0] = True
+            t.join(5)  # it notices within one interval
+
+    def pause_point(self, phase: str) -> None:
+        """Test-only: with LAKEHOUSE_TEST_PAUSE_AT=<kind>:<phase> the job says it reached
+        `phase` (its message) and waits there until it is cancelled, so a test can signal
+        a process at a known phase instead of racing it."""
+        if os.environ.get("LAKEHOUSE_TEST_PAUSE_AT") != f"{self.kind}:{phase}":
+            return
+        self.progress(message=f"test pause at {self.kind}:{phase}", force=True)
+        while True:
+            self._cancel.wait(_DB_INTERVAL)
+            self.progress(force=True)  # raises Cancelled once asked, here or from another process
 
 
 def _alive(pid: int) -> bool:
@@ -145,6 +201,7 @@ class Jobs:
         """A job; `job_id` lets a parent process name the job it started in a child."""
         job = Job(self._catalog, kind, target, listener, cancel, job_id)
         self._catalog.add_job(job.id, kind, target, os.getpid(), recorded_call())
+        token = _RUNNING.set(job)
         try:
             yield job
         except Cancelled as e:
@@ -164,6 +221,7 @@ class Jobs:
             self._catalog.update_job(job.id, job.done, job.total, job.unit, job.message)
             self._catalog.finish_job(job.id, "succeeded", job.message)
         finally:
+            _RUNNING.reset(token)
             self._catalog.prune_jobs(self._keep)
 
     def list(self, limit: int = 50) -> list[JobInfo]:

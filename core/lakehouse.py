@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import config as config_mod
 from .catalog import Catalog
-from .errors import LakehouseError, NotFound
+from .errors import Cancelled, LakehouseError, NotFound
 from .jobs import Jobs, Listener, retryable
 from .locks import try_write_lock
 from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo, plain
@@ -669,16 +669,25 @@ class Lakehouse:
         if not (0 < scale <= 100):
             raise LakehouseError(f"--scale must be between 0 and 100, got {scale}")
         out = self.root / "demo" / f"scale-{scale:g}"
+        # one demo job spans it all, so a cancel anywhere records the demo cancelled; a re-run
+        # skips what is done (identical bytes, embedded chunks) and continues
         with self._jobs.run("demo", f"scale {scale:g}", progress, cancel) as job:
             job.progress(0, None, "", "generating the demo workload", force=True)
-            paths = demo_mod.generate(out, scale)
+            paths = demo_mod.generate(out, scale, job)
             job.progress(message=f"generated {len(paths)} sources in {out}", force=True)
-        results: list[IngestResult] = []
-        for p in paths:  # each table with its primary key, so records can be updated by id
-            results += self.ingest([str(p)], key=demo_mod.KEYS.get(Path(p).stem), reason="demo workload",
-                                   progress=progress, cancel=cancel)
-        # the candidates' resumes, searchable by meaning (`lakehouse search resumes "..."`)
-        self.embed("candidates", "resume_text", index="resumes", actor="demo", progress=progress, cancel=cancel)
+            results: list[IngestResult] = []
+            try:
+                for p in paths:  # each table with its primary key, so records can be updated by id
+                    results += self.ingest([str(p)], key=demo_mod.KEYS.get(Path(p).stem),
+                                           reason="demo workload", progress=progress, cancel=job.cancel_event)
+                # the candidates' resumes, searchable by meaning (`lakehouse search resumes "..."`)
+                self.embed("candidates", "resume_text", index="resumes", actor="demo", progress=progress,
+                           cancel=job.cancel_event)
+            except Cancelled as e:
+                done = sum(r.status in ("ingested", "unchanged") for r in results)
+                raise Cancelled(f"the demo was cancelled ({e}); {done} of {len(paths)} sources are "
+                                "loaded — run `lakehouse demo` again to continue from there") from None
+            job.progress(message=f"demo loaded into {self.root}", force=True)
         return results
 
 

@@ -106,8 +106,10 @@ class HnswIndex:
         index = hnswlib.Index(space="cosine", dim=dim)
         index.init_index(max_elements=max(n, 1), ef_construction=ef_construction, M=m, random_seed=seed)
         threads = threads or os.cpu_count() or 1
-        step = max(10_000, n // 50)
-        for start in range(0, n, step):  # in slices, so progress shows and cancel is noticed
+        # add_items is one native call: in slices of at most 50k vectors, so progress (and an
+        # ETA) shows and a cancel raised by `progress` is noticed within seconds
+        step = min(50_000, max(10_000, n // 50))
+        for start in range(0, n, step):
             stop = min(start + step, n)
             index.add_items(vectors[start:stop], np.arange(start, stop), num_threads=threads)
             if progress:

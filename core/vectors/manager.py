@@ -360,6 +360,7 @@ class Vectors:
                 done += len(idx)
                 batches += 1
                 crash_point(f"embed_batch_{batches}")
+                job.pause_point("batches")
                 rate = done / max(time.monotonic() - t0, 1e-9)
                 job.progress(done, len(todo), "chunks", f"{rate:,.0f} chunks/s · {emb.describe()}")
         except Cancelled:
@@ -408,7 +409,12 @@ class Vectors:
         if kind == "hnsw":
             def prog(done, total):
                 job.progress(done, total, "vectors", f"building HNSW (M {m}, ef_construction {efc})")
-            hnsw = HnswIndex.build(normalised, m, efc, efs, progress=prog)
+                job.pause_point("hnsw")
+            try:
+                hnsw = HnswIndex.build(normalised, m, efc, efs, progress=prog)
+            except Cancelled:
+                raise Cancelled(f"building the HNSW graph of {name} g{gen} was cancelled; its {len(ids):,} "
+                                "vectors are kept — run the same command again to build it") from None
         meta = {"index": name, "gen": gen, "kind": kind, "dataset": dataset, "column": column, "key": keys,
                 **emb.identity(), "chunk_size": None, "overlap": None, "m": m, "ef_construction": efc,
                 "ef_search": efs, "dataset_version": version, "rows": len(set(chunks["row_key"])),

@@ -15,6 +15,7 @@ from typing import List, Optional
 import typer
 
 from core.errors import LakehouseError
+from core.text import count
 
 app = typer.Typer(
     name="lakehouse",
@@ -79,6 +80,9 @@ def _open():
         from core import Lakehouse
 
         lh = Lakehouse.open(config=cfg)
+    if cfg.profile is None and lh.profile.id != "default":  # activated earlier (here or in the TUI): say so
+        print(f"profile: {lh.profile.id} (the active profile; `lakehouse profile activate default` or "
+              "--profile default to leave it)", file=sys.stderr)
     for note in lh.recovery_notes:
         print(f"recovered: {note}", file=sys.stderr)
     for problem in lh.profile_problems:
@@ -262,31 +266,31 @@ def main_callback(
         start()
 
 
+def _demo_offer(lh) -> str:
+    scale = lh.config.get("demo.scale")
+    size = "2.47M rows; about a minute on a 2-core laptop" if scale == 1 else f"scale {scale:g} of 2.47M rows"
+    return f"The storage root {lh.root} is empty. Load the demo workload (a staffing company, {size})?"
+
+
 def start() -> None:
     """No subcommand: the workstation in a terminal; in a pipe or script, a summary."""
     if sys.stdin.isatty() and sys.stdout.isatty():
         try:
             with _open() as lh:
                 empty = not lh.datasets() and lh.config.get("demo.offer_on_first_run")
-                if empty and typer.confirm(f"The storage root {lh.root} is empty. Load the demo workload "
-                                           "(a staffing company, 2.47M rows, ~20 s)?", default=True):
-                    _print_ingest(_run_job(lh.demo, 1.0))
+                if empty and typer.confirm(_demo_offer(lh), default=True):
+                    _print_ingest(_run_job(lh.demo, lh.config.get("demo.scale")))
         except LakehouseError as e:
             _fail(e)
-        tui(None)
+        _open_tui(None, None)
         return
     try:
         lh = _open()
         try:
             if not lh.datasets() and lh.config.get("demo.offer_on_first_run"):
-                if sys.stdin.isatty() and typer.confirm(
-                        f"The storage root {lh.root} is empty. Load the demo workload "
-                        "(a staffing company, 2.47M rows, ~15 s)?", default=True):
-                    _print_ingest(_run_job(lh.demo, 1.0))
-                else:
-                    print(f"The storage root {lh.root} is empty. Load the demo workload with "
-                          "`lakehouse demo`, or your own files with `lakehouse ingest PATH`.")
-                    return
+                print(f"The storage root {lh.root} is empty. Load the demo workload with "
+                      "`lakehouse demo`, or your own files with `lakehouse ingest PATH`.")
+                return
             _print_datasets(lh.datasets(), ListFormat.table)
             names = {d.name for d in lh.datasets()}
             if "candidates" in names:
@@ -330,7 +334,7 @@ def _print_ingest(results, as_json: bool = False) -> int:
                 files = f"{len(rs)} file{'s' if len(rs) != 1 else ''}"
                 if status == "ingested":
                     v = max(x.table_version or 0 for x in rs)
-                    print(f"{ds}: {files} ingested, {sum(x.rows for x in rs):,} rows (version {v})")
+                    print(f"{ds}: {files} ingested, {count(sum(x.rows for x in rs), 'row')} (version {v})")
                 elif status == "unchanged":
                     print(f"{ds}: {files} already ingested (identical bytes) — nothing written")
                 else:
@@ -397,7 +401,7 @@ def describe(
         print(dumps(d.to_dict()))
         return
     ds = d.dataset
-    print(f"{ds.name}  ({ds.kind}, {ds.format})  {ds.row_count:,} rows  {human_bytes(ds.bytes)}  "
+    print(f"{ds.name}  ({ds.kind}, {ds.format})  {count(ds.row_count, 'row')}  {human_bytes(ds.bytes)}  "
           f"version {ds.table_version}  updated {ds.updated_at[:19].replace('T', ' ')}")
     if ds.description:
         print(ds.description)
@@ -453,7 +457,7 @@ def sql(
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
     if output:
-        print(f"wrote {n:,} rows to {output}", file=sys.stderr)
+        print(f"wrote {count(n, 'row')} to {output}", file=sys.stderr)
 
 
 @app.command()
@@ -702,11 +706,11 @@ def errors(
 
 
 @app.command()
-def demo(scale: float = typer.Option(1.0, "--scale", help="Size factor: 1 = 2.47M rows.")):
+def demo(scale: Optional[float] = typer.Option(None, "--scale", help="Size factor: 1 = 2.47M rows (default: [demo] scale).")):
     """Generate and ingest the reference staffing workload (deterministic)."""
     try:
         with _open() as lh:
-            code = _print_ingest(_run_job(lh.demo, scale))
+            code = _print_ingest(_run_job(lh.demo, scale if scale is not None else lh.config.get("demo.scale")))
             info = lh.index("resumes")
     except LakehouseError as e:
         _fail(e)
@@ -769,7 +773,7 @@ def _print_embed(r, format: ListFormat = ListFormat.table) -> None:
               f"{r.dataset}.{r.column} — nothing embedded ({r.embedder})")
         return
     rate = r.embedded / r.seconds if r.seconds else 0
-    print(f"{r.index} g{r.gen}: {r.rows:,} rows -> {r.chunks:,} chunks; {r.embedded:,} embedded"
+    print(f"{r.index} g{r.gen}: {count(r.rows, 'row')} -> {count(r.chunks, 'chunk')}; {r.embedded:,} embedded"
           f"{f' ({rate:,.0f} chunks/s)' if r.embedded else ''}, {r.reused:,} reused"
           f"{f', {r.removed:,} removed' if r.removed else ''}"
           f"{f', {r.split_inputs:,} long inputs split' if r.split_inputs else ''} in {r.seconds:.1f} s")
@@ -1165,14 +1169,16 @@ def profile_activate(name: str = typer.Argument(..., help="Profile name."),
 
 
 @app.command("audit")
-def audit_cmd(profile: Optional[str] = typer.Option(None, "--profile", help="Only this profile's entries."),
+def audit_cmd(of: Optional[str] = typer.Option(None, "--of", metavar="PROFILE",
+                                               help="Only this profile's entries (--profile works as that profile, "
+                                                    "which also shows only its own)."),
               since: Optional[str] = typer.Option(None, "--since", help="30m, 2h, 7d or an ISO time."),
               limit: int = typer.Option(50, "--limit", help="Most entries to show."),
               format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
     """Every data access — SQL, search, ask, mutation, activation — newest first."""
     from app.output import print_records
 
-    rows = _with_lh(lambda lh: lh.audit(profile, since, limit))
+    rows = _with_lh(lambda lh: lh.audit(of, since, limit))
     for r in rows:
         r["time"] = r["ts"][:19].replace("T", " ")
         r["ms"] = r["duration_ms"]
@@ -1186,10 +1192,19 @@ def tui(theme: Optional[str] = typer.Option(None, "--theme", help="lakehouse-dar
                                               help="Work through the daemon: this storage root's, or the one "
                                                    "at SOCKET or HOST:PORT (the same as --remote).")):
     """Open the workstation: Ask, Explore, SQL and System panes (F1–F4; ctrl+p lists every action)."""
+    _open_tui(theme, connect)
+
+
+def _open_tui(theme: Optional[str], connect: Optional[str]) -> None:
+    """The workstation, for `lakehouse tui` and for `lakehouse` with no subcommand."""
     from themes import NAMES
 
     from core import config as cfg
 
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("error: the workstation needs a terminal (stdin and stdout are not one) — run `lakehouse tui` "
+              "in a terminal, or use the `lakehouse` subcommands from scripts", file=sys.stderr)
+        raise typer.Exit(2)
     try:
         c = cfg.load(home=state.home, config_file=state.config, profile=state.profile)
     except LakehouseError as e:
@@ -1340,11 +1355,36 @@ def _looks_like_address(arg: str) -> bool:
             or re.fullmatch(r"[\w.\-]*:\d{1,5}", arg) is not None)
 
 
-def hoist_remote(argv: list[str]) -> list[str]:
-    """`--remote [SOCKET]` (or `--connect`) anywhere before `--` becomes the global `--remote VALUE`
-    ("-" when no socket follows), so `lakehouse --remote sql …` and `lakehouse sql
-    --remote …` both work and a command name is never taken for a socket."""
+_GLOBAL_VALUED = ("--home", "--config", "--profile")
+
+
+def _flags() -> set[str]:
+    """Every option that takes no value (--json, --wait, …), from the commands themselves."""
+    out: set[str] = set()
+
+    def walk(cmd) -> None:  # duck-typed: Typer may bring its own copy of click
+        for p in cmd.params:
+            if getattr(p, "is_flag", False) or getattr(p, "count", False):
+                out.update(list(p.opts) + list(p.secondary_opts))
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub)
+    walk(typer.main.get_command(app))
+    return out
+
+
+def normalise_argv(argv: list[str]) -> list[str]:
+    """Accept the global options anywhere and never take a query for an option.
+
+    - `--home`, `--config`, `--profile` and `--remote [SOCKET]` (or `tui --connect`) may
+      come before or after the subcommand; they are moved before it. `--remote` takes
+      the next word only when it looks like a socket or HOST:PORT ("-" means this root's
+      daemon), so a command name is never taken for a socket.
+    - A word that starts with "-" but holds whitespace (`lakehouse sql $'-- note\nSELECT 1'`)
+      is a query or a name, not an option: it is passed after `--`.
+    """
+    front: list[str] = []
     out: list[str] = []
+    loose: list[str] = []
     remote = None
     i = 0
     while i < len(argv):
@@ -1352,17 +1392,29 @@ def hoist_remote(argv: list[str]) -> list[str]:
         if a == "--":
             out += argv[i:]
             break
-        if a in ("--remote", "--connect"):  # `tui --connect` is the TUI's spelling of it
+        if a in ("--remote", "--connect"):
             if i + 1 < len(argv) and _looks_like_address(argv[i + 1]):
                 remote, i = argv[i + 1], i + 1
             else:
                 remote = "-"
         elif a.startswith(("--remote=", "--connect=")):
             remote = a.split("=", 1)[1] or "-"
+        elif a in _GLOBAL_VALUED and i + 1 < len(argv):
+            front += [a, argv[i + 1]]
+            i += 1
+        elif a.startswith(tuple(f + "=" for f in _GLOBAL_VALUED)):
+            front.append(a)
+        elif (a.startswith("-") and len(a) > 1 and any(c.isspace() for c in a)
+              and not (i and argv[i - 1].startswith("-") and argv[i - 1] not in _flags())):
+            loose.append(a)  # not the value of the option before it (`--reason "- typo fixed"`)
         else:
             out.append(a)
         i += 1
-    return ["--remote", remote, *out] if remote is not None else out
+    if remote is not None:
+        front += ["--remote", remote]
+    if loose:
+        out = out[:out.index("--") + 1] + loose + out[out.index("--") + 1:] if "--" in out else out + ["--", *loose]
+    return front + out
 
 
 def main() -> None:
@@ -1373,7 +1425,7 @@ def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started ignoring it
         signal.signal(signal.SIGINT, _ctrl_c.handler)
     try:
-        app(args=hoist_remote(sys.argv[1:]), prog_name="lakehouse")
+        app(args=normalise_argv(sys.argv[1:]), prog_name="lakehouse")
     except LakehouseError as e:  # anything a command did not catch itself
         if _ctrl_c.hit:
             _ctrl_c.say()

@@ -50,14 +50,19 @@ def _console():
 
 
 def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None = None,
-               caption: str | None = None, wide: tuple[str, ...] = ()) -> None:
-    """A table; columns named in `wide` (e.g. the text of a search hit) get 3x the room."""
+               caption: str | None = None, wide: tuple[str, ...] = (), full: tuple[str, ...] = ()) -> None:
+    """A table; columns named in `wide` (e.g. the text of a search hit) get 3x the room;
+    those in `full` (messages, reasons) are never cut: they take the rest of the width
+    and fold onto more lines."""
     from rich.table import Table
 
     t = Table(title=title, show_lines=False, header_style="bold")
-    widths = [180 if c in wide else 60 for c in columns]
+    widths = [1_000_000 if c in full else 180 if c in wide else 60 for c in columns]
     for c, w in zip(columns, widths):
-        t.add_column(c, overflow="fold", max_width=w)
+        if c in full:
+            t.add_column(c, overflow="fold", ratio=1)
+        else:
+            t.add_column(c, overflow="fold", max_width=w)
     for r in rows:
         t.add_row(*(_cell(v, w) for v, w in zip(r, widths)))
     console = _console()
@@ -66,12 +71,17 @@ def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | N
         console.print(caption, style="dim", soft_wrap=True)
 
 
+# Columns of listings that hold sentences: shown whole, folded to the terminal's width.
+SENTENCES = ("message", "reason", "error", "statement", "detail", "description")
+
+
 def print_records(records: list[dict], columns: list[str], fmt: str, title: str | None = None) -> None:
     """A listing: a table for people, JSON for scripts."""
     if fmt == "json":
         print(dumps(records))
     else:
-        print_rows(columns, ([r.get(c) for c in columns] for r in records), title=title)
+        print_rows(columns, ([r.get(c) for c in columns] for r in records), title=title,
+                   full=tuple(c for c in columns if c in SENTENCES))
 
 
 def print_result(result: dict) -> int:

@@ -98,6 +98,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     },
     "demo": {
         "offer_on_first_run": (bool, True, "offer to load the demo workload when the storage root is empty"),
+        "scale": (float, 1.0, "size of the demo workload (1 = 2.47M rows) offered on first run and made by `lakehouse demo`"),
     },
 }
 
@@ -238,5 +239,8 @@ def load(home: str | Path | None = None, config_file: str | Path | None = None,
     elif not values["storage"]["root"]:
         values["storage"]["root"] = str(default_root())
         sources["storage.root"] = "default (platform data dir)"
+    if not values["ollama"]["host"] and env.get("OLLAMA_HOST"):  # the value in use, and why
+        values["ollama"]["host"] = env["OLLAMA_HOST"]
+        sources["ollama.host"] = "OLLAMA_HOST"
     return Config(values=values, sources=sources, file=path, profiles=profiles,
                   profile=(profile or env.get("LAKEHOUSE_PROFILE") or None))

@@ -9,6 +9,8 @@ class LakehouseError(Exception):
     """Base class: the message is the whole user-facing sentence."""
 
     exit_code = 1
+    refused = False  # the audit's outcome: True when the product said no (scope, read-only, a
+    # name that is not there), False when the work was tried and failed (syntax, a type, I/O)
 
 
 class ConfigError(LakehouseError):
@@ -19,10 +21,11 @@ class NameError_(LakehouseError):
     """An invalid dataset name (kept distinct from the builtin NameError)."""
 
     exit_code = 2
+    refused = True
 
 
 class NotFound(LakehouseError):
-    pass
+    refused = True
 
 
 class IngestError(LakehouseError):
@@ -30,7 +33,12 @@ class IngestError(LakehouseError):
 
 
 class SqlError(LakehouseError):
-    pass
+    """A query that could not run: refused by the read-only gate or the profile
+    (refused=True), or failed in DuckDB (a syntax, binder or runtime error)."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class Cancelled(LakehouseError):
@@ -41,6 +49,8 @@ class Cancelled(LakehouseError):
 
 class VectorError(LakehouseError):
     """Embedding, index or search failures (bad input, corrupt files, model mismatch)."""
+
+    refused = True
 
 
 class OllamaError(LakehouseError):

@@ -166,8 +166,7 @@ class Lakehouse:
         except LakehouseError as e:
             targets = targets() if callable(targets) else targets
             self.audit_log.record(action, targets, statement, None, (time.perf_counter() - t0) * 1000,
-                                  "refused" if type(e).__name__ in ("NotFound", "SqlError", "VectorError",
-                                                                      "UnsafeSql", "NameError_") else "failed", str(e))
+                                  "refused" if e.refused else "failed", str(e))
             raise
         n = rows(out) if rows else None
         targets = targets() if callable(targets) else targets
@@ -312,18 +311,21 @@ class Lakehouse:
             rdr = self.engine.stream(text, batch_rows, _as_of(as_of))
         except LakehouseError as e:
             self.audit_log.record("sql", self._touched(text), text, None, (time.perf_counter() - t0) * 1000,
-                                  "refused", str(e))
+                                  "refused" if e.refused else "failed", str(e))
             raise
         audit, touched = self.audit_log, self._touched(text)
 
         def counted():
-            n = 0
+            n, outcome, error = 0, "ok", None
             try:
                 for b in rdr:
                     n += b.num_rows
                     yield b
-            finally:
-                audit.record("sql", touched, text, n, (time.perf_counter() - t0) * 1000)
+            except LakehouseError as e:  # failed while rows streamed (a cast, an interrupt)
+                outcome, error = "failed", str(e)
+                raise
+            finally:  # also when the reader stopped early (`| head`)
+                audit.record("sql", touched, text, n, (time.perf_counter() - t0) * 1000, outcome, error)
         return pa.RecordBatchReader.from_batches(rdr.schema, counted())
 
     def sql_rows(self, text: str, limit: int = 100, as_of: int | str | None = None) -> dict:

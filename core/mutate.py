@@ -24,6 +24,9 @@ from .register import register
 from .tables import Tables, _ident, open_at
 
 # Key and value types a literal can be written for (DuckDB type names).
+# Per-record field events one restore writes into its commit (and the journal); past
+# this the restore's summary event says how many records were not listed one by one.
+RESTORE_JOURNAL_MAX = 10_000
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
@@ -207,9 +210,53 @@ class Mutator:
                                   "nothing written")
         meta = {"source": "restore", "actor": actor, "reason": reason, "mode": "restore",
                 "summary": f"restored version {version}"}
+        if ds.primary_key:  # each record the restore changes gets its history, as update/delete do
+            meta["journal"] = self._restore_events(ds, target, version)
         snap, written, rewritten = self._commit(ds, lambda: self.tables.restore(name, version, meta), meta)
         return MutationResult(name, snap.version, f"{name}: restored version {version} as version "
                               f"{snap.version} ({snap.rows:,} rows)", [], written, rewritten)
+
+    def _restore_events(self, ds: Dataset, target, version: int) -> list[dict]:
+        """Journal events for restoring a keyed dataset to `target` (a DeltaTable): one
+        summary, then the old -> new value of each field of each record that changes (a
+        record the restore brings back has old values None; one it removes, new None).
+        Past RESTORE_JOURNAL_MAX field events the summary says how many were not listed."""
+        con = self._duck()
+        files = [str(self.tables.path(ds.name) / f["path"]) for f in self.catalog.files(ds.name)]
+        cur = con.read_parquet(files, union_by_name=True) if files else None
+        if cur is None:
+            return []
+        con.register("_restore_cur", cur)
+        con.register("_restore_tgt", target.to_pyarrow_dataset())
+        try:
+            on = " AND ".join(f"c.{quote_ident(k)} = t.{quote_ident(k)}" for k in ds.primary_key)
+            k0 = quote_ident(ds.primary_key[0])
+            frm = (f"FROM _restore_cur c FULL OUTER JOIN _restore_tgt t ON {on} "
+                   "WHERE to_json(c)::VARCHAR IS DISTINCT FROM to_json(t)::VARCHAR")
+            added, deleted, updated = con.execute(
+                f"SELECT count(*) FILTER (WHERE c.{k0} IS NULL), count(*) FILTER (WHERE t.{k0} IS NULL), "
+                f"count(*) FILTER (WHERE c.{k0} IS NOT NULL AND t.{k0} IS NOT NULL) {frm}").fetchone()
+            pairs = con.execute(f"SELECT c, t {frm} ORDER BY {', '.join(f'coalesce(c.{quote_ident(k)}, t.{quote_ident(k)})' for k in ds.primary_key)} "
+                                f"LIMIT {RESTORE_JOURNAL_MAX}").fetchall()
+        finally:
+            con.unregister("_restore_cur")
+            con.unregister("_restore_tgt")
+        events: list[dict] = []
+        for old, new in pairs:
+            old_there = old is not None and any(old.get(k) is not None for k in ds.primary_key)
+            new_there = new is not None and any(new.get(k) is not None for k in ds.primary_key)
+            rec = new if new_there else old
+            entity = ",".join(_text(rec.get(k)) for k in ds.primary_key)
+            for col in dict.fromkeys([*(old or {}), *(new or {})]):
+                o = _text(old.get(col)) if old_there else None
+                n = _text(new.get(col)) if new_there else None
+                if o != n and len(events) < RESTORE_JOURNAL_MAX:
+                    events.append({"entity": entity, "field": col, "old": o, "new": n})
+        changed = added + deleted + updated
+        summary = f"restored version {version}: {updated:,} records changed, {added:,} brought back, {deleted:,} removed"
+        if changed > len(pairs) or len(events) >= RESTORE_JOURNAL_MAX:
+            summary += f" (field changes journaled per record for the first {len(pairs):,} records only)"
+        return [{"new": summary, "added": added, "updated": updated, "deleted": deleted}] + events
 
     # -- compaction ----------------------------------------------------------------------
     def target_mb(self, ds: Dataset) -> int:

@@ -83,7 +83,7 @@ class Ollama:
                     time.sleep(self.backoff * 2 ** (attempt - 1))
                     continue
                 raise self.error(e, model, what) from None
-            except ConnectionError as e:  # refused: the server is not running; retrying won't help
+            except (ConnectionError, httpx.ConnectError) as e:  # refused: no server; retrying won't help
                 raise self.error(e, model, what) from None
             except httpx.TransportError as e:
                 # a dropped connection or a slow answer: a busy or restarting server recovers

@@ -150,13 +150,16 @@ class SqlEngine:
     # -- per query -----------------------------------------------------------------
     def _check(self, con, text: str) -> None:
         if not text or not text.strip():
-            raise SqlError("the query is empty — write a SELECT, e.g. SELECT * FROM <dataset> LIMIT 10")
+            raise SqlError("the query is empty — write a SELECT, e.g. SELECT * FROM <dataset> LIMIT 10", refused=True)
         try:
             statements = con.extract_statements(text)
         except Exception as e:
-            raise SqlError(_clean(e)) from None
+            raise _clean(e) from None
+        if not statements:
+            raise SqlError("the query holds only comments — write a statement after them, "
+                           "e.g. SELECT * FROM <dataset> LIMIT 10", refused=True)
         if len(statements) != 1:
-            raise SqlError(f"the query has {len(statements)} statements — run one at a time")
+            raise SqlError(f"the query has {len(statements)} statements — run one at a time", refused=True)
         kind = statements[0].type.name
         if kind not in READ_ONLY:
             words = statements[0].query.split()
@@ -165,7 +168,7 @@ class SqlEngine:
             raise SqlError(
                 f"{kind} statements are refused: SQL here is read-only (SELECT, WITH, FROM, DESCRIBE, "
                 "SHOW, SUMMARIZE, EXPLAIN) — change data with `lakehouse ingest`, `update`, `delete` "
-                "or `restore`, and bring files in with `lakehouse ingest PATH`")
+                "or `restore`, and bring files in with `lakehouse ingest PATH`", refused=True)
 
     def _mentioned(self, text: str) -> list[str]:
         # a view is mentioned when it is a whole word (not part of "name@v3"): one scan of
@@ -194,9 +197,9 @@ class SqlEngine:
         for name, when in set(_AT.findall(text)):
             if name not in self._views:
                 if self.profile is not None and self.catalog.get(name) is not None:
-                    raise SqlError(f"no such dataset in profile {self.profile.id}: {name}")
+                    raise SqlError(f"no such dataset in profile {self.profile.id}: {name}", refused=True)
                 raise SqlError(f'no dataset named {name!r} (in "{name}@{when}") — '
-                               "`lakehouse datasets` lists them")
+                               "`lakehouse datasets` lists them", refused=True)
             targets.append((f"{name}@{when}", name, parse_as_of(when)))
         if as_of is not None:
             if isinstance(as_of, int) and len(mentioned) != 1:
@@ -250,7 +253,8 @@ class SqlEngine:
         if self.profile is not None and m and self.catalog.get(m.group(1).strip('"')) is not None:
             name = m.group(1).strip('"')
             seen = ", ".join(sorted(self._views)) or "none"
-            return SqlError(f"no such dataset in profile {self.profile.id}: {name} — its datasets: {seen}")
+            return SqlError(f"no such dataset in profile {self.profile.id}: {name} — its datasets: {seen}",
+                            refused=True)
         return e
 
     def run(self, text: str, as_of: str | int | None = None):
@@ -263,7 +267,7 @@ class SqlEngine:
         try:
             return cur.sql(text).to_arrow_table()
         except Exception as e:
-            raise self._out_of_scope(SqlError(_clean(e))) from None
+            raise self._out_of_scope(_clean(e)) from None
         finally:
             self._running.pop(cur, None)
             cur.close()
@@ -282,14 +286,14 @@ class SqlEngine:
         except Exception as e:
             self._running.pop(cur, None)
             cur.close()
-            raise self._out_of_scope(SqlError(_clean(e))) from None
+            raise self._out_of_scope(_clean(e)) from None
 
         def batches():
             try:
                 for b in rdr:
                     yield b
             except Exception as e:
-                raise SqlError(_clean(e)) from None
+                raise _clean(e) from None
             finally:
                 self._running.pop(cur, None)
                 cur.close()
@@ -316,23 +320,33 @@ def parse_as_of(value: str | int) -> int | str:
     return int(m.group(1)) if m else v
 
 
-def _clean(e: BaseException) -> str:
-    """DuckDB's message, first line(s), with file-access refusals explained."""
+def _clean(e: BaseException) -> SqlError:
+    """DuckDB's error as ours: its first line with its hints ("Did you mean", "Candidate
+    bindings"), and the caret context ("LINE 1: …" and the marker under it) kept on lines
+    of their own so the marker still points at the right character. File-access refusals
+    are explained."""
     from .errors import LakehouseError
 
+    if isinstance(e, SqlError):
+        return e
     if isinstance(e, LakehouseError):
-        return str(e)
+        return SqlError(str(e), refused=e.refused)
     msg = str(e).strip()
     if "file system operations are disabled" in msg or "disabled through configuration" in msg \
             or "external access" in msg.lower():
         m = re.search(r'"([^"]+)"', msg)
         what = f" ({m.group(1)})" if m else ""
-        return (f"file access is disabled in Lakehouse SQL{what}: query datasets by name "
-                "(`lakehouse datasets` lists them); to bring a file in, use `lakehouse ingest PATH`")
-    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
-    head = lines[0] if lines else "query failed"
-    # keep DuckDB's own hints: "Did you mean ...?" and the caret context "LINE 1: ..."
-    extra = [ln for ln in lines[1:4] if ln.startswith(("Did you mean", "LINE "))]
-    if "does not exist" in head and not extra:
-        extra.append("(`lakehouse datasets` lists the datasets)")
-    return " ".join([head] + extra)
+        return SqlError(f"file access is disabled in Lakehouse SQL{what}: query datasets by name "
+                        "(`lakehouse datasets` lists them); to bring a file in, use `lakehouse ingest PATH`",
+                        refused=True)
+    lines = [ln.rstrip() for ln in msg.splitlines() if ln.strip()]
+    head = lines[0].strip() if lines else "query failed"
+    hints = [ln.strip() for ln in lines[1:] if ln.lstrip().startswith(("Did you mean", "Candidate bindings"))]
+    if "does not exist" in head and not hints:
+        hints.append("(`lakehouse datasets` lists the datasets)")
+    context: list[str] = []
+    for i, ln in enumerate(lines):
+        if ln.startswith("LINE ") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= {"^"}:
+            context = [ln, lines[i + 1]]
+            break
+    return SqlError("\n".join([" ".join([head] + hints)] + context))

@@ -308,7 +308,7 @@ def test_audit_writes_are_batched_and_survive_a_crash_after_the_interval(root):
 
 def test_audit_from_the_shell(root, cli):
     cli("--profile", "docs-assistant", "sql", "SELECT count(*) FROM documents")
-    code, out, err = cli("audit", "--profile", "docs-assistant", "--format", "json")
+    code, out, err = cli("audit", "--of", "docs-assistant", "--format", "json")
     assert code == 0
     entries = json.loads(out)
     assert entries[0]["action"] == "sql" and entries[0]["datasets"] == "documents"

@@ -76,10 +76,12 @@ def test_read_only_forms_work(loaded):
     assert loaded.sql("WITH x AS (SELECT max(pop) m FROM cities) SELECT m FROM x").column(0)[0].as_py() == 2800
 
 
-def test_syntax_and_unknown_table_errors_are_one_line(loaded):
+def test_syntax_and_unknown_table_errors_are_one_sentence_with_duckdbs_pointer(loaded):
     with pytest.raises(SqlError) as e:
         loaded.sql("SELEC 1")
-    assert "syntax error" in str(e.value) and "\n" not in str(e.value)
+    # one sentence, then DuckDB's own pointer at the word: the line and a caret under it
+    assert str(e.value).splitlines() == ['Parser Error: syntax error at or near "SELEC"', "LINE 1: SELEC 1",
+                                         "        ^^^^^"]
     with pytest.raises(SqlError) as e:
         loaded.sql("SELECT * FROM citiez")
     assert "citiez" in str(e.value) and "cities" in str(e.value)

@@ -182,9 +182,10 @@ def test_restore_makes_an_old_state_current_as_a_new_version(people):
     assert res.table_version == 2
     assert [x["id"] for x in rows(people)] == ["P1", "P2", "P3"]
     assert [x["operation"] for x in people.versions("people")] == ["WRITE", "DELETE", "RESTORE"]
-    last = people.history("people")[-1]
-    assert (last["source"], last["actor"], last["reason"], last["new_value"]) == (
-        "restore", "carol", "undo delete", "restored version 0")
+    summary = [e for e in people.history("people") if e["source"] == "restore" and e["entity"] is None]
+    assert [(e["actor"], e["reason"], e["new_value"]) for e in summary] == [
+        ("carol", "undo delete", "restored version 0: 0 records changed, 1 brought back, 0 removed")]
+    assert {e["field"] for e in people.history("people", "P1") if e["source"] == "restore"} == {"id", "name", "age", "city"}
     assert people.sql('SELECT count(*) AS n FROM "people@v1"').to_pylist() == [{"n": 2}]
 
 

@@ -69,7 +69,8 @@ class Asker:
         n = self.cfg.get("ask.sample_values")
         out = {}
         for ds in self.lh.datasets():
-            sample = self.lh.sql(f"SELECT * FROM {quote_ident(ds.name)} LIMIT {max(n, 1) * 3}").to_pylist()
+            # the engine, not the audited facade: the ask is audited once, not once per table
+            sample = self.lh.engine.run(f"SELECT * FROM {quote_ident(ds.name)} LIMIT {max(n, 1) * 3}").to_pylist()
             lines = [f"TABLE {ds.name} ({ds.row_count:,} rows)" + (f" -- {ds.description}" if ds.description else "")]
             for c in ds.columns:
                 vals = []
@@ -275,6 +276,7 @@ class Asker:
         chosen, reason = self.route(question, mode, index)
         result = AskResult(uuid.uuid4().hex[:10], question, chosen, reason, "answered", "", self.chat.model)
         try:
+            self.chat.prepare()  # Ollama down or the model missing: say so before any other work
             if chosen == "sql":
                 self._write_sql(question, result, t)
                 self._summarise(question, result, on_token, t)

@@ -76,8 +76,9 @@ class Chat:
         """Prompt tokens that fit beside a full-length reply."""
         return self.num_ctx - self.num_predict - 64
 
-    def _prepare(self) -> None:
-        """Learn once whether the model thinks: structured replies switch thinking off."""
+    def prepare(self) -> None:
+        """Check once that the server answers and the model can chat (one sentence if
+        not), and learn whether it thinks: structured replies switch thinking off."""
         if not self._checked:
             caps = self.ollama.capabilities(self.model)
             if caps and "completion" not in caps:
@@ -98,7 +99,7 @@ class Chat:
 
     def complete(self, messages: list[dict], *, schema: dict | None = None, on_token=None,
                  what: str = "the prompt") -> Reply:
-        self._prepare()
+        self.prepare()
         self.check_fits(messages, what)
         reply = Reply("")
         msgs = list(messages)

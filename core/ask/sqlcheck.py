@@ -23,7 +23,7 @@ _con = None
 
 
 class UnsafeSql(LakehouseError):
-    pass
+    refused = True
 
 
 def _tree(sql: str) -> dict:

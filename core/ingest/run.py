@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..text import count
 from ..catalog import Catalog
 from ..config import Config
 from ..duck import connect, delta_cast
@@ -258,7 +259,7 @@ class Ingestor:
                     return result
                 result.status, result.rows, result.table_version = "ingested", rows, snap.version
                 result.notes = src.notes
-                result.message = (f"{plan.path.name} -> {plan.dataset}: {rows:,} rows "
+                result.message = (f"{plan.path.name} -> {plan.dataset}: {count(rows, 'row')} "
                                   f"(version {snap.version})")
                 job.progress(rows, rows, "rows", result.message, force=True)
         except Cancelled:

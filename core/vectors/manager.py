@@ -222,6 +222,9 @@ class Vectors:
             if unchanged and not resumed:
                 shutil.rmtree(bdir, ignore_errors=True)
                 self.catalog.drop_generation(name, gen, actor or "embed", event=False)
+                # the text did not change with the data: the generation covers this version too,
+                # so `index list` agrees that it is fresh
+                self.catalog.update_generation(name, base["gen"], dataset_version=ds.table_version)
                 active = self.catalog.index(name)["active_gen"]
                 msg = f"{name} is up to date: g{base['gen']} already covers {dataset} v{ds.table_version}"
                 job.progress(len(current), len(current), "chunks", msg, force=True)

@@ -143,11 +143,16 @@ class Config:
         return Path(self.values["storage"]["root"]).expanduser().resolve()
 
     def items(self):
-        """(dotted key, value, source) for every key, in schema order."""
+        """(dotted key, value, source) for every key, in schema order: the value in use.
+        An empty ollama.host means $OLLAMA_HOST, read when Ollama is called (as Ollama's
+        own client does), so it is shown from the environment."""
         for section, keys in SCHEMA.items():
             for key in keys:
                 dotted = f"{section}.{key}"
-                yield dotted, self.values[section][key], self.sources.get(dotted, "default")
+                value, source = self.values[section][key], self.sources.get(dotted, "default")
+                if dotted == "ollama.host" and not value and os.environ.get("OLLAMA_HOST"):
+                    value, source = os.environ["OLLAMA_HOST"], "OLLAMA_HOST"
+                yield dotted, value, source
 
 
 def _check_type(path: Path, dotted: str, value: Any, typ: type) -> Any:
@@ -239,8 +244,5 @@ def load(home: str | Path | None = None, config_file: str | Path | None = None,
     elif not values["storage"]["root"]:
         values["storage"]["root"] = str(default_root())
         sources["storage.root"] = "default (platform data dir)"
-    if not values["ollama"]["host"] and env.get("OLLAMA_HOST"):  # the value in use, and why
-        values["ollama"]["host"] = env["OLLAMA_HOST"]
-        sources["ollama.host"] = "OLLAMA_HOST"
     return Config(values=values, sources=sources, file=path, profiles=profiles,
                   profile=(profile or env.get("LAKEHOUSE_PROFILE") or None))

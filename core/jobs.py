@@ -144,20 +144,20 @@ class Job:
     def watching(self, interrupt: Callable[[], None]) -> Iterator[None]:
         """While one long native call runs (a DuckDB statement) nothing reports progress:
         call `interrupt` as soon as a cancel is asked for — here, or from another process."""
-        lock, stopped = threading.Lock(), [False]
+        lock, stopped = threading.Lock(), threading.Event()
 
         def watch() -> None:
-            while not self._cancel.wait(_DB_INTERVAL):
-                with lock:
-                    if stopped[0]:
-                        return
+            # wakes when the block ends (so a short statement costs no wait) or each interval
+            while not self._cancel.is_set():
+                if stopped.wait(_DB_INTERVAL):
+                    return
                 try:
                     if self._requested():
                         self._cancel.set()
                 except Exception:  # the catalog is unreachable: the job's own checks report it
                     return
             with lock:  # never interrupt a statement that runs after this block
-                if not stopped[0]:
+                if not stopped.is_set():
                     interrupt()
 
         t = threading.Thread(target=watch, name=f"cancel-watch-{self.id}", daemon=True)
@@ -166,8 +166,8 @@ class Job:
             yield
         finally:
             with lock:
-                stopped[0] = True
-            t.join(5)  # it notices within one interval
+                stopped.set()
+            t.join(5)
 
     def pause_point(self, phase: str) -> None:
         """Test-only: with LAKEHOUSE_TEST_PAUSE_AT=<kind>:<phase> the job says it reached

@@ -278,7 +278,12 @@ def start() -> None:
         try:
             with _open() as lh:
                 empty = not lh.datasets() and lh.config.get("demo.offer_on_first_run")
-                if empty and typer.confirm(_demo_offer(lh), default=True):
+                try:
+                    load = empty and typer.confirm(_demo_offer(lh), default=True)
+                except typer.Abort:  # Ctrl-C or end of input at the question
+                    print("\ncancelled", file=sys.stderr)
+                    raise typer.Exit(130) from None
+                if load:
                     _print_ingest(_run_job(lh.demo, lh.config.get("demo.scale")))
         except LakehouseError as e:
             _fail(e)
@@ -1356,6 +1361,7 @@ def _looks_like_address(arg: str) -> bool:
 
 
 _GLOBAL_VALUED = ("--home", "--config", "--profile")
+_EXAMPLE = {"--home": "~/lakehouse", "--config": "./lakehouse.toml", "--profile": "default"}
 
 
 def _flags() -> set[str]:
@@ -1399,7 +1405,10 @@ def normalise_argv(argv: list[str]) -> list[str]:
                 remote = "-"
         elif a.startswith(("--remote=", "--connect=")):
             remote = a.split("=", 1)[1] or "-"
-        elif a in _GLOBAL_VALUED and i + 1 < len(argv):
+        elif a in _GLOBAL_VALUED:
+            if i + 1 >= len(argv):
+                print(f"error: {a} needs a value — e.g. {a} {_EXAMPLE[a]}", file=sys.stderr)
+                raise SystemExit(2)
             front += [a, argv[i + 1]]
             i += 1
         elif a.startswith(tuple(f + "=" for f in _GLOBAL_VALUED)):

@@ -320,17 +320,15 @@ def parse_as_of(value: str | int) -> int | str:
     return int(m.group(1)) if m else v
 
 
-def _clean(e: BaseException) -> SqlError:
+def _clean(e: BaseException):
     """DuckDB's error as ours: its first line with its hints ("Did you mean", "Candidate
     bindings"), and the caret context ("LINE 1: …" and the marker under it) kept on lines
     of their own so the marker still points at the right character. File-access refusals
     are explained."""
     from .errors import LakehouseError
 
-    if isinstance(e, SqlError):
+    if isinstance(e, LakehouseError):  # ours already (a cancel stays a cancel)
         return e
-    if isinstance(e, LakehouseError):
-        return SqlError(str(e), refused=e.refused)
     msg = str(e).strip()
     if "file system operations are disabled" in msg or "disabled through configuration" in msg \
             or "external access" in msg.lower():

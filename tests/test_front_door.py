@@ -90,6 +90,8 @@ def test_global_options_work_before_and_after_the_subcommand(cli, data, tmp_path
     assert code == 0 and json.loads(out) == [{"n": 1}]
     code, out, err = cli("--home", str(other), "audit", "--of", "petsonly", "--format", "json")
     assert code == 0 and [e["profile"] for e in json.loads(out)] == ["petsonly"]
+    code, out, err = cli("sql", "SELECT 1", "--profile")
+    assert (code, err.strip()) == (2, "error: --profile needs a value — e.g. --profile default")
 
 
 def test_config_shows_the_ollama_host_in_use_and_where_it_came_from(cli):

@@ -68,6 +68,15 @@ def test_empty_root_accepting_the_demo_loads_it_then_opens_the_workstation(home,
     assert "documents: 40 files ingested" in out
 
 
+def test_ctrl_c_at_the_demo_question_cancels_without_a_traceback(home, small_demo):
+    with Terminal([EXE, "--config", str(small_demo)], _env(home)) as term:
+        term.wait_for_text("Load the demo workload")
+        term.send("\x03")
+        assert term.wait_exit() == 130
+    out = term.output()
+    assert "cancelled" in out and "Traceback" not in out and "Aborted" not in out
+
+
 def test_a_root_with_data_opens_straight_into_the_workstation(home, cli, data):
     assert cli("ingest", str(write(data / "pets.csv", "name,kind\nrex,dog\n")))[0] == 0
     with Terminal([EXE], _env(home)) as term:

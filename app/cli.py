@@ -268,7 +268,8 @@ def main_callback(
 
 def _demo_offer(lh) -> str:
     scale = lh.config.get("demo.scale")
-    size = "2.47M rows; about a minute on a 2-core laptop" if scale == 1 else f"scale {scale:g} of 2.47M rows"
+    size = ("2.47M rows; ~20 s on an idle 2-core machine, longer on a busy one" if scale == 1
+            else f"scale {scale:g} of 2.47M rows")
     return f"The storage root {lh.root} is empty. Load the demo workload (a staffing company, {size})?"
 
 

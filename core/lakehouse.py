@@ -678,17 +678,20 @@ class Lakehouse:
             paths = demo_mod.generate(out, scale, job)
             job.progress(message=f"generated {len(paths)} sources in {out}", force=True)
             results: list[IngestResult] = []
+            loaded = 0  # sources (a table, or the folder of documents) fully ingested
             try:
                 for p in paths:  # each table with its primary key, so records can be updated by id
                     results += self.ingest([str(p)], key=demo_mod.KEYS.get(Path(p).stem),
                                            reason="demo workload", progress=progress, cancel=job.cancel_event)
+                    loaded += 1
                 # the candidates' resumes, searchable by meaning (`lakehouse search resumes "..."`)
                 self.embed("candidates", "resume_text", index="resumes", actor="demo", progress=progress,
                            cancel=job.cancel_event)
             except Cancelled as e:
-                done = sum(r.status in ("ingested", "unchanged") for r in results)
-                raise Cancelled(f"the demo was cancelled ({e}); {done} of {len(paths)} sources are "
-                                "loaded — run `lakehouse demo` again to continue from there") from None
+                where = (f"all {len(paths)} sources are loaded, the resumes index is not finished"
+                         if loaded == len(paths) else f"{loaded} of {len(paths)} sources are loaded")
+                raise Cancelled(f"the demo was cancelled ({e}); {where} — run `lakehouse demo` again "
+                                "to continue from there") from None
             job.progress(message=f"demo loaded into {self.root}", force=True)
         return results
 

@@ -15,6 +15,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.containers import Container
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TabbedContent, TabPane, TextArea
+from textual.widgets.text_area import Selection
 
 from core.text import count
 
@@ -122,9 +123,11 @@ class SqlPane(Pane):
         if not editor.text.strip():
             names = [d.name for d in self.lh.datasets()]
             first = names[0] if names else "_datasets"
+            example = f'SELECT * FROM "{first}" LIMIT 100;'
             editor.text = (f"-- datasets here: {', '.join(names[:8]) or 'none yet (lakehouse ingest PATH)'}\n"
-                           f'SELECT * FROM "{first}" LIMIT 100;\n')
-            editor.move_cursor((1, 0))
+                           f"{example}\n")
+            # the example is selected: typing replaces it, running it as is runs the example
+            editor.selection = Selection((1, 0), (1, len(example)))
 
     def set_query(self, sql: str, run: bool = True) -> None:
         """Put a query in the editor (from Explore or Ask) and run it."""

@@ -192,3 +192,12 @@ def test_an_activated_profile_is_named_on_every_command(cli, data):
     cli("profile", "activate", "default", "--wait")
     code, out, err = cli("datasets")
     assert "profile:" not in err
+
+
+def test_cell_text_quoted_back_in_an_error_cannot_drive_the_terminal(cli, data):
+    """DuckDB quotes values back in its errors: a hostile cell must arrive escaped."""
+    p = write(data / "evil.csv", "id,v\n1,\"\x1b]52;c;cHduZWQ=\x07\x1b[2J\"\n")
+    assert cli("ingest", str(p))[0] == 0
+    code, out, err = cli("sql", "SELECT CAST(v AS INTEGER) FROM evil")
+    assert code == 1 and "\x1b" not in err and "\x07" not in err
+    assert "\\x1b]52;c;cHduZWQ=\\x07\\x1b[2J" in err

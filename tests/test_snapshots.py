@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -36,9 +37,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 SIZE = (120, 36)
 # A fixed place (not tmp_path): the storage root and the CSV's path are on screen.
-# Runs that overlap (two checkouts, xdist workers) take turns through the lock file.
+# Runs that overlap (two checkouts, xdist workers) take turns through a lock on /tmp.
 SNAP_DIR = Path("/tmp/lakehouse-snapshots")
-SNAP_LOCK = Path("/tmp/lakehouse-snapshots.lock")
 
 STAFF_CSV = """\
 id,name,team,city,salary,started
@@ -68,7 +68,8 @@ def snap_home(ollama, monkeypatch) -> Path:
     Ollama, the System pane's model listing retries for ~3.5 s before it gives up)."""
     from core import Lakehouse
 
-    lock = SNAP_LOCK.open("a")
+    # runs take turns by locking the temp dir itself: a lock file would be left behind
+    lock = os.open(SNAP_DIR.parent, os.O_RDONLY)
     fcntl.flock(lock, fcntl.LOCK_EX)  # released when the test is over
     try:
         shutil.rmtree(SNAP_DIR, ignore_errors=True)
@@ -90,7 +91,7 @@ def snap_home(ollama, monkeypatch) -> Path:
         yield root
     finally:
         shutil.rmtree(SNAP_DIR, ignore_errors=True)
-        lock.close()
+        os.close(lock)
 
 
 # -- waiting and masking (test-only) ------------------------------------------------------

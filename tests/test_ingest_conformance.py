@@ -245,6 +245,16 @@ def test_utf16_and_utf32_with_bom(lh, home, data, codec, bom):
     assert r.status == "ingested", r.message
 
 
+@pytest.mark.parametrize("codec,label", [("utf-16-le", "UTF-16LE"), ("utf-16-be", "UTF-16BE")])
+def test_utf16_without_a_bom_is_recognised_by_its_nul_bytes(lh, data, codec, label):
+    """Some Windows exports write UTF-16 with no byte-order mark: every other byte is NUL."""
+    p = write(data / "nobom.csv", "city,n\nÅrhus,1\nOslo,2\n".encode(codec))
+    [r] = lh.ingest([p])
+    assert r.status == "ingested", r.message
+    assert r.notes == [f"read as {label} (no byte-order mark, but a NUL in every other byte)"]
+    assert lh.sql("SELECT city FROM nobom ORDER BY n").column(0).to_pylist() == ["Århus", "Oslo"]
+
+
 def test_shift_jis_is_refused_naming_the_byte(lh, data):
     p = write(data / "sjis.csv", "name,n\n".encode() + "東京,1\n".encode("shift_jis"))
     [r] = lh.ingest([p])

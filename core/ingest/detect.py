@@ -72,6 +72,34 @@ def bom_encoding(head: bytes) -> str | None:
     return None
 
 
+def utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 saved without a byte-order mark (some Windows exports do): text that is
+    mostly ASCII then has a NUL in every other byte — odd positions for LE, even for BE.
+    UTF-8 and Latin-1 text has no NULs, so this never mistakes one for the other."""
+    n = len(head) - len(head) % 2
+    if n < 4:
+        return None
+    even, odd = head[0:n:2].count(0), head[1:n:2].count(0)
+    half = n // 2
+    if odd >= 0.4 * half and even <= 0.05 * half:
+        return "utf-16-le"
+    if even >= 0.4 * half and odd <= 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+def declared_encoding(head: bytes) -> tuple[str | None, str]:
+    """(encoding, why) when the first bytes settle it: a byte-order mark, or the NUL
+    pattern of UTF-16 without one; else (None, "")."""
+    bom = bom_encoding(head)
+    if bom:
+        return bom, "its byte-order mark"
+    guess = utf16_without_bom(head)
+    if guess:
+        return guess, "no byte-order mark, but a NUL in every other byte"
+    return None, ""
+
+
 def needs_transcoding(encoding: str | None) -> bool:
     """DuckDB's readers take UTF-8 and Latin-1; UTF-16/32 are converted to UTF-8 first."""
     return bool(encoding) and encoding.startswith(("utf-16", "utf-32"))
@@ -117,7 +145,7 @@ def scan(path: Path, fmt: str) -> Scan:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
                 if text and size == 0:
-                    bom = bom_encoding(chunk)
+                    bom = declared_encoding(chunk)[0]
                     if needs_transcoding(bom):
                         text = False  # not UTF-8 at all: the transcoder checks its bytes
                 if text and not c1 and _C1.search(chunk):
@@ -166,9 +194,9 @@ def sample_encoding(path: Path, sample: bytes, at_eof: bool) -> str:
     """Encoding judged from the file's first bytes (the whole file when at_eof).
     A later byte that contradicts it surfaces as a reader error, and then the whole
     file is scanned (see scan) to decide."""
-    bom = bom_encoding(sample)
-    if bom:
-        return bom
+    declared = declared_encoding(sample)[0]
+    if declared:
+        return declared
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -194,7 +222,7 @@ def transcode(path: Path, encoding: str, dest: Path) -> None:
                 except UnicodeDecodeError as e:
                     raise IngestError(
                         f"{path}: byte offset {done + e.start}: bytes that are not valid "
-                        f"{encoding_label(encoding)} (the encoding its byte-order mark declares) — "
+                        f"{encoding_label(encoding)} (the encoding its first bytes declare) — "
                         "re-save the file in one encoding and ingest it again") from None
                 if first and s:
                     s, first = s.removeprefix("\ufeff"), False

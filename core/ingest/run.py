@@ -31,7 +31,7 @@ from ..recovery import recover_dataset
 from ..register import register
 from ..tables import Tables
 from .detect import (DOCUMENT_FORMATS, BackgroundHash, detect_format, encoding_label, hash_file,
-                     needs_transcoding, sample_encoding, scan, transcode)
+                     needs_transcoding, sample_encoding, scan, transcode, declared_encoding)
 from .documents import read_document
 from .jsoncheck import BackgroundJsonCheck, check_json
 from .sources import TabularSource, flatten_select, prepare_csv
@@ -292,7 +292,7 @@ class Ingestor:
                 tmp.mkdir(parents=True, exist_ok=True)
                 src.read_path = tmp / f"{os.getpid()}-{threading.get_ident()}-{src.path.name}"
                 transcode(src.path, src.encoding, src.read_path)
-                src.notes.append(f"read as {encoding_label(src.encoding)} (its byte-order mark)")
+                src.notes.append(f"read as {encoding_label(src.encoding)} ({declared_encoding(head)[1]})")
                 src.encoding = "utf-8"
                 size = src.read_path.stat().st_size
                 with open(src.read_path, "rb") as f:

@@ -22,6 +22,17 @@ def _default(o: Any):
     return str(o)
 
 
+def _json_row(row: dict) -> bytes:
+    """One row as JSON. JSON has no NaN or Infinity: such a value is written as the
+    string sql_rows and the daemon use ("nan", "inf"), so the output always parses."""
+    try:
+        return json.dumps(row, default=_default, ensure_ascii=False, allow_nan=False).encode()
+    except ValueError:
+        from core.models import plain
+
+        return json.dumps(plain(row), ensure_ascii=False).encode()
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, default=_default, ensure_ascii=False, indent=2)
 
@@ -128,8 +139,7 @@ def write_result(reader, fmt: str, output: str | None) -> int:
             first = True
             for b in reader:
                 for row in b.to_pylist():
-                    target.write((b"\n  " if first else b",\n  ") +
-                                 json.dumps(row, default=_default, ensure_ascii=False).encode())
+                    target.write((b"\n  " if first else b",\n  ") + _json_row(row))
                     first = False
                 n += b.num_rows
             target.write(b"\n]\n" if not first else b"]\n")

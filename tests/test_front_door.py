@@ -201,3 +201,10 @@ def test_cell_text_quoted_back_in_an_error_cannot_drive_the_terminal(cli, data):
     code, out, err = cli("sql", "SELECT CAST(v AS INTEGER) FROM evil")
     assert code == 1 and "\x1b" not in err and "\x07" not in err
     assert "\\x1b]52;c;cHduZWQ=\\x07\\x1b[2J" in err
+
+
+def test_json_output_always_parses_even_with_nan_and_infinity(cli):
+    code, out, err = cli("sql", "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, [1.0, '-inf'::DOUBLE] AS c, 2.5::DOUBLE AS d",
+                         "--format", "json")
+    assert code == 0, err
+    assert json.loads(out) == [{"a": "nan", "b": "inf", "c": [1.0, "-inf"], "d": 2.5}]

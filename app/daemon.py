@@ -400,6 +400,11 @@ class Daemon:
             bound = sig.bind(*params) if isinstance(params, list) else sig.bind(**params)
         except TypeError as e:
             raise _BadParams(f"wrong params for {request.method}{_show(sig)}: {e}") from None
+        for name, value in bound.arguments.items():
+            problem = _type_problem(sig.parameters[name].annotation, value)
+            if problem:
+                raise _BadParams(f"wrong params for {request.method}{_show(sig)}: {name!r} must be {problem}, "
+                                 f"got {json.dumps(value)[:60]}")
         args = bound.arguments
         rid = request.id
         if args.get("progress") is True:
@@ -451,6 +456,28 @@ class Daemon:
 
 class _BadParams(Exception):
     pass
+
+
+# JSON value types each plain annotation accepts (the facade's annotations are strings)
+_JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),),
+               "list": (list,), "dict": (dict,)}
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+               "None": "null", "list": "an array", "dict": "an object"}
+
+
+def _type_problem(annotation, value) -> str:
+    """What a parameter must be when `value` does not fit its annotation ("" when it fits,
+    or when the annotation is not a plain JSON type and the method checks it itself)."""
+    if not isinstance(annotation, str):
+        return ""
+    parts = [p.strip().split("[", 1)[0] for p in annotation.split("|")]
+    if not parts or any(p not in _JSON_TYPES for p in parts):
+        return ""
+    if isinstance(value, bool) and "bool" not in parts:
+        ok = False
+    else:
+        ok = any(isinstance(value, _JSON_TYPES[p]) for p in parts)
+    return "" if ok else " or ".join(_TYPE_WORDS[p] for p in parts)
 
 
 def _show(sig: inspect.Signature) -> str:

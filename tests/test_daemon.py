@@ -225,6 +225,12 @@ def test_bad_requests_get_errors_and_the_server_stays_up(served):
     assert r["error"]["code"] == -32602 and "dataset(name)" in r["error"]["message"]
     r = c.call("dataset", ["nope"])
     assert r["error"]["code"] == -32000 and r["error"]["data"]["type"] == "NotFound" and "nope" in r["error"]["message"]
+    # a value of the wrong JSON type is the client's mistake (-32602), never a daemon bug (-32603)
+    for params, says in [({"text": "SELECT 1", "limit": "x"}, "'limit' must be an integer"),
+                         ({"text": "SELECT 1", "limit": True}, "'limit' must be an integer"),
+                         ({"text": ["SELECT 1"]}, "'text' must be a string")]:
+        r = c.call("sql_rows", params)
+        assert r["error"]["code"] == -32602 and says in r["error"]["message"], r
     r = c.call("sql_rows", {"text": "DROP TABLE people"})
     assert r["error"]["code"] == -32000 and r["error"]["data"]["type"] == "SqlError"
     assert c.call("ping")["result"] == "pong"  # the same connection still works

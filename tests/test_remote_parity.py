@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from types import SimpleNamespace
 import pytest
 
 from test_ask import sql_reply
+from test_daemon import _answers
 from vector_data import write_profiles
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
@@ -71,17 +71,6 @@ def roots(tmp_path_factory):
         stub.stop()
     assert daemon.returncode == 0, err
     assert "Traceback" not in err, err
-
-
-def _answers(path: str) -> bool:
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 # -- what may differ between two runs of the same call -------------------------------------

@@ -156,13 +156,15 @@ class SystemPane(Pane):
 
         self.query_one("#system-health", Static).update(health)
         options = self.query_one("#system-jobs", OptionList)
-        keep = options.highlighted
+        # the highlight follows its job, not its row: a job that starts meanwhile must not
+        # move it onto another job (x would cancel that one)
+        keep = self._highlighted_job()
         self.job_ids = [j for j, _ in jobs]
         options.clear_options()
         for _, line in jobs:
             options.add_option(escape(line))
         if jobs:
-            options.highlighted = min(keep or 0, len(jobs) - 1)
+            options.highlighted = self.job_ids.index(keep) if keep in self.job_ids else 0
         self.query_one("#system-errors", Static).update(escape(errors))
         self.query_one("#system-audit", Static).update(escape(audit))
 

@@ -263,29 +263,39 @@ def test_system_pane_cancels_a_job_and_filters_the_audit(people_home):
         import threading
 
         async with opened(people_home, size=(140, 60)) as (app, pilot):
-            started, stop = threading.Event(), threading.Event()
+            stop = threading.Event()
+            ids: dict[str, str] = {}
 
-            def slow_job():  # a long job, as another process would run it
-                with app.lh._jobs.run("demo", "slow") as job:
-                    started.set()
+            def slow_job(target: str):  # a long job, as another process would run it
+                with app.lh._jobs.run("demo", target) as job:
+                    ids[target] = job.id
                     while not stop.is_set():
                         job.progress(1, 10, "steps", "working")
                         stop.wait(0.05)
-            t = threading.Thread(target=lambda: _swallow(slow_job))
-            t.start()
-            assert started.wait(10)
-            await pilot.press("f4")
-            pane = app.query_one("SystemPane")
-            await until(pilot, lambda: getattr(pane, "job_ids", None) and pane.job_ids[0] and
-                        app.query_one("#system-jobs").option_count > 0)
-            jobs = app.query_one("#system-jobs")
-            jobs.focus()
-            jobs.highlighted = 0
-            await pilot.press("x")
+
+            def start(target: str) -> threading.Thread:
+                t = threading.Thread(target=lambda: _swallow(lambda: slow_job(target)))
+                t.start()
+                return t
+            t, later = start("slow"), None
             try:
+                await pilot.press("f4")
+                pane = app.query_one("SystemPane")
+                await until(pilot, lambda: ids.get("slow") in (getattr(pane, "job_ids", None) or []))
+                jobs = app.query_one("#system-jobs")
+                jobs.focus()
+                jobs.highlighted = pane.job_ids.index(ids["slow"])
+                later = start("later")  # a job that starts meanwhile goes to the top of the list ...
+                await until(pilot, lambda: ids.get("later") in pane.job_ids)
+                assert pane._highlighted_job() == ids["slow"]  # ... and the highlight stays on its job
+                await pilot.press("x")
                 await until(pilot, lambda: not t.is_alive(), timeout=60)  # the job saw the cancel and stopped
+                assert later.is_alive()  # the other one was not touched
             finally:
                 stop.set()
+                for th in (t, later):
+                    if th is not None:
+                        th.join(30)
             assert [j.status for j in app.lh.jobs() if j.target == "slow"] == ["cancelled"]
             app.lh.sql("SELECT count(*) FROM notes")
             app.query_one("#system-audit-filter").value = "notes"

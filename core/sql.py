@@ -161,6 +161,16 @@ class SqlEngine:
         if len(statements) != 1:
             raise SqlError(f"the query has {len(statements)} statements — run one at a time", refused=True)
         kind = statements[0].type.name
+        if kind == "EXPLAIN":  # EXPLAIN ANALYZE runs what it explains: that must be a SELECT too
+            inner = explained(statements[0].query)
+            try:
+                wrapped = con.extract_statements(inner) if inner else []
+            except Exception as e:
+                raise _clean(e) from None
+            if len(wrapped) != 1 or wrapped[0].type.name != "SELECT":
+                what = inner.split()[0].upper() if inner.split() else "that"
+                raise SqlError(f"EXPLAIN of a {what} statement is refused: SQL here is read-only, and EXPLAIN "
+                               "ANALYZE would run it — EXPLAIN a SELECT instead", refused=True)
         if kind not in READ_ONLY:
             words = statements[0].query.split()
             if words and words[0].isalpha():  # the user's own word: INSTALL, not LOAD
@@ -318,6 +328,29 @@ def parse_as_of(value: str | int) -> int | str:
     v = value.strip()
     m = re.fullmatch(r"[vV]?(\d+)", v)
     return int(m.group(1)) if m else v
+
+
+def explained(query: str) -> str:
+    """The statement an EXPLAIN wraps: the text after EXPLAIN, an optional ANALYZE and an
+    optional (option, …) list, found with DuckDB's own tokenizer (so comments between the
+    words cannot hide it)."""
+    import duckdb
+
+    every = duckdb.tokenize(query)
+    ends = [p for p, _ in every[1:]] + [len(query)]
+    tokens = [(p, k) for (p, k), e in zip(every, ends) if k.name != "comment"]
+    words = [query[p:e].strip() for (p, k), e in zip(every, ends) if k.name != "comment"]
+    i = 1 if words and words[0].upper() == "EXPLAIN" else 0
+    if i < len(words) and words[i].upper() in ("ANALYZE", "ANALYSE"):
+        i += 1
+    if i < len(words) and words[i].startswith("("):
+        depth = 0
+        while i < len(words):
+            depth += words[i].count("(") - words[i].count(")")
+            i += 1
+            if depth <= 0:
+                break
+    return query[tokens[i][0]:] if i < len(tokens) else ""
 
 
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")

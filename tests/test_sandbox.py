@@ -1,0 +1,86 @@
+"""The read-only sandbox against statements that wrap writes (issue 14, first part).
+
+EXPLAIN ANALYZE runs the statement it explains, so an EXPLAIN of anything but a SELECT
+must be refused before DuckDB sees it — and the storage root must be byte-identical after
+every attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from conftest import write
+from core.errors import SqlError
+
+
+def _tree(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix not in (".wal", ".shm")
+            and "catalog.sqlite" not in p.name and p.parent.name != "logs"}
+
+
+@pytest.fixture
+def notes(lh, data):
+    lh.ingest(write(data / "notes.csv", "id,body\n" + "".join(f"{i},note {i}\n" for i in range(200))), key="id")
+    return lh
+
+
+def _a_data_file(lh) -> str:
+    return str(next((lh.root / "tables" / "notes").glob("*.parquet")))
+
+
+WRAPPED = [
+    "EXPLAIN ANALYZE COPY (SELECT 1 AS id) TO '{file}' (FORMAT parquet)",
+    "EXPLAIN ANALYZE CREATE OR REPLACE VIEW notes AS SELECT 1 AS id",
+    "EXPLAIN ANALYZE CREATE MACRO m() AS 1",
+    "EXPLAIN ANALYZE CREATE TABLE t AS SELECT * FROM notes",
+    "EXPLAIN ANALYZE DROP VIEW notes",
+    "explain analyze insert into notes values (1, 'x')",
+    "EXPLAIN /* a comment */ ANALYZE COPY notes TO '{file}'",
+    "EXPLAIN -- a comment\nANALYZE\nCOPY notes TO '{file}'",
+    "EXPLAIN (FORMAT json, ANALYZE) CREATE TABLE t AS SELECT 1",
+    "EXPLAIN (ANALYZE) COPY (SELECT 1) TO '{file}'",
+    "EXPLAIN ANALYSE ATTACH '{file}.db' AS x",
+    "EXPLAIN ANALYZE SET memory_limit = '1TB'",
+    "EXPLAIN ANALYZE PRAGMA enable_profiling",
+    "EXPLAIN ANALYZE INSTALL httpfs",
+    "EXPLAIN ANALYZE EXPORT DATABASE '{file}_dir'",
+    "EXPLAIN ANALYZE UPDATE notes SET body = 'x'",
+    "EXPLAIN ANALYZE DELETE FROM notes",
+    "EXPLAIN COPY (SELECT 1) TO '{file}'",
+]
+
+
+@pytest.mark.parametrize("statement", WRAPPED)
+def test_an_explained_write_is_refused_and_the_root_is_unchanged(notes, statement):
+    before = _tree(notes.root)
+    text = statement.format(file=_a_data_file(notes))
+    with pytest.raises(SqlError) as e:
+        notes.sql(text)
+    # refused by our check, or not even parsed (DuckDB cannot EXPLAIN an ATTACH or EXPORT)
+    assert ("refused" in str(e.value) and e.value.refused) or str(e.value).startswith("Parser Error")
+    assert _tree(notes.root) == before
+    assert notes.sql("SELECT count(*) AS n FROM notes").to_pylist() == [{"n": 200}]
+
+
+def test_explaining_a_select_still_works(notes):
+    assert notes.sql("EXPLAIN SELECT count(*) FROM notes").num_rows >= 1
+    assert notes.sql("EXPLAIN ANALYZE SELECT count(*) FROM notes").num_rows >= 1
+    assert notes.sql("EXPLAIN (FORMAT json) SELECT * FROM notes WHERE id = 3").num_rows >= 1
+
+
+def test_the_refusal_holds_from_the_shell_and_for_every_sql_entry(notes, cli, home):
+    file = _a_data_file(notes)
+    notes.close()
+    code, out, err = cli("sql", f"EXPLAIN ANALYZE COPY (SELECT 1 AS id) TO '{file}' (FORMAT parquet)")
+    assert code == 1 and err.startswith("error: EXPLAIN of a COPY statement is refused")
+    from core import Lakehouse
+
+    with Lakehouse.open(home=home) as lh:
+        with pytest.raises(SqlError):
+            lh.sql_rows("EXPLAIN ANALYZE DROP VIEW notes")
+        with pytest.raises(SqlError):
+            list(lh.sql_stream("EXPLAIN ANALYZE DROP VIEW notes"))
+        assert lh.sql("SELECT count(*) AS n FROM notes").to_pylist() == [{"n": 200}]

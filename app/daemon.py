@@ -134,6 +134,8 @@ class Daemon:
         self.max_line = self.cfg.get("daemon.max_line_mb") * 1024 * 1024
         self.max_inflight = self.cfg.get("daemon.max_inflight")
         self.grace = self.cfg.get("daemon.shutdown_grace_s")
+        self.auth_timeout = self.cfg.get("daemon.auth_timeout_s")
+        self.max_connections = self.cfg.get("daemon.max_connections")
         self.pool = ThreadPoolExecutor(self.cfg.get("daemon.workers"), thread_name_prefix="rpc")
         self.methods = facade_methods()
         self.facades: dict = {}  # profile id (None: the active one) -> Lakehouse
@@ -242,11 +244,23 @@ class Daemon:
             conn.send(rpc.error(None, rpc.UNAUTHORIZED, "connection refused: this daemon serves only its own user"))
             await _close(writer)
             return
+        if len(self.conns) >= self.max_connections:
+            conn.send(rpc.error(None, rpc.UNAUTHORIZED, f"connection refused: this daemon already serves "
+                                f"{len(self.conns)} connections ([daemon] max_connections) — try again later"))
+            await _close(writer)
+            return
         self.conns.add(conn)
         try:
             while not self._stopping.is_set():
                 try:
-                    raw = await reader.readline()
+                    if conn.authed:
+                        raw = await reader.readline()
+                    else:  # TCP before auth: a deadline, so silent connections cannot pile up
+                        raw = await asyncio.wait_for(reader.readline(), self.auth_timeout)
+                except asyncio.TimeoutError:
+                    conn.send(rpc.error(None, rpc.UNAUTHORIZED, f"no auth within {self.auth_timeout:g} s — "
+                                        "connection closed"))
+                    break
                 except (asyncio.LimitOverrunError, ValueError):
                     conn.send(rpc.error(None, rpc.INVALID_REQUEST,
                                         f"request line over {self.max_line // 1048576} MiB — send large inputs "

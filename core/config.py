@@ -92,6 +92,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "workers": (int, 16, "threads serving requests at once (one DuckDB cursor each; the connection is never shared)"),
         "max_inflight": (int, 32, "requests one connection may have in flight; past it the server stops reading from it"),
         "shutdown_grace_s": (float, 10.0, "on SIGTERM, seconds running requests get to finish or checkpoint before exit"),
+        "auth_timeout_s": (float, 5.0, "a TCP connection that has not authenticated by then is closed"),
+        "max_connections": (int, 512, "connections served at once; past it a new one gets one refusal line and is closed"),
     },
     "jobs": {
         "keep": (int, 500, "finished jobs kept in the job list"),

@@ -380,6 +380,31 @@ def test_socket_is_private_and_tcp_needs_the_token(people, ollama):
         d.stop()
 
 
+def test_silent_tcp_connections_are_closed_and_capped_so_clients_get_in(people):
+    """Connections that never authenticate are closed at the deadline, and past the cap a
+    new one is refused at once: a flood of idle sockets cannot lock real clients out."""
+    with open(people / "lakehouse.toml", "a") as f:
+        f.write("auth_timeout_s = 1.0\nmax_connections = 20\n")
+    port = _free_port()
+    d = Served(people, None, "--tcp", f"127.0.0.1:{port}")
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(30):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=60))
+        said = []
+        for s in idle:  # each is either refused now (over the cap) or closed at the deadline
+            said.append(s.makefile("rb").readline().decode())
+        assert all(line.startswith('{"jsonrpc"') for line in said)
+        refused = [x for x in said if "max_connections" in x]
+        timed_out = [x for x in said if "no auth within 1 s" in x]
+        assert len(refused) + len(timed_out) == 30 and len(refused) >= 10
+        assert Client(d.sock).call("ping")["result"] == "pong"  # and real clients get in afterwards
+    finally:
+        for s in idle:
+            s.close()
+        d.stop()
+
+
 @pytest.mark.skipif(os.getuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
                     reason="needs root and a system python to run a client as another user")
 def test_another_user_is_refused_by_peer_credentials(people):

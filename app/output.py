@@ -6,6 +6,7 @@ JSON and data go to stdout; messages and progress go to stderr.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -41,12 +42,25 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _cell(v: Any, width: int = 60) -> str:
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def inert(s: str) -> str:
+    """Untrusted text made safe to show on a terminal: control characters (ESC, OSC, C1,
+    a bare CR…) become visible escapes like \\x1b and never reach the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
+
+
+def _cell(v: Any, width: int = 60):
+    """One table cell as literal text: never Rich markup (`[/]`, `[link=…]`), never a
+    terminal sequence."""
+    from rich.text import Text
+
     if v is None:
-        return "∅"
+        return Text("∅")
     s = v if isinstance(v, str) else _default(v) if not isinstance(v, (int, float, bool)) else str(v)
-    s = s.replace("\n", "⏎")
-    return s if len(s) <= width else s[:width - 1] + "…"
+    s = inert(s.replace("\n", "⏎").replace("\t", " "))
+    return Text(s if len(s) <= width else s[:width - 1] + "…")
 
 
 def _console():
@@ -70,10 +84,11 @@ def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | N
     t = Table(title=title, show_lines=False, header_style="bold")
     widths = [1_000_000 if c in full else 180 if c in wide else 60 for c in columns]
     for c, w in zip(columns, widths):
+        header = _cell(c, 1_000)  # column names come from files too
         if c in full:
-            t.add_column(c, overflow="fold", ratio=1)
+            t.add_column(header, overflow="fold", ratio=1)
         else:
-            t.add_column(c, overflow="fold", max_width=w)
+            t.add_column(header, overflow="fold", max_width=w)
     for r in rows:
         t.add_row(*(_cell(v, w) for v, w in zip(r, widths)))
     console = _console()

@@ -208,3 +208,15 @@ def test_json_output_always_parses_even_with_nan_and_infinity(cli):
                          "--format", "json")
     assert code == 0, err
     assert json.loads(out) == [{"a": "nan", "b": "inf", "c": [1.0, "-inf"], "d": 2.5}]
+
+
+def test_markup_and_escapes_in_cells_and_column_names_are_shown_as_text(cli, data):
+    """A file's cells and header are data: never Rich markup, never terminal sequences."""
+    hostile = '[/] [link=http://x]click[/link] \x1b[2J \x1b]0;title\x07 [black on black]hidden[/]'
+    p = write(data / "mk.csv", f'id,"[red]col[/]"\n1,"{hostile}"\n')
+    assert cli("ingest", str(p))[0] == 0
+    for args in (("sql", "SELECT * FROM mk"), ("describe", "mk")):
+        code, out, err = cli(*args, env={"COLUMNS": "250"})
+        assert code == 0, err
+        assert "\x1b" not in out and "\x07" not in out
+        assert "[red]col[/]" in out and "[/] [link=http://x]click[/link] \\x1b[2J \\x1b]0;title\\x07" in out

@@ -618,9 +618,8 @@ class Lakehouse:
         jobs = self._jobs.list(limit)
         if self.profile.sees_all:
             return jobs
-        mine = self.profile
-        return [j for j in jobs if j.target == mine.id or mine.sees(j.target.split()[0])
-                or mine.searches(j.target.split()[0])]
+        idx = {i["name"]: i["dataset"] for i in self.catalog.indexes()}
+        return [j for j in jobs if self.profile.shows(j.target.split()[0] if j.target else "", idx)]
 
     def cancel_job(self, job_id: str) -> bool:
         if self.catalog.job(job_id) is None:

@@ -253,8 +253,8 @@ class SqlEngine:
             keep = [v in bound for v in table.column("index_name").to_pylist()]
         else:
             col = {"_datasets": "name", "_journal": "dataset", "_errors": "dataset", "_jobs": "target"}[name]
-            keep = [bool(v) and (v == p.id or p.sees(v.split()[0]) or p.searches(v.split()[0]))
-                    for v in table.column(col).to_pylist()]
+            idx = {i["name"]: i["dataset"] for i in self.catalog.indexes()}
+            keep = [bool(v) and p.shows(v.split()[0], idx) for v in table.column(col).to_pylist()]
         return table.filter(pa.array(keep, pa.bool_()))
 
     def _out_of_scope(self, e: SqlError) -> SqlError:

@@ -8,6 +8,7 @@ every attempt.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -84,3 +85,23 @@ def test_the_refusal_holds_from_the_shell_and_for_every_sql_entry(notes, cli, ho
         with pytest.raises(SqlError):
             list(lh.sql_stream("EXPLAIN ANALYZE DROP VIEW notes"))
         assert lh.sql("SELECT count(*) AS n FROM notes").to_pylist() == [{"n": 200}]
+
+
+def test_system_tables_never_show_another_profiles_datasets_through_an_index_pattern(cli, data):
+    """A profile made with only --datasets gets indexes = ["*"]: that pattern must not
+    reveal other datasets' journal (old and new values), catalog rows, jobs or errors."""
+    cli("ingest", str(write(data / "pub.csv", "id,v\n1,hello\n")), "--key", "id")
+    cli("ingest", str(write(data / "secret.csv", "id,note,salary\n7,TOPSECRET note 7,7777777\n")), "--key", "id")
+    cli("update", "secret", "--key", "7", "--set", "salary=8888888", "--reason", "raise")
+    cli("ingest", str(write(data / "secret.json", "[1,")), "--name", "secret", "--mode", "append")  # an error row
+    assert cli("profile", "create", "pubnoidx", "--datasets", "pub")[0] == 0
+    for table, column in (("_journal", "dataset"), ("_datasets", "name"), ("_errors", "dataset"), ("_jobs", "target")):
+        code, out, err = cli("--profile", "pubnoidx", "sql", f"SELECT * FROM {table}", "--format", "json")
+        assert code == 0, err
+        rows = json.loads(out)
+        assert "secret" not in out and "TOPSECRET" not in out and "7777777" not in out and "8888888" not in out, (table, rows)
+        assert all(str(r[column]).split()[0] == "pub" for r in rows if r[column]), (table, rows)
+    code, out, err = cli("--profile", "pubnoidx", "jobs", "--format", "json")
+    assert code == 0 and "secret" not in out
+    code, out, err = cli("--profile", "pubnoidx", "errors", "--format", "json")
+    assert code == 0 and "secret" not in out

@@ -8,7 +8,7 @@ _VALID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def _check(name: str, what: str) -> str:
-    if not isinstance(name, str) or not _VALID.match(name):
+    if not isinstance(name, str) or not _VALID.fullmatch(name):  # fullmatch: "$" would let "x\n" in
         raise NameError_(
             f"{what} name {name!r} is invalid: use lowercase letters, digits and _ "
             "(starting with a letter, at most 63 characters; no path characters or '..')"

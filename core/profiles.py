@@ -80,7 +80,7 @@ class Profile:
 
 
 def check_id(pid: str) -> str:
-    if not isinstance(pid, str) or not _ID.match(pid):
+    if not isinstance(pid, str) or not _ID.fullmatch(pid):
         raise ConfigError(f"profile name {pid!r} is invalid: use lowercase letters, digits, - and _ "
                           "(starting with a letter, at most 63 characters)")
     return pid

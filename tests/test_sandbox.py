@@ -105,3 +105,17 @@ def test_system_tables_never_show_another_profiles_datasets_through_an_index_pat
     assert code == 0 and "secret" not in out
     code, out, err = cli("--profile", "pubnoidx", "errors", "--format", "json")
     assert code == 0 and "secret" not in out
+
+
+@pytest.mark.parametrize("name", ["pets\n", "pets\r", "pets\x00", "pets "])
+def test_names_with_a_trailing_newline_or_control_character_are_refused(lh, data, name):
+    from core.errors import NameError_
+    from core.names import check_dataset_name, check_index_name
+    from core.profiles import check_id
+
+    for check in (check_dataset_name, check_index_name, check_id):
+        with pytest.raises(NameError_ if check is not check_id else Exception):
+            check(name)
+    with pytest.raises(NameError_, match="is invalid"):
+        lh.ingest(write(data / "pets.csv", "a\n1\n"), name=name)
+    assert not lh.datasets()

@@ -119,3 +119,19 @@ def test_names_with_a_trailing_newline_or_control_character_are_refused(lh, data
     with pytest.raises(NameError_, match="is invalid"):
         lh.ingest(write(data / "pets.csv", "a\n1\n"), name=name)
     assert not lh.datasets()
+
+
+def test_special_files_are_refused_as_what_they_are(lh, data, tmp_path):
+    import os
+
+    from core.errors import IngestError
+
+    fifo = tmp_path / "feed.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(IngestError, match=r"feed.csv: a named pipe \(FIFO\), not a regular file"):
+        lh.ingest(fifo)
+    with pytest.raises(IngestError, match=r"/dev/null: a device, not a regular file"):
+        lh.ingest("/dev/null")
+    write(data / "ok.csv", "a\n1\n")
+    os.mkfifo(data / "pipe.csv")  # inside a walked folder: passed over, never opened (it would block)
+    assert [r.dataset for r in lh.ingest(data)] == ["ok"]

@@ -95,6 +95,14 @@ def current_user() -> str:
         return ""
 
 
+def _special_kind(p: Path) -> str:
+    import stat
+
+    mode = p.stat().st_mode
+    return ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+
+
 def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
     """Files to ingest as (path, named explicitly). Directories are walked
     (hidden files skipped); globs are expanded; a missing path is an error."""
@@ -111,10 +119,13 @@ def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
         elif p.is_dir():
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                files.extend((Path(dirpath) / f, False) for f in sorted(filenames)
-                             if not f.startswith("."))
+                files.extend((Path(dirpath) / f, False) for f in sorted(filenames)  # never a FIFO (it blocks)
+                             if not f.startswith(".") and (Path(dirpath) / f).is_file())
         elif p.is_file():
             files.append((p, True))
+        elif p.exists():  # a FIFO, socket or device: reading it could block or never end
+            raise IngestError(f"{raw}: {_special_kind(p)}, not a regular file — copy the data into a file "
+                              "and ingest that")
         else:
             raise IngestError(f"{raw}: no such file or directory")
     seen, unique = set(), []

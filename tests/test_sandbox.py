@@ -135,3 +135,10 @@ def test_special_files_are_refused_as_what_they_are(lh, data, tmp_path):
     write(data / "ok.csv", "a\n1\n")
     os.mkfifo(data / "pipe.csv")  # inside a walked folder: passed over, never opened (it would block)
     assert [r.dataset for r in lh.ingest(data)] == ["ok"]
+
+
+def test_a_nul_in_a_csv_header_is_refused_not_truncated(lh, data):
+    p = write(data / "nulh.csv", b"id,na\x00me\n1,x\n")
+    [r] = lh.ingest(p)
+    assert r.status == "failed" and "column name 'na\\x00me' holds a NUL byte" in r.message
+    assert not lh.datasets()

@@ -210,6 +210,10 @@ def prepare_csv(src: TabularSource, sample: bytes, at_eof: bool) -> None:
             n += 1
             if header_len is None:
                 header_len = len(row)
+                bad = next((c for c in row if "\x00" in c), None)
+                if bad is not None:  # DuckDB would cut the name at the NUL: refuse, never truncate
+                    raise IngestError(f"{src.path}: line {start}: the header's column name {bad!r} holds a "
+                                      "NUL byte, which a column name cannot — fix the header")
             elif len(row) != header_len:
                 raise IngestError(
                     f"{src.path}: line {start}: row has {len(row)} fields but the header has "

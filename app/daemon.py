@@ -152,7 +152,7 @@ class Daemon:
     def claim(self) -> None:
         """Take the root's daemon lock and clear a crashed daemon's socket, or say
         which daemon already serves the root."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(rpc.lock_file(self.root), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -27,8 +27,10 @@ class Lakehouse:
         self.config = cfg
         self.root: Path = cfg.root
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            (self.root / "tables").mkdir(exist_ok=True)
+            # private by default: a new root and its tables are the user's alone (an existing
+            # root keeps the modes its owner gave it)
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (self.root / "tables").mkdir(exist_ok=True, mode=0o700)
         except OSError as e:
             raise LakehouseError(f"storage root {self.root} cannot be created ({e.strerror}) — "
                                  "choose another with --home or LAKEHOUSE_HOME") from None

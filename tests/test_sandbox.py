@@ -142,3 +142,15 @@ def test_a_nul_in_a_csv_header_is_refused_not_truncated(lh, data):
     [r] = lh.ingest(p)
     assert r.status == "failed" and "column name 'na\\x00me' holds a NUL byte" in r.message
     assert not lh.datasets()
+
+
+def test_a_new_storage_root_and_its_tables_are_private(tmp_path):
+    import stat
+
+    from core import Lakehouse
+
+    root = tmp_path / "fresh-root"
+    with Lakehouse.open(home=root):
+        pass
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE((root / "tables").stat().st_mode) == 0o700

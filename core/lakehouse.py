@@ -156,7 +156,11 @@ class Lakehouse:
     def dataset(self, name: str) -> Dataset:
         if isinstance(name, str) and not self.profile.sees(name) and self.catalog.get(name) is not None:
             raise NotFound(f"no such dataset in profile {self.profile.id}: {name}")
-        return self.catalog.require(name)
+        ds = self.catalog.get(name) if isinstance(name, str) else None
+        if ds is None:  # name only what this profile may see
+            known = ", ".join(d.name for d in self.datasets()) or "none yet"
+            raise NotFound(f"no dataset named {name!r} — datasets: {known}")
+        return ds
 
     def _audited(self, action: str, targets, statement: str, fn, rows=None):
         """Run a data access and append it to the audit log (ok, refused or failed)."""

@@ -154,3 +154,14 @@ def test_a_new_storage_root_and_its_tables_are_private(tmp_path):
         pass
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert stat.S_IMODE((root / "tables").stat().st_mode) == 0o700
+
+
+def test_a_typo_names_only_the_datasets_the_profile_sees(cli, data):
+    cli("ingest", str(write(data / "pub.csv", "id\n1\n")))
+    cli("ingest", str(write(data / "secret_salaries.csv", "id\n1\n")))
+    cli("profile", "create", "pubonly", "--datasets", "pub")
+    for args in (("describe", "pubb"), ("versions", "pubb"), ("pin", "pubb"), ("embed", "pubb", "--column", "id")):
+        code, out, err = cli("--profile", "pubonly", *args)
+        assert code == 1 and "datasets: pub" in err and "secret" not in err, (args, err)
+    code, out, err = cli("describe", "pubb")  # the default profile sees both
+    assert "secret_salaries" in err

@@ -6,7 +6,6 @@ JSON and data go to stdout; messages and progress go to stderr.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -42,19 +41,12 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def inert(s: str) -> str:
-    """Untrusted text made safe to show on a terminal: control characters (ESC, OSC, C1,
-    a bare CR…) become visible escapes like \\x1b and never reach the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
-
-
 def _cell(v: Any, width: int = 60):
     """One table cell as literal text: never Rich markup (`[/]`, `[link=…]`), never a
     terminal sequence."""
     from rich.text import Text
+
+    from core.text import inert
 
     if v is None:
         return Text("∅")

@@ -621,7 +621,10 @@ class Lakehouse:
 
     # -- jobs and errors -------------------------------------------------------------
     def jobs(self, limit: int = 50) -> list[JobInfo]:
-        jobs = self._jobs.list(limit)
+        return self._shows_jobs(self._jobs.list(limit))
+
+    def _shows_jobs(self, jobs: list[JobInfo]) -> list[JobInfo]:
+        """The jobs this profile may see: about its datasets, its indexes over them, or itself."""
         if self.profile.sees_all:
             return jobs
         idx = {i["name"]: i["dataset"] for i in self.catalog.indexes()}
@@ -635,9 +638,7 @@ class Lakehouse:
     def job(self, job_id: str) -> JobInfo:
         """One job this profile may see (a dead process's running job shows as interrupted)."""
         job = self._jobs.get(job_id)
-        mine = self.profile
-        if job is None or not (mine.sees_all or job.target == mine.id or mine.sees(job.target.split()[0])
-                               or mine.searches(job.target.split()[0])):
+        if job is None or not self._shows_jobs([job]):
             raise NotFound(f"no job with id {job_id!r} — `lakehouse jobs` lists them")
         return job
 

@@ -353,9 +353,6 @@ def explained(query: str) -> str:
     return query[tokens[i][0]:] if i < len(tokens) else ""
 
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
 def _clean(e: BaseException):
     """DuckDB's error as ours: its first line with its hints ("Did you mean", "Candidate
     bindings"), and the caret context ("LINE 1: …" and the marker under it) kept on lines
@@ -383,7 +380,9 @@ def _clean(e: BaseException):
         if ln.startswith("LINE ") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= {"^"}:
             context = [ln, lines[i + 1]]
             break
+    from .text import inert
+
     text = "\n".join([" ".join([head] + hints)] + context)
     # DuckDB quotes the query and cell values back: control characters in them (ESC, OSC,
     # a bare CR) must not reach a terminal as sequences — they are shown escaped
-    return SqlError(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+    return SqlError(inert(text))

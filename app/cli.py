@@ -75,7 +75,7 @@ def _open():
 
         address = remote.running(cfg)
     if address is not None:
-        lh = remote.RemoteLakehouse(address, remote.token_for(cfg, address), cfg.profile)
+        lh = remote.RemoteLakehouse(address, remote.token_for(cfg, address), cfg.profile, **remote.timeouts(cfg))
     else:
         from core import Lakehouse
 
@@ -1315,7 +1315,7 @@ def status(format: ListFormat = typer.Option(ListFormat.table, "--format", help=
         if state.remote in (None, "-") and info.get("socket"):
             address = info["socket"]  # the one it really listens on
         try:
-            with remote.RemoteLakehouse(address, remote.token_for(c, address)) as r:
+            with remote.RemoteLakehouse(address, remote.token_for(c, address), **remote.timeouts(c)) as r:
                 st = r.status()
         except remote.Unreachable:
             if format == ListFormat.json:

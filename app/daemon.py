@@ -163,6 +163,7 @@ class Daemon:
                               f"{info.get('socket', '?')}) — `lakehouse status` shows it; stop it first") from None
         self._lock_fd = fd
         path = self.socket_path
+        rpc.socket_dir(path)  # made 0700, or refused if another user made it or can write in it (app/rpc.py)
         if path.exists() or path.is_symlink():
             if not stat.S_ISSOCK(path.lstat().st_mode):
                 raise DaemonError(f"{path} exists and is not a socket — remove it or choose another --socket")

@@ -45,50 +45,151 @@ def _core_error(err: dict) -> LakehouseError:
     return e
 
 
-class Channel:
-    """One connection to the daemon, used by one call at a time."""
+class NoAnswer(LakehouseError):
+    """The daemon took the connection but sent nothing back in time: stuck, or starved."""
 
-    def __init__(self, address: str, token: str | None = None, timeout: float = 10.0):
+
+CONNECT_TIMEOUT_S = 5.0  # [daemon] client_connect_timeout_s
+TIMEOUT_S = 30.0  # [daemon] client_timeout_s
+_CONTROL = frozenset({"auth", "session", "status", "ping", "methods"})  # answered at once by a live daemon
+
+
+class Channel:
+    """One connection to the daemon, used by one call at a time.
+
+    Who is at the other end is checked before a byte is sent: on a Unix socket its
+    directory and the socket file (rpc.check_socket), then the peer's credentials
+    (rpc.check_peer). Nothing waits forever: connecting has `connect_timeout`; a control
+    call (session, auth, status, ping, methods) must answer within `timeout`; any other
+    call may run as long as it needs, but after `timeout` seconds of silence the channel
+    pings the daemon on the same connection and gives up only if that gets no answer
+    within `timeout` either — so long queries and jobs are never cut off while the daemon
+    lives. timeout 0 waits forever."""
+
+    def __init__(self, address: str, token: str | None = None, timeout: float = TIMEOUT_S,
+                 connect_timeout: float = CONNECT_TIMEOUT_S):
         self.address = address
+        self.timeout = timeout if timeout and timeout > 0 else None
+        self._buf = bytearray()
+        self._probes: set[int] = set()  # ids of liveness pings whose answers are not ours to return
+        self._send_lock = threading.Lock()
+        tcp = is_tcp(address)
+        if not tcp:
+            rpc.check_socket(address)  # the directory and the socket file: ours, nobody else's
         try:
-            if is_tcp(address):
+            if tcp:
                 host, port = rpc.parse_tcp(address.removeprefix("tcp://"))
-                self.sock = socket.create_connection((host, port), timeout=timeout)
+                self.sock = socket.create_connection((host, port), timeout=connect_timeout or None)
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             else:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.settimeout(timeout)
-                self.sock.connect(address)
+                self.sock = _connect_unix(address, connect_timeout)
+        except (socket.timeout, TimeoutError):
+            self._close_raw()
+            raise NoAnswer(f"the daemon at {address} did not take the connection within {connect_timeout:g} s — "
+                           "is it stuck? `lakehouse status` shows it; restart it if so") from None
         except (OSError, ValueError) as e:
+            self._close_raw()
             raise Unreachable(f"no daemon answers at {address} ({getattr(e, 'strerror', None) or e}) — "
                               "start one with `lakehouse serve --detach`") from None
-        self.sock.settimeout(None)
-        self.file = self.sock.makefile("rb")
+        if not tcp:
+            try:
+                rpc.check_peer(self.sock, address)  # before sending anything
+            except BaseException:
+                self.close()
+                raise
+        self.sock.settimeout(self.timeout)  # per recv: the silence allowed before acting on it
         if token is not None:
-            self.call("auth", {"token": token})
+            try:
+                self.call("auth", {"token": token})
+            except BaseException:
+                self.close()
+                raise
+
+    def idle_ok(self) -> bool:
+        """A pooled connection is still usable: the daemon has not closed it, and nothing
+        arrived on it that no request asked for."""
+        import select
+
+        if self._buf:
+            return False
+        try:
+            poll = select.poll()
+            poll.register(self.sock, select.POLLIN)
+            return not poll.poll(0)  # readable while idle: end of file, or bytes out of step
+        except (OSError, ValueError):
+            return False
+
+    def _close_raw(self) -> None:
+        s = getattr(self, "sock", None)
+        if s is not None:
+            s.close()
 
     def close(self) -> None:
         try:
-            self.file.close()
             self.sock.close()
         except OSError:
             pass
 
     def send(self, obj: dict) -> None:
-        self.sock.sendall(rpc.line(obj))
+        self._sendall(rpc.line(obj))
 
-    def read(self) -> dict:
+    def _sendall(self, data: bytes) -> None:
+        with self._send_lock:  # the cancel watcher and probes write too: never interleaved
+            try:
+                self.sock.sendall(data)
+            except (socket.timeout, TimeoutError):
+                raise self._no_answer() from None
+
+    def _no_answer(self) -> NoAnswer:
+        return NoAnswer(f"the daemon at {self.address} did not answer within {self.timeout:g} s — is it stuck? "
+                        "`lakehouse status` shows it; restart it if so")
+
+    def _fill(self, probe: bool) -> None:
+        """Read more bytes into the buffer, waiting as the call allows."""
+        probed = False
+        while True:
+            try:
+                data = self.sock.recv(1 << 16)
+            except (socket.timeout, TimeoutError):
+                if not probe or probed:
+                    raise self._no_answer() from None
+                rid = next(_ids)
+                self._probes.add(rid)
+                self._sendall(rpc.line({"jsonrpc": "2.0", "id": rid, "method": "ping", "params": {}}))
+                probed = True
+                continue
+            if not data:
+                raise ConnectionError("the daemon closed the connection")
+            self._buf += data
+            return
+
+    def read(self, probe: bool = True) -> dict:
         import json
 
-        raw = self.file.readline()
-        if not raw:
-            raise ConnectionError("the daemon closed the connection")
-        return json.loads(raw)
+        while True:
+            while True:
+                end = self._buf.find(b"\n")
+                if end >= 0:
+                    break
+                self._fill(probe)
+            raw = bytes(self._buf[:end + 1])
+            del self._buf[:end + 1]
+            msg = json.loads(raw)
+            if isinstance(msg, dict) and "method" not in msg and msg.get("id") in self._probes:
+                self._probes.discard(msg["id"])  # a liveness ping's answer: it said what it had to
+                continue
+            if not isinstance(msg, dict):
+                raise ValueError("the daemon sent something that is not a JSON object")
+            return msg
 
     def read_bytes(self, n: int) -> bytes:
-        data = self.file.read(n)
-        if len(data) != n:
-            raise ConnectionError("the daemon closed the connection in the middle of a result")
+        try:
+            while len(self._buf) < n:
+                self._fill(True)
+        except ConnectionError:
+            raise ConnectionError("the daemon closed the connection in the middle of a result") from None
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
         return data
 
     def start(self, method: str, params, cancelled: bool = False) -> int:
@@ -96,7 +197,7 @@ class Channel:
         data = rpc.line({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
         if cancelled:  # cancelled before it was sent: the cancel travels with it, so the daemon has it first
             data += rpc.line(rpc.notification("cancel", {"id": rid}))
-        self.sock.sendall(data)
+        self._sendall(data)
         return rid
 
     def call(self, method: str, params, notes=None, cancel: threading.Event | None = None):
@@ -105,9 +206,10 @@ class Channel:
         done = threading.Event()
         if cancel is not None and not cancel.is_set():
             threading.Thread(target=self._watch, args=(rid, cancel, done), daemon=True).start()
+        probe = method not in _CONTROL  # a control call answers at once, or the daemon is stuck
         try:
             while True:
-                msg = self.read()
+                msg = self.read(probe)
                 if msg.get("id") == rid and ("result" in msg or "error" in msg):
                     if "error" in msg:
                         raise _core_error(msg["error"])
@@ -123,9 +225,31 @@ class Channel:
                 if not done.is_set():
                     try:
                         self.send(rpc.notification("cancel", {"id": rid}))
-                    except OSError:
+                    except (OSError, LakehouseError):
                         pass
                 return
+
+
+def _connect_unix(address: str, timeout: float) -> socket.socket:
+    """Connect, waiting up to `timeout` seconds (0: forever) while the daemon's backlog is
+    full — a connect with a timeout answers EAGAIN at once then, so it is tried again."""
+    import time
+
+    deadline = time.monotonic() + timeout if timeout and timeout > 0 else None
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout if deadline is not None else None)
+        try:
+            s.connect(address)
+            return s
+        except BlockingIOError:  # the backlog is full: the daemon takes no connections now
+            s.close()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError from None
+            time.sleep(0.05)
+        except BaseException:
+            s.close()
+            raise
 
 
 def is_tcp(address: str) -> bool:
@@ -135,8 +259,10 @@ def is_tcp(address: str) -> bool:
 class RemoteLakehouse:
     """core.Lakehouse's interface over a daemon's socket."""
 
-    def __init__(self, address: str, token: str | None = None, profile: str | None = None):
+    def __init__(self, address: str, token: str | None = None, profile: str | None = None,
+                 timeout: float = TIMEOUT_S, connect_timeout: float = CONNECT_TIMEOUT_S):
         self.address, self._token, self._profile_id = address, token, profile
+        self._timeouts = {"timeout": timeout, "connect_timeout": connect_timeout}
         self._idle: list[Channel] = []
         self._pool_lock = threading.Lock()
         self._streams: dict[int, Channel] = {}  # sql streams in flight, for interrupt_sql
@@ -144,11 +270,20 @@ class RemoteLakehouse:
 
     # -- connections --------------------------------------------------------------------
     def _channel(self) -> Channel:
-        with self._pool_lock:
-            if self._idle:
-                return self._idle.pop()
-        ch = Channel(self.address, self._token)
-        ch.call("session", {"profile": self._profile_id})
+        while True:
+            with self._pool_lock:
+                ch = self._idle.pop() if self._idle else None
+            if ch is None:
+                break
+            if ch.idle_ok():
+                return ch
+            ch.close()  # the daemon closed it while it waited here ([daemon] idle_timeout_s)
+        ch = Channel(self.address, self._token, **self._timeouts)
+        try:
+            ch.call("session", {"profile": self._profile_id})
+        except BaseException:
+            ch.close()
+            raise
         return ch
 
     def _release(self, ch: Channel) -> None:
@@ -163,8 +298,10 @@ class RemoteLakehouse:
 
         try:
             info = ch.call("session", {"profile": self._profile_id})
-        finally:
-            self._release(ch)
+        except BaseException:
+            ch.close()
+            raise
+        self._release(ch)
         self.root = Path(info["root"])
         self.profile = rpc.decode(info["profile"])
         self.config = Config(values=info["config"])
@@ -217,6 +354,9 @@ class RemoteLakehouse:
         ch = self._channel()
         try:
             result = ch.call(method, rpc.encode(params), notes, cancel)
+        except NoAnswer:
+            ch.close()  # a reply may still come: this connection is not reusable
+            raise
         except (OSError, ConnectionError, ValueError) as e:
             ch.close()
             raise LakehouseError(f"lost the connection to the daemon at {self.address} ({e}) — "
@@ -258,7 +398,7 @@ class RemoteLakehouse:
             first = self._next_frame(ch, rid)
         except BaseException as e:
             self._streams.pop(rid, None)
-            if isinstance(e, LakehouseError):
+            if isinstance(e, LakehouseError) and not isinstance(e, NoAnswer):
                 self._release(ch)
                 raise
             ch.close()
@@ -276,6 +416,8 @@ class RemoteLakehouse:
                         finished = True
                         return
                     yield from frame.to_batches()
+            except NoAnswer:
+                raise
             except LakehouseError:
                 finished = True  # the error was the response: the channel is clean
                 raise
@@ -308,9 +450,14 @@ class RemoteLakehouse:
     def status(self) -> dict:
         ch = self._channel()
         try:
-            return ch.call("status", {})
-        finally:
-            self._release(ch)
+            st = ch.call("status", {})
+        except (LakehouseError, OSError, ValueError) as e:
+            ch.close()
+            if isinstance(e, LakehouseError):
+                raise
+            raise LakehouseError(f"lost the connection to the daemon at {self.address} ({e})") from None
+        self._release(ch)
+        return st
 
 
 # -- finding a daemon ---------------------------------------------------------------------
@@ -334,16 +481,25 @@ def token_for(cfg, address: str) -> str | None:
                              f"{rpc.token_file(cfg.root)} readable") from None
 
 
+def timeouts(cfg) -> dict:
+    """RemoteLakehouse's timeout arguments from [daemon] client_timeout_s and
+    client_connect_timeout_s."""
+    return {"timeout": cfg.get("daemon.client_timeout_s"),
+            "connect_timeout": cfg.get("daemon.client_connect_timeout_s")}
+
+
 def connect(cfg, remote: str | None = None, profile: str | None = None) -> RemoteLakehouse:
     address = address_for(cfg, remote)
-    return RemoteLakehouse(address, token_for(cfg, address), profile or cfg.profile)
+    return RemoteLakehouse(address, token_for(cfg, address), profile or cfg.profile, **timeouts(cfg))
 
 
 def running(cfg) -> str | None:
-    """The socket of a daemon serving cfg's root, if one answers (for auto_connect)."""
+    """The socket of a daemon serving cfg's root, if one answers (for auto_connect). A
+    socket there that is not this user's daemon is refused (rpc.Untrusted), not ignored."""
     address = cfg.get("daemon.socket") or str(rpc.default_socket(cfg.root))
-    if not os.path.exists(address):
+    if not os.path.lexists(address):
         return None
+    rpc.check_socket(address)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(0.5)
     try:

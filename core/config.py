@@ -94,6 +94,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "shutdown_grace_s": (float, 10.0, "on SIGTERM, seconds running requests get to finish or checkpoint before exit"),
         "auth_timeout_s": (float, 5.0, "a TCP connection that has not authenticated by then is closed"),
         "max_connections": (int, 512, "connections served at once; past it a new one gets one refusal line and is closed"),
+        "client_connect_timeout_s": (float, 5.0, "a client (--remote, tui --connect) gives up connecting to the daemon after this"),
+        "client_timeout_s": (float, 30.0, "a client gives up when the daemon answers neither a control call (session, status) nor, "
+                             "during a long call, a ping within this; long queries and jobs are never cut off; 0 = wait forever"),
     },
     "jobs": {
         "keep": (int, 500, "finished jobs kept in the job list"),

@@ -498,3 +498,24 @@ def test_a_long_call_is_not_cut_off_while_the_daemon_answers_pings(sockdir):
         assert methods.count("ping") == 1 and "status" in methods
     finally:
         dead.close()
+
+
+def test_a_real_long_query_outlasts_a_short_client_timeout(env):
+    """Against the real daemon: a query far longer than client_timeout_s (0.2 s here) ends
+    with its result, the client's pings answered on the way."""
+    home = Path(env["LAKEHOUSE_HOME"])
+    (home / "lakehouse.toml").write_text("[daemon]\nshutdown_grace_s = 1.0\nclient_timeout_s = 0.2\n")
+    sock = Path(env["TMPDIR"]) / "d.sock"
+    daemon = subprocess.Popen([LAKEHOUSE, "serve", "--socket", str(sock)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not sock.exists():
+            assert daemon.poll() is None and time.monotonic() < deadline, daemon.communicate()[1]
+            time.sleep(0.05)
+        q = "SELECT count(*) AS n FROM range(10000) a, range(10000) b WHERE (a.range * 7 + b.range) % 1000003 = 5"
+        code, out, err = run(env, "--remote", str(sock), "sql", q, "--format", "json")
+        assert code == 0 and json.loads(out)[0]["n"] > 0, err
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=60)

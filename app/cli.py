@@ -625,8 +625,14 @@ def cache_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", he
 
 
 @app.command()
-def resync(name: Optional[str] = typer.Argument(None, help="Dataset (default: all).")):
-    """Rebuild row counts, sizes and columns from the tables when the catalog drifted."""
+def resync(name: Optional[str] = typer.Argument(None, help="Dataset (default: all). Naming one also adopts "
+                                                 "commits in its log that lakehouse did not write.")):
+    """Rebuild row counts, sizes and columns from the tables when the catalog drifted.
+
+    A commit in a table's log that lakehouse did not write (another tool's, such as
+    Spark's, or a planted file) is never applied on its own: recovery reports it in
+    `lakehouse errors`. `lakehouse resync NAME` adopts it as the dataset's current
+    state; to discard it instead, delete the log file the error names."""
     try:
         with _open() as lh:
             for note in lh.resync(name):

@@ -184,6 +184,14 @@ CREATE TABLE IF NOT EXISTS audit (
     error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_by_profile ON audit (profile, ts);
+CREATE TABLE IF NOT EXISTS commit_intents (  -- a Delta commit lakehouse is about to make
+    dataset TEXT NOT NULL,
+    version INTEGER NOT NULL,        -- the table version the commit will create
+    operation TEXT NOT NULL,         -- its Delta operation (WRITE, MERGE, SET TBLPROPERTIES, ...)
+    meta_sha256 TEXT NOT NULL,       -- sha256 of its lakehouse commit metadata ('' when none)
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (dataset, version)
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
@@ -381,6 +389,7 @@ class Catalog:
                 (name, s["uri"], s["sha256"], s["bytes"], s.get("format", fmt), mode, job_id,
                  table_version, s["rows"], at)))
         stmts.extend(self._schema_version(name, schema_json, table_version, at))
+        stmts.append(self._clear_intents(name, table_version))
         stmts.append(self._BUMP)
         self._tx(stmts)
 
@@ -415,8 +424,37 @@ class Catalog:
             (schema_json, rows, nbytes, table_version, json.dumps(files), reader, now(),
              self._mixed(name, "append", columns), name))]
         stmts.extend(self._schema_version(name, schema_json, table_version, now()))
+        stmts.append(self._clear_intents(name, table_version))
         stmts.append(self._BUMP)
         self._tx(stmts)
+
+    # -- commit intents: recovery rolls forward only the Delta commits recorded here -----
+    @staticmethod
+    def _clear_intents(name: str, upto: int) -> tuple[str, tuple]:
+        return ("DELETE FROM commit_intents WHERE dataset = ? AND version <= ?", (name, upto))
+
+    def intend_commits(self, name: str, first: int, commits: list[tuple[str, str]]) -> None:
+        """Record, before making them, the commits [(operation, meta sha256)] that will
+        create versions first, first+1, ... of `name` (older intents for those versions,
+        e.g. of a dropped table, are replaced)."""
+        stmts = [("DELETE FROM commit_intents WHERE dataset = ? AND version >= ?", (name, first))]
+        stmts += [("INSERT INTO commit_intents (dataset, version, operation, meta_sha256, created_at) "
+                   "VALUES (?,?,?,?,?)", (name, first + i, op, sha, now()))
+                  for i, (op, sha) in enumerate(commits)]
+        self._tx(stmts)
+
+    def commit_intents(self, name: str) -> dict[int, tuple[str, str]]:
+        """{version: (operation, meta sha256)} of the commits lakehouse meant to make."""
+        return {v: (op, sha) for v, op, sha in self._q(
+            "SELECT version, operation, meta_sha256 FROM commit_intents WHERE dataset = ?", (name,))}
+
+    def drop_intents(self, name: str, above: int = -1) -> None:
+        """Forget intents for versions above `above` (commits that were never made)."""
+        self._q("DELETE FROM commit_intents WHERE dataset = ? AND version > ?", (name, above))
+
+    def has_error(self, operation: str, dataset: str, detail: str) -> bool:
+        return bool(self._q("SELECT 1 FROM errors WHERE operation = ? AND dataset = ? AND detail = ? "
+                            "LIMIT 1", (operation, dataset, detail)))
 
     def annotate(self, name: str, description: str | None, owner: str | None,
                  tags: list[str] | None) -> None:

@@ -82,7 +82,7 @@ class Lakehouse:
             from .tables import Tables
 
             self._tables = Tables(self.root, self.config.get("ingest.row_group_rows"),
-                                  self.config.get("ingest.target_file_mb"))
+                                  self.config.get("ingest.target_file_mb"), intents=self.catalog)
         return self._tables
 
     @property
@@ -115,7 +115,7 @@ class Lakehouse:
         try:
             from .recovery import recover_all
 
-            return recover_all(self.catalog, self.tables)
+            return recover_all(self.catalog, self.tables, sees=self.profile.sees)
         finally:
             import os
 
@@ -197,14 +197,17 @@ class Lakehouse:
         """Rebuild row counts, sizes, columns and file lists from the tables themselves."""
         from .locks import write_lock
         from .duck import columns_of_arrow
-        from .recovery import recover_dataset
+        from .recovery import latest_log_version, recover_dataset
 
         names = [self.dataset(name).name] if name else [d.name for d in self.datasets()]
         notes: list[str] = []
         with write_lock(self.root):
             for n in names:
-                notes.extend(recover_dataset(self.catalog, self.tables, n, adopting=True))
+                # a commit lakehouse did not write is adopted only when its dataset is named
+                notes.extend(recover_dataset(self.catalog, self.tables, n, adopting=name is not None))
                 ds = self.catalog.get(n)
+                if name is None and latest_log_version(self.tables.path(n)) > ds.table_version:
+                    continue
                 if not self.tables.exists(n):
                     notes.append(f"{n}: its table is missing at {self.tables.path(n)} — the data "
                                  "is gone; ingest the source again with --mode replace")
@@ -272,8 +275,8 @@ class Lakehouse:
     def versions(self, name: str) -> list[dict]:
         from .mutate import versions
 
-        self.dataset(name)
-        return versions(self.tables, name)
+        # the versions up to the one the catalog registered (never a commit it refused)
+        return versions(self.tables, name, upto=self.dataset(name).table_version)
 
     def history(self, name: str, key: str | None = None) -> list[dict]:
         """Journal events of a dataset, or of one record (its key as text)."""

@@ -203,7 +203,7 @@ class Mutator:
     # -- restore -------------------------------------------------------------------------
     def restore(self, name: str, as_of: int | str, actor: str, reason: str) -> MutationResult:
         ds = self._dataset(name)
-        target = open_at(self.tables.path(name), name, as_of)  # exists and still readable
+        target = open_at(self.tables.path(name), name, as_of, upto=ds.table_version)  # exists, readable
         version = target.version()
         if version == ds.table_version:
             return MutationResult(name, ds.table_version, f"{name} is already at version {version} — "
@@ -298,17 +298,24 @@ class Mutator:
             self.compact(name)
 
 
-def versions(tables: Tables, name: str) -> list[dict]:
-    """Every version of a dataset: when, which operation, rows added/updated/deleted, who."""
+def versions(tables: Tables, name: str, upto: int | None = None) -> list[dict]:
+    """Every version of a dataset (up to `upto`, the catalog's: a newer commit it did not
+    register is not the dataset's): when, which operation, rows added/updated/deleted, who."""
     import json
 
     from .journal import row_changes
     from .tables import META_KEY
 
     out, prev_rows = [], 0
-    for h in sorted(tables.history(name), key=lambda h: h["version"]):
+    for h in sorted(tables.history(name, upto), key=lambda h: h["version"]):
         v, op = h["version"], h.get("operation", "")
-        meta = json.loads(h[META_KEY]) if h.get(META_KEY) else {}
+        if upto is not None and v > upto:
+            break
+        try:
+            meta = json.loads(h[META_KEY]) if h.get(META_KEY) else {}
+        except ValueError:  # another tool's commit (adopted by resync) with odd metadata
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
         rows = tables.snapshot(name, v).rows  # from the log's add actions: works after vacuum too
         added, updated, deleted = row_changes(op, h.get("operationMetrics"), prev_rows, rows)
         out.append({"version": v, "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, timezone.utc)

@@ -2,9 +2,14 @@
 
 - A table directory with no committed version is the leftover of a killed create:
   removed.
-- A Delta commit newer than the catalog's pointer whose metadata names its sources
-  was fully written (Delta commits are atomic) but never registered: rolled
-  forward, so no rows are lost and re-ingesting the file is a no-op, not a double.
+- A Delta commit newer than the catalog's pointer that lakehouse recorded an intent
+  for in the catalog before making it (same version, operation and metadata) was fully
+  written (Delta commits are atomic) but never registered: rolled forward, so no rows
+  are lost and re-ingesting the file is a no-op, not a double.
+- Any other commit in a log (another tool's, or one planted there) is never applied to
+  the catalog or the journal: queries keep reading the registered version, the commit
+  is reported once in `_errors`, and `lakehouse resync NAME` is the explicit way to
+  adopt it (writes to the dataset are refused until then).
 - Data files newer than the last commit and not part of it were written by a write
   that never committed: removed.
 Callers hold the root's write lock.
@@ -12,24 +17,20 @@ Callers hold the root's write lock.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Callable
 
 from .catalog import Catalog
 from .register import register
 from .names import _VALID
-from .tables import Tables
+from .tables import Tables, foreign_commit_message, log_version, meta_sha256
 
 
 def latest_log_version(table_dir: Path) -> int:
     """Newest committed version from the log's file names (-1 if none); no delta-rs needed."""
-    log = table_dir / "_delta_log"
-    best = -1
-    if log.is_dir():
-        for f in log.iterdir():
-            stem, dot, ext = f.name.partition(".")
-            if ext == "json" and stem.isdigit():
-                best = max(best, int(stem))
-    return best
+    return log_version(table_dir)
 
 
 def needs_recovery(catalog: Catalog, tables: Tables) -> bool:
@@ -41,8 +42,8 @@ def needs_recovery(catalog: Catalog, tables: Tables) -> bool:
 
 
 def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bool = False) -> list[str]:
-    """Recover one dataset. `adopting`: the caller (resync) takes foreign commits as they
-    are, so do not tell the user to run resync."""
+    """Recover one dataset. `adopting`: the caller (`resync NAME`) takes commits lakehouse
+    did not write as they are, so neither report nor apply them here."""
     notes: list[str] = []
     if not _VALID.match(name):
         return notes
@@ -57,17 +58,42 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
         return notes
     known = ds.table_version if ds else -1
     if ds is not None and latest_log_version(path) == known:
-        # the usual case: catalog and log agree; only a killed write's files may linger
+        # the usual case: catalog and log agree; only a killed write's files may linger (and
+        # the intent of a write killed before its commit, which no commit may now claim)
+        catalog.drop_intents(name, above=known)
         removed = _sweep(path, {f["path"] for f in catalog.files(name)})
         if removed:
             notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
         return notes
-    for version, meta in tables.commits_after(name, known):
-        if not meta or "source" not in meta and "sources" not in meta:
+    try:
+        commits = tables.commits_after(name, known)
+    except Exception as e:  # an unreadable log (e.g. a malformed planted file): apply nothing
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        v = latest_log_version(path)
+        msg = (f"{name}: its Delta log past version {known} cannot be read ({first[:200]}), so nothing "
+               f"in it was applied — delete the log files after version {known} in {path / '_delta_log'} "
+               f"that lakehouse did not write")
+        if not adopting:
+            _report(catalog, name, msg, _fingerprint(path, v))
+            notes.append(msg)
+        return notes
+    intents = catalog.commit_intents(name)
+    for version, operation, raw in commits:
+        if intents.get(version) != (operation, meta_sha256(raw)):  # not a commit we made
             if not adopting:
-                notes.append(f"{name}: version {version} was not written by lakehouse; run "
-                             f"`lakehouse resync {name}` to adopt it")
+                msg = foreign_commit_message(name, version, path, known if ds else None)
+                _report(catalog, name, msg, _fingerprint(path, version))
+                notes.append(msg)
             break
+        if raw is None:  # ours without rows or journal: a table-property change, a vacuum
+            if ds is not None:
+                snap = tables.snapshot(name, version)
+                catalog.update_stats(name, columns=ds.columns, table_version=version, files=snap.files,
+                                     rows=snap.rows, nbytes=snap.bytes, reader=snap.reader)
+                ds = catalog.get(name)
+                known = version
+            continue
+        meta = json.loads(raw)
         snap = tables.snapshot(name, version)
         sources = [{**s, "rows": s.get("rows") if s.get("rows") is not None else snap.rows,
                     "sha256": s.get("sha256") or _rehash(s)} for s in meta.get("sources", [])]
@@ -75,12 +101,28 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
             sources[0]["rows"] = snap.rows - (ds.row_count if ds else 0)
         register(catalog, name, snap, meta, sources=sources)
         ds = catalog.get(name)
+        known = version
         notes.append(f"{name}: registered version {version}, which a crash left unregistered")
     if ds is not None:
         removed = _sweep(path, {f["path"] for f in catalog.files(name)})
         if removed:
             notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
     return notes
+
+
+def _fingerprint(path: Path, version: int) -> str:
+    """What identifies one foreign commit (so it is reported once, not at every start)."""
+    log = path / "_delta_log" / f"{version:020d}.json"
+    try:
+        digest = hashlib.sha256(log.read_bytes()).hexdigest()
+    except OSError:
+        digest = "unreadable"
+    return f"{log} sha256:{digest}"
+
+
+def _report(catalog: Catalog, name: str, message: str, detail: str) -> None:
+    if not catalog.has_error("recovery", name, detail):
+        catalog.add_error("recovery", message, dataset=name, detail=detail)
 
 
 def _sweep(path: Path, live: set[str]) -> int:
@@ -113,8 +155,13 @@ def _rehash(source: dict) -> str:
     return ""
 
 
-def recover_all(catalog: Catalog, tables: Tables) -> list[str]:
+def recover_all(catalog: Catalog, tables: Tables,
+                sees: Callable[[str], bool] | None = None) -> list[str]:
+    """Recover every table; return the notes about the datasets `sees` accepts (a
+    profile's: notes about datasets it does not see are not its to read)."""
     notes: list[str] = []
     for name in tables.table_dirs():
-        notes.extend(recover_dataset(catalog, tables, name))
+        found = recover_dataset(catalog, tables, name)
+        if sees is None or sees(name):
+            notes.extend(found)
     return notes

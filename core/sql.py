@@ -223,7 +223,8 @@ class SqlEngine:
     def _view_at(self, cur, view: str, name: str, when: int | str) -> None:
         from .tables import open_at, read_plan
 
-        dt = open_at(self.root / "tables" / name, name, when)
+        # never past the catalog's version: a newer commit recovery did not accept is not the dataset's
+        dt = open_at(self.root / "tables" / name, name, when, upto=self._views[name].version)
         files, exact = read_plan(dt)
         if exact and files:  # plain Parquet over that version's files (inside the allowed root)
             cur.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS SELECT * FROM "

@@ -31,16 +31,35 @@ def delta_cast(typ: str) -> str | None:
     return None
 
 
-def connect(memory_limit: str = "", threads: int = 0):
-    """An unsandboxed in-memory DuckDB connection for ingest work."""
+def connect(memory_limit: str = "", threads: int = 0, temp_directory: str = ""):
+    """An unsandboxed in-memory DuckDB connection for ingest work. `memory_limit` bounds
+    what DuckDB holds (operators that need more spill to `temp_directory`, else fail);
+    a value DuckDB does not take raises ValueError."""
     import duckdb
 
     con = duckdb.connect(config={"threads": threads} if threads else {})
     if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+        try:
+            con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), chr(39) * 2)}'")
+        except duckdb.Error:
+            con.close()
+            raise ValueError(memory_limit) from None
+    if temp_directory:  # never DuckDB's default, '.tmp' in whatever the current directory is
+        con.execute(f"SET temp_directory = '{temp_directory.replace(chr(39), chr(39) * 2)}'")
+    # A plain scan streams in order without buffering the file; kept so rows land in file order.
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET enable_progress_bar = false")  # progress is ours to report, not DuckDB's
     return con
+
+
+def memory_limit_bytes(con) -> int:
+    """The connection's memory limit in bytes, as DuckDB resolved it (e.g. '953.6 MiB')."""
+    from .cache import parse_size
+
+    try:
+        return parse_size(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    except (ValueError, TypeError):
+        return 0
 
 
 _types_con = None

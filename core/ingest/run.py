@@ -10,10 +10,11 @@ the catalog commit is rolled forward by recovery (the commit names its sources).
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 import re
+import shutil
 import threading
+from collections import deque
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,8 @@ from pathlib import Path
 from ..text import count
 from ..catalog import Catalog
 from ..config import Config
-from ..duck import connect, delta_cast
+from .. import faults
+from ..duck import connect, delta_cast, memory_limit_bytes
 from ..errors import Cancelled, IngestError, LakehouseError
 from ..jobs import Job, Jobs, Listener, narrowed
 from ..locks import write_lock
@@ -34,12 +36,35 @@ from .detect import (DOCUMENT_FORMATS, BackgroundHash, detect_format, encoding_l
                      needs_transcoding, sample_encoding, scan, transcode, declared_encoding)
 from .documents import read_document
 from .jsoncheck import BackgroundJsonCheck, check_json
-from .sources import TabularSource, flatten_select, prepare_csv
+from .paths import expand, has_magic
+from .sources import TabularSource, flatten_select, literal_path, prepare_csv
 
 MODES = ("create", "append", "replace", "upsert")
 _TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$")
 _MAX_WIDEN = 64  # mixed-type columns widened to text before giving up on inference
 _HASH_INLINE = 64 * 1024 * 1024  # files up to this size are hashed before anything else
+_READ_ROWS = 512  # most rows per Arrow batch from DuckDB: with the row cap, bounds a batch's bytes
+_WIDE_ROW = "lakehouse: row too wide"  # the error() a row over the cap raises inside DuckDB
+# delta-rs gathers rows into batches of 8,192 (DataFusion's batch size) and holds about four
+# copies of one while writing: the rows in memory at once, whatever the file's compression.
+_WRITER_ROWS = 8192
+_WRITER_COPIES = 4
+
+
+def changed(path: Path, before: os.stat_result) -> bool:
+    """Whether the file at `path` is no longer the one `before` described (replaced,
+    grown, truncated or rewritten)."""
+    try:
+        now = path.stat()
+    except OSError:
+        return True
+    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != (
+        before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+
+
+def changed_error(path: Path) -> IngestError:
+    return IngestError(f"{path} changed while it was being ingested — try again when it is no "
+                       "longer being written")
 
 
 def parse_types(spec: str | dict | None) -> dict[str, str]:
@@ -95,48 +120,6 @@ def current_user() -> str:
         return ""
 
 
-def _special_kind(p: Path) -> str:
-    import stat
-
-    mode = p.stat().st_mode
-    return ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
-
-
-def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
-    """Files to ingest as (path, named explicitly). Directories are walked
-    (hidden files skipped); globs are expanded; a missing path is an error."""
-    files: list[tuple[Path, bool]] = []
-    for raw in paths:
-        if not str(raw).strip():
-            raise IngestError("an empty path was given — name a file, directory or glob")
-        p = Path(raw).expanduser()
-        if any(ch in str(raw) for ch in "*?[") and not p.exists():
-            matches = sorted(glob.glob(str(p), recursive=True))
-            if not matches:
-                raise IngestError(f"{raw}: no files match this pattern")
-            files.extend((Path(m), False) for m in matches if Path(m).is_file())
-        elif p.is_dir():
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                files.extend((Path(dirpath) / f, False) for f in sorted(filenames)  # never a FIFO (it blocks)
-                             if not f.startswith(".") and (Path(dirpath) / f).is_file())
-        elif p.is_file():
-            files.append((p, True))
-        elif p.exists():  # a FIFO, socket or device: reading it could block or never end
-            raise IngestError(f"{raw}: {_special_kind(p)}, not a regular file — copy the data into a file "
-                              "and ingest that")
-        else:
-            raise IngestError(f"{raw}: no such file or directory")
-    seen, unique = set(), []
-    for f, explicit in files:
-        key = f.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append((key, explicit))
-    return unique
-
-
 @dataclass
 class _Plan:
     path: Path
@@ -166,9 +149,12 @@ class Ingestor:
         overrides = parse_types(types)
         if not paths:
             raise IngestError("nothing to ingest — give one or more files, directories or globs")
-        files = expand(paths)
+        found = expand(paths)
+        files = found.files
 
-        results: list[IngestResult] = []
+        # entries a walk skipped (a symlink out of its folder, a symlink loop): one line each
+        results: list[IngestResult] = [IngestResult(str(p), "", "skipped", message=note)
+                                       for p, note in found.notes]
         plans: list[_Plan] = []
         for path, explicit in files:
             try:
@@ -187,8 +173,9 @@ class Ingestor:
                 ds = name or dataset_name_from_stem(path.stem)
             plans.append(_Plan(path, f, ds))
         if not plans and not any(r.status == "failed" for r in results):
+            skipped = "".join(f"; {note}" for _, note in found.notes[:3])
             raise IngestError("no files of a known type in " + ", ".join(map(str, paths)) +
-                              " — supported: csv, tsv, json/ndjson/jsonl, parquet, pdf, txt, md")
+                              " — supported: csv, tsv, json/ndjson/jsonl, parquet, pdf, txt, md" + skipped)
 
         docs = [p for p in plans if p.fmt in DOCUMENT_FORMATS]
         tabular = [p for p in plans if p.fmt not in DOCUMENT_FORMATS]
@@ -227,6 +214,8 @@ class Ingestor:
                 sha, hasher = None, None
                 if stat.st_size <= _HASH_INLINE or self.catalog.has_source_size(plan.dataset, stat.st_size):
                     sha = self._hash(plan.path)
+                    if changed(plan.path, stat):
+                        raise changed_error(plan.path)
                     if self.catalog.has_source(plan.dataset, sha):
                         result.status = "unchanged"
                         result.message = (f"{plan.path} is already ingested in {plan.dataset} "
@@ -259,6 +248,8 @@ class Ingestor:
                     existing is not None and mode in ("append", "upsert")) else {}
                 source_meta = {"uri": str(plan.path), "sha256": sha, "bytes": stat.st_size,
                                "mtime_ns": stat.st_mtime_ns, "format": plan.fmt}
+                src.stat = stat  # the file the hash is of: the rows must come from it too
+                faults.hook("ingest:before-read")
                 try:
                     snap, rows = self._write_table(plan.dataset, src, conform, mode, source_meta, job,
                                                    hasher, key)
@@ -346,6 +337,12 @@ class Ingestor:
 
     def _select(self, con, src: TabularSource, conform: dict[str, str], dataset: str) -> str:
         """The full SELECT: flattened, cast to Delta-storable types, conformed on append."""
+        read = src.read_path or src.path
+        if has_magic(str(read)):  # DuckDB globs its paths: make sure it reads this one file
+            hits = [r[0] for r in con.execute("SELECT file FROM glob(?)", [literal_path(read)]).fetchall()]
+            if hits != [str(read)]:
+                raise IngestError(f"{src.path}: DuckDB cannot read a file of this name literally "
+                                  "(glob characters) — rename it and ingest it again")
         if src.types:
             bare = dataclasses.replace(src, types={}, text_columns=set())
             have = con.sql(f"SELECT * FROM {bare.from_sql()}").columns
@@ -396,7 +393,15 @@ class Ingestor:
             self._recheck(dataset, mode, source_meta, hasher)
             existed = self.tables.exists(dataset)
             before = self.tables.data_files(dataset)
-            con = connect(self.config.get("ingest.memory_limit"))
+            limit = self.config.get("ingest.memory_limit")
+            spill = self.root / "tmp" / "ingest" / f"duckdb-{os.getpid()}-{threading.get_ident()}"
+            try:
+                con = connect(limit, temp_directory=str(spill))
+            except ValueError:
+                raise IngestError(f"ingest.memory_limit {limit!r} is not a size — set it to e.g. "
+                                  "'1GB' or '512MB' in lakehouse.toml") from None
+            # Rows held by the writer at once (see _WRITER_ROWS) may take this many bytes.
+            window_budget = memory_limit_bytes(con) // _WRITER_COPIES
             watch = ExitStack()  # a cancel interrupts the statement in flight (binding, key checks, reads)
             watch.enter_context(job.watching(con.interrupt))
             try:
@@ -405,9 +410,11 @@ class Ingestor:
                     counted = [0]
                     try:
                         sql = self._select(con, src, conform, dataset)
+                        if window_budget:
+                            sql = self._cap_rows(con, sql, window_budget // _READ_ROWS)
                         if key:
                             self._check_key(con, sql, key, src)
-                        rdr = con.sql(sql).to_arrow_reader(batch_rows)
+                        rdr = con.sql(sql).to_arrow_reader(min(batch_rows, _READ_ROWS))
                     except LakehouseError:
                         raise
                     except Exception as e:  # the reader refused at bind time
@@ -415,14 +422,29 @@ class Ingestor:
                         rdr = None
                     if rdr is not None:
                         def batches(rdr=rdr, failure=failure, counted=counted):
+                            window: deque = deque()  # (rows, bytes) of the latest batches
+                            rows_in, bytes_in = 0, 0
                             try:
                                 for b in rdr:
                                     counted[0] += b.num_rows
+                                    window.append((b.num_rows, b.nbytes))
+                                    rows_in, bytes_in = rows_in + b.num_rows, bytes_in + b.nbytes
+                                    while rows_in - window[0][0] >= _WRITER_ROWS:
+                                        r, n = window.popleft()
+                                        rows_in, bytes_in = rows_in - r, bytes_in - n
+                                    if window_budget and bytes_in > window_budget:
+                                        raise _too_wide(src.path, bytes_in, rows_in, limit)
                                     job.progress(counted[0])
                                     job.pause_point("write")
+                                    faults.hook("ingest:batch")
                                     yield b
                                 if src.json_check is not None:  # invalid JSON never commits
                                     src.json_check.result()
+                                # The rows read, the hash and the checks must all be of one file.
+                                if hasher is not None:
+                                    source_meta["sha256"] = hasher.result()
+                                if src.stat is not None and changed(src.path, src.stat):
+                                    raise changed_error(src.path)
                             except BaseException as e:  # surfaced to us after the writer aborts
                                 failure.append(e)
                                 raise
@@ -457,6 +479,18 @@ class Ingestor:
                         src.encoding = scan(src.path, src.fmt).encoding
                         src.fully_scanned = True
                         continue
+                    if _WIDE_ROW in str(err):
+                        raise IngestError(
+                            f"{src.path}: a row holds more than {window_budget // _READ_ROWS / 1024:,.0f} KiB "
+                            f"of text (very long values, e.g. a highly compressed file), more than "
+                            f"ingest.memory_limit ({limit}) allows while writing — raise "
+                            "ingest.memory_limit in lakehouse.toml, or split the long values "
+                            "(nothing was written)") from None
+                    if "Out of Memory" in str(err):
+                        raise IngestError(
+                            f"{src.path}: reading it needs more memory than ingest.memory_limit "
+                            f"({limit}) allows — raise ingest.memory_limit in lakehouse.toml, or "
+                            "split the file (nothing was written)") from None
                     explained = src.explain(err)
                     if isinstance(explained, str):
                         src.text_columns.add(explained)
@@ -477,12 +511,25 @@ class Ingestor:
             finally:
                 watch.close()
                 con.close()
+                shutil.rmtree(spill, ignore_errors=True)
             rows = counted[0]
-            if hasher is not None:
-                source_meta["sha256"] = hasher.result()
             register(self.catalog, dataset, snap, meta, sources=[{**source_meta, "rows": rows}],
                      primary_key=key)
         return snap, rows
+
+    @staticmethod
+    def _cap_rows(con, sql: str, cap: int) -> str:
+        """`sql` refusing (inside DuckDB, before a batch of such rows is built in memory)
+        any row whose text and binary values hold more than `cap` bytes: a compressed file's
+        values are expanded only once they leave DuckDB."""
+        rel = con.sql(f"SELECT * FROM ({sql}) LIMIT 0")
+        widths = [f"coalesce(strlen({quote_ident(c)}), 0)" if str(t) == "VARCHAR" else
+                  f"coalesce(octet_length({quote_ident(c)}), 0)"
+                  for c, t in zip(rel.columns, rel.types) if str(t) in ("VARCHAR", "BLOB")]
+        if not widths:
+            return sql
+        return (f"SELECT * FROM ({sql}) WHERE CASE WHEN {' + '.join(widths)} > {int(cap)} "
+                f"THEN error('{_WIDE_ROW}') ELSE true END")
 
     @staticmethod
     def _check_key(con, sql: str, key: list[str], src: TabularSource) -> None:
@@ -534,6 +581,10 @@ class Ingestor:
                     res = IngestResult(str(plan.path), dataset, "failed")
                     results.append(res)
                     try:
+                        try:
+                            before = plan.path.stat()
+                        except OSError as e:
+                            raise IngestError(f"{plan.path}: cannot be read ({e.strerror})") from None
                         sc = scan(plan.path, plan.fmt)
                         if mode != "replace" and self.catalog.has_source(dataset, sc.sha256):
                             res.status = "unchanged"
@@ -541,6 +592,9 @@ class Ingestor:
                                            "(identical bytes) — nothing written")
                             continue
                         doc_rows, notes = read_document(plan.path, plan.fmt, sc.sha256, sc.encoding)
+                        faults.hook("ingest:document-read")
+                        if changed(plan.path, before):  # the text must be of the bytes hashed
+                            raise changed_error(plan.path)
                     except IngestError as e:
                         res.message = str(e)
                         self.catalog.add_error("ingest", str(e), dataset=dataset, job_id=job.id)
@@ -583,6 +637,14 @@ class Ingestor:
             if not results:
                 results.append(IngestResult("", dataset, "failed", message=str(e)))
         return results
+
+
+def _too_wide(path: Path, nbytes: int, rows: int, limit: str) -> IngestError:
+    return IngestError(
+        f"{path}: {rows:,} of its rows expand to {nbytes / 2**20:,.0f} MiB in memory (very long "
+        f"values, e.g. a highly compressed file), more than ingest.memory_limit ({limit or 'the default'}) "
+        "allows while writing — raise ingest.memory_limit in lakehouse.toml, or split the long values "
+        "(nothing was written)")
 
 
 def _first(msg: str) -> str:

@@ -26,6 +26,13 @@ def sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def literal_path(path: Path | str) -> str:
+    """A file path as DuckDB's readers take it literally. They glob every path they are
+    given (a file named `*.csv` would read every CSV beside it), so each glob character
+    is put in a bracket class of its own: `[*]`, `[?]`, `[[]` match only themselves."""
+    return re.sub(r"([*?\[])", r"[\1]", str(path))
+
+
 @dataclass
 class TabularSource:
     path: Path
@@ -39,6 +46,7 @@ class TabularSource:
     read_path: Path | None = None  # a UTF-8 copy DuckDB reads when the source is UTF-16/32
     json_array: bool = False  # json: one top-level array (else objects one after another)
     json_check: object = None  # a BackgroundJsonCheck for big JSON files
+    stat: object = None  # os.stat_result taken before the hash: the file must still be this one
     # csv only
     delim: str = ","
     skip: int = 0  # title/comment lines before the header
@@ -47,7 +55,7 @@ class TabularSource:
 
     # -- SQL -----------------------------------------------------------------
     def from_sql(self) -> str:
-        p = sql_str(str(self.read_path or self.path))
+        p = sql_str(literal_path(self.read_path or self.path))
         if self.fmt in ("csv", "tsv"):
             types = {**{c: "VARCHAR" for c in self.text_columns}, **self.types}
             # TSV (IANA text/tab-separated-values) has no quoting: a '"' is just a character.

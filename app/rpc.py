@@ -96,6 +96,7 @@ def check_dir(path: Path) -> None:
             raise Untrusted(f"refusing the daemon's runtime directory {path}: it belongs to {_who(st)} with mode "
                             f"{mode:04o}, and it must be yours (uid {me}) with no access for others (0700), or "
                             f"another user could swap in their own socket — {fix}")
+        _check_ancestors(path, fix)
         return
     if not stat.S_ISDIR(st.st_mode):
         raise Untrusted(f"refusing the daemon's socket directory {path}: it is not a directory — choose "
@@ -104,6 +105,32 @@ def check_dir(path: Path) -> None:
         raise Untrusted(f"refusing the daemon's socket directory {path}: it belongs to {_who(st)} with mode "
                         f"{mode:04o}, so another user could swap in their own socket — use a directory of yours "
                         "that only you can write (chmod go-w), or choose another [daemon] socket / --socket")
+    _check_ancestors(path, "use a directory of yours that only you can write, or choose another [daemon] "
+                           "socket / --socket")
+
+
+def _check_ancestors(path: Path, fix: str) -> None:
+    """Every directory above a socket's directory, as written and as resolved, must belong
+    to this user or root and be writable by no one else unless sticky (like /tmp): else
+    another user could rename the socket's directory away and put their own in its place.
+    A symlink on the way must belong to this user or root too."""
+    me = os.getuid()
+    seen = set()
+    for chain in (Path(os.path.abspath(path)).parents, Path(os.path.realpath(path)).parents):
+        for p in chain:
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue  # gone or unreadable: the directory below it was checked itself
+            mode = stat.S_IMODE(st.st_mode)
+            if st.st_uid not in (me, 0) or (not stat.S_ISLNK(st.st_mode) and mode & 0o022
+                                            and not mode & stat.S_ISVTX):
+                raise Untrusted(f"refusing the daemon's socket directory {path}: {p} above it belongs to "
+                                f"{_who(st)} with mode {mode:04o}, so another user could replace what is below "
+                                f"it — {fix}")
 
 
 def socket_dir(socket_path: Path) -> None:

@@ -519,3 +519,22 @@ def test_a_real_long_query_outlasts_a_short_client_timeout(env):
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.communicate(timeout=60)
+
+
+@as_root
+def test_a_socket_dir_under_a_directory_others_can_write_is_refused(env, tmp_path):
+    """Our own 0700 directory, inside one anybody may write (not sticky): another user
+    could rename ours away and put theirs in its place."""
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)
+    mine = open_dir / "mine"
+    mine.mkdir(mode=0o700)
+    code, out, err = run(env, "serve", "--socket", str(mine / "d.sock"))
+    line = one_sentence(err)
+    assert code == 1 and f"{open_dir} above it" in line and "0777" in line
+    code, out, err = run(env, "--remote", str(mine / "d.sock"), "datasets")
+    assert code == 1 and f"{open_dir} above it" in one_sentence(err)
+    env = {**env, "TMPDIR": str(mine)}  # the default runtime dir, the same way
+    code, out, err = run(env, "serve")
+    assert code == 1 and f"{open_dir} above it" in one_sentence(err)

@@ -272,3 +272,44 @@ def test_a_memory_limit_that_is_not_a_size_is_one_sentence(home, data, cli):
     assert code == 1
     assert err.strip() == ("error: ingest.memory_limit 'lots' is not a size — set it to e.g. '1GB' "
                            "or '512MB' in lakehouse.toml")
+
+
+def pdf_bomb(path: Path, pages: int, text_bytes: int) -> Path:
+    """A PDF whose pages all draw one zlib-compressed stream of `text_bytes` of text."""
+    import zlib
+
+    z = zlib.compress(b"BT /F1 12 Tf 10 10 Td (" + b"x" * text_bytes + b") Tj ET", 9)
+    kids = " ".join(f"{5 + i} 0 R" for i in range(pages)).encode()
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [" + kids + b"] /Count " + str(pages).encode() + b" >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Length " + str(len(z)).encode() + b" /Filter /FlateDecode >>\nstream\n" + z +
+            b"\nendstream"]
+    objs += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R"
+             b" >> >> /Contents 4 0 R >>"] * pages
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n".encode() + o + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_a_document_whose_text_expands_past_the_limit_is_refused(home, data, cli):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text('[ingest]\nmemory_limit = "8MB"\n')  # 2 MiB of text
+    f = pdf_bomb(data / "bomb.pdf", 1000, 3_000_000)  # 3 GB of text in 160 KB
+    assert f.stat().st_size < 200_000
+    t = write(data / "long.txt", "x" * 3_000_000)
+    for p in (f, t):
+        code, out, err = cli("ingest", str(p))
+        assert code == 1
+        one_sentence(err)
+        assert err.strip() == (f"error: {p}: its text runs past 2 MiB (e.g. a PDF of highly compressed "
+                               "pages), more than ingest.memory_limit (8MB) allows — raise "
+                               "ingest.memory_limit in lakehouse.toml, or split the document")
+    assert not (home / "tables" / "documents").exists()

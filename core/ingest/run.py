@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..text import count
+from ..cache import parse_size
 from ..catalog import Catalog
 from ..config import Config
 from .. import faults
@@ -576,6 +577,12 @@ class Ingestor:
                 rows: list[dict] = []
                 sources: list[dict] = []
                 pending: list[IngestResult] = []
+                limit = self.config.get("ingest.memory_limit")
+                try:  # one document's text may take the share of memory a table's rows may
+                    max_text = parse_size(limit) // _WRITER_COPIES if limit else 0
+                except ValueError:
+                    raise IngestError(f"ingest.memory_limit {limit!r} is not a size — set it to e.g. "
+                                      "'1GB' or '512MB' in lakehouse.toml") from None
                 job.progress(0, len(plans), "files", f"reading {len(plans)} document(s)", force=True)
                 for i, plan in enumerate(plans):
                     res = IngestResult(str(plan.path), dataset, "failed")
@@ -591,7 +598,8 @@ class Ingestor:
                             res.message = (f"{plan.path} is already ingested in {dataset} "
                                            "(identical bytes) — nothing written")
                             continue
-                        doc_rows, notes = read_document(plan.path, plan.fmt, sc.sha256, sc.encoding)
+                        doc_rows, notes = read_document(plan.path, plan.fmt, sc.sha256, sc.encoding,
+                                                        max_text, limit)
                         faults.hook("ingest:document-read")
                         if changed(plan.path, before):  # the text must be of the bytes hashed
                             raise changed_error(plan.path)

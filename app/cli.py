@@ -1263,7 +1263,7 @@ def serve(socket: Optional[str] = typer.Option(None, "--socket", help="Unix sock
               file=sys.stderr, flush=True)
 
     try:
-        daemon.serve(state.home, state.config, socket, tcp, announce)
+        daemon.serve(state.home, state.config, socket, tcp, announce, profile=state.profile)
     except LakehouseError as e:
         _fail(e)
     print("daemon stopped", file=sys.stderr)
@@ -1283,7 +1283,7 @@ def _detach(socket: Optional[str], tcp: Optional[str]) -> int:
         _fail(e)
     c.root.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "app"]
-    for flag, value in (("--home", state.home), ("--config", state.config)):
+    for flag, value in (("--home", state.home), ("--config", state.config), ("--profile", state.profile)):
         if value:
             args += [flag, value]
     args += ["serve"] + (["--socket", socket] if socket else []) + (["--tcp", tcp] if tcp else [])

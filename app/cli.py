@@ -14,8 +14,10 @@ from typing import List, Optional
 
 import typer
 
+from app.output import say as print  # noqa: A001 — every message prints inert (control characters shown
+#                                      as \x1b, never sent to the terminal); JSON from dumps() exactly as is
 from core.errors import LakehouseError
-from core.text import count
+from core.text import count, inert
 
 app = typer.Typer(
     name="lakehouse",
@@ -141,7 +143,8 @@ def _run_job(fn, *args, **kwargs):
     box: dict = {}
     signals = [0]
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    # the description names files and datasets: literal text (markup=False, inert), never markup
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         tasks: dict[str, int] = {}
@@ -149,13 +152,13 @@ def _run_job(fn, *args, **kwargs):
 
         def listener(ev):
             if ev.job_id not in tasks:
-                tasks[ev.job_id] = bar.add_task(ev.target, total=None, unit="")
+                tasks[ev.job_id] = bar.add_task(inert(ev.target), total=None, unit="")
             if units.setdefault(ev.job_id, ev.unit) != ev.unit:  # a new phase: its own rate and ETA
                 units[ev.job_id] = ev.unit
                 bar.reset(tasks[ev.job_id])
             bar.update(tasks[ev.job_id], completed=ev.done,
-                       total=ev.total if ev.total else None, unit=ev.unit,
-                       description=f"{ev.kind} {ev.target}: {ev.message}"[:70])
+                       total=ev.total if ev.total else None, unit=inert(ev.unit),
+                       description=inert(f"{ev.kind} {ev.target}: {ev.message}"[:70]))
 
         def work():
             try:
@@ -280,7 +283,7 @@ def start() -> None:
             with _open() as lh:
                 empty = not lh.datasets() and lh.config.get("demo.offer_on_first_run")
                 try:
-                    load = empty and typer.confirm(_demo_offer(lh), default=True)
+                    load = empty and typer.confirm(inert(_demo_offer(lh)), default=True)
                 except typer.Abort:  # Ctrl-C or end of input at the question
                     print("\ncancelled", file=sys.stderr)
                     raise typer.Exit(130) from None
@@ -419,7 +422,8 @@ def describe(
                title="schema")
     print_rows(["source", "format", "mode", "rows", "version", "sha256", "at", "active"],
                [(l.source_uri, l.format, l.mode, l.rows, l.table_version, l.content_hash[:12],
-                 l.created_at[:19].replace("T", " "), l.active) for l in d.lineage], title="lineage")
+                 l.created_at[:19].replace("T", " "), l.active) for l in d.lineage], title="lineage",
+               full=("source",))  # a path cut short would hide its file name
     if len(d.schema_versions) > 1:
         print_rows(["schema version", "table version", "columns", "at"],
                    [(s.schema_version, s.table_version, ", ".join(c.name for c in s.columns),
@@ -1001,8 +1005,8 @@ def ask(
         raise typer.Exit(2)
     stream = format == ListFormat.table
 
-    def on_token(piece: str) -> None:
-        sys.stdout.write(piece)
+    def on_token(piece: str) -> None:  # a model's answer: shown, never obeyed
+        sys.stdout.write(inert(piece, tabs=True))
         sys.stdout.flush()
     result = _with_lh(lambda lh: lh.ask(question, mode=mode.value, index=index, model=model,
                                         on_token=on_token if stream else None))

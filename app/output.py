@@ -33,12 +33,27 @@ def _json_row(row: dict) -> bytes:
         return json.dumps(plain(row), ensure_ascii=False).encode()
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=_default, ensure_ascii=False, indent=2)
+class Machine(str):
+    """Text for a program (JSON): `say` prints it exactly as it is, byte for byte."""
+
+
+def dumps(obj: Any) -> Machine:
+    return Machine(json.dumps(obj, default=_default, ensure_ascii=False, indent=2))
+
+
+def say(*values: Any, sep: str = " ", end: str = "\n", file=None, flush: bool = False) -> None:
+    """`print` for messages that may quote untrusted text (file names, cell values, model
+    answers, error texts): control characters and bidi controls are shown as escapes
+    (core.text.inert), never sent to the terminal. A `Machine` value (JSON from `dumps`)
+    is printed exactly as it is."""
+    from core.text import inert
+
+    print(*(v if isinstance(v, Machine) else inert(str(v), tabs=True) for v in values),
+          sep=sep, end=end, file=file if file is not None else sys.stdout, flush=flush)
 
 
 def err(msg: str) -> None:
-    print(msg, file=sys.stderr)
+    say(msg, file=sys.stderr)
 
 
 def _cell(v: Any, width: int = 60):
@@ -73,7 +88,7 @@ def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | N
     and fold onto more lines."""
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False, header_style="bold")
+    t = Table(title=_cell(title, 1_000) if title is not None else None, show_lines=False, header_style="bold")
     widths = [1_000_000 if c in full else 180 if c in wide else 60 for c in columns]
     for c, w in zip(columns, widths):
         header = _cell(c, 1_000)  # column names come from files too
@@ -85,8 +100,12 @@ def print_rows(columns: list[str], rows: Iterable[Iterable[Any]], title: str | N
         t.add_row(*(_cell(v, w) for v, w in zip(r, widths)))
     console = _console()
     console.print(t)
-    if caption:
-        console.print(caption, style="dim", soft_wrap=True)
+    if caption:  # names index, dataset and column: literal text too
+        from rich.text import Text
+
+        from core.text import inert
+
+        console.print(Text(inert(caption, tabs=True), style="dim"), soft_wrap=True)
 
 
 # Columns of listings that hold sentences: shown whole, folded to the terminal's width.

@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from panes.base import FilterPicker
+from core.text import inert
+from panes.base import FilterPicker, line
 from panes.keys import PANES, bindings, key_of, listed
 from themes import THEMES
 
@@ -136,7 +137,7 @@ class LakehouseApp(App):
             lh = self.opener() if self.opener else Lakehouse.open(home=self.home, config_file=self.config_file,
                                                                   profile=self.profile_name)
         except LakehouseError as e:
-            self.call_from_thread(self._status, f"[b red]cannot open the storage root:[/] {e}")
+            self.call_from_thread(self._status, line(("cannot open the storage root:", "bold red"), f" {e}"))
             return
         self.post_message(FacadeOpened(lh))
 
@@ -197,8 +198,16 @@ class LakehouseApp(App):
         except NoActiveWorker:
             return self._closing
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """A notification. Its message may quote a file name, a dataset or an error text, so
+        it is literal text by default (Textual parses markup unless told not to) and inert:
+        control characters are shown as \\x1b, never sent to the terminal."""
+        super().notify(inert(str(message), tabs=True), title=inert(str(title)), severity=severity,
+                       timeout=timeout, markup=markup)
+
     # -- status bar --------------------------------------------------------------------------
-    def _status(self, text: str) -> None:
+    def _status(self, text) -> None:
         self.query_one("#status", Static).update(text)
 
     @work(thread=True, exclusive=True, group="status")
@@ -208,10 +217,10 @@ class LakehouseApp(App):
         if lh is None:
             return
         st = lh.ollama_status()
-        ollama = (f"Ollama [green]● reachable[/] at {st['url']}" if st["reachable"]
-                  else f"Ollama [red]○ not reachable[/] at {st['url']}")
+        ollama = (("● reachable", "green") if st["reachable"] else ("○ not reachable", "red"))
         where = f"daemon pid {lh.server_pid}" if getattr(lh, "server_pid", None) else "in-process"
-        text = f"profile [b]{lh.profile.id}[/] · {where} · {ollama} · {lh.root}"  # the root last: long paths get cut
+        text = line("profile ", (lh.profile.id, "bold"), f" · {where} · Ollama ", ollama,  # literal: no markup
+                    f" at {st['url']} · {lh.root}")  # the root last: long paths get cut
         self.call_from_thread(self._status, text)
 
     # -- actions -----------------------------------------------------------------------------
@@ -259,8 +268,8 @@ class LakehouseApp(App):
         from core.errors import LakehouseError
 
         def progress(ev) -> None:
-            self.call_from_thread(self._status, f"activating [b]{pid}[/]: {ev.message} "
-                                                f"({int(ev.done)}/{int(ev.total or 0)})")
+            self.call_from_thread(self._status, line("activating ", (pid, "bold"), f": {ev.message} "
+                                                     f"({int(ev.done)}/{int(ev.total or 0)})"))
         try:
             self.run_job(self.lh.activate, pid, progress=progress)
         except LakehouseError as e:

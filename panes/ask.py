@@ -13,7 +13,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Select, Static
 
-from .base import Pane
+from .base import Pane, line, literal
 from .keys import bindings, key_of
 
 
@@ -44,7 +44,7 @@ class AskPane(Pane):
             return
         event.input.value = ""
         log = self.query_one("#ask-log", VerticalScroll)
-        log.mount(Static(f"[b]› {question}[/]", classes="ask-q"))
+        log.mount(Static(literal(f"› {question}", "bold"), classes="ask-q"))
         answer = Static("…", classes="ask-a")
         log.mount(answer)
         log.scroll_end(animate=False)
@@ -53,24 +53,23 @@ class AskPane(Pane):
     @work(thread=True, group="ask")
     def ask(self, question: str, mode: str, answer: Static) -> None:
         """Exactly what the facade's ask returns, as `lakehouse ask` shows it: an answer, or
-        the one sentence of its error (with Ollama down, that sentence says what to do)."""
-        from rich.markup import escape
-
+        the one sentence of its error (with Ollama down, that sentence says what to do).
+        The model's answer is untrusted text: shown literally, never as markup or escapes."""
         from core.errors import LakehouseError
 
         pieces: list[str] = []
 
         def on_token(piece: str) -> None:
             pieces.append(piece)
-            self.app.call_from_thread(answer.update, escape("".join(pieces)))
+            self.app.call_from_thread(answer.update, literal("".join(pieces)))
         try:
             r = self.lh.ask(question, mode=mode, on_token=on_token)
         except LakehouseError as e:
-            self.app.call_from_thread(self._finish, answer, f"[red]{escape(str(e))}[/]", "")
+            self.app.call_from_thread(self._finish, answer, literal(str(e), "red"), "")
             return
         self.app.call_from_thread(self._finish, answer, _render(r), r.sql, r.citations)
 
-    def _finish(self, answer: Static, text: str, sql: str, citations=None) -> None:
+    def _finish(self, answer: Static, text, sql: str, citations=None) -> None:
         answer.update(text)
         if sql:
             self.last_sql = sql
@@ -98,7 +97,7 @@ class AskPane(Pane):
         try:
             query = self.lh.rows_query(dataset, [c.row_key for c in cites if c.dataset == dataset])
         except LakehouseError as e:
-            self.app.notify(str(e), severity="warning")
+            self.app.notify(str(e), severity="warning")  # literal: LakehouseApp.notify
             return
         self.app.action_pane("sql")
         self.app.query_one(SqlPane).set_query(query)
@@ -111,21 +110,26 @@ class AskPane(Pane):
                             self.action_open_cited)
 
 
-def _render(r) -> str:
-    from rich.markup import escape
+def _render(r):
+    """The answer, its SQL and rows or its cited passages. All of it is untrusted (the model
+    wrote the answer and the SQL; rows and passages come from files): each piece is literal
+    text, control characters shown as \\x1b; only the pane's own labels are styled."""
+    from textual.content import Content
 
-    lines = [escape(r.answer) or "(no answer)", f"[dim]{r.reason} · {r.model} · "
-             f"{r.timings_ms.get('total_ms', 0) / 1000:.1f} s · ask {r.id}[/]"]
+    lines = [literal(r.answer or "(no answer)"),
+             line((f"{r.reason} · {r.model} · {r.timings_ms.get('total_ms', 0) / 1000:.1f} s · ask {r.id}", "dim"))]
     if r.sql:
-        lines.append(f"[b]SQL[/] {escape(r.sql)}  [dim]({key_of('ask', 'open_sql')} opens it in the SQL pane)[/]")
+        lines.append(line(("SQL", "bold"), f" {r.sql}  ",
+                          (f"({key_of('ask', 'open_sql')} opens it in the SQL pane)", "dim")))
         for row in r.rows[:10]:
-            lines.append("  " + " | ".join("∅" if v is None else escape(str(v)) for v in row.values()))
+            lines.append(line("  " + " | ".join("∅" if v is None else str(v) for v in row.values())))
         if r.row_count and r.row_count > 10:
-            lines.append(f"  [dim]… {r.row_count:,} rows in all[/]")
+            lines.append(line(("  ", ""), (f"… {r.row_count:,} rows in all", "dim")))
     if r.where:
-        lines.append(f"[dim]filter: {escape(r.where)}[/]")
+        lines.append(line((f"filter: {r.where}", "dim")))
     for c in r.citations:
-        lines.append(f"  [b][{c.n}][/] {c.dataset} {escape(c.row_key)} ({c.score:.2f}): {escape(c.text[:160])}")
+        lines.append(line("  ", (f"[{c.n}]", "bold"), f" {c.dataset} {c.row_key} ({c.score:.2f}): ",
+                          c.text[:160]))
     if r.citations:
-        lines.append(f"  [dim]({key_of('ask', 'open_cited')} opens the cited rows in the SQL pane)[/]")
-    return "\n".join(lines)
+        lines.append(line("  ", (f"({key_of('ask', 'open_cited')} opens the cited rows in the SQL pane)", "dim")))
+    return Content("\n").join(lines)

@@ -2,12 +2,73 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
+from core.text import inert
+
 from .keys import bindings
+
+
+def literal(text: object, style: str = "") -> Content:
+    """Untrusted text (a cell, a file or column name, an error quoting input, a model's
+    answer) as a widget shows it literally: Content, so no markup is parsed in it (an
+    escaped markup string is not exact: `[$var]` and backslashes still act), and inert, so
+    no control character or escape sequence reaches the terminal (core.text.inert)."""
+    text = inert(str(text), tabs=True)
+    return Content.styled(text, style) if style else Content(text)
+
+
+def line(*parts: object) -> Content:
+    """Content assembled from pieces, each literal text, (text, style) or Content made
+    here: the pane's own styling, without parsing markup in what it quotes."""
+    return Content("").join(p if isinstance(p, Content) else literal(*p) if isinstance(p, tuple) else literal(p)
+                            for p in parts)
+
+
+def label(*parts: object) -> Text:
+    """`line` as a rich Text, for the widgets that take one (Tree nodes, DataTable headers)."""
+    out = Text()
+    for p in parts:
+        text, style = p if isinstance(p, tuple) else (p, "")
+        out.append(inert(str(text), tabs=True), style=style)
+    return out
+
+
+def inert_table(table):
+    """An Arrow table as a DataTable shows it: string values made inert (see core.text),
+    each column scanned once in Arrow and rebuilt only when it holds such a character;
+    lists and structs are shown by their repr, which escapes them itself."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for col in table.columns:
+        if pa.types.is_dictionary(col.type) and (pa.types.is_string(col.type.value_type)
+                                                 or pa.types.is_large_string(col.type.value_type)):
+            col = col.cast(col.type.value_type)
+        if ((pa.types.is_string(col.type) or pa.types.is_large_string(col.type))
+                and pc.any(pc.match_substring_regex(col, _RE2_CONTROL)).as_py()):
+            col = pa.chunked_array([pa.array([None if v is None else inert(v) for v in chunk.to_pylist()],
+                                             type=col.type) for chunk in col.chunks], type=col.type)
+        columns.append(col)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+# core.text's control characters, in RE2's syntax (what Arrow's regex functions speak)
+_RE2_CONTROL = r"[\x00-\x09\x0b-\x1f\x7f-\x{9f}\x{61c}\x{200e}\x{200f}\x{2028}-\x{202e}\x{2066}-\x{2069}]"
+
+
+def data_table(table, **kwargs):
+    """A DataTable of untrusted rows: values and column names literal and inert, never markup."""
+    from textual_fastdatatable import DataTable
+
+    return DataTable(data=inert_table(table), column_labels=[label(n) for n in table.column_names],
+                     render_markup=False, **kwargs)
 
 
 class Pane(Container):
@@ -51,7 +112,7 @@ class FilterPicker(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Container(id="picker"):
-            yield Static(self.heading)
+            yield Static(literal(self.heading))
             yield Input(placeholder="filter", id="picker-filter")
             yield OptionList(id="picker-list")
 
@@ -65,8 +126,8 @@ class FilterPicker(ModalScreen):
         options = self.query_one(OptionList)
         options.clear_options()
         self.shown = self.choices(text)
-        for label, _ in self.shown:
-            options.add_option(label)
+        for label, _ in self.shown:  # history, names, profiles: literal text, never markup
+            options.add_option(literal(label))
         options.highlighted = 0 if self.shown else None
 
     def on_input_changed(self, event: Input.Changed) -> None:

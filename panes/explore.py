@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import time
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Static, Tree
 
 from core.text import count
 
-from .base import Pane
+from .base import Pane, data_table, label, line, literal
 from .keys import bindings
 
 SYSTEM = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
@@ -60,29 +60,30 @@ class ExplorePane(Pane):
         tree = self.query_one(Tree)
         was = self.selected()  # after a reload (pin, embed, r) the cursor goes back to it
         tree.clear()
-        tree.root.label = f"profile {self.lh.profile.id}"
+        # every label is literal text (names and tags come from files and users: never markup)
+        tree.root.label = label(f"profile {self.lh.profile.id}")
         tree.root.expand()
         ds = tree.root.add(f"datasets ({len(datasets)})", expand=True)
         for d in datasets:  # columns load on expand (a dataset node starts with no children)
             pin = " 📌" if d.pinned else ""
             owner = f" · {d.owner}" if d.owner else ""
             tags = f" · #{' #'.join(d.tags)}" if d.tags else ""
-            ds.add(Text.assemble(d.name, (f"  {count(d.row_count, 'row')}{owner}{tags}", "dim"), pin),
+            ds.add(label(d.name, (f"  {count(d.row_count, 'row')}{owner}{tags}", "dim"), pin),
                    data=("dataset", d.name))
         ix = tree.root.add(f"indexes ({len(indexes)})", expand=bool(indexes))
         for i in indexes:
             a = i.active
             gen = f"g{i.active_gen} · {a.embedder} · {a.chunks:,} chunks" if a else "no active generation"
-            stale = " · [yellow]stale[/]" if i.stale else ""
-            ix.add_leaf(f"{i.name}  [dim]{i.dataset}.{i.column} · {gen}[/]{stale}", data=("index", i.name))
+            stale = (" · ", ("stale", "yellow")) if i.stale else ()
+            ix.add_leaf(label(i.name, "  ", (f"{i.dataset}.{i.column} · {gen}", "dim"), *stale), data=("index", i.name))
         sysnode = tree.root.add("system tables", expand=False)
         for t in SYSTEM:
             sysnode.add_leaf(t, data=("system", t))
         # what was shown belongs to the old tree: the summary until the cursor is back on a node
         self._wanted = None
-        self.query_one("#explore-info", Static).update(
+        self.query_one("#explore-info", Static).update(literal(
             f"{len(datasets)} dataset(s) and {len(indexes)} index(es) in profile {self.lh.profile.id} — "
-            "select one; enter queries it")
+            "select one; enter queries it"))
         self._show_sample(None)
         if was:
             key = ("dataset", was[1]) if was[0] == "column" else was[:2]
@@ -114,7 +115,7 @@ class ExplorePane(Pane):
         node.remove_children()
         for c in d.columns:
             key = " 🔑" if c.name in d.primary_key else ""
-            node.add_leaf(f"{c.name}  [dim]{c.type}[/]{key}", data=("column", d.name, c.name))
+            node.add_leaf(label(c.name, "  ", (c.type, "dim"), key), data=("column", d.name, c.name))
 
     def selected(self) -> tuple | None:
         node = self.query_one(Tree).cursor_node
@@ -157,20 +158,21 @@ class ExplorePane(Pane):
                 sample = desc.sample
             elif kind == "index":
                 info = self.lh.index(name)
-                text = "\n".join([f"[b]{name}[/] over {info.dataset}.{info.column} (key {', '.join(info.key)})"] + [
-                    f"{'*' if g.active else ' '}g{g.gen} {g.status} · {g.embedder} · {g.kind} "
-                    f"M{g.m}/efc{g.ef_construction}/ef{g.ef_search} · {g.chunks:,} chunks · "
-                    f"dataset v{g.dataset_version}" for g in info.generations])
+                text = Content("\n").join([
+                    line((name, "bold"), f" over {info.dataset}.{info.column} (key {', '.join(info.key)})"), *(
+                        literal(f"{'*' if g.active else ' '}g{g.gen} {g.status} · {g.embedder} · {g.kind} "
+                                f"M{g.m}/efc{g.ef_construction}/ef{g.ef_search} · {g.chunks:,} chunks · "
+                                f"dataset v{g.dataset_version}") for g in info.generations)])
                 sample = None
             else:
                 sample = self.lh.sql(f"SELECT * FROM {name} ORDER BY 1 DESC LIMIT 20")
-                text = f"[b]{name}[/] — system table, queryable in SQL"
+                text = line((name, "bold"), " — system table, queryable in SQL")
         except LakehouseError as e:
-            text, sample = f"[red]{e}[/]", None
+            text, sample = literal(str(e), "red"), None
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_detail, data, text, sample)
 
-    def _show_detail(self, data: tuple, text: str, sample) -> None:
+    def _show_detail(self, data: tuple, text: Content, sample) -> None:
         if data != self._wanted:  # the cursor moved on meanwhile
             return
         self.query_one("#explore-info", Static).update(text)
@@ -179,12 +181,10 @@ class ExplorePane(Pane):
     def _show_sample(self, sample) -> None:
         """The sample rows in a table that scrolls sideways (or nothing). Not awaited, so two
         calls in a row cannot interleave and leave two tables."""
-        from textual_fastdatatable import DataTable
-
         box = self.query_one("#explore-sample", Container)
         box.remove_children()
-        if sample is not None and sample.num_columns:
-            box.mount(DataTable(data=sample, max_column_content_width=30, null_rep="∅"))
+        if sample is not None and sample.num_columns:  # cells and column names literal and inert
+            box.mount(data_table(sample, max_column_content_width=30, null_rep="∅"))
 
     def action_query(self) -> None:
         data = self.selected()
@@ -214,8 +214,8 @@ class ExplorePane(Pane):
         def progress(ev) -> None:
             if ev.total:
                 self.app.call_from_thread(self.query_one("#explore-info", Static).update,
-                                          f"embedding {dataset}.{column}: {int(ev.done):,}/{int(ev.total):,} "
-                                          f"{ev.unit} — {ev.message}")
+                                          literal(f"embedding {dataset}.{column}: {int(ev.done):,}/"
+                                                  f"{int(ev.total):,} {ev.unit} — {ev.message}"))
         try:
             r = self.app.run_job(self.lh.embed, dataset, column, progress=progress)
         except LakehouseError as e:
@@ -240,20 +240,23 @@ class ExplorePane(Pane):
         self.load()
 
 
-def _dataset_text(desc, versions) -> str:
+def _dataset_text(desc, versions) -> Content:
+    """The detail of a dataset: its description, owner, tags, column names, source file
+    names, actors and reasons are quoted as literal text, never markup."""
     d = desc.dataset
-    lines = [f"[b]{d.name}[/]  {count(d.row_count, 'row')} · {count(len(d.columns), 'column')} · version {d.table_version}"
-             + (" · pinned" if d.pinned else "")]
+    lines = [line((d.name, "bold"), f"  {count(d.row_count, 'row')} · {count(len(d.columns), 'column')} · "
+                  f"version {d.table_version}" + (" · pinned" if d.pinned else ""))]
     if d.description:
-        lines.append(d.description)
+        lines.append(literal(d.description))
     meta = [f"owner {d.owner}" if d.owner else "", f"tags {', '.join(d.tags)}" if d.tags else "",
             f"key {', '.join(d.primary_key)}" if d.primary_key else ""]
     if any(meta):
-        lines.append(" · ".join(m for m in meta if m))
-    lines.append("columns: " + ", ".join(f"{c.name} [dim]{c.type}[/]" for c in d.columns))
+        lines.append(literal(" · ".join(m for m in meta if m)))
+    lines.append(line("columns: ", *(piece for n, c in enumerate(d.columns)
+                                     for piece in (", " if n else "", c.name, " ", (c.type, "dim")))))
     for lin in desc.lineage[-3:]:
-        lines.append(f"lineage: {lin.source_uri} → v{lin.table_version} ({count(lin.rows, 'row')}, {lin.mode})")
+        lines.append(literal(f"lineage: {lin.source_uri} → v{lin.table_version} ({count(lin.rows, 'row')}, {lin.mode})"))
     for v in versions:
-        lines.append(f"v{v['version']} {v['timestamp'][:19].replace('T', ' ')} {v['operation']} {count(v['rows'], 'row')} "
-                     f"{v['actor']} {v['reason']}")
-    return "\n".join(lines)
+        lines.append(literal(f"v{v['version']} {v['timestamp'][:19].replace('T', ' ')} {v['operation']} "
+                             f"{count(v['rows'], 'row')} {v['actor']} {v['reason']}"))
+    return Content("\n").join(lines)

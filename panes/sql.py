@@ -17,18 +17,32 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TabbedContent, TabPane, TextArea
 from textual.widgets.text_area import Selection
 
-from core.text import count
+from core.text import count, inert_in_place
 
-from .base import FilterPicker, Pane
+from .base import FilterPicker, Pane, data_table, literal
 from .keys import bindings, key_of
 
 DISPLAY_CAP = 100_000
 EXPORTS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
 
 
+class SqlEditor(TextArea):
+    """The SQL editor. A query can quote untrusted text (a column name put here by Explore,
+    a model's SQL by Ask, a cell pasted in): each control character is drawn as one visible
+    character (␛ for ESC), never sent to the terminal. The text itself, and so what runs,
+    is kept exactly."""
+
+    def get_line(self, line_index: int):
+        line = super().get_line(line_index)
+        shown = inert_in_place(line.plain)
+        if shown != line.plain:
+            line.plain = shown  # same length: the cursor and the selection stay where they are
+        return line
+
+
 def _editor(widget_id: str) -> TextArea:
-    return TextArea("", language="sql", id=widget_id, classes="sql-editor", show_line_numbers=True,
-                    soft_wrap=False)
+    return SqlEditor("", language="sql", id=widget_id, classes="sql-editor", show_line_numbers=True,
+                     soft_wrap=False)
 
 
 def statement_at(text: str, offset: int) -> str:
@@ -138,9 +152,10 @@ class SqlPane(Pane):
             self.action_run()
 
     def _say(self, text: str, error: bool = False) -> None:
+        """A one-line message; it may quote the query, a path or an error: literal text."""
         msg = self.query_one("#sql-message", Static)
         msg.set_class(error, "error")
-        msg.update(text)
+        msg.update(literal(text))
 
     # -- running ---------------------------------------------------------------------------
     def current_statement(self) -> str:
@@ -195,13 +210,12 @@ class SqlPane(Pane):
         self.app.call_from_thread(self._show, sql, table, total, elapsed)
 
     async def _show(self, sql: str, table, total: int, elapsed: float) -> None:
-        from textual_fastdatatable import DataTable
-
         self.last_query = sql
         self._remember(sql, total, elapsed)
         box = self.query_one("#sql-results", Container)
         await box.remove_children()
-        await box.mount(DataTable(data=table, id="sql-table", max_column_content_width=60, null_rep="∅"))
+        self._raw = table  # the exact values, for copying; the table shows them inert
+        await box.mount(data_table(table, id="sql-table", max_column_content_width=60, null_rep="∅"))
         shown = (f"first {table.num_rows:,} shown — export ({key_of('sql', 'export')}) writes all"
                  if total > table.num_rows else "")
         self._say(f"{total:,} row{'s' if total != 1 else ''} in {elapsed * 1000:.0f} ms  {shown}")
@@ -209,6 +223,7 @@ class SqlPane(Pane):
     async def _failed(self, text: str) -> None:
         """An error replaces the result: the old table under a new error would read as its result."""
         self.last_query = None  # export writes the result on screen, and there is none now
+        self._raw = None
         await self.query_one("#sql-results", Container).remove_children()
         self._say(text, error=True)
 
@@ -341,23 +356,34 @@ class SqlPane(Pane):
         found = self.query("#sql-table")
         return found.first() if found else None
 
+    _raw = None  # the result on screen as the query returned it (the table shows it inert)
+
+    def _exact(self, row: int, column: int, shown):
+        """A cell's exact value (the table holds the inert form shown on screen)."""
+        raw = self._raw
+        if raw is None or row >= raw.num_rows or column >= raw.num_columns:
+            return shown
+        return raw.column(column)[row].as_py()
+
     def on_data_table_cell_selected(self, event) -> None:
         """enter on a cell: the whole value, however long."""
-        self.app.push_screen(CellViewer(event.value))
+        coord = event.coordinate
+        self.app.push_screen(CellViewer(self._exact(coord.row, coord.column, event.value)))
 
     def action_copy_cell(self) -> None:
         table = self._table()
         if table is None or not table.has_focus:
             return
-        value = table.get_cell_at(table.cursor_coordinate)
-        self.app.copy_to_clipboard("" if value is None else str(value))  # OSC 52 in the terminal
+        coord = table.cursor_coordinate
+        value = self._exact(coord.row, coord.column, table.get_cell_at(coord))
+        self.app.copy_to_clipboard("" if value is None else str(value))  # OSC 52 in the terminal (base64)
         self.app.notify("cell copied")
 
     def action_copy_row(self) -> None:
         table = self._table()
         if table is None or not table.has_focus:
             return
-        row = table.get_row_at(table.cursor_row)
+        row = [self._exact(table.cursor_row, c, v) for c, v in enumerate(table.get_row_at(table.cursor_row))]
         self.app.copy_to_clipboard("\t".join("" if v is None else str(v) for v in row))
         self.app.notify("row copied (tab-separated)")
 
@@ -420,8 +446,8 @@ class CellViewer(ModalScreen):
     def compose(self) -> ComposeResult:
         from textual.containers import VerticalScroll
 
-        with VerticalScroll(id="picker"):
-            yield Static(self.value, markup=False, id="cell-value")
+        with VerticalScroll(id="picker"):  # shown inert (control characters as \x1b); c copies it exactly
+            yield Static(literal(self.value), id="cell-value")
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.value)

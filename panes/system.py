@@ -10,7 +10,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
-from .base import Pane
+from .base import Pane, line, literal
 from .keys import bindings, key_of
 
 REFRESH_S = 3.0
@@ -48,36 +48,37 @@ class SystemPane(Pane):
         lh = self.lh
         usage = shutil.disk_usage(lh.root)
         parts = lh.disk_usage()
+        # paths, model names and error texts are quoted literally: only the pane's own words are styled
         try:
             models = lh.models()
-            ollama = (f"Ollama {models['version']} at {models['host']}: [green]reachable[/] · "
-                      f"{len(models['installed'])} installed · loaded: "
-                      + (", ".join(f"{m['name']} ({m['size'] / 1e9:.1f} GB, until {m['expires_at'][11:19]})"
-                                   for m in models["loaded"]) or "none"))
+            ollama = line(f"Ollama {models['version']} at {models['host']}: ", ("reachable", "green"),
+                          f" · {len(models['installed'])} installed · loaded: "
+                          + (", ".join(f"{m['name']} ({m['size'] / 1e9:.1f} GB, until {m['expires_at'][11:19]})"
+                                       for m in models["loaded"]) or "none"))
         except Exception as e:
-            ollama = f"[red]{e}[/]"
+            ollama = literal(str(e), "red")
         cache = lh.vector_cache()
-        health = "\n".join([
-            f"[b]storage[/] {lh.root} · disk {usage.used / 1e9:.0f} of {usage.total / 1e9:.0f} GB used · "
-            f"profile {lh.profile.id}",
-            "  " + " · ".join(f"{name} {n / 1e6:,.1f} MB" for name, n in parts.items()),
-            ollama,
-            f"embedder default: {lh.config.get('vectors.embedder')} · loaded index generations: "
-            + (", ".join(f"{e['index']} g{e['gen']} ({e['bytes'] / 1e6:.0f} MB)" for e in cache["entries"]) or "none")
-            + f" · search cache hits {cache['hits']} / misses {cache['misses']}",
-        ])
+        health = line(("storage", "bold"), f" {lh.root} · disk {usage.used / 1e9:.0f} of {usage.total / 1e9:.0f} GB "
+                      f"used · profile {lh.profile.id}\n",
+                      "  " + " · ".join(f"{name} {n / 1e6:,.1f} MB" for name, n in parts.items()) + "\n",
+                      ollama,
+                      f"\nembedder default: {lh.config.get('vectors.embedder')} · loaded index generations: "
+                      + (", ".join(f"{e['index']} g{e['gen']} ({e['bytes'] / 1e6:.0f} MB)" for e in cache["entries"])
+                         or "none")
+                      + f" · search cache hits {cache['hits']} / misses {cache['misses']}")
         jobs = lh.jobs(10)
-        jobs_text = [(j.id, f"{j.id} {j.kind:<8} {j.target:<20} {j.status:<11} "
-                      + (_bar(j.done, j.total) if j.status == "running" else "") + f" {j.message[:70]}") for j in jobs]
+        jobs_text = [(j.id, f"{j.id} {j.kind:<8} {_flat(j.target):<20} {j.status:<11} "
+                      + (_bar(j.done, j.total) if j.status == "running" else "") + f" {_flat(j.message)[:70]}")
+                     for j in jobs]
         errors = lh.errors(limit=8)
-        errors_text = "\n".join(f"{e.ts[:19].replace('T', ' ')} {e.operation:<8} {e.message[:110]}"
+        errors_text = "\n".join(f"{e.ts[:19].replace('T', ' ')} {e.operation:<8} {_flat(e.message)[:110]}"
                                 for e in errors) or "none"
         words = self.audit_filter.lower().split()
         audit = [a for a in lh.audit(limit=500)
                  if all(w in f"{a['profile']} {a['action']} {a['datasets']} {a['statement']} {a['outcome']}".lower()
                         for w in words)][:12]
         audit_text = "\n".join(f"{a['ts'][11:19]} {a['profile']:<18} {a['action']:<7} {a['outcome']:<7} "
-                               f"{(a['statement'] or '')[:70]}" for a in audit) or "none"
+                               f"{_flat(a['statement'] or '')[:70]}" for a in audit) or "none"
         self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text)
 
     audit_filter = ""
@@ -151,9 +152,9 @@ class SystemPane(Pane):
                                   else f"job {job_id} is not running")
         self.action_refresh()
 
-    def _show(self, health: str, jobs: list, errors: str, audit: str) -> None:
-        from rich.markup import escape
-
+    def _show(self, health, jobs: list, errors: str, audit: str) -> None:
+        """Job targets and messages, error texts and audited statements quote files and
+        users: each is literal text, control characters shown as \\x1b, never markup."""
         self.query_one("#system-health", Static).update(health)
         options = self.query_one("#system-jobs", OptionList)
         # the highlight follows its job, not its row: a job that starts meanwhile must not
@@ -161,12 +162,12 @@ class SystemPane(Pane):
         keep = self._highlighted_job()
         self.job_ids = [j for j, _ in jobs]
         options.clear_options()
-        for _, line in jobs:
-            options.add_option(escape(line))
+        for _, text in jobs:
+            options.add_option(literal(text))
         if jobs:
             options.highlighted = self.job_ids.index(keep) if keep in self.job_ids else 0
-        self.query_one("#system-errors", Static).update(escape(errors))
-        self.query_one("#system-audit", Static).update(escape(audit))
+        self.query_one("#system-errors", Static).update(literal(errors))
+        self.query_one("#system-audit", Static).update(literal(audit))
 
 
 def _outcome(result) -> tuple[str, bool]:
@@ -182,6 +183,11 @@ def _outcome(result) -> tuple[str, bool]:
         return (f"{result.index} g{result.gen}: {result.chunks:,} chunks ({result.embedded:,} embedded) · "
                 f"{result.embedder}"), True
     return f"g{result.gen} rebuilt from its {result.chunks:,} stored embeddings", True
+
+
+def _flat(text: str) -> str:
+    """A text on the one line its entry has (line breaks shown as ⏎)."""
+    return text.replace("\r\n", "⏎").replace("\n", "⏎")
 
 
 def _bar(done: float, total: float | None, width: int = 20) -> str:

@@ -137,6 +137,25 @@ def mask(text: str) -> str:
     return text
 
 
+def mask_visual(visual):
+    """`mask` for what a Static or an option shows: a markup string, or Content (the panes
+    show untrusted text as Content, never markup), masked piece by piece so each keeps its style."""
+    from textual.content import Content, Span
+
+    if isinstance(visual, str):
+        return mask(visual)
+    if not isinstance(visual, Content):
+        return visual
+    cuts = sorted({o for s in visual.spans for o in (s.start, s.end)} | {len(visual.plain)})
+    pieces = []
+    for piece in visual.divide(cuts):
+        masked = mask(piece.plain)
+        pieces.append(piece if masked == piece.plain else
+                      Content(masked, spans=[Span(0, len(masked), s.style) for s in piece.spans]))
+    out = Content("").join(pieces)
+    return visual if out.plain == visual.plain else out
+
+
 async def stabilise(pilot) -> None:
     """Right before the screenshot: no blinking cursors, and run-dependent values
     replaced by placeholders in every Static and OptionList, on every screen of the
@@ -153,12 +172,12 @@ async def stabilise(pilot) -> None:
             w.notify_style_update()
             w.refresh()
         for w in screen.query(Static):
-            if isinstance(w.content, str) and (masked := mask(w.content)) != w.content:
+            if (masked := mask_visual(w.content)) is not w.content and masked != w.content:
                 w.update(masked)
         for options in screen.query(OptionList):
             for i in range(options.option_count):
                 prompt = options.get_option_at_index(i).prompt
-                if isinstance(prompt, str) and (masked := mask(prompt)) != prompt:
+                if (masked := mask_visual(prompt)) is not prompt and masked != prompt:
                     options.replace_option_prompt_at_index(i, masked)
     await pilot.pause()
 

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     unit TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',
     params TEXT,               -- the facade call that started it, JSON (retry makes it again)
+    profile TEXT NOT NULL DEFAULT '',  -- the profile that started it ('': before this was recorded)
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS journal (
@@ -204,6 +205,7 @@ MIGRATIONS: list[str] = [
     "ALTER TABLE datasets ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE asks ADD COLUMN profile TEXT NOT NULL DEFAULT 'default'",
     "ALTER TABLE jobs ADD COLUMN params TEXT",  # NULL: a job from before retries were recorded
+    "ALTER TABLE jobs ADD COLUMN profile TEXT NOT NULL DEFAULT ''",  # '': started before owners were recorded
 ]
 
 
@@ -482,9 +484,15 @@ class Catalog:
     # -- jobs ---------------------------------------------------------------
     _JOB_COLS = "id, kind, target, status, started_at, finished_at, done, total, unit, message, pid"
 
-    def add_job(self, job_id: str, kind: str, target: str, pid: int, params: str | None = None) -> None:
-        self._q("INSERT INTO jobs (id, kind, target, status, pid, started_at, params) VALUES (?,?,?,?,?,?,?)",
-                (job_id, kind, target, "running", pid, now(), params))
+    def add_job(self, job_id: str, kind: str, target: str, pid: int, params: str | None = None,
+                profile: str = "") -> None:
+        self._q("INSERT INTO jobs (id, kind, target, status, pid, started_at, params, profile) "
+                "VALUES (?,?,?,?,?,?,?,?)", (job_id, kind, target, "running", pid, now(), params, profile))
+
+    def job_profile(self, job_id: str) -> str:
+        """The profile that started a job ('' when unknown)."""
+        rows = self._q("SELECT profile FROM jobs WHERE id = ?", (job_id,))
+        return rows[0][0] if rows else ""
 
     def job_params(self, job_id: str) -> str | None:
         """The facade call that started a job (JSON), or None when none was recorded."""

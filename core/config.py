@@ -31,6 +31,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "threads": (int, 0, "DuckDB threads for queries; 0 = one per core"),
         "memory_limit": (str, "", "DuckDB memory limit for queries, e.g. '4GB'; empty = DuckDB's default"),
         "display_rows": (int, 100, "rows printed by table output; the remainder is counted, never dropped silently"),
+        "timeout_s": (float, 300.0, "a query running longer is interrupted with one sentence; 0 = no limit (a profile's sql_timeout_s overrides)"),
+        "max_statement_bytes": (int, 1048576, "longer statements are refused before planning; 0 = no limit"),
+        "max_query_blocks": (int, 2000, "statements with more SELECT/JOIN/UNION blocks are refused before planning (the planner ignores memory_limit); 0 = no limit"),
     },
     "tables": {
         "keyed_file_mb": (int, 4, "data file target for datasets with a primary key, so updating a row rewrites a small file"),

@@ -192,15 +192,16 @@ def _alive(pid: int) -> bool:
 
 
 class Jobs:
-    def __init__(self, catalog: Catalog, keep: int = 500):
-        self._catalog, self._keep = catalog, keep
+    def __init__(self, catalog: Catalog, keep: int = 500, owner=lambda: ""):
+        """`owner()` names the profile a job started now runs as."""
+        self._catalog, self._keep, self._owner = catalog, keep, owner
 
     @contextmanager
     def run(self, kind: str, target: str, listener: Listener | None = None,
             cancel: threading.Event | None = None, job_id: str | None = None) -> Iterator[Job]:
         """A job; `job_id` lets a parent process name the job it started in a child."""
         job = Job(self._catalog, kind, target, listener, cancel, job_id)
-        self._catalog.add_job(job.id, kind, target, os.getpid(), recorded_call())
+        self._catalog.add_job(job.id, kind, target, os.getpid(), recorded_call(), self._owner())
         token = _RUNNING.set(job)
         try:
             yield job

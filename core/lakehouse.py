@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import config as config_mod
+from .access import Refused, require_admin, restricted
 from .catalog import Catalog
 from .errors import Cancelled, LakehouseError, NotFound
 from .jobs import Jobs, Listener, retryable
@@ -43,8 +44,11 @@ class Lakehouse:
 
         # the reader: --profile / LAKEHOUSE_PROFILE, else the activated one, else default
         self.profile = resolve(cfg.profiles, cfg.profile or self.catalog.meta("active_profile"))
+        # who holds this facade: the profile it was opened as. Switching (activate) may
+        # change the reader but never what the holder may do (core.access)
+        self.principal = self.profile
         self.audit_log = AuditLog(self.catalog, self.profile.id, cfg.get("audit.flush_s"))
-        self._jobs = Jobs(self.catalog, cfg.get("jobs.keep"))
+        self._jobs = Jobs(self.catalog, cfg.get("jobs.keep"), owner=lambda: self.profile.id)
         self._tables = None
         self._sql = None
         self._mutator_obj = None
@@ -88,19 +92,19 @@ class Lakehouse:
     @property
     def engine(self):
         if self._sql is None:
-            from .cache import parse_size
-            from .errors import ConfigError
-            from .sql import SqlEngine
-
-            raw = self.config.get("cache.memory_limit")
-            try:
-                limit = parse_size(raw)
-            except ValueError:
-                raise ConfigError(f"{self.config.sources.get('cache.memory_limit', 'config')}: key "
-                                  f"'cache.memory_limit' must be a size such as 512MB or 2GB, got {raw!r}") from None
-            self._sql = SqlEngine(self.catalog, self.root, self.config.get("sql.threads"),
-                                  self.config.get("sql.memory_limit"), limit, self.profile)
+            self._sql = self.new_engine(self.profile)
         return self._sql
+
+    def _cache_limit(self) -> int:
+        from .cache import parse_size
+        from .errors import ConfigError
+
+        raw = self.config.get("cache.memory_limit")
+        try:
+            return parse_size(raw)
+        except ValueError:
+            raise ConfigError(f"{self.config.sources.get('cache.memory_limit', 'config')}: key "
+                              f"'cache.memory_limit' must be a size such as 512MB or 2GB, got {raw!r}") from None
 
     def _recover(self) -> list[str]:
         """Roll crashed writes forward or away — only if the cheap check says so
@@ -554,6 +558,7 @@ class Lakehouse:
         [profiles.<pid>] into the config file; the rest of the file is kept as it was."""
         from . import profiles as prof
 
+        require_admin(self.principal, "creating profiles" if create else "editing profiles")
         prof.check_id(pid)
         exists = pid in self.config.profiles
         if create and exists:
@@ -573,6 +578,7 @@ class Lakehouse:
     def profile_delete(self, pid: str) -> str:
         from . import profiles as prof
 
+        require_admin(self.principal, "deleting profiles")
         if pid not in self.config.profiles:
             prof.resolve(self.config.profiles, pid)
             raise LakehouseError("the built-in default profile cannot be deleted")
@@ -591,15 +597,24 @@ class Lakehouse:
         the reader of this facade. Its indexes stay loaded here for the next search."""
         from .activation import activate
 
+        self.check_activate(pid)
         return activate(self, pid, progress, cancel, job_id)
+
+    def check_activate(self, pid: str) -> None:
+        """Refuse, in one sentence, an activation this holder may not make (a restricted
+        holder may only stay itself); the CLI asks before it starts the background job."""
+        if pid != self.principal.id:
+            require_admin(self.principal, "activating other profiles")
 
     def new_engine(self, profile):
         """A SQL engine scoped to `profile` (activation warms one before switching)."""
-        from .sql import SqlEngine
+        from .sql import Limits, SqlEngine
 
-        self.engine  # validates the cache settings once
-        return SqlEngine(self.catalog, self.root, self.config.get("sql.threads"),
-                         self.config.get("sql.memory_limit"), self._sql.cache.limit, profile)
+        c = self.config
+        timeout = profile.sql_timeout_s if profile.sql_timeout_s is not None else c.get("sql.timeout_s")
+        limits = Limits(timeout, c.get("sql.max_statement_bytes"), c.get("sql.max_query_blocks"))
+        return SqlEngine(self.catalog, self.root, c.get("sql.threads"),
+                         profile.sql_memory_limit or c.get("sql.memory_limit"), self._cache_limit(), profile, limits)
 
     def _use(self, profile, engine=None, vectors=None) -> None:
         """Switch this facade's reader: new scoping; loaded indexes stay loaded."""
@@ -634,9 +649,18 @@ class Lakehouse:
         return [j for j in jobs if self.profile.shows(j.target.split()[0] if j.target else "", idx)]
 
     def cancel_job(self, job_id: str) -> bool:
-        if self.catalog.job(job_id) is None:
-            raise NotFound(f"no job with id {job_id!r} — `lakehouse jobs` lists them")
+        self._own_job(job_id, "cancel")
         return self._jobs.cancel(job_id)
+
+    def _own_job(self, job_id: str, verb: str) -> JobInfo:
+        """A job this profile may act on: one it sees, and — for a restricted profile —
+        one it started itself."""
+        job = self.job(job_id)
+        owner = self.catalog.job_profile(job_id)
+        if restricted(self.principal) and owner != self.principal.id:
+            raise Refused(f"job {job_id} was started by {'profile ' + owner if owner else 'another profile'}, "
+                          f"and profile {self.principal.id} may {verb} only its own jobs")
+        return job
 
     def job(self, job_id: str) -> JobInfo:
         """One job this profile may see (a dead process's running job shows as interrupted)."""
@@ -653,7 +677,7 @@ class Lakehouse:
         what that call returns."""
         import json
 
-        job = self.job(job_id)
+        job = self._own_job(job_id, "retry")
         if job.status == "running":
             raise LakehouseError(f"job {job_id} is still running — wait for it, or stop it with "
                                  f"`lakehouse jobs cancel {job_id}` and then retry it")

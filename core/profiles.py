@@ -31,6 +31,8 @@ KEYS: dict[str, tuple[type, str]] = {
     "embed_model": (str, "Ollama embedding model for its embeds"),
     "keep_alive": (str, "how long Ollama keeps its models loaded"),
     "hnsw": (dict, "{ m, ef_construction, ef_search } for its index builds and searches"),
+    "sql_timeout_s": (float, "its queries' time limit in seconds (0 = none); empty = [sql] timeout_s"),
+    "sql_memory_limit": (str, "its queries' DuckDB memory limit, e.g. '2GB'; empty = [sql] memory_limit"),
 }
 HNSW_KEYS = ("m", "ef_construction", "ef_search")
 
@@ -46,6 +48,8 @@ class Profile:
     embed_model: str = ""  # empty: [ollama] embed_model
     keep_alive: str = ""  # empty: [ollama] keep_alive
     hnsw: dict[str, int] = field(default_factory=dict)  # empty: [vectors] hnsw_*
+    sql_timeout_s: float | None = None  # None: [sql] timeout_s
+    sql_memory_limit: str = ""  # empty: [sql] memory_limit
     defined: bool = True  # False for the built-in default
 
     @property
@@ -112,6 +116,10 @@ def parse(raw: Any, path: Path | str) -> dict[str, Profile]:
                         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
                     raise ConfigError(f"{where} must be a table like {{ m = 16, ef_construction = 80, "
                                       "ef_search = 50 }} of positive integers")
+            elif typ is float:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ConfigError(f"{where} must be a number of seconds (0 = no limit), got {value!r}")
+                value = float(value)
             elif not isinstance(value, str):
                 raise ConfigError(f"{where} must be a string, got {type(value).__name__} {value!r}")
             values[key] = value

@@ -1,8 +1,11 @@
 """Sandboxed SQL: DuckDB in-process, every dataset a view by its name.
 
 One long-lived in-memory connection per engine: external access off except for
-the storage root's table directories (and DuckDB's spill directory), configuration
-locked. Views follow the catalog: when its generation moves on, the views of the
+exactly the data files of the datasets the profile sees (and the profile's own spill
+directory), configuration locked. That is the second layer behind the statement check:
+even a statement that slipped past the check could not reach a Delta log, the catalog
+or another profile's files (docs/threat-model.md). A new data file (after a write)
+therefore means a new connection: allowed paths cannot change once locked. Views follow the catalog: when its generation moves on, the views of the
 datasets that changed are replaced (and their cached copies dropped). Only
 read-only statements run; each query uses its own cursor, so the connection is
 never shared by two threads.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import HotCache
@@ -27,6 +31,19 @@ SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal", "_indexes", "_inde
 _AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
 
 
+# keywords that each open a query block: what makes a statement expensive to plan
+_BLOCKS = {"SELECT", "JOIN", "UNION", "INTERSECT", "EXCEPT"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one query may cost: checked before planning (size, blocks) and while it
+    runs (time; memory is DuckDB's memory_limit on the connection)."""
+    timeout_s: float = 300.0  # 0: no limit
+    max_statement_bytes: int = 1 << 20
+    max_query_blocks: int = 2000
+
+
 def _esc(s: str) -> str:
     return s.replace("'", "''")
 
@@ -37,13 +54,15 @@ def _sql_list(items: list[str]) -> str:
 
 class SqlEngine:
     def __init__(self, catalog: Catalog, root: Path, threads: int = 0, memory_limit: str = "",
-                 cache_limit: int = 0, profile=None):
+                 cache_limit: int = 0, profile=None, limits: Limits = Limits()):
         self.catalog, self.root = catalog, root
         # the reader's profile: only its datasets become views, only their files are
         # readable, and system tables show only its rows (None: everything)
         self.profile = profile if profile is not None and not profile.sees_all else None
-        self._allowed: set[str] = set()
-        self.threads, self.memory_limit = threads, memory_limit
+        # each profile spills to a directory of its own (no profile reads another's spill)
+        self.tmp = root / "tmp" / "duckdb" / (profile.id if profile is not None else "default")
+        self._readable: set[str] = set()  # the data files this connection may open
+        self.threads, self.memory_limit, self.limits = threads, memory_limit, limits
         self._con = None
         self._gen = -1
         self._views: dict[str, ViewSpec] = {}
@@ -62,9 +81,8 @@ class SqlEngine:
     def _connect(self):
         import duckdb
 
-        tmp = self.root / "tmp" / "duckdb"
-        tmp.mkdir(parents=True, exist_ok=True)
-        tables = self.root / "tables"
+        tmp = self.tmp
+        tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
         config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         if self.threads:
             config["threads"] = self.threads
@@ -76,9 +94,9 @@ class SqlEngine:
         con.execute("SET parquet_metadata_cache = true")
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = '{_esc(str(tmp))}'")
-        readable = [str(tables) + "/"] if self.profile is None else \
-            [str(tables / name) + "/" for name in sorted(self._allowed)]
-        con.execute(f"SET allowed_directories = {_sql_list(readable + [str(tmp) + '/'])}")
+        # exactly the data files, never a directory: no _delta_log/, no catalog
+        con.execute(f"SET allowed_paths = {_sql_list(sorted(self._readable))}")
+        con.execute(f"SET allowed_directories = {_sql_list([str(tmp) + '/'])}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         con.execute("CREATE SCHEMA _cache")
@@ -96,15 +114,18 @@ class SqlEngine:
         gen, specs = self.catalog.snapshot()
         if self.profile is not None:
             specs = [s for s in specs if self.profile.sees(s.name)]
-            names = {s.name for s in specs}
-            if not names <= self._allowed and self._con is not None:
-                # a newly visible dataset: its directory must be readable, and the
-                # configuration is locked — start a fresh connection
-                self._con.close()
-                self._con, self._views, self._arrow_views = None, {}, {}
-                self.cache.entries.clear()
-            self._allowed = names if self._con is None else self._allowed
+        files = {str(self.root / "tables" / s.name / f) for s in specs if s.reader != "delta" for f in s.files}
+        if self._con is not None and not files <= self._readable:
+            # a file this connection may not open (a write made it): the configuration is
+            # locked, so start a fresh connection (cached copies reload on next use)
+            self._con.close()
+            self._con, self._views, self._arrow_views = None, {}, {}
+            self.cache.entries.clear()
         if self._con is None:
+            # also the older versions' data files still beside them (time travel reads
+            # those with read_parquet too); only *.parquet at the table's top level
+            self._readable = files | {str(f) for s in specs if s.reader != "delta"
+                                      for f in _data_files(self.root / "tables" / s.name)}
             self._con = self._connect()
         con, tables = self._con, self.root / "tables"
         wanted = {s.name: s for s in specs}
@@ -151,6 +172,7 @@ class SqlEngine:
     def _check(self, con, text: str) -> None:
         if not text or not text.strip():
             raise SqlError("the query is empty — write a SELECT, e.g. SELECT * FROM <dataset> LIMIT 10", refused=True)
+        self._bounded(text)
         try:
             statements = con.extract_statements(text)
         except Exception as e:
@@ -160,14 +182,14 @@ class SqlEngine:
                            "e.g. SELECT * FROM <dataset> LIMIT 10", refused=True)
         if len(statements) != 1:
             raise SqlError(f"the query has {len(statements)} statements — run one at a time", refused=True)
-        kind = statements[0].type.name
+        kind = _kind(statements[0])
         if kind == "EXPLAIN":  # EXPLAIN ANALYZE runs what it explains: that must be a SELECT too
             inner = explained(statements[0].query)
             try:
                 wrapped = con.extract_statements(inner) if inner else []
             except Exception as e:
                 raise _clean(e) from None
-            if len(wrapped) != 1 or wrapped[0].type.name != "SELECT":
+            if len(wrapped) != 1 or _kind(wrapped[0]) != "SELECT":
                 what = inner.split()[0].upper() if inner.split() else "that"
                 raise SqlError(f"EXPLAIN of a {what} statement is refused: SQL here is read-only, and EXPLAIN "
                                "ANALYZE would run it — EXPLAIN a SELECT instead", refused=True)
@@ -179,6 +201,29 @@ class SqlEngine:
                 f"{kind} statements are refused: SQL here is read-only (SELECT, WITH, FROM, DESCRIBE, "
                 "SHOW, SUMMARIZE, EXPLAIN) — change data with `lakehouse ingest`, `update`, `delete` "
                 "or `restore`, and bring files in with `lakehouse ingest PATH`", refused=True)
+
+    def _bounded(self, text: str) -> None:
+        """Refuse a statement too big or too complex to plan within bounds: DuckDB's
+        planner ignores memory_limit (10,000 UNION ALLs cost gigabytes before a row runs)."""
+        import duckdb
+
+        size, most = len(text.encode("utf-8", "surrogatepass")), self.limits.max_statement_bytes
+        if most and size > most:
+            raise SqlError(f"the query is {size:,} bytes, over the {most:,}-byte limit ([sql] "
+                           "max_statement_bytes) — query a dataset instead of inlining values, or raise the limit",
+                           refused=True)
+        most = self.limits.max_query_blocks
+        if most:
+            every = duckdb.tokenize(text)
+            ends = [p for p, _ in every[1:]] + [len(text)]
+            blocks = sum(1 for (p, k), e in zip(every, ends)
+                         if k.name == "keyword" and text[p:e].strip().upper() in _BLOCKS)
+            if blocks > most:
+                raise SqlError(f"the query has {blocks:,} SELECT/JOIN/UNION blocks, over the limit of {most:,} "
+                               "([sql] max_query_blocks) — split it, or raise the limit", refused=True)
+
+    def _deadline(self, cur) -> "_Deadline":
+        return _Deadline(cur, self.limits.timeout_s)
 
     def _mentioned(self, text: str) -> list[str]:
         # a view is mentioned when it is a whole word (not part of "name@v3"): one scan of
@@ -226,7 +271,7 @@ class SqlEngine:
         # never past the catalog's version: a newer commit recovery did not accept is not the dataset's
         dt = open_at(self.root / "tables" / name, name, when, upto=self._views[name].version)
         files, exact = read_plan(dt)
-        if exact and files:  # plain Parquet over that version's files (inside the allowed root)
+        if exact and files and set(files) <= self._readable:  # plain Parquet over that version's files (inside the allowed root)
             cur.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS SELECT * FROM "
                         f"read_parquet({_sql_list(files)}, union_by_name = true)")
         else:
@@ -275,11 +320,13 @@ class SqlEngine:
         except SqlError as e:
             raise self._out_of_scope(e) from None
         self._running[cur] = threading.get_ident()
+        deadline = self._deadline(cur)
         try:
             return cur.sql(text).to_arrow_table()
         except Exception as e:
-            raise self._out_of_scope(_clean(e)) from None
+            raise deadline.explain(self._out_of_scope(_clean(e))) from None
         finally:
+            deadline.cancel()
             self._running.pop(cur, None)
             cur.close()
 
@@ -292,20 +339,23 @@ class SqlEngine:
         except SqlError as e:
             raise self._out_of_scope(e) from None
         self._running[cur] = threading.get_ident()
+        deadline = self._deadline(cur)  # covers the whole stream: a slow reader holds the query too
         try:
             rdr = cur.sql(text).to_arrow_reader(batch_rows)
         except Exception as e:
+            deadline.cancel()
             self._running.pop(cur, None)
             cur.close()
-            raise self._out_of_scope(_clean(e)) from None
+            raise deadline.explain(self._out_of_scope(_clean(e))) from None
 
         def batches():
             try:
                 for b in rdr:
                     yield b
             except Exception as e:
-                raise _clean(e) from None
+                raise deadline.explain(_clean(e)) from None
             finally:
+                deadline.cancel()
                 self._running.pop(cur, None)
                 cur.close()
         return pa.RecordBatchReader.from_batches(rdr.schema, batches())
@@ -320,6 +370,51 @@ class SqlEngine:
             except Exception:  # finished meanwhile
                 pass
         return bool(running)
+
+
+def _kind(statement) -> str:
+    """DuckDB's statement type by name; one this Python binding cannot name (UPDATE
+    EXTENSIONS is type 29 to DuckDB 2.0.1's enum) is simply not a read."""
+    try:
+        return statement.type.name
+    except ValueError:
+        return "UNKNOWN"
+
+
+class _Deadline:
+    """Interrupts a cursor's query when its time limit passes, and says so."""
+
+    def __init__(self, cur, seconds: float):
+        self.seconds, self.fired = seconds, False
+        self._timer = None
+        if seconds and seconds > 0:
+            def fire():
+                self.fired = True
+                try:
+                    cur.interrupt()
+                except Exception:  # finished meanwhile
+                    pass
+            self._timer = threading.Timer(seconds, fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def explain(self, e: BaseException) -> BaseException:
+        if not self.fired:
+            return e
+        return SqlError(f"the query ran past its time limit of {self.seconds:g} s and was stopped ([sql] "
+                        "timeout_s, or the profile's sql_timeout_s) — narrow it, or raise the limit")
+
+
+def _data_files(table_dir: Path) -> list[Path]:
+    try:
+        return [f for f in table_dir.iterdir() if f.name.endswith(".parquet") and f.is_file()
+                and not f.is_symlink()]
+    except OSError:
+        return []
 
 
 def parse_as_of(value: str | int) -> int | str:

@@ -74,6 +74,7 @@ def test_unknown_profile_and_bindings_that_point_at_nothing(root):
         assert lh.profile_problems == ["profile docs-assistant: pattern 'docs_*' matches no dataset"]
     with as_(root, "staffing-recruiter") as lh:
         assert lh.profile_problems == []
+    with as_(root, "default") as lh:
         lh.profile_save("ghost", {"datasets": ["nothere"], "indexes": ["nada"]}, create=True)
         assert [p["problems"] for p in lh.profiles() if p["id"] == "ghost"] == [[
             "profile ghost: dataset 'nothere' matches no dataset", "profile ghost: index 'nada' matches no index"]]

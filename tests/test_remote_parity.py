@@ -268,6 +268,7 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.same("profile_save", "analyst", {"description": "reads people"}, create=False)
         b.fails(ConfigError, "profile_save", "Bad Name", {"datasets": ["people"]}, create=True)
         b.fails(LakehouseError, "profile_save", "analyst", {"datasets": ["x"]}, create=True)  # exists
+        b.same("check_activate", "analyst")  # an unrestricted holder may: None on both sides
         b.same("activate", "analyst", progress=lambda ev: None)
         b.same("datasets")  # now scoped to the analyst profile
         b.same("activate", "default")
@@ -395,7 +396,10 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["profile", "list"], ["profile", "show", "default"], ["profile", "show", "nope"],
         ["profile", "create", "viewer", "--datasets", "people,cli", "--indexes", "cli_people"],
         ["profile", "edit", "viewer", "--description", "sees two"],
-        ["profile", "activate", "viewer", "--wait"], ["datasets"], ["profile", "activate", "default", "--wait"],
+        # a restricted profile, once active, holds the in-process CLI (a daemon's connections are
+        # held by the daemon's own profile): an unrestricted holder goes back
+        ["profile", "activate", "viewer", "--wait"], ["datasets"],
+        ["--profile", "default", "profile", "activate", "default", "--wait"],
         ["profile", "delete", "viewer"],
         ["jobs", "--limit", "5"], ["jobs", "cancel", "nope"], ["jobs", "retry", "nope"],
         ["errors", "--limit", "5"], ["audit", "--limit", "5", "--format", "json"], ["config"],
@@ -404,6 +408,7 @@ def _cli_cases(data: Path) -> list[list[str]]:
 
 
 def _command_of(argv: list[str], commands: set[str]) -> str:
+    argv = argv[2:] if argv[:1] == ["--profile"] else argv
     words = [a for a in argv[:2] if not a.startswith("-")]
     return next((" ".join(words[:n]) for n in (2, 1) if " ".join(words[:n]) in commands), "")
 

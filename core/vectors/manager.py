@@ -777,6 +777,9 @@ class Vectors:
         """SQL selecting the keys of the rows that pass --where. The filter may use the
         dataset's columns and functions, nothing else: no subquery, no other table."""
         ds = quote_ident(idx["dataset"])
+        if not _self_contained(where):  # e.g. "x) WINDOW w AS (…" would close our bracket
+            raise VectorError("--where must be one condition whose brackets pair up on their own — "
+                              "write a SQL condition such as \"state = 'IL' AND years_experience > 5\"")
         probe = f"SELECT 1 FROM {ds} WHERE ({where}\n)"
         ast = _serialize(probe)
         if ast.get("error"):
@@ -811,6 +814,26 @@ def _serialize(sql: str) -> dict:
         if _parser is None:
             _parser = duckdb.connect()
         return json.loads(_parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+
+
+def _self_contained(where: str) -> bool:
+    """Whether the condition's brackets pair up within it, read with DuckDB's tokenizer."""
+    import duckdb
+
+    try:
+        every = duckdb.tokenize(where)
+    except Exception:
+        return False
+    ends = [p for p, _ in every[1:]] + [len(where)]
+    depth = 0
+    for (p, kind), e in zip(every, ends):
+        if kind.name != "operator":  # brackets in strings, quoted names and comments do not count
+            continue
+        for ch in where[p:e]:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def _has_subquery(node) -> bool:

@@ -1061,12 +1061,13 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
-                     m, ef_construction, ef_search) -> dict:
+                     m, ef_construction, ef_search, sql_timeout=None, sql_memory_limit=None) -> dict:
     hnsw = {k: v for k, v in (("m", m), ("ef_construction", ef_construction), ("ef_search", ef_search))
             if v is not None}
     return {"description": description, "datasets": _split(datasets), "indexes": _split(indexes),
             "chat_model": chat_model, "embedder": embedder, "embed_model": embed_model,
-            "keep_alive": keep_alive, "hnsw": hnsw or None}
+            "keep_alive": keep_alive, "hnsw": hnsw or None, "sql_timeout_s": sql_timeout,
+            "sql_memory_limit": sql_memory_limit}
 
 
 _P_DESC = typer.Option(None, "--description", help="What the profile is for.")
@@ -1079,6 +1080,8 @@ _P_KEEP = typer.Option(None, "--keep-alive", help="How long Ollama keeps its mod
 _P_M = typer.Option(None, "--m", help="HNSW M for its index builds.")
 _P_EFC = typer.Option(None, "--ef-construction", help="HNSW ef_construction for its index builds.")
 _P_EFS = typer.Option(None, "--ef-search", help="HNSW ef_search for its searches.")
+_P_TIMEOUT = typer.Option(None, "--sql-timeout", help="Its queries' time limit in seconds (0 = none).")
+_P_MEM = typer.Option(None, "--sql-memory-limit", help="Its queries' memory limit, e.g. 2GB.")
 
 
 def _print_profile(p: dict) -> None:
@@ -1125,10 +1128,11 @@ def profile_create(name: str = typer.Argument(..., help="Profile name."), descri
                    datasets: Optional[str] = _P_DATASETS, indexes: Optional[str] = _P_INDEXES,
                    chat_model: Optional[str] = _P_CHAT, embedder: Optional[str] = _P_EMB,
                    embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
-                   m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS):
+                   m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS,
+                   sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM):
     """Create a profile in lakehouse.toml (the rest of the file is kept as it was)."""
     changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
-                               m, ef_construction, ef_search)
+                               m, ef_construction, ef_search, sql_timeout, sql_memory_limit)
     if changes["datasets"] is None:
         print("error: a profile needs --datasets (names or globs it may see, e.g. documents,docs_*)", file=sys.stderr)
         raise typer.Exit(2)
@@ -1140,10 +1144,11 @@ def profile_edit(name: str = typer.Argument(..., help="Profile name."), descript
                  datasets: Optional[str] = _P_DATASETS, indexes: Optional[str] = _P_INDEXES,
                  chat_model: Optional[str] = _P_CHAT, embedder: Optional[str] = _P_EMB,
                  embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
-                 m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS):
+                 m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS,
+                 sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM):
     """Change some keys of a profile (the others, and the rest of the file, stay)."""
     changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
-                               m, ef_construction, ef_search)
+                               m, ef_construction, ef_search, sql_timeout, sql_memory_limit)
     _print_profile(_with_lh(lambda lh: lh.profile_save(name, changes, create=False)))
 
 
@@ -1168,12 +1173,14 @@ def profile_activate(name: str = typer.Argument(..., help="Profile name."),
             print(f"{step}: {outcome}")
         print(f"{r['profile']} is the active profile ({r['seconds']:.2f} s)")
         return
-    lh = _with_lh(lambda lh: (lh.profile_show(name), lh)[1])  # the name is checked before anything starts
+    # the name, and whether this holder may activate it, are checked before anything starts
+    lh = _with_lh(lambda lh: (lh.profile_show(name), lh.check_activate(name), lh)[2])
     jid = uuid.uuid4().hex[:12]
     logs = lh.root / "logs"
     logs.mkdir(exist_ok=True)
     args = [sys.executable, "-m", "app"]
-    for flag, value in (("--home", state.home), ("--config", state.config), ("--remote", state.remote)):
+    for flag, value in (("--home", state.home), ("--config", state.config), ("--remote", state.remote),
+                        ("--profile", state.profile)):  # the child acts as the same holder
         if value:
             args += [flag, value]
     args += ["profile", "activate", name, "--wait", "--job-id", jid]

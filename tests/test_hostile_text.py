@@ -72,6 +72,8 @@ FILE = "evil [bold red]x \x1b[2J \x1b]0;pwned\x07 \x9b \u202egnp.csv"  # the fil
 FILE_SHOWN = "evil [bold red]x \\x1b[2J \\x1b]0;pwned\\x07 \\x9b \\u202egnp.csv"
 BAD_FILE = "bad \x1b]52;c;cHduZWQ=\x07 [blink]x.csv"  # a file whose ingest fails
 BAD_FILE_SHOWN = "bad \\x1b]52;c;cHduZWQ=\\x07 [blink]x.csv"
+MODEL = "evil[/]\x1b[2j\u202e:latest"  # an Ollama model name
+MODEL_SHOWN = "evil[/]\\x1b[2j\\u202e:latest"
 # every short case in one text: a description, a reason, a statement, a model's answer
 MIX = " ".join(raw for name, raw, _ in CASES if name != "long_line")
 MIX_SHOWN = " ".join(shown for name, _, shown in CASES if name != "long_line")
@@ -144,6 +146,7 @@ def world(tmp_path_factory):
         assert w.keep("embed", "embed", "hostile", "--column", "doc", "--index", "notes",
                       "--embedder", "hashing")[0] == 0
         assert w.run("profile", "create", "evilp", "--datasets", "hostile", "--description", MIX)[0] == 0
+        stub.add_model(MODEL)  # a model's name is the Ollama server's to choose
         stub.chat_replies = [sql_reply("SELECT * FROM hostile ORDER BY id"), ANSWER]
         w.keep("ask_sql", "ask", "show me every note", "--mode", "sql")
         stub.chat_replies = [f"{ANSWER} [1] [2]"]
@@ -170,6 +173,7 @@ def world(tmp_path_factory):
             ("profile_list", "profile", "list"),
             ("profile_show", "profile", "show", "evilp"),
             ("summary", ),  # `lakehouse` in a pipe: the datasets and a sample query
+            ("models", "models"),
         ]:
             w.keep(name, *args)
         yield w
@@ -184,7 +188,7 @@ TABLE_RUNS = {
     "ingest": 0, "ingest_failed": 1, "update": 0, "embed": 0, "datasets": 0, "describe": 0, "sql": 0,
     "sql_error": 1, "versions": 0, "history": 0, "jobs": 0, "errors": 0, "audit": 0, "search": 0,
     "index_list": 0, "index_generations": 0, "profile_list": 0, "profile_show": 0, "ask_sql": 0, "ask_rag": 0,
-    "summary": 0,
+    "summary": 0, "models": 0,
 }
 # (command, a text it must show literally, a name for it)
 SHOWN_TEXTS = [
@@ -210,6 +214,7 @@ SHOWN_TEXTS = [
     ("profile_list", MIX_SHOWN[:40], "description"),
     ("profile_show", MIX_SHOWN, "description"),
     ("summary", COLUMN_SHOWN, "sample's column name"),
+    ("models", MODEL_SHOWN, "model name"),
 ]
 
 
@@ -374,6 +379,9 @@ def tui(world):
             # SQL: the result table, a cell viewer, an error quoting a cell
             await pilot.press("f3")
             sql = app.query_one("SqlPane")
+            sql.editor.text = f"SELECT '{MIX}' AS said"  # a query with hostile text: it goes to the history
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: "1 row in" in widget_text(app.query_one("#sql-message")))
             sql.editor.text = "SELECT * FROM hostile ORDER BY id"
             await pilot.press("ctrl+j")
             await until(pilot, lambda: "rows in" in widget_text(app.query_one("#sql-message")))
@@ -397,6 +405,20 @@ def tui(world):
             await until(pilot, lambda: "error" in widget_text(app.query_one("#sql-message")))
             views["sql.error"] = widget_text(app.query_one("#sql-message"))
             views["sql.error.screen"] = screen_text(app)  # the editor shows the query (and its column name) too
+            await pilot.press("ctrl+l")  # the query history: the queries above, with their hostile text
+            await until(pilot, lambda: app.screen.__class__.__name__ == "HistoryPicker")
+            picker = app.screen.query_one("#picker-list")
+            views["sql.history"] = "\n".join(str(picker.get_option_at_index(i).prompt)
+                                             for i in range(picker.option_count))
+            views["sql.history.screen"] = screen_text(app)
+            await pilot.press("escape")
+            await pilot.press("ctrl+o")  # the profile picker: a profile described by MIX
+            await until(pilot, lambda: app.screen.__class__.__name__ == "ProfilePicker")
+            picker = app.screen.query_one("#picker-list")
+            views["profiles"] = "\n".join(str(picker.get_option_at_index(i).prompt)
+                                          for i in range(picker.option_count))
+            views["profiles.screen"] = screen_text(app)
+            await pilot.press("escape")
             # Explore: the tree, the detail, the sample
             await pilot.press("f2")
             tree = app.query_one("#explore-tree")
@@ -447,7 +469,7 @@ def tui(world):
             views["ask.screen"] = screen_text(app)
             # a notification quoting input, and the status bar
             app.notify(f"could not read {FILE}: {MIX}", severity="error")
-            await until(pilot, lambda: bool(app.screen.query("Toast")))
+            await until(pilot, lambda: any("could not read" in widget_text(t) for t in app.screen.query("Toast")))
             views["notify"] = "\n".join(widget_text(t) for t in app.screen.query("Toast"))
             views["notify.screen"] = screen_text(app)
     with pytest.MonkeyPatch.context() as mp:
@@ -458,8 +480,8 @@ def tui(world):
     return views, cells
 
 
-SCREENS = ["sql.screen", "sql.cell_viewer.screen", "sql.error.screen", "explore.screen", "system.screen",
-           "ask.screen", "notify.screen"]
+SCREENS = ["sql.screen", "sql.cell_viewer.screen", "sql.error.screen", "sql.history.screen", "profiles.screen",
+           "explore.screen", "system.screen", "ask.screen", "notify.screen"]
 
 
 @pytest.mark.parametrize("view", SCREENS)
@@ -489,6 +511,8 @@ TUI_TEXTS = [
     ("sql.header", COLUMN_SHOWN),
     ("sql.cell_viewer", SHOWN["osc52_clipboard"]),
     ("sql.error", SHOWN["osc52_clipboard"]),
+    ("sql.history", f"SELECT '{MIX_SHOWN}"[:80]),  # the picker shows 90 characters of a query
+    ("profiles", f"evilp  —  {MIX_SHOWN}"),
     ("explore.detail", COLUMN_SHOWN),
     ("explore.detail", FILE_SHOWN),
     ("explore.detail", MIX_SHOWN),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -382,31 +383,64 @@ def _kind(statement) -> str:
 
 
 class _Deadline:
-    """Interrupts a cursor's query when its time limit passes, and says so."""
+    """A query's time limit: when it passes, the watchdog interrupts the cursor."""
 
     def __init__(self, cur, seconds: float):
-        self.seconds, self.fired = seconds, False
-        self._timer = None
+        self.cur, self.seconds, self.fired = cur, seconds, False
         if seconds and seconds > 0:
-            def fire():
-                self.fired = True
-                try:
-                    cur.interrupt()
-                except Exception:  # finished meanwhile
-                    pass
-            self._timer = threading.Timer(seconds, fire)
-            self._timer.daemon = True
-            self._timer.start()
+            _WATCHDOG.arm(self, time.monotonic() + seconds)
 
     def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        _WATCHDOG.disarm(self)
+
+    def fire(self) -> None:
+        self.fired = True
+        try:
+            self.cur.interrupt()
+        except Exception:  # finished meanwhile
+            pass
 
     def explain(self, e: BaseException) -> BaseException:
         if not self.fired:
             return e
         return SqlError(f"the query ran past its time limit of {self.seconds:g} s and was stopped ([sql] "
                         "timeout_s, or the profile's sql_timeout_s) — narrow it, or raise the limit")
+
+
+class _Watchdog:
+    """One thread for the process that fires deadlines (a thread per query cost ~1 ms)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._due: dict[_Deadline, float] = {}
+        self._thread = None
+
+    def arm(self, d: _Deadline, at: float) -> None:
+        with self._cond:
+            self._due[d] = at
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sql-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def disarm(self, d: _Deadline) -> None:
+        with self._cond:
+            self._due.pop(d, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                expired = [d for d, at in self._due.items() if at <= now]
+                for d in expired:
+                    del self._due[d]
+                if not expired:
+                    self._cond.wait(min(self._due.values(), default=now + 60) - now)
+            for d in expired:
+                d.fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _data_files(table_dir: Path) -> list[Path]:

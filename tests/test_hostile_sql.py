@@ -318,6 +318,11 @@ def test_the_second_layer_holds_when_the_statement_check_is_bypassed(lake, monke
         f"SELECT * FROM read_parquet('{other}')",
         f"SELECT * FROM read_text('{log}/00000000000000000000.json')",
         f"SELECT * FROM glob('{root}/*')",
+        f"SELECT * FROM read_text('{root}/tables/notes/../../catalog.sqlite')",
+        f"SELECT * FROM read_blob('{next((root / 'tables' / 'notes').glob('*.parquet'))}/../_delta_log/"
+        "00000000000000000000.json')",
+        f"COPY (SELECT 1 AS id) TO '{root}/tmp/duckdb/pub/../../../catalog.sqlite' (FORMAT csv)",
+        f"COPY (SELECT 1 AS id) TO '{root}/tmp/duckdb/default/x.csv' (FORMAT csv)",
         "SET enable_external_access = true",
         "SET allowed_directories = ['/']",
         "SET lock_configuration = false",
@@ -325,9 +330,9 @@ def test_the_second_layer_holds_when_the_statement_check_is_bypassed(lake, monke
     for profile in ("pub", "default"):
         with Lakehouse.open(home=root, profile=profile) as lh:
             for text in attacks:
-                if profile == "default" and "read_parquet" in text:
-                    continue  # default sees `secret`: its file is one it may read
-                with pytest.raises(SqlError):
+                if profile == "default" and ("read_parquet" in text or "duckdb/default/" in text):
+                    continue  # default sees `secret`, and its own spill directory is its own
+                with pytest.raises(SqlError, match="file access is disabled|refused|configuration has been locked"):
                     lh.sql(text)
                 assert _tree(root) == before, (profile, text)
     assert _catalog_rows(root) == rows

@@ -524,14 +524,18 @@ class Daemon:
         finishing a started line (io_timeout_s) and an idle timeout. A client that does
         not read its answers stops being read (its socket's send buffer is bounded)."""
         buf = bytearray()
+        searched = 0  # bytes of buf known to hold no newline: a long line is scanned once
         line_started: float | None = None
         auth_deadline = None if conn.authed else time.monotonic() + self.auth_timeout
         transport = conn.writer.transport
         while not self._stopping.is_set() and not conn.closed:
-            nl = buf.find(b"\n")
-            if nl >= 0:
+            nl = buf.find(b"\n", searched)
+            if nl < 0:
+                searched = len(buf)
+            else:
                 raw = bytes(buf[:nl + 1])
                 del buf[:nl + 1]
+                searched = 0
                 line_started = time.monotonic() if buf else None
                 if raw.strip():
                     was_authed = conn.authed

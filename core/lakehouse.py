@@ -610,7 +610,16 @@ class Lakehouse:
         """A SQL engine scoped to `profile` (activation warms one before switching)."""
         from .sql import Limits, SqlEngine
 
+        from .cache import parse_size
+        from .errors import ConfigError
+
         c = self.config
+        if c.get("sql.memory_limit"):
+            try:
+                parse_size(c.get("sql.memory_limit"))
+            except ValueError:
+                raise ConfigError(f"{c.sources.get('sql.memory_limit', 'config')}: key 'sql.memory_limit' must be "
+                                  f"a size such as 512MB or 4GB, got {c.get('sql.memory_limit')!r}") from None
         timeout = profile.sql_timeout_s if profile.sql_timeout_s is not None else c.get("sql.timeout_s")
         limits = Limits(timeout, c.get("sql.max_statement_bytes"), c.get("sql.max_query_blocks"))
         return SqlEngine(self.catalog, self.root, c.get("sql.threads"),

@@ -123,6 +123,14 @@ def parse(raw: Any, path: Path | str) -> dict[str, Profile]:
             elif not isinstance(value, str):
                 raise ConfigError(f"{where} must be a string, got {type(value).__name__} {value!r}")
             values[key] = value
+        if values.get("sql_memory_limit"):
+            from .cache import parse_size
+
+            try:
+                parse_size(values["sql_memory_limit"])
+            except ValueError:
+                raise ConfigError(f"{path}: key 'profiles.{pid}.sql_memory_limit' must be a size such as "
+                                  f"512MB or 2GB, got {values['sql_memory_limit']!r}") from None
         if values.get("embedder", "auto") not in ("auto", "ollama", "hashing"):
             raise ConfigError(f"{path}: key 'profiles.{pid}.embedder' must be auto, ollama or hashing, "
                               f"got {values['embedder']!r}")

@@ -357,3 +357,27 @@ def test_limits_refuse_a_planner_blow_up_and_stop_a_runaway_query(home, data):
         with pytest.raises(SqlError, match=r"ran past its time limit of 0.5 s"):
             lh.sql_rows(runaway)
         assert lh.sql("SELECT 42 AS x").to_pylist() == [{"x": 42}]  # the engine still works
+
+
+@pytest.mark.parametrize("toml,message", [
+    ('[profiles.p]\ndatasets = ["*"]\nsql_memory_limit = "lots"\n',
+     "key 'profiles.p.sql_memory_limit' must be a size such as 512MB or 2GB, got 'lots'"),
+    ('[profiles.p]\ndatasets = ["*"]\nsql_timeout_s = -1\n',
+     "key 'profiles.p.sql_timeout_s' must be a number of seconds (0 = no limit), got -1"),
+    ('[sql]\nmemory_limit = "lots"\n', "key 'sql.memory_limit' must be a size such as 512MB or 4GB, got 'lots'"),
+])
+def test_a_bad_limit_is_one_sentence_naming_its_key(home, cli, toml, message):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text(toml)
+    code, out, err = cli("--profile", "p" if "profiles" in toml else "default", "sql", "SELECT 1")
+    assert code == 2 and message in err and "Traceback" not in err and "bug" not in err
+
+
+def test_a_profiles_memory_limit_is_its_connections(home, cli):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text('[sql]\nmemory_limit = "2GB"\n'
+                                         '[profiles.p]\ndatasets = ["*"]\nsql_memory_limit = "512MB"\n')
+    code, out, err = cli("--profile", "p", "sql", "SELECT current_setting('memory_limit') AS m", "--format", "json")
+    assert code == 0 and json.loads(out) == [{"m": "488.2 MiB"}]
+    code, out, err = cli("sql", "SELECT current_setting('memory_limit') AS m", "--format", "json")
+    assert code == 0 and json.loads(out) == [{"m": "1.8 GiB"}]

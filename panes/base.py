@@ -46,13 +46,17 @@ def inert_table(table):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    def text(t) -> bool:
+        return pa.types.is_string(t) or pa.types.is_large_string(t) or (
+            hasattr(pa.types, "is_string_view") and pa.types.is_string_view(t))
+
     columns = []
     for col in table.columns:
-        if pa.types.is_dictionary(col.type) and (pa.types.is_string(col.type.value_type)
-                                                 or pa.types.is_large_string(col.type.value_type)):
+        if pa.types.is_dictionary(col.type) and text(col.type.value_type):  # an ENUM
             col = col.cast(col.type.value_type)
-        if ((pa.types.is_string(col.type) or pa.types.is_large_string(col.type))
-                and pc.any(pc.match_substring_regex(col, _RE2_CONTROL)).as_py()):
+        if text(col.type) and not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            col = col.cast(pa.large_string())  # a string view: scanned and rebuilt like any string
+        if text(col.type) and pc.any(pc.match_substring_regex(col, _RE2_CONTROL)).as_py():
             col = pa.chunked_array([pa.array([None if v is None else inert(v) for v in chunk.to_pylist()],
                                              type=col.type) for chunk in col.chunks], type=col.type)
         columns.append(col)

@@ -382,6 +382,15 @@ def tui(world):
             sql.editor.text = f"SELECT '{MIX}' AS said"  # a query with hostile text: it goes to the history
             await pilot.press("ctrl+j")
             await until(pilot, lambda: "1 row in" in widget_text(app.query_one("#sql-message")))
+            # lists, structs and maps are shown by their repr: escaped too
+            sql.editor.text = ("SELECT list(\"{c}\" ORDER BY id) AS l, {{'k': any_value(\"{c}\")}} AS s, "
+                               "map([any_value(\"{c}\")], [1]) AS m FROM hostile WHERE id BETWEEN 6 AND 19"
+                               ).format(c=COLUMN)
+            await pilot.press("ctrl+j")
+            await until(pilot, lambda: "1 row in" in widget_text(app.query_one("#sql-message")),
+                        shown=lambda: widget_text(app.query_one("#sql-message")))
+            nested = app.query_one("#sql-table")
+            views["sql.nested"] = "\n".join(rendered(nested._get_cell_renderable(0, c, 2000)) for c in range(3))
             sql.editor.text = "SELECT * FROM hostile ORDER BY id"
             await pilot.press("ctrl+j")
             await until(pilot, lambda: "rows in" in widget_text(app.query_one("#sql-message")))
@@ -511,6 +520,9 @@ TUI_TEXTS = [
     ("sql.header", COLUMN_SHOWN),
     ("sql.cell_viewer", SHOWN["osc52_clipboard"]),
     ("sql.error", SHOWN["osc52_clipboard"]),
+    ("sql.nested", "\\x1b[2J"),
+    ("sql.nested", "\\x9b2J"),
+    ("sql.nested", "\\u202e"),
     ("sql.history", f"SELECT '{MIX_SHOWN}"[:80]),  # the picker shows 90 characters of a query
     ("profiles", f"evilp  —  {MIX_SHOWN}"),
     ("explore.detail", COLUMN_SHOWN),

@@ -1024,9 +1024,13 @@ def _peer_creds(writer: asyncio.StreamWriter) -> tuple[int, int, int] | None:
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close a connection, flushing what is queued for it — unless its peer takes nothing
+    for a second: then it is dropped (a client that never reads cannot hold it open)."""
     try:
         writer.close()
-        await writer.wait_closed()
+        await asyncio.wait_for(writer.wait_closed(), 1.0)
+    except asyncio.TimeoutError:
+        writer.transport.abort()
     except (ConnectionError, OSError):
         pass
 

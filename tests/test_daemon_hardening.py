@@ -220,6 +220,32 @@ def test_lines_are_bounded_before_and_after_auth_and_slow_or_idle_peers_are_clos
         stop_clean(d)
 
 
+def test_a_client_that_never_reads_its_answers_stops_being_read_and_is_closed(people):
+    _config(people, "io_timeout_s = 1.0\n")
+    d = Served(people)
+    try:
+        before = _rss_mb(d.proc.pid)
+        deaf = socket.socket(socket.AF_UNIX)
+        deaf.connect(d.sock)
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ping = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode() + b"\n"
+        deaf.settimeout(30)
+        sent, ended = 0, None
+        try:
+            while sent < 200_000:  # ~9 MB of pings whose answers it never reads
+                deaf.sendall(ping * 1000)
+                sent += 1000
+        except OSError as e:
+            ended = e
+        # the daemon stopped reading it, and then hung up on it (not: our send timed out)
+        assert isinstance(ended, (BrokenPipeError, ConnectionResetError)), (sent, ended)
+        assert _rss_mb(d.proc.pid) - before < 100
+        assert Client(d.sock).call("ping")["result"] == "pong"
+        deaf.close()
+    finally:
+        stop_clean(d)
+
+
 # -- 6. logs: rate-limited, capped and rotated --------------------------------------------------
 def test_log_lines_are_rate_limited_and_the_log_is_rotated(tmp_path):
     from app.daemon import _LimitedLog, setup_logging

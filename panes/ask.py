@@ -13,7 +13,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Select, Static
 
-from .base import Pane, line, literal
+from .base import Pane, TextInput, line, literal
 from .keys import bindings, key_of
 
 
@@ -27,7 +27,7 @@ class AskPane(Pane):
         with Horizontal(id="ask-bar"):
             yield Select([("auto", "auto"), ("sql", "sql"), ("rag", "rag")], value="auto", allow_blank=False,
                          id="ask-mode")
-            yield Input(placeholder="your question, then enter", id="ask-input")
+            yield TextInput(placeholder="your question, then enter", id="ask-input")
 
     def main_widget(self):
         return self.query_one("#ask-input", Input)

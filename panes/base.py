@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
-from core.text import inert
+from core.text import inert, inert_in_place
 
 from .keys import bindings
 
@@ -37,6 +37,15 @@ def label(*parts: object) -> Text:
         text, style = p if isinstance(p, tuple) else (p, "")
         out.append(inert(str(text), tabs=True), style=style)
     return out
+
+
+class TextInput(Input):
+    """A one-line input whose pasted text cannot drive the terminal: its control characters
+    (a paste can carry anything a web page put on the clipboard) become visible (␛ for ESC)."""
+
+    def _on_paste(self, event) -> None:
+        event.text = inert_in_place(event.text)
+        super()._on_paste(event)
 
 
 def inert_table(table):
@@ -117,7 +126,7 @@ class FilterPicker(ModalScreen):
     def compose(self) -> ComposeResult:
         with Container(id="picker"):
             yield Static(literal(self.heading))
-            yield Input(placeholder="filter", id="picker-filter")
+            yield TextInput(placeholder="filter", id="picker-filter")
             yield OptionList(id="picker-list")
 
     def choices(self, text: str) -> list[tuple[str, object]]:

@@ -19,7 +19,7 @@ from textual.widgets.text_area import Selection
 
 from core.text import count, inert_in_place
 
-from .base import FilterPicker, Pane, data_table, literal
+from .base import FilterPicker, Pane, TextInput, data_table, literal
 from .keys import bindings, key_of
 
 DISPLAY_CAP = 100_000
@@ -101,7 +101,7 @@ class SqlPane(Pane):
                 yield _editor("sql-editor")
         yield Static("opening the storage root…", id="sql-message")
         yield Container(id="sql-results")
-        yield Input(placeholder="export to (…/file.csv, .parquet or .json), enter to write, escape to cancel",
+        yield TextInput(placeholder="export to (…/file.csv, .parquet or .json), enter to write, escape to cancel",
                     id="sql-export")
 
     @property

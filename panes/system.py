@@ -10,7 +10,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
-from .base import Pane, line, literal
+from .base import Pane, TextInput, line, literal
 from .keys import bindings, key_of
 
 REFRESH_S = 3.0
@@ -31,7 +31,7 @@ class SystemPane(Pane):
             yield Static("Errors", classes="system-title")
             yield Static(id="system-errors")
             yield Static("Audit (latest)", classes="system-title")
-            yield Input(placeholder="filter the audit: profile, action, dataset or statement words", id="system-audit-filter")
+            yield TextInput(placeholder="filter the audit: profile, action, dataset or statement words", id="system-audit-filter")
             yield Static(id="system-audit")
 
     def rescope(self) -> None:

@@ -461,6 +461,14 @@ def tui(world):
             # Ask: an answer with its SQL and rows, then one with citations
             await pilot.press("f1")
             log = app.query_one("#ask-log")
+            from textual.events import Paste
+
+            box = app.query_one("#ask-input")
+            box.post_message(Paste(f"pasted {MIX}"))  # a clipboard can hold anything
+            await until(pilot, lambda: box.value.startswith("pasted"))
+            views["ask.paste"] = box.value
+            views["ask.paste.screen"] = screen_text(app)
+            box.value = ""
             world.stub.chat_replies = [sql_reply(f"SELECT * /* {MIX} */ FROM hostile ORDER BY id"), ANSWER]
             app.query_one("#ask-mode").value = "sql"
             app.query_one("#ask-input").value = f"what do the notes say? {MIX}"
@@ -490,7 +498,7 @@ def tui(world):
 
 
 SCREENS = ["sql.screen", "sql.cell_viewer.screen", "sql.error.screen", "sql.history.screen", "profiles.screen",
-           "explore.screen", "system.screen", "ask.screen", "notify.screen"]
+           "explore.screen", "system.screen", "ask.paste.screen", "ask.screen", "notify.screen"]
 
 
 @pytest.mark.parametrize("view", SCREENS)
@@ -544,6 +552,8 @@ TUI_TEXTS = [
     ("ask.rag", "Here it is: " + MIX_SHOWN),
     ("ask.rag", "kubernetes migration note"),
     ("notify", f"could not read {FILE_SHOWN}"),
+    ("ask.paste", "pasted [/] [bold red]x[/] [link=http://evil]x[/link] [black on black]hidden [$accent]v[/] "
+                  "\\[b]x\\ ␛[2J ␛[38;5;196;1mred ␛]0;pwned␇"),
 ]
 
 

@@ -174,6 +174,8 @@ def world(tmp_path_factory):
             ("profile_show", "profile", "show", "evilp"),
             ("summary", ),  # `lakehouse` in a pipe: the datasets and a sample query
             ("models", "models"),
+            ("ask_unknown_model", "ask", "kubernetes migration note", "--mode", "rag", "--index", "notes",
+             "--model", "nope\x1b]0;pwned\x07[/]"),  # Ollama's error quotes the name
         ]:
             w.keep(name, *args)
         yield w
@@ -188,7 +190,7 @@ TABLE_RUNS = {
     "ingest": 0, "ingest_failed": 1, "update": 0, "embed": 0, "datasets": 0, "describe": 0, "sql": 0,
     "sql_error": 1, "versions": 0, "history": 0, "jobs": 0, "errors": 0, "audit": 0, "search": 0,
     "index_list": 0, "index_generations": 0, "profile_list": 0, "profile_show": 0, "ask_sql": 0, "ask_rag": 0,
-    "summary": 0, "models": 0,
+    "summary": 0, "models": 0, "ask_unknown_model": 1,
 }
 # (command, a text it must show literally, a name for it)
 SHOWN_TEXTS = [
@@ -215,6 +217,7 @@ SHOWN_TEXTS = [
     ("profile_show", MIX_SHOWN, "description"),
     ("summary", COLUMN_SHOWN, "sample's column name"),
     ("models", MODEL_SHOWN, "model name"),
+    ("ask_unknown_model", "nope\\x1b]0;pwned\\x07[/]", "model name in Ollama's error"),
 ]
 
 

@@ -601,18 +601,18 @@ class Daemon:
             return
         method, params = msg["method"], msg.get("params", {})
         is_request = "id" in msg
+        if not conn.authed and method != "auth":
+            conn.send(rpc.error(req_id, rpc.UNAUTHORIZED, "send {\"method\": \"auth\", \"params\": {\"token\": ...}} "
+                                "first — the token is in " + str(rpc.token_file(self.root))))
+            if conn.transport == "tcp":
+                conn.hang_up()
+            return
         if method == "cancel":  # stop request params.id (a notification, or a request answered at once)
             r = conn.pending.get(params.get("id")) if isinstance(params, dict) else None
             if r is not None:
                 self._cancel(conn, r)
             if is_request:
                 conn.send(rpc.response(req_id, {"cancelled": r is not None}))
-            return
-        if not conn.authed and method != "auth":
-            conn.send(rpc.error(req_id, rpc.UNAUTHORIZED, "send {\"method\": \"auth\", \"params\": {\"token\": ...}} "
-                                "first — the token is in " + str(rpc.token_file(self.root))))
-            if conn.transport == "tcp":
-                conn.hang_up()
             return
         if not is_request:  # nothing could answer it, nor could a cancel reach it: never run
             self.log_limited("notification", f"ignored a notification for {method!r} — only `cancel` may be sent "

@@ -76,12 +76,13 @@ def inert_table(table):
 _RE2_CONTROL = r"[\x00-\x09\x0b-\x1f\x7f-\x{9f}\x{61c}\x{200e}\x{200f}\x{2028}-\x{202e}\x{2066}-\x{2069}]"
 
 
-def data_table(table, **kwargs):
-    """A DataTable of untrusted rows: values and column names literal and inert, never markup."""
+def data_table(table, shown=None, **kwargs):
+    """A DataTable of untrusted rows: values and column names literal and inert, never markup.
+    `shown` is `inert_table(table)` when a worker made it already (a big result: off the event loop)."""
     from textual_fastdatatable import DataTable
 
-    return DataTable(data=inert_table(table), column_labels=[label(n) for n in table.column_names],
-                     render_markup=False, **kwargs)
+    return DataTable(data=shown if shown is not None else inert_table(table),
+                     column_labels=[label(n) for n in table.column_names], render_markup=False, **kwargs)
 
 
 class Pane(Container):

@@ -19,7 +19,7 @@ from textual.widgets.text_area import Selection
 
 from core.text import count, inert_in_place
 
-from .base import FilterPicker, Pane, TextInput, data_table, literal
+from .base import FilterPicker, Pane, TextInput, data_table, inert_table, literal
 from .keys import bindings, key_of
 
 DISPLAY_CAP = 100_000
@@ -202,20 +202,21 @@ class SqlPane(Pane):
                     kept.append(piece)
                     kept_rows += piece.num_rows
             table = pa.Table.from_batches(kept, schema=reader.schema)
+            shown = inert_table(table)  # what the table shows, made here: not on the event loop
         except (LakehouseError, RuntimeError) as e:  # ctrl+g arrives as DuckDB's "Interrupted!"
             text = "query cancelled" if "interrupted" in str(e).lower() else f"error: {e}"
             self.app.call_from_thread(self._failed, text)
             return
         elapsed = time.perf_counter() - t0
-        self.app.call_from_thread(self._show, sql, table, total, elapsed)
+        self.app.call_from_thread(self._show, sql, table, total, elapsed, shown)
 
-    async def _show(self, sql: str, table, total: int, elapsed: float) -> None:
+    async def _show(self, sql: str, table, total: int, elapsed: float, shown=None) -> None:
         self.last_query = sql
         self._remember(sql, total, elapsed)
         box = self.query_one("#sql-results", Container)
         await box.remove_children()
         self._raw = table  # the exact values, for copying; the table shows them inert
-        await box.mount(data_table(table, id="sql-table", max_column_content_width=60, null_rep="∅"))
+        await box.mount(data_table(table, shown, id="sql-table", max_column_content_width=60, null_rep="∅"))
         shown = (f"first {table.num_rows:,} shown — export ({key_of('sql', 'export')}) writes all"
                  if total > table.num_rows else "")
         self._say(f"{total:,} row{'s' if total != 1 else ''} in {elapsed * 1000:.0f} ms  {shown}")

@@ -500,7 +500,8 @@ def _clean(e: BaseException):
         return SqlError(f"file access is disabled in Lakehouse SQL{what}: query datasets by name "
                         "(`lakehouse datasets` lists them); to bring a file in, use `lakehouse ingest PATH`",
                         refused=True)
-    lines = [ln.rstrip() for ln in msg.splitlines() if ln.strip()]
+    # only \n ends a line: a CR or form feed inside a quoted value must not cut the message
+    lines = [ln.rstrip() for ln in msg.split("\n") if ln.strip()]
     head = lines[0].strip() if lines else "query failed"
     hints = [ln.strip() for ln in lines[1:] if ln.lstrip().startswith(("Did you mean", "Candidate bindings"))]
     if "does not exist" in head and not hints:

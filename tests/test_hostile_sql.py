@@ -381,3 +381,20 @@ def test_a_profiles_memory_limit_is_its_connections(home, cli):
     assert code == 0 and json.loads(out) == [{"m": "488.2 MiB"}]
     code, out, err = cli("sql", "SELECT current_setting('memory_limit') AS m", "--format", "json")
     assert code == 0 and json.loads(out) == [{"m": "1.8 GiB"}]
+
+
+def test_model_sql_ending_in_a_line_comment_still_runs(lake, ollama):
+    root, _ = lake
+    with Lakehouse.open(home=root, profile="pub") as lh:
+        ollama.chat_replies = [json.dumps({"sql": "SELECT count(*) AS n FROM notes -- all of them", "reason": "x"}),
+                               "Fifty."]
+        r = lh.ask("how many notes?", mode="sql")
+        assert r.rows == [{"n": 50}] and r.attempts == 1
+
+
+def test_an_error_quoting_a_carriage_return_is_shown_whole(lake):
+    root, _ = lake
+    with Lakehouse.open(home=root, profile="pub") as lh:
+        with pytest.raises(SqlError) as e:
+            lh.sql("SELECT CAST('a\rb\x0cc' AS INTEGER) AS n FROM notes")
+    assert "'a\\x0db\\x0cc'" in str(e.value) and "INT" in str(e.value)

@@ -143,9 +143,10 @@ class Asker:
             t1 = time.perf_counter()
             try:
                 safe = check_select(sql, tables)
-                table = self.lh.sql(f"SELECT * FROM ({safe}) AS answer LIMIT {limit + 1}")
+                # the bracket on a line of its own: a trailing `-- comment` cannot swallow it
+                table = self.lh.sql(f"SELECT * FROM ({safe}\n) AS answer LIMIT {limit + 1}")
                 count = len(table) if len(table) <= limit else \
-                    self.lh.sql(f"SELECT count(*) FROM ({safe}) AS answer").column(0)[0].as_py()
+                    self.lh.sql(f"SELECT count(*) FROM ({safe}\n) AS answer").column(0)[0].as_py()
             except UnsafeSql as e:
                 t["sql_ms"] = t.get("sql_ms", 0) + (time.perf_counter() - t1) * 1000
                 raise LakehouseError(f"{e} — nothing was run") from None

@@ -83,8 +83,8 @@ def _open():
 
         lh = Lakehouse.open(config=cfg)
     if cfg.profile is None and lh.profile.id != "default":  # activated earlier (here or in the TUI): say so
-        print(f"profile: {lh.profile.id} (the active profile; `lakehouse profile activate default` or "
-              "--profile default to leave it)", file=sys.stderr)
+        print(f"profile: {lh.profile.id} (the active profile; `lakehouse --profile default profile activate "
+              "default` to leave it)", file=sys.stderr)
     for note in lh.recovery_notes:
         print(f"recovered: {note}", file=sys.stderr)
     for problem in lh.profile_problems:

@@ -189,7 +189,8 @@ def test_an_activated_profile_is_named_on_every_command(cli, data):
     assert cli("profile", "activate", "staffonly", "--wait")[0] == 0
     code, out, err = cli("datasets")
     assert code == 0 and err.startswith("profile: staffonly (the active profile;")
-    cli("profile", "activate", "default", "--wait")
+    assert "`lakehouse --profile default profile activate default` to leave it" in err
+    assert cli("--profile", "default", "profile", "activate", "default", "--wait")[0] == 0
     code, out, err = cli("datasets")
     assert "profile:" not in err
 

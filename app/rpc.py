@@ -356,7 +356,8 @@ def core_class(name: str) -> type | None:
     global _walked
     with _classes_lock:
         if name not in _CLASSES:
-            _collect([m for n, m in list(sys.modules.items()) if m is not None and (n == "core" or n.startswith("core."))])
+            # a copy in one C call: another thread importing cannot change it under us
+            _collect([m for n, m in sys.modules.copy().items() if m is not None and (n == "core" or n.startswith("core."))])
         if name not in _CLASSES and not _walked:
             import importlib
             import pkgutil

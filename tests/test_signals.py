@@ -124,8 +124,19 @@ def wait_paused(proc: Proc, phase: str) -> str:
 
 
 def lakehouse(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([LAKEHOUSE, *args], capture_output=True, text=True, timeout=WAIT,
-                          env={**os.environ, "LAKEHOUSE_HOME": str(home), "COLUMNS": "160", **(env or {})})
+    """Run a command; one that hangs is made to print every thread's stack (faulthandler on
+    SIGABRT) so the failure says where it was stuck."""
+    argv = [LAKEHOUSE, *args]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                         env={**os.environ, "LAKEHOUSE_HOME": str(home), "COLUMNS": "160", "PYTHONFAULTHANDLER": "1",
+                              **(env or {})})
+    try:
+        out, err = p.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGABRT)
+        out, err = p.communicate(timeout=30)
+        raise AssertionError(f"`lakehouse {' '.join(args)}` hung for {WAIT} s; where it was:\n{err}") from None
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
 def jobs(home: Path) -> dict[str, dict]:

@@ -271,8 +271,8 @@ def test_the_tui_sql_pane_refuses_every_hostile_statement(lake):
             async def until(cond, timeout=30.0):
                 waited = 0.0
                 while not cond():
-                    await pilot.pause(0.05)
-                    waited += 0.05
+                    await pilot.pause(0.01)
+                    waited += 0.01
                     assert waited < timeout, "the app did not get there in time"
 
             await until(lambda: app.lh is not None)

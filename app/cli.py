@@ -442,6 +442,7 @@ def sql(
 ):
     """Run SQL over the datasets (DuckDB; each dataset is a view by its name; "name@v3" reads an old version)."""
     from app.output import print_result, write_result
+    from core.export import format_of
 
     if query == "-":
         query = sys.stdin.read()
@@ -449,7 +450,7 @@ def sql(
         with _open() as lh:
             fmt = format.value
             if format is RowFormat.table and output:  # the file's extension says which format
-                fmt = {".csv": "csv", ".json": "json", ".parquet": "parquet"}.get(Path(output).suffix.lower(), "")
+                fmt = format_of(output) or ""
                 if not fmt:
                     raise ValueError(f"cannot tell the format of {output} — give --format csv, json or parquet")
             if fmt == "table":

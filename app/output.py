@@ -7,30 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any, Iterable
 
-
-def _default(o: Any):
-    if isinstance(o, (datetime, date, time)):
-        return o.isoformat()
-    if isinstance(o, Decimal):
-        return str(o)
-    if isinstance(o, bytes):
-        return o.hex()
-    return str(o)
-
-
-def _json_row(row: dict) -> bytes:
-    """One row as JSON. JSON has no NaN or Infinity: such a value is written as the
-    string sql_rows and the daemon use ("nan", "inf"), so the output always parses."""
-    try:
-        return json.dumps(row, default=_default, ensure_ascii=False, allow_nan=False).encode()
-    except ValueError:
-        from core.models import plain
-
-        return json.dumps(plain(row), ensure_ascii=False).encode()
+# writing a result to a file (csv, json, parquet) is core.export's, one writer for the CLI
+# and the TUI's SQL pane; re-exported here for the CLI's imports
+from core.export import json_default as _default
+from core.export import write_result  # noqa: F401
 
 
 class Machine(str):
@@ -129,53 +111,6 @@ def print_result(result: dict) -> int:
     if n > kept:
         caption = f"showing {kept:,} of {n:,} rows — use --format csv/json/parquet --output FILE for all"
     print_rows(result["columns"], result["rows"], caption=caption)
-    return n
-
-
-def write_result(reader, fmt: str, output: str | None) -> int:
-    """Stream a RecordBatchReader out as csv, json or parquet, batch by batch (memory
-    stays bounded); return the number of rows."""
-    n = 0
-    if fmt == "parquet" and output is None and sys.stdout.isatty():
-        raise ValueError("parquet output is binary — give --output FILE or redirect stdout")
-    try:
-        target = open(output, "wb") if output else sys.stdout.buffer
-    except OSError as e:
-        raise ValueError(f"cannot write {output} ({e.strerror}) — check the --output path") from None
-    try:
-        if fmt == "csv":
-            import pyarrow.csv as pacsv
-
-            plain = not any(set(n) & set(',"\r\n') for n in reader.schema.names)
-            opts = pacsv.WriteOptions(quoting_style="needed",
-                                      quoting_header="none" if plain else "needed")
-            with pacsv.CSVWriter(target, reader.schema, write_options=opts) as w:
-                for b in reader:
-                    w.write_batch(b)
-                    n += b.num_rows
-        elif fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            with pq.ParquetWriter(target, reader.schema) as w:
-                for b in reader:
-                    w.write_batch(b)
-                    n += b.num_rows
-        elif fmt == "json":
-            target.write(b"[")
-            first = True
-            for b in reader:
-                for row in b.to_pylist():
-                    target.write((b"\n  " if first else b",\n  ") + _json_row(row))
-                    first = False
-                n += b.num_rows
-            target.write(b"\n]\n" if not first else b"]\n")
-        else:
-            raise ValueError(f"unknown format {fmt!r}")
-    finally:
-        if output:
-            target.close()
-        else:
-            target.flush()
     return n
 
 

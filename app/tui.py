@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from core.text import inert
 from panes.base import FilterPicker, line
 from panes.keys import PANES, bindings, key_of, listed
+from panes.messages import DatasetsChanged, OpenInSql, Rescoped
 from themes import THEMES
 
 
@@ -285,6 +286,25 @@ class LakehouseApp(App):
         self.refresh_status()
         for pane in self.panes():
             pane.rescope()
+
+    # -- what panes tell the app (panes/messages.py): a pane never reaches into another ------
+    def on_open_in_sql(self, message: OpenInSql) -> None:
+        """Explore's query, Ask's SQL or cited rows: into the SQL pane's editor, run."""
+        from panes.sql import SqlPane
+
+        message.stop()
+        self.action_pane("sql")
+        self.query_one(SqlPane).set_query(message.sql, run=message.run)
+
+    def on_rescoped(self, message: Rescoped) -> None:
+        message.stop()
+        self._rescoped(message.profile)
+
+    def on_datasets_changed(self, message: DatasetsChanged) -> None:
+        from panes.explore import ExplorePane
+
+        message.stop()
+        self.query_one(ExplorePane).action_reload()
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)

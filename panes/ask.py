@@ -15,6 +15,7 @@ from textual.widgets import Input, Select, Static
 
 from .base import Pane, TextInput, line, literal
 from .keys import bindings, key_of
+from .messages import OpenInSql
 
 
 class AskPane(Pane):
@@ -79,10 +80,7 @@ class AskPane(Pane):
 
     def action_open_sql(self) -> None:
         if getattr(self, "last_sql", ""):
-            from .sql import SqlPane
-
-            self.app.action_pane("sql")
-            self.app.query_one(SqlPane).set_query(self.last_sql)
+            self.post_message(OpenInSql(self.last_sql))
 
     def action_open_cited(self) -> None:
         """The source rows of the last answer's citations, as a query in the SQL pane."""
@@ -91,16 +89,13 @@ class AskPane(Pane):
             return
         from core.errors import LakehouseError
 
-        from .sql import SqlPane
-
         dataset = cites[0].dataset
         try:
             query = self.lh.rows_query(dataset, [c.row_key for c in cites if c.dataset == dataset])
         except LakehouseError as e:
             self.app.notify(str(e), severity="warning")  # literal: LakehouseApp.notify
             return
-        self.app.action_pane("sql")
-        self.app.query_one(SqlPane).set_query(query)
+        self.post_message(OpenInSql(query))
 
     def commands(self):
         yield SystemCommand(f"Open the last answer's SQL ({key_of('ask', 'open_sql')})", "Run it in the SQL pane",

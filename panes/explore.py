@@ -25,6 +25,7 @@ from core.text import count
 
 from .base import Pane, data_table, label, line, literal
 from .keys import bindings
+from .messages import OpenInSql
 
 SYSTEM = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
 DETAIL_DELAY_S = 0.12  # a highlight sooner than this after the last one waits until the cursor rests
@@ -194,10 +195,7 @@ class ExplorePane(Pane):
         cols = f'"{data[2]}", count(*) AS n' if data[0] == "column" else "*"
         tail = ' GROUP BY 1 ORDER BY n DESC' if data[0] == "column" else ""
         q = f'SELECT {cols} FROM "{name}"{tail} LIMIT 100'
-        from .sql import SqlPane
-
-        self.app.action_pane("sql")
-        self.app.query_one(SqlPane).set_query(q)
+        self.post_message(OpenInSql(q))
 
     def action_embed(self) -> None:
         """e on a text column: embed it into an index (DATASET_COLUMN), as a job."""

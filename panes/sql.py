@@ -17,13 +17,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TabbedContent, TabPane, TextArea
 from textual.widgets.text_area import Selection
 
+from core.export import format_of, write_result
+from core.history import recall, remember
 from core.text import count, inert_in_place
 
 from .base import FilterPicker, Pane, TextInput, data_table, inert_table, literal
 from .keys import bindings, key_of
 
 DISPLAY_CAP = 100_000
-EXPORTS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
 
 
 class SqlEditor(TextArea):
@@ -247,7 +248,7 @@ class SqlPane(Pane):
         from pathlib import Path
 
         path = Path(event.value.strip()).expanduser()
-        fmt = EXPORTS.get(path.suffix.lower())
+        fmt = format_of(path)
         if fmt is None:
             self._say(f"export: {path.name or 'the file'} needs a .csv, .parquet or .json extension", error=True)
             return
@@ -265,7 +266,6 @@ class SqlPane(Pane):
 
     @work(thread=True, group="export")
     def export(self, sql: str, path: str, fmt: str) -> None:
-        from app.output import write_result
         from core.errors import LakehouseError
 
         try:
@@ -277,38 +277,13 @@ class SqlPane(Pane):
         self.app.call_from_thread(self._say, f"wrote {count(n, 'row')} to {path}")
 
     # -- history -----------------------------------------------------------------------------
-    def _history_file(self):
-        return self.lh.root / "history" / "sql.jsonl"
-
     def _remember(self, sql: str, rows: int, elapsed: float) -> None:
-        """Append a query that ran to the persisted history (one JSON line each)."""
-        import json
-        from datetime import datetime, timezone
-
-        path = self._history_file()
-        path.parent.mkdir(exist_ok=True)
-        entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sql": sql, "rows": rows,
-                 "ms": round(elapsed * 1000, 1), "profile": self.lh.profile.id}
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
+        """Append a query that ran to the persisted history (core.history)."""
+        remember(self.lh.root, sql, rows, elapsed, self.lh.profile.id)
 
     def history(self) -> list[dict]:
         """Past queries, newest first, each once."""
-        import json
-
-        path = self._history_file()
-        if not path.exists():
-            return []
-        seen, out = set(), []
-        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue  # a torn last line
-            if e["sql"] not in seen:
-                seen.add(e["sql"])
-                out.append(e)
-        return out
+        return recall(self.lh.root)
 
     def action_history(self) -> None:
         if self.lh is None:

@@ -3,15 +3,16 @@ every few seconds off the event loop."""
 
 from __future__ import annotations
 
-import shutil
-
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
+from core.disk import filesystem
+
 from .base import Pane, TextInput, line, literal
 from .keys import bindings, key_of
+from .messages import DatasetsChanged, Rescoped
 
 REFRESH_S = 3.0
 
@@ -46,7 +47,7 @@ class SystemPane(Pane):
     @work(thread=True, exclusive=True, group="system")
     def gather(self) -> None:
         lh = self.lh
-        usage = shutil.disk_usage(lh.root)
+        usage = filesystem(lh.root)
         parts = lh.disk_usage()
         # paths, model names and error texts are quoted literally: only the pane's own words are styled
         try:
@@ -58,7 +59,7 @@ class SystemPane(Pane):
         except Exception as e:
             ollama = literal(str(e), "red")
         cache = lh.vector_cache()
-        health = line(("storage", "bold"), f" {lh.root} · disk {usage.used / 1e9:.0f} of {usage.total / 1e9:.0f} GB "
+        health = line(("storage", "bold"), f" {lh.root} · disk {usage['used'] / 1e9:.0f} of {usage['total'] / 1e9:.0f} GB "
                       f"used · profile {lh.profile.id}\n",
                       "  " + " · ".join(f"{name} {n / 1e6:,.1f} MB" for name, n in parts.items()) + "\n",
                       ollama,
@@ -132,11 +133,9 @@ class SystemPane(Pane):
         self.app.call_from_thread(notify, f"job {job_id} retried: {text}", severity="information" if ok else "error",
                                   timeout=10)
         if isinstance(result, dict) and "profile" in result:  # an activation: rescope like a profile switch
-            self.app.call_from_thread(self.app._rescoped, result["profile"])
+            self.post_message(Rescoped(result["profile"]))
         else:
-            from .explore import ExplorePane
-
-            self.app.call_from_thread(self.app.query_one(ExplorePane).action_reload)
+            self.post_message(DatasetsChanged())
         self.app.call_from_thread(self.action_refresh)
 
     @work(thread=True, group="system-cancel")

@@ -619,3 +619,27 @@ def test_leading_comments_are_not_part_of_the_statement():
     assert without_leading_comments("-- a\n  /* b\n c */ SELECT 1 -- d") == "SELECT 1 -- d"
     assert without_leading_comments("-- only\n/* notes") == ""
     assert without_leading_comments("SELECT '--x'") == "SELECT '--x'"
+
+
+def test_panes_talk_through_messages_the_app_routes(people_home):
+    """A pane never reaches into another: it posts a message (panes/messages.py) and the app
+    routes it — OpenInSql shows the SQL pane with the query in its editor (run unless told
+    not to), Rescoped rescopes every pane, DatasetsChanged reloads Explore."""
+    from panes.messages import DatasetsChanged, OpenInSql, Rescoped
+
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            explore = app.query_one("ExplorePane")
+            explore.post_message(OpenInSql('SELECT 1 AS "one"', run=False))
+            await until(pilot, lambda: app.query_one("#panes").active == "sql")
+            sql = app.query_one("SqlPane")
+            assert sql.editor.text == 'SELECT 1 AS "one"\n' and sql.last_query is None  # not run
+            explore.post_message(OpenInSql("SELECT 2 AS two"))
+            await until(pilot, lambda: "1 row in" in message(app) and sql.last_query == "SELECT 2 AS two")
+            reloads, rescopes = [], []
+            explore.action_reload = lambda: reloads.append(1)
+            app._rescoped = rescopes.append
+            app.query_one("SystemPane").post_message(DatasetsChanged())
+            app.query_one("SystemPane").post_message(Rescoped("default"))
+            await until(pilot, lambda: reloads == [1] and rescopes == ["default"])
+    run(go())

@@ -34,20 +34,19 @@ from core.errors import LakehouseError
 
 from . import rpc
 
-# facade attributes that are not requests: lifecycle and internals
-_NOT_METHODS = {"open", "close", "new_engine", "tables", "engine", "interrupt_sql"}  # clients send `cancel`
 _CALLBACKS = {"progress", "on_token"}  # params a client sets to true to get notifications
 
 
 def facade_methods() -> dict[str, inspect.Signature]:
-    """Every public facade method a client may call, with its signature."""
-    from core.lakehouse import Lakehouse
+    """Every facade method a client may call — the operations declared remote in
+    core.api (lifecycle ones are not; clients send `cancel`) — with its signature."""
+    import core.lakehouse  # noqa: F401  (declares the operations)
+    from core.api import remote_operations
 
     out = {}
-    for name, fn in inspect.getmembers(Lakehouse, inspect.isfunction):
-        if not name.startswith("_") and name not in _NOT_METHODS:
-            sig = inspect.signature(fn)
-            out[name] = sig.replace(parameters=list(sig.parameters.values())[1:])  # without self
+    for name, op in remote_operations().items():
+        sig = inspect.signature(op.func)
+        out[name] = sig.replace(parameters=list(sig.parameters.values())[1:])  # without self
     return out
 
 

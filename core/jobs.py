@@ -46,9 +46,11 @@ def _jsonable(value):
 
 
 def retryable(method):
-    """Mark a facade method as retryable: the jobs it starts record the call (its
+    """Make a facade method retryable: the jobs it starts record the call (its
     name and the arguments it was given, without progress/cancel), so a failed,
-    cancelled or interrupted job can be retried through the same public method."""
+    cancelled or interrupted job can be retried through the same public method.
+    Applied by `core.api.operation(..., retryable=True)`, which also declares the
+    method retryable for `Lakehouse.retry_job`."""
     sig = inspect.signature(method)
 
     @functools.wraps(method)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from . import config as config_mod
 from .access import Refused, require_admin, restricted
+from .api import is_retryable, operation
 from .catalog import Catalog
 from .errors import Cancelled, LakehouseError, NotFound
-from .jobs import Jobs, Listener, retryable
+from .jobs import Jobs, Listener
 from .locks import try_write_lock
 from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo, plain
 from .names import quote_ident
@@ -61,12 +62,14 @@ class Lakehouse:
             [i["name"] for i in self.catalog.indexes()]) if self.profile.defined else []
 
     @classmethod
+    @operation("open (creating if needed) a storage root as a profile", remote=False, scope="none")
     def open(cls, home: str | Path | None = None, config_file: str | Path | None = None,
              config: config_mod.Config | None = None, profile: str | None = None) -> "Lakehouse":
         """Open (creating if needed) the storage root. `home` relocates all state;
         `profile` is the reader whose data, models and settings apply."""
         return cls(config or config_mod.load(home=home, config_file=config_file, profile=profile))
 
+    @operation("flush the audit log and close the engine and the catalog", remote=False, scope="none")
     def close(self) -> None:
         self.audit_log.close()
         if self._sql is not None:
@@ -81,6 +84,7 @@ class Lakehouse:
 
     # -- internals ------------------------------------------------------------
     @property
+    @operation("the Delta tables under the root (in-process)", remote=False, scope="none")
     def tables(self):
         if self._tables is None:
             from .tables import Tables
@@ -90,6 +94,7 @@ class Lakehouse:
         return self._tables
 
     @property
+    @operation("this facade's SQL engine, scoped to its profile (in-process)", remote=False, scope="query")
     def engine(self):
         if self._sql is None:
             self._sql = self.new_engine(self.profile)
@@ -126,7 +131,8 @@ class Lakehouse:
             os.close(fd)
 
     # -- datasets -----------------------------------------------------------------
-    @retryable
+    @operation("ingest files, directories or globs — **paths as the daemon sees them** (the CLI makes them absolute)",
+               remote=True, scope="datasets", mutates=True, retryable=True)
     def ingest(self, paths, *, name: str | None = None, format: str | None = None,
                types: str | dict | None = None, mode: str | None = None,
                key: str | list[str] | None = None, actor: str | None = None, reason: str = "",
@@ -153,10 +159,12 @@ class Lakehouse:
                 self.catalog.add_error("ingest", str(e), dataset=name or "")
             raise
 
+    @operation("the datasets this profile sees", remote=True, scope="datasets")
     def datasets(self) -> list[Dataset]:
         """The datasets this profile sees."""
         return [d for d in self.catalog.datasets() if self.profile.sees(d.name)]
 
+    @operation("one Dataset", remote=True, scope="datasets")
     def dataset(self, name: str) -> Dataset:
         if isinstance(name, str) and not self.profile.sees(name) and self.catalog.get(name) is not None:
             raise NotFound(f"no such dataset in profile {self.profile.id}: {name}")
@@ -183,11 +191,14 @@ class Lakehouse:
         self.audit_log.record(action, targets, statement, n, (time.perf_counter() - t0) * 1000)
         return out
 
+    @operation("schema, lineage, schema versions and a sample (a Description)",
+               remote=True, scope="datasets", audited=True)
     def describe(self, name: str, sample_rows: int = 5) -> Description:
         ds = self.dataset(name)
         sample = self.sql(f"SELECT * FROM {quote_ident(name)} LIMIT {int(sample_rows)}")
         return Description(ds, self.catalog.lineage(name), self.catalog.schema_versions(name), sample)
 
+    @operation("set a dataset's description, owner or tags", remote=True, scope="datasets", mutates=True)
     def annotate(self, name: str, *, description: str | None = None, owner: str | None = None,
                  tags: list[str] | None = None) -> Dataset:
         """Set a dataset's description, owner or tags (None leaves a field as it is)."""
@@ -197,6 +208,7 @@ class Lakehouse:
         self.catalog.annotate(name, description, owner, tags)
         return self.dataset(name)
 
+    @operation("rebuild catalog facts from the tables", remote=True, scope="datasets", mutates=True)
     def resync(self, name: str | None = None) -> list[str]:
         """Rebuild row counts, sizes, columns and file lists from the tables themselves."""
         from .locks import write_lock
@@ -257,17 +269,23 @@ class Lakehouse:
             self.catalog.add_error(operation, str(e), dataset=dataset if self.profile.sees(dataset) else "")
             raise
 
+    @operation("set fields of one record (journaled per field)",
+               remote=True, scope="datasets", audited=True, mutates=True)
     def update(self, name: str, key, values: dict[str, str], *, actor: str | None = None,
                reason: str = ""):
         """Set fields of the record with primary key `key`; journaled per field."""
         return self._guard("update", name, lambda: self._mutator.update(
             name, key, values, actor or _user(), reason), f"key {key}: {values}")
 
+    @operation("delete one record by primary key (journaled)",
+               remote=True, scope="datasets", audited=True, mutates=True)
     def delete(self, name: str, key, *, actor: str | None = None, reason: str = ""):
         """Delete the record with primary key `key`; its last values are journaled."""
         return self._guard("delete", name, lambda: self._mutator.delete(name, key, actor or _user(), reason),
                            f"key {key}")
 
+    @operation("make an old state current again as a new version",
+               remote=True, scope="datasets", audited=True, mutates=True)
     def restore(self, name: str, *, version: int | None = None, as_of: str | None = None,
                 actor: str | None = None, reason: str = ""):
         """Make an old state current again, as a new version (history is kept)."""
@@ -276,42 +294,52 @@ class Lakehouse:
         return self._guard("restore", name, lambda: self._mutator.restore(
             name, version if version is not None else as_of, actor or _user(), reason))
 
+    @operation("a dataset's versions", remote=True, scope="datasets")
     def versions(self, name: str) -> list[dict]:
         from .mutate import versions
 
         # the versions up to the one the catalog registered (never a commit it refused)
         return versions(self.tables, name, upto=self.dataset(name).table_version)
 
+    @operation("journal events of a dataset or one record", remote=True, scope="datasets")
     def history(self, name: str, key: str | None = None) -> list[dict]:
         """Journal events of a dataset, or of one record (its key as text)."""
         self.dataset(name)
         return self.catalog.journal(name, key)
 
+    @operation("compact a dataset's small files (and vacuum old ones)",
+               remote=True, scope="datasets", audited=True, mutates=True)
     def compact(self, name: str, *, vacuum: bool = False, retain_hours: int | None = None) -> dict:
         return self._guard("compact", name, lambda: self._mutator.compact(name, vacuum, retain_hours))
 
     # -- hot cache ------------------------------------------------------------------------
+    @operation("keep a dataset in DuckDB memory", remote=True, scope="datasets", mutates=True)
     def pin(self, name: str) -> None:
         """Keep a dataset in DuckDB memory (loaded on first use, LRU-evicted past the limit)."""
         self.dataset(name)
         self.catalog.set_pinned(name, True)
 
+    @operation("stop keeping a dataset in DuckDB memory", remote=True, scope="datasets", mutates=True)
     def unpin(self, name: str) -> None:
         self.dataset(name)
         self.catalog.set_pinned(name, False)
 
+    @operation("pinned datasets, memory held, hits and misses", remote=True, scope="none")
     def cache(self) -> dict:
         """Pins, what this process holds in memory, hits and misses."""
         self.engine._connection()  # sync pins with the catalog
         return self.engine.cache.stats()
 
     # -- SQL --------------------------------------------------------------------
+    @operation("one read-only query — **Arrow frames**", remote=True, scope="query", audited=True)
     def sql(self, text: str, as_of: int | str | None = None):
         """Run one read-only query over the datasets; return a pyarrow.Table.
         `as_of`: a version (one dataset) or a timestamp (every dataset in the query)."""
         return self._audited("sql", lambda: self._touched(text), text,
                              lambda: self.engine.run(text, _as_of(as_of)), rows=lambda t: t.num_rows)
 
+    @operation("one read-only query, streamed — **Arrow frames**, one per batch",
+               remote=True, scope="query", audited=True, streams=True)
     def sql_stream(self, text: str, batch_rows: int = 65536, as_of: int | str | None = None):
         """Like sql(), as a pyarrow.RecordBatchReader: rows stream, memory stays bounded.
         The audit entry is written when the stream ends, with the rows it carried."""
@@ -341,6 +369,9 @@ class Lakehouse:
                 audit.record("sql", touched, text, n, (time.perf_counter() - t0) * 1000, outcome, error)
         return pa.RecordBatchReader.from_batches(rdr.schema, counted())
 
+    @operation("one read-only query as JSON: `columns`, `types`, the first `limit` (100) `rows`, "
+               "and the true `row_count`",
+               remote=True, scope="query", audited=True)
     def sql_rows(self, text: str, limit: int = 100, as_of: int | str | None = None) -> dict:
         """Like sql(), as plain JSON-ready values: the first `limit` rows, and the true
         count of all of them (the rest are counted, never fetched into memory). Dates
@@ -357,6 +388,8 @@ class Lakehouse:
         return {"columns": rdr.schema.names, "types": [str(t) for t in rdr.schema.types],
                 "rows": [[plain(v) for v in r] for r in rows], "row_count": n}
 
+    @operation("stop this facade's running queries from another thread (clients send `cancel`)",
+               remote=False, scope="none")
     def interrupt_sql(self, thread: int | None = None) -> bool:
         """Stop the queries this facade is running (from another thread) — all, or the
         ones `thread` started; False if none."""
@@ -376,7 +409,8 @@ class Lakehouse:
                                         self.profile)
         return self._vectors_obj
 
-    @retryable
+    @operation("embed a text column into a new index generation (incremental, resumable); an EmbedResult",
+               remote=True, scope="datasets", audited=True, mutates=True, retryable=True)
     def embed(self, dataset: str, column: str, *, index: str | None = None, key=None,
               chunk_size: int | None = None, overlap: int | None = None, embedder: str | None = None,
               model: str | None = None, kind: str | None = None, m: int | None = None,
@@ -396,6 +430,8 @@ class Lakehouse:
             ef_search=ef_search or hnsw.get("ef_search"), promote=promote, actor=actor or _user(),
             listener=progress, cancel=cancel), f"{dataset}.{column} -> {index or ''}")
 
+    @operation("semantic search, optionally filtered by a SQL condition; a SearchResult",
+               remote=True, scope="index", audited=True)
     def search(self, index: str, text: str, k: int = 10, *, where: str | None = None,
                ef: int | None = None, embedder: str | None = None):
         """Semantic search of `index` (or `index@gN`); `where` is a SQL condition on the
@@ -405,6 +441,7 @@ class Lakehouse:
                              lambda: self._vectors.search(index, text, k, where, ef, embedder),
                              rows=lambda r: len(r.hits))
 
+    @operation("one search on two generations with overlap@k", remote=True, scope="index", audited=True)
     def compare(self, a: str, b: str, text: str, k: int = 10, *, where: str | None = None) -> dict:
         """The same search on two generations side by side, with overlap@k of their rows."""
         ra = self.search(a, text, k, where=where)
@@ -413,38 +450,48 @@ class Lakehouse:
         overlap = len(keys_a & keys_b) / max(len(keys_a), len(keys_b), 1)
         return {"a": ra, "b": rb, "overlap": round(overlap, 4), "k": k}
 
+    @operation("every index", remote=True, scope="index")
     def indexes(self):
         """Every index with its generations (IndexInfo list)."""
         return self._vectors.list()
 
+    @operation("one IndexInfo with its generations", remote=True, scope="index")
     def index(self, name: str):
         return self._vectors.info(name)
 
+    @operation("make a generation the active one", remote=True, scope="index", mutates=True)
     def promote(self, index: str, gen: int, actor: str | None = None):
         """Make generation `gen` the one searches use: one atomic pointer swap."""
         return self._vectors.promote(index, gen, actor or _user())
 
+    @operation("return to the previously active generation", remote=True, scope="index", mutates=True)
     def rollback(self, index: str, actor: str | None = None):
         """Return to the generation that was active before the current one."""
         return self._vectors.rollback(index, actor or _user())
 
+    @operation("drop an index or one generation", remote=True, scope="index", mutates=True)
     def drop_index(self, index: str, gen: int | None = None, actor: str | None = None) -> str:
         return self._vectors.drop(index, gen, actor or _user())
 
-    @retryable
+    @operation("rebuild a generation's sidecar files from its Parquet",
+               remote=True, scope="index", mutates=True, retryable=True)
     def rebuild_index(self, index: str, gen: int, progress: Listener | None = None,
                       cancel: threading.Event | None = None):
         """Rebuild a generation's sidecar files (vectors, HNSW graph) from its Parquet."""
         return self._vectors.rebuild(index, gen, progress, cancel)
 
+    @operation("check a generation's files against its checksums", remote=True, scope="index")
     def verify_index(self, index: str, gen: int | None = None) -> list[str]:
         return self._vectors.verify(index, gen)
 
+    @operation("index generations loaded in the daemon", remote=True, scope="none")
     def vector_cache(self) -> dict:
         """Generations loaded in this process: memory, load time, hits."""
         return self._vectors.cache.stats()
 
     # -- ask: grounded answers from a local model ---------------------------------------
+    @operation("answer from the data: NL→SQL, RAG with citations, or hybrid; an AskResult",
+               remote=True, scope="query", audited=True)
     def ask(self, question: str, *, mode: str = "auto", index: str | None = None,
             model: str | None = None, on_token=None):
         """Answer a question from the data: NL->SQL, RAG with citations, or both (auto
@@ -471,6 +518,8 @@ class Lakehouse:
                               "ok" if r.outcome != "failed" else "failed")
         return r
 
+    @operation("mark an ask's question→SQL pair as a good example for later prompts",
+               remote=True, scope="none", mutates=True)
     def accept(self, ask_id: str) -> dict:
         """Mark an ask's question->SQL pair as good: later prompts use it as an example."""
         row = self.catalog.ask(ask_id)
@@ -481,6 +530,7 @@ class Lakehouse:
         self.catalog.accept_ask(ask_id)
         return self.catalog.ask(ask_id)
 
+    @operation("Ollama's installed and loaded models", remote=True, scope="none")
     def models(self) -> dict:
         """Ollama's installed models (with digests) and the ones loaded in memory."""
         from .ollama import Ollama
@@ -488,6 +538,7 @@ class Lakehouse:
         o = Ollama.from_config(self.config)
         return {"host": o.url, "version": o.version(), "installed": o.models(), "loaded": o.loaded()}
 
+    @operation("Ollama's URL and whether it answers", remote=True, scope="none")
     def ollama_status(self) -> dict:
         """Where Ollama is expected and whether it answers (one quick request)."""
         from .ollama import Ollama
@@ -495,6 +546,7 @@ class Lakehouse:
         o = Ollama.from_config(self.config)
         return {"url": o.url, "reachable": o.ping()}
 
+    @operation("the SELECT that opens search hits' source rows", remote=True, scope="datasets")
     def rows_query(self, dataset: str, row_keys: list[str]) -> str:
         """A SELECT of a dataset's rows by their row keys (as search hits and citations
         name them): the way to open a hit's source row."""
@@ -508,6 +560,7 @@ class Lakehouse:
         wanted = ", ".join("'" + k.replace("'", "''") + "'" for k in row_keys)
         return f"SELECT * FROM {quote_ident(dataset)} WHERE {key_expr(keys, text)} IN ({wanted})"
 
+    @operation("bytes under the storage root by component", remote=True, scope="none")
     def disk_usage(self) -> dict[str, int]:
         """Bytes under the storage root, by what holds them."""
         import os
@@ -527,6 +580,7 @@ class Lakehouse:
 
 
     # -- profiles -----------------------------------------------------------------------
+    @operation("every profile", remote=True, scope="none")
     def profiles(self) -> list[dict]:
         """Every profile (the built-in default too) with its bindings' problems and
         whether it is the active one."""
@@ -547,12 +601,14 @@ class Lakehouse:
                         "problems": prof.problems(p, datasets, indexes) if p.defined else []})
         return out
 
+    @operation("one profile with its problems", remote=True, scope="none")
     def profile_show(self, pid: str) -> dict:
         from . import profiles as prof
 
         prof.resolve(self.config.profiles, pid)
         return next(p for p in self.profiles() if p["id"] == pid)
 
+    @operation("create or edit a profile", remote=True, scope="profile-admin", mutates=True)
     def profile_save(self, pid: str, changes: dict, *, create: bool) -> dict:
         """Create a profile, or edit one (only the keys given change). Writes
         [profiles.<pid>] into the config file; the rest of the file is kept as it was."""
@@ -575,6 +631,7 @@ class Lakehouse:
         self.config.profiles[pid] = parsed
         return self.profile_show(pid)
 
+    @operation("remove a profile from lakehouse.toml", remote=True, scope="profile-admin", mutates=True)
     def profile_delete(self, pid: str) -> str:
         from . import profiles as prof
 
@@ -590,7 +647,8 @@ class Lakehouse:
             note = "; default is the active profile now"
         return f"deleted profile {pid} from {self.config.writable_file}{note}"
 
-    @retryable
+    @operation("make a profile the active one (a job); the daemon's default facade rescopes",
+               remote=True, scope="profile-admin", audited=True, mutates=True, retryable=True)
     def activate(self, pid: str, progress: Listener | None = None, cancel: threading.Event | None = None,
                  job_id: str | None = None) -> dict:
         """Make `pid` the active profile (a job of named steps; see core.activation) and
@@ -600,12 +658,16 @@ class Lakehouse:
         self.check_activate(pid)
         return activate(self, pid, progress, cancel, job_id)
 
+    @operation("refuse, in one sentence, an activation this connection's profile may not make "
+               "(the CLI asks before it starts a background activation); `null` when allowed",
+               remote=True, scope="profile-admin")
     def check_activate(self, pid: str) -> None:
         """Refuse, in one sentence, an activation this holder may not make (a restricted
         holder may only stay itself); the CLI asks before it starts the background job."""
         if pid != self.principal.id:
             require_admin(self.principal, "activating other profiles")
 
+    @operation("a SQL engine scoped to a given profile (activation warms one)", remote=False, scope="none")
     def new_engine(self, profile):
         """A SQL engine scoped to `profile` (activation warms one before switching)."""
         from .sql import Limits, SqlEngine
@@ -639,6 +701,7 @@ class Lakehouse:
             self._vectors_obj.profile = profile
         self._asker = None
 
+    @operation("audit entries, newest first", remote=True, scope="own-audit")
     def audit(self, profile: str | None = None, since: str | None = None, limit: int = 200) -> list[dict]:
         """Audit entries, newest first (a profile other than default sees only its own)."""
         self.audit_log.flush()
@@ -647,6 +710,7 @@ class Lakehouse:
         return self.catalog.audit(profile, parse_since(since) if since else None, limit)
 
     # -- jobs and errors -------------------------------------------------------------
+    @operation("running and recent jobs", remote=True, scope="jobs")
     def jobs(self, limit: int = 50) -> list[JobInfo]:
         return self._shows_jobs(self._jobs.list(limit))
 
@@ -657,6 +721,7 @@ class Lakehouse:
         idx = {i["name"]: i["dataset"] for i in self.catalog.indexes()}
         return [j for j in jobs if self.profile.shows(j.target.split()[0] if j.target else "", idx)]
 
+    @operation("ask a running job to stop", remote=True, scope="jobs", mutates=True)
     def cancel_job(self, job_id: str) -> bool:
         self._own_job(job_id, "cancel")
         return self._jobs.cancel(job_id)
@@ -671,6 +736,7 @@ class Lakehouse:
                           f"and profile {self.principal.id} may {verb} only its own jobs")
         return job
 
+    @operation("one job", remote=True, scope="jobs")
     def job(self, job_id: str) -> JobInfo:
         """One job this profile may see (a dead process's running job shows as interrupted)."""
         job = self._jobs.get(job_id)
@@ -678,8 +744,8 @@ class Lakehouse:
             raise NotFound(f"no job with id {job_id!r} — `lakehouse jobs` lists them")
         return job
 
-    _RETRYABLE = ("ingest", "embed", "rebuild_index", "activate", "demo")
-
+    @operation("make a failed, cancelled or interrupted job's call again",
+               remote=True, scope="jobs", mutates=True)
     def retry_job(self, job_id: str, progress: Listener | None = None, cancel: threading.Event | None = None):
         """Make the call that started a failed, cancelled or interrupted job again, through
         the same public method (so the same profile checks apply), as a new job; return
@@ -694,17 +760,19 @@ class Lakehouse:
             raise LakehouseError(f"job {job_id} ({job.kind} of {job.target}) succeeded — there is nothing to retry")
         params = self.catalog.job_params(job_id)
         call = json.loads(params) if params else None
-        if not call or call.get("method") not in self._RETRYABLE:
+        if not call or not is_retryable(call.get("method")):  # only operations declared retryable
             raise LakehouseError(f"job {job_id} ({job.kind} of {job.target}) has no recorded call to retry "
                                  "(it started before retries were recorded) — run its command again")
         return getattr(self, call["method"])(**call["kwargs"], progress=progress, cancel=cancel)
 
+    @operation("the errors journal", remote=True, scope="datasets")
     def errors(self, since: str | None = None, limit: int | None = None) -> list[ErrorEvent]:
         errs = self.catalog.errors(parse_since(since) if since else None, limit)
         return errs if self.profile.sees_all else [e for e in errs if e.dataset and self.profile.sees(e.dataset)]
 
     # -- demo ---------------------------------------------------------------------
-    @retryable
+    @operation("generate and ingest the demo workload",
+               remote=True, scope="datasets", audited=True, mutates=True, retryable=True)
     def demo(self, scale: float = 1.0, progress: Listener | None = None,
              cancel: threading.Event | None = None) -> list[IngestResult]:
         """Generate the reference staffing workload and ingest it the normal way."""

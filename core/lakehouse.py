@@ -523,6 +523,8 @@ class Lakehouse:
     def accept(self, ask_id: str) -> dict:
         """Mark an ask's question->SQL pair as good: later prompts use it as an example."""
         row = self.catalog.ask(ask_id)
+        if row is not None and restricted(self.principal) and row.get("profile") != self.principal.id:
+            row = None  # another profile's ask: not this one's to see or to teach others with
         if row is None:
             raise NotFound(f"no ask with id {ask_id!r} — `lakehouse sql \"SELECT id, question FROM _asks\"` lists them")
         if not row["sql"] or row["outcome"] != "answered":

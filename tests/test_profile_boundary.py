@@ -13,6 +13,7 @@ import pytest
 from conftest import write
 from core import Lakehouse
 from core.access import Refused, may_switch, restricted
+from core.errors import LakehouseError
 from core.profiles import Profile
 
 SECRETS = ("secret", "TOPSECRET", "7777777", "8888888")
@@ -173,3 +174,19 @@ def test_the_tui_holder_switches_to_a_narrow_profile_and_back(lake):
         with pytest.raises(Refused, match="cannot do activating other profiles"):
             lh.activate("default")
         lh.activate("only")  # staying itself is fine
+
+
+def test_accepted_asks_stay_with_what_a_profile_sees(lake, ollama):
+    """An accepted question->SQL pair is an example in later prompts: another profile's
+    must never reach a restricted profile's model, nor be accepted (or read) by it."""
+    ollama.chat_replies = [json.dumps({"sql": "SELECT salary FROM secret", "reason": "x"}), "7,777,777."]
+    with Lakehouse.open(home=lake, profile="default") as lh:
+        secret_ask = lh.ask("what is the salary in secret?", mode="sql").id
+        lh.accept(secret_ask)
+    ollama.chat_replies = [json.dumps({"sql": "SELECT count(*) AS n FROM pub", "reason": "x"}), "Two."]
+    with Lakehouse.open(home=lake, profile="only") as lh:
+        lh.ask("what is the salary count in pub?", mode="sql")
+        prompt = json.dumps(ollama.chat_requests[-2])
+        assert "secret" not in prompt and "salary FROM" not in prompt
+        with pytest.raises(LakehouseError, match="no ask with id"):
+            lh.accept(secret_ask)

@@ -104,9 +104,11 @@ class Asker:
             text = "\n\n".join(schemas[n] for n in keep)
         return text
 
-    def _examples(self, question: str) -> str:
+    def _examples(self, question: str, tables: set[str]) -> str:
+        """Accepted question->SQL pairs that read only what this profile sees (another
+        profile's example would show its datasets to this one's model)."""
         n = self.cfg.get("ask.examples")
-        past = self.lh.catalog.accepted_asks()
+        past = [a for a in self.lh.catalog.accepted_asks() if _reads_only(a["sql"], tables)]
         if not n or not past:
             return ""
         q = _words(question)
@@ -117,7 +119,7 @@ class Asker:
     def _write_sql(self, question: str, result: AskResult, t: dict) -> None:
         tables = {d.name for d in self.lh.datasets()} | {"_datasets", "_jobs", "_errors", "_journal"}
         schema = self._schema_prompt(question)
-        examples = self._examples(question)
+        examples = self._examples(question, tables)
         system = ("You translate a question into ONE DuckDB SQL SELECT statement over the tables below. "
                   "Use only these tables and columns; never modify data; never read files. Reply with a JSON "
                   'object {"sql": "...", "reason": "..."} and nothing else. If the tables cannot answer the '
@@ -308,3 +310,11 @@ class Asker:
                                            "chunk_id": c.chunk_id, "score": c.score} for c in r.citations]),
             "answer": r.answer, "model": r.model, "timings_json": json.dumps(r.timings_ms),
             "outcome": r.outcome, "error": r.error, "profile": self.lh.profile.id})
+
+
+def _reads_only(sql: str, tables: set[str]) -> bool:
+    try:
+        check_select(sql, tables)
+        return True
+    except Exception:  # UnsafeSql, or no longer parses
+        return False

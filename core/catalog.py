@@ -666,6 +666,11 @@ class Catalog:
                   ("INSERT INTO index_events (ts, index_name, action, actor, detail) "
                    "VALUES (?, ?, 'drop', ?, 'the whole index')", (t, name, actor))])
 
+    def log_rebuild(self, name: str, gen: int) -> None:
+        """Record that a generation's sidecars were re-derived; its rows do not change."""
+        self._tx([("INSERT INTO index_events (ts, index_name, action, from_gen, to_gen, actor) "
+                   "VALUES (?, ?, 'rebuild', ?, ?, '')", (now(), name, gen, gen))])
+
     def index_events(self, name: str) -> list[dict]:
         return self._dicts("SELECT * FROM index_events WHERE index_name = ? ORDER BY id", (name,))
 

@@ -1175,7 +1175,7 @@ def profile_activate(name: str = typer.Argument(..., help="Profile name."),
         print(f"{r['profile']} is the active profile ({r['seconds']:.2f} s)")
         return
     # the name, and whether this holder may activate it, are checked before anything starts
-    lh = _with_lh(lambda lh: (lh.profile_show(name), lh.check_activate(name), lh)[2])
+    lh = _with_lh(lambda lh: (lh.check_activate(name), lh.profile_show(name), lh)[2])
     jid = uuid.uuid4().hex[:12]
     logs = lh.root / "logs"
     logs.mkdir(exist_ok=True)

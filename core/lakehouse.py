@@ -487,7 +487,12 @@ class Lakehouse:
     @operation("index generations loaded in the daemon", remote=True, scope="none")
     def vector_cache(self) -> dict:
         """Generations loaded in this process: memory, load time, hits."""
-        return self._vectors.cache.stats()
+        stats = self._vectors.cache.stats()
+        if restricted(self.profile):  # only the indexes it searches over datasets it sees
+            idx = {i["name"]: i["dataset"] for i in self.catalog.indexes()}
+            stats["entries"] = [e for e in stats["entries"] if self.profile.searches(e["index"])
+                                and self.profile.sees(idx.get(e["index"], ""))]
+        return stats
 
     # -- ask: grounded answers from a local model ---------------------------------------
     @operation("answer from the data: NL→SQL, RAG with citations, or hybrid; an AskResult",
@@ -597,6 +602,8 @@ class Lakehouse:
         datasets = [d.name for d in self.catalog.datasets()]
         indexes = [i["name"] for i in self.catalog.indexes()]
         out = []
+        if restricted(self.principal):  # others' bindings would name datasets it may not see
+            names = [self.principal.id]
         for pid in names:
             p = prof.resolve(self.config.profiles, pid)
             out.append({**p.to_dict(), "active": pid == active, "current": pid == self.profile.id,
@@ -608,7 +615,10 @@ class Lakehouse:
         from . import profiles as prof
 
         prof.resolve(self.config.profiles, pid)
-        return next(p for p in self.profiles() if p["id"] == pid)
+        shown = next((p for p in self.profiles() if p["id"] == pid), None)
+        if shown is None:  # another profile, to a restricted holder
+            raise NotFound(f"no profile named {pid!r} that profile {self.principal.id} may see")
+        return shown
 
     @operation("create or edit a profile", remote=True, scope="profile-admin", mutates=True)
     def profile_save(self, pid: str, changes: dict, *, create: bool) -> dict:

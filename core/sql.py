@@ -150,7 +150,8 @@ class SqlEngine:
             else:
                 con.execute(f"CREATE OR REPLACE VIEW {q} AS {self.source_sql(spec)}")
             self._views[name] = spec
-        self.cache.pinned = self.catalog.pinned()
+        # only the pins of datasets this profile sees (the rest are none of its business)
+        self.cache.pinned = {n for n in self.catalog.pinned() if self.profile is None or self.profile.sees(n)}
         for name in [n for n in self.cache.entries if n not in self.cache.pinned]:  # unpinned
             self.cache.drop(con, name)
             self._restore_view(con, name)

@@ -190,3 +190,19 @@ def test_accepted_asks_stay_with_what_a_profile_sees(lake, ollama):
         assert "secret" not in prompt and "salary FROM" not in prompt
         with pytest.raises(LakehouseError, match="no ask with id"):
             lh.accept(secret_ask)
+
+
+def test_process_state_lists_only_what_a_restricted_profile_sees(lake, cli):
+    assert cli("pin", "secret")[0] == 0 and cli("pin", "pub")[0] == 0
+    with Lakehouse.open(home=lake, profile="only") as lh:
+        assert lh.cache()["pinned"] == ["pub"]
+        assert [p["id"] for p in lh.profiles()] == ["only"]
+        with pytest.raises(LakehouseError, match="no profile named 'globbed' that profile only may see"):
+            lh.profile_show("globbed")
+        lh.search("pub_idx", "hello")
+        assert all(e["index"] == "pub_idx" for e in lh.vector_cache()["entries"])
+    with Lakehouse.open(home=lake, profile="default") as lh:
+        assert lh.cache()["pinned"] == ["pub", "secret"]
+        assert len(lh.profiles()) == 5
+    code, out, err = cli("--profile", "only", "profile", "list", "--format", "json")
+    assert code == 0 and "globbed" not in out and "secret" not in out

@@ -19,6 +19,8 @@ import os
 import pathlib
 import random
 
+from .names import sql_str
+
 TABLES: tuple[str, ...] = (
     "candidates",
     "clients",
@@ -394,8 +396,7 @@ _SUBJ_IN = [
 # SQL helpers
 # ---------------------------------------------------------------------------
 
-def _q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+_q = sql_str
 
 
 def _lit(v) -> str:

@@ -19,7 +19,7 @@ from .errors import Cancelled, LakehouseError, NotFound
 from .jobs import Jobs, Listener
 from .locks import try_write_lock
 from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo, plain
-from .names import quote_ident
+from .names import quote_ident, sql_str
 
 
 class Lakehouse:
@@ -564,7 +564,7 @@ class Lakehouse:
         if not keys:
             raise LakehouseError(f"dataset {dataset!r} has no primary key to find rows by")
         text = {c.name for c in ds.columns if c.type.upper() == "VARCHAR"}
-        wanted = ", ".join("'" + k.replace("'", "''") + "'" for k in row_keys)
+        wanted = ", ".join(sql_str(k) for k in row_keys)
         return f"SELECT * FROM {quote_ident(dataset)} WHERE {key_expr(keys, text)} IN ({wanted})"
 
     @operation("bytes under the storage root by component", remote=True, scope="none")

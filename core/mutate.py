@@ -17,7 +17,7 @@ from .config import Config
 from .errors import LakehouseError
 from .locks import write_lock
 from .models import Dataset
-from .names import quote_ident
+from .names import quote_ident, sql_str
 from .recovery import recover_dataset
 from .faults import crash_point
 from .register import register
@@ -108,7 +108,7 @@ class Mutator:
             return "true" if value else "false"
         if typ.split("(")[0] in _NUMERIC:
             return str(value)
-        text = "'" + _text(value).replace("'", "''") + "'"
+        text = sql_str(_text(value))  # DataFusion quotes strings as DuckDB does
         if typ == "DATE":
             return f"CAST({text} AS DATE)"
         if typ.startswith("TIMESTAMP"):

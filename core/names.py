@@ -39,3 +39,8 @@ def quote_ident(name: str) -> str:
     """Quote an identifier for DuckDB SQL."""
     return '"' + name.replace('"', '""') + '"'
 
+
+def sql_str(s: str) -> str:
+    """Quote a string literal for DuckDB SQL (the one place quoting is written)."""
+    return "'" + s.replace("'", "''") + "'"
+

@@ -25,7 +25,7 @@ from pathlib import Path
 from .cache import HotCache
 from .catalog import Catalog, ViewSpec
 from .errors import SqlError
-from .names import quote_ident
+from .names import quote_ident, sql_str
 
 READ_ONLY = {"SELECT", "EXPLAIN"}
 SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal", "_indexes", "_index_events", "_asks", "_audit")
@@ -45,12 +45,8 @@ class Limits:
     max_query_blocks: int = 2000
 
 
-def _esc(s: str) -> str:
-    return s.replace("'", "''")
-
-
 def _sql_list(items: list[str]) -> str:
-    return "[" + ", ".join(f"'{_esc(s)}'" for s in items) + "]"
+    return "[" + ", ".join(sql_str(s) for s in items) + "]"
 
 
 class SqlEngine:
@@ -94,7 +90,7 @@ class SqlEngine:
         # their Parquet footers can never change an answer.
         con.execute("SET parquet_metadata_cache = true")
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"SET temp_directory = '{_esc(str(tmp))}'")
+        con.execute(f"SET temp_directory = {sql_str(str(tmp))}")
         # exactly the data files, never a directory: no _delta_log/, no catalog
         con.execute(f"SET allowed_paths = {_sql_list(sorted(self._readable))}")
         con.execute(f"SET allowed_directories = {_sql_list([str(tmp) + '/'])}")

@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import IngestError
-from ..names import quote_ident
+from ..names import quote_ident, sql_str
 
 
 # Python's csv refuses fields over 128 KiB by default; DuckDB reads them, so should we.
 csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
 
 
-def sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def literal_path(path: Path | str) -> str:

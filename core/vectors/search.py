@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ..errors import NotFound, VectorError
-from ..ingest.sources import sql_str
+from ..names import sql_str
 from ..models import SearchHit, SearchResult
 from ..names import quote_ident
 from . import store

@@ -28,7 +28,7 @@ from .errors import SqlError
 from .names import quote_ident, sql_str
 
 READ_ONLY = {"SELECT", "EXPLAIN"}
-SYSTEM_TABLES = ("_errors", "_jobs", "_datasets", "_journal", "_indexes", "_index_events", "_asks", "_audit")
+SYSTEM_TABLES = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
 _AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
 
 

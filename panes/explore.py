@@ -21,13 +21,14 @@ from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static, Tree
 
+from core.sql import SYSTEM_TABLES
 from core.text import count
 
 from .base import Pane, data_table, label, line, literal
 from .keys import bindings
 from .messages import OpenInSql
 
-SYSTEM = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
+SYSTEM = SYSTEM_TABLES  # the one list, in the order Explore shows them
 DETAIL_DELAY_S = 0.12  # a highlight sooner than this after the last one waits until the cursor rests
 
 

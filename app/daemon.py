@@ -10,7 +10,6 @@ JSON-RPC error or closes that one connection; it never goes down with it.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hmac
 import inspect
 import json
@@ -31,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import LakehouseError
+from core.locks import try_lock
 
 from . import rpc
 
@@ -230,14 +230,11 @@ class Daemon:
         """Take the root's daemon lock and clear a crashed daemon's socket, or say
         which daemon already serves the root."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(rpc.lock_file(self.root), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock(rpc.lock_file(self.root))
+        if fd is None:
             info = read_state(self.root) or {}
             raise DaemonError(f"a daemon already serves {self.root} (pid {info.get('pid', '?')}, socket "
-                              f"{info.get('socket', '?')}) — `lakehouse status` shows it; stop it first") from None
+                              f"{info.get('socket', '?')}) — `lakehouse status` shows it; stop it first")
         self._lock_fd = fd
         path = self.socket_path
         rpc.socket_dir(path)  # made 0700, or refused if another user made it or can write in it (app/rpc.py)

@@ -19,12 +19,12 @@ are skipped, and say so, when no Ollama answers (the data side still activates).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
 
 from .errors import Cancelled, LakehouseError, OllamaError
+from .locks import try_lock
 
 STEPS = ("check", "indexes", "embedders", "chat model", "unload", "switch")
 
@@ -61,15 +61,12 @@ def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None
 
     target = prof.resolve(lh.config.profiles, pid)
     lock = lh.root / ".activate.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = try_lock(lock)
+    if fd is None:
         running = [j for j in lh._jobs.list(20) if j.kind == "activate" and j.status == "running"]
         which = f" (job {running[0].id}, profile {running[0].target})" if running else ""
         raise LakehouseError(f"another profile activation is running{which} — wait for it, or cancel it "
-                             "with `lakehouse jobs cancel ID`") from None
+                             "with `lakehouse jobs cancel ID`")
     previous = lh.catalog.meta("active_profile") or prof.DEFAULT
     done: dict[str, str] = {}
     t_start = time.perf_counter()

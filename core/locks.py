@@ -31,8 +31,16 @@ def write_lock(root: Path, on_wait: Callable[[], None] | None = None,
 
 
 def try_write_lock(root: Path) -> int | None:
-    """Take the lock without waiting; return the fd to close, or None if busy."""
-    fd = os.open(root / ".write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    """Take the root's write lock without waiting; return the fd to close, or None if busy."""
+    return try_lock(root / ".write.lock")
+
+
+def try_lock(path: Path, mode: int = 0o600) -> int | None:
+    """Take the exclusive lock on `path` (created if need be) without waiting; return
+    the fd whose closing releases it, or None when another process holds it. Every
+    one-at-a-time lock (the root's writer, an index's builder, an activation, the
+    daemon) is one of these: released by the kernel if its holder dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return fd

@@ -6,12 +6,12 @@ so swapping the reader (`profile`) or the loaded-generation cache reaches all of
 
 from __future__ import annotations
 
-import fcntl
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import VectorError
+from ..locks import try_lock
 from ..names import check_index_name, quote_ident
 from . import store
 from .cache import VectorCache
@@ -39,13 +39,10 @@ class VectorContext:
         """One writer per index (build, rebuild, drop), across processes."""
         d = store.index_dir(self.root, name)
         d.mkdir(parents=True, exist_ok=True)
-        fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock(d / ".lock", 0o644)
+        if fd is None:
             raise VectorError(f"index {name!r} is being built or changed by another job — wait for it "
-                              "(`lakehouse jobs`) or cancel it with `lakehouse jobs cancel ID`") from None
+                              "(`lakehouse jobs`) or cancel it with `lakehouse jobs cancel ID`")
         try:
             yield
         finally:

@@ -44,6 +44,9 @@ class ListFormat(str, Enum):
     json = "json"
 
 
+_LIST_FORMAT = typer.Option(ListFormat.table, "--format", help="table or json.")  # every listing command
+
+
 class RowFormat(str, Enum):
     table = "table"
     csv = "csv"
@@ -392,7 +395,7 @@ def _print_datasets(datasets, fmt: ListFormat) -> None:
 
 
 @app.command()
-def datasets(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+def datasets(format: ListFormat = _LIST_FORMAT):
     """List datasets with their size and freshness."""
     _with_lh(lambda lh: _print_datasets(lh.datasets(), format))
 
@@ -400,7 +403,7 @@ def datasets(format: ListFormat = typer.Option(ListFormat.table, "--format", hel
 @app.command()
 def describe(
     name: str = typer.Argument(..., help="Dataset name."),
-    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    format: ListFormat = _LIST_FORMAT,
 ):
     """Schema, row count, lineage and a sample of one dataset."""
     from app.output import dumps, human_bytes, print_rows
@@ -554,7 +557,7 @@ def restore(
 @app.command()
 def versions(
     name: str = typer.Argument(..., help="Dataset name."),
-    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    format: ListFormat = _LIST_FORMAT,
 ):
     """Versions of a dataset: time, operation, rows added/updated/deleted, actor."""
     from app.output import print_records
@@ -570,7 +573,7 @@ def versions(
 def history(
     name: str = typer.Argument(..., help="Dataset name."),
     key: Optional[str] = typer.Argument(None, help="One record's key (default: the whole dataset)."),
-    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    format: ListFormat = _LIST_FORMAT,
 ):
     """The journal of a dataset or of one record: who changed what, when and why."""
     from app.output import print_records
@@ -613,7 +616,7 @@ def unpin(name: str = typer.Argument(..., help="Dataset name.")):
 
 
 @app.command("cache")
-def cache_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+def cache_cmd(format: ListFormat = _LIST_FORMAT):
     """Pinned datasets and this process's hot cache: memory, hits, misses."""
     from app.output import dumps, human_bytes, print_records
 
@@ -650,7 +653,7 @@ def resync(name: Optional[str] = typer.Argument(None, help="Dataset (default: al
 def jobs(
     ctx: typer.Context,
     limit: int = typer.Option(50, "--limit", help="How many recent jobs."),
-    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    format: ListFormat = _LIST_FORMAT,
 ):
     """List running and recent jobs with their outcome."""
     if ctx.invoked_subcommand is not None:
@@ -708,7 +711,7 @@ def jobs_retry(job_id: str = typer.Argument(..., help="Id of a failed, cancelled
 def errors(
     since: Optional[str] = typer.Option(None, "--since", help="Only newer failures: 30m, 2h, 7d or an ISO time."),
     limit: int = typer.Option(100, "--limit", help="At most this many, newest first."),
-    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    format: ListFormat = _LIST_FORMAT,
 ):
     """Operational failures (refused ingests, failed jobs), newest first. Also: SELECT * FROM _errors."""
     from app.output import print_records
@@ -763,7 +766,7 @@ def embed(
     ef_construction: Optional[int] = typer.Option(None, "--ef-construction", help="HNSW build beam."),
     ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search beam."),
     promote: Optional[bool] = typer.Option(None, "--promote/--no-promote", help="Make the new generation active (default: when it refreshes the active one's embedder)."),
-    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    format: ListFormat = _LIST_FORMAT,
 ):
     """Embed a text column into a new index generation (only new or changed chunks are embedded)."""
     try:
@@ -832,7 +835,7 @@ def search(
     ef: Optional[int] = typer.Option(None, "--ef", help="HNSW search beam for this query (default: the generation's)."),
     embedder: Optional[Embedder] = typer.Option(None, "--embedder", help="Must match the embedder that built the index."),
     compare: bool = typer.Option(False, "--compare", help="Search two generations side by side (overlap@k)."),
-    format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    format: ListFormat = _LIST_FORMAT,
 ):
     """Search an index by meaning; --where narrows to rows passing a SQL condition (hybrid)."""
     from app.output import dumps, print_rows
@@ -888,7 +891,7 @@ def _gen_arg(gen: str) -> int:
 
 
 @index_app.command("list")
-def index_list(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+def index_list(format: ListFormat = _LIST_FORMAT):
     """Every index: its dataset column, active generation and embedder."""
     from app.output import dumps, print_records
 
@@ -914,7 +917,7 @@ def index_list(format: ListFormat = typer.Option(ListFormat.table, "--format", h
 
 @index_app.command("generations")
 def index_generations(name: str = typer.Argument(..., help="Index name."),
-                      format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+                      format: ListFormat = _LIST_FORMAT):
     """The generations of an index: embedder, settings, size, build time; * marks the active one."""
     from app.output import dumps, human_bytes, print_records
 
@@ -1036,7 +1039,7 @@ def ask(
 
 
 @app.command()
-def models(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+def models(format: ListFormat = _LIST_FORMAT):
     """Ollama models: installed (with digests) and loaded in memory (with size and expiry)."""
     from app.output import dumps, human_bytes, print_records
 
@@ -1099,7 +1102,7 @@ def _print_profile(p: dict) -> None:
 
 
 @profile_app.command("list")
-def profile_list(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+def profile_list(format: ListFormat = _LIST_FORMAT):
     """Every profile; * marks the active one."""
     from app.output import dumps, print_records
 
@@ -1116,7 +1119,7 @@ def profile_list(format: ListFormat = typer.Option(ListFormat.table, "--format",
 
 @profile_app.command("show")
 def profile_show(name: str = typer.Argument(..., help="Profile name."),
-                 format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+                 format: ListFormat = _LIST_FORMAT):
     """One profile's bindings, models and settings (and any binding that points at nothing)."""
     from app.output import dumps
 
@@ -1198,7 +1201,7 @@ def audit_cmd(of: Optional[str] = typer.Option(None, "--of", metavar="PROFILE",
                                                     "which also shows only its own)."),
               since: Optional[str] = typer.Option(None, "--since", help="30m, 2h, 7d or an ISO time."),
               limit: int = typer.Option(50, "--limit", help="Most entries to show."),
-              format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+              format: ListFormat = _LIST_FORMAT):
     """Every data access — SQL, search, ask, mutation, activation — newest first."""
     from app.output import print_records
 
@@ -1320,7 +1323,7 @@ def _detach(socket: Optional[str], tcp: Optional[str]) -> int:
 
 
 @app.command()
-def status(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+def status(format: ListFormat = _LIST_FORMAT):
     """Whether a daemon serves this storage root: pid, socket, uptime, clients, jobs (exit 1 if none)."""
     from app import daemon, remote
     from app.output import dumps
@@ -1355,7 +1358,7 @@ def status(format: ListFormat = typer.Option(ListFormat.table, "--format", help=
 
 
 @app.command("config")
-def config_cmd(format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")):
+def config_cmd(format: ListFormat = _LIST_FORMAT):
     """Print the effective configuration and where each value came from."""
     from app.output import print_records
 

@@ -56,133 +56,150 @@ def _cancellable(job, fn):
 def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None) -> dict:
     """Activate profile `pid` for the storage root; return the steps' outcomes."""
     from . import profiles as prof
-    from .ollama import Ollama
-    from .vectors.manager import Vectors
 
     target = prof.resolve(lh.config.profiles, pid)
-    lock = lh.root / ".activate.lock"
-    fd = try_lock(lock)
+    fd = try_lock(lh.root / ".activate.lock")
     if fd is None:
         running = [j for j in lh._jobs.list(20) if j.kind == "activate" and j.status == "running"]
         which = f" (job {running[0].id}, profile {running[0].target})" if running else ""
         raise LakehouseError(f"another profile activation is running{which} — wait for it, or cancel it "
                              "with `lakehouse jobs cancel ID`")
-    previous = lh.catalog.meta("active_profile") or prof.DEFAULT
-    done: dict[str, str] = {}
-    t_start = time.perf_counter()
+    run = _Activation(lh, target, cancel)
     try:
         with lh._jobs.run("activate", target.id, listener, cancel, job_id) as job:
-            def step(i: int, name: str, message: str) -> None:  # a cancel is noticed here
-                job.progress(i, len(STEPS), "steps", f"{name}: {message}", force=True)
-                job.pause_point(name)
-
-            def fail(name: str, e: Exception) -> StepFailed:
-                return StepFailed(f"activating {target.id} failed at step '{name}': {e} — "
-                                  f"{previous} is still the active profile")
-
-            step(0, "check", "bindings")
-            datasets = [d.name for d in lh.catalog.datasets()]
-            indexes = [i["name"] for i in lh.catalog.indexes()]
-            issues = prof.problems(target, datasets, indexes) if target.defined else []
-            fatal = [i for i in issues if prof.is_fatal(i)]
-            if fatal:
-                raise fail("check", "; ".join(fatal))
-            done["check"] = "; ".join(issues) or "ok"
-
-            step(1, "indexes", "loading the active generations")
-            # the new reader's own SQL engine and vector layer, warmed here and handed to
-            # the facade when every step has passed (generations already loaded are kept)
-            engine = lh.new_engine(target)
-            vec = Vectors(lh.root, lh.config, lh.catalog, lambda: engine, lh._jobs, target)
-            if lh._vectors_obj is not None:  # what is loaded stays loaded
-                vec.cache, vec._row_cache = lh._vectors_obj.cache, lh._vectors_obj._row_cache
-            handed = False
-            loaded = []
-            try:
-                for info in vec.list():
-                    if info.active_gen is None:
-                        continue
-                    t0 = time.perf_counter()
-                    gen = vec.ensure_profile_generation(info, cancel=cancel)  # its own graph, if it sets one
-                    vec.warm(info.name, gen)
-                    built = "" if gen == info.active_gen else f", built with M {vec._graph_wanted()}"
-                    loaded.append(f"{info.name} g{gen} ({(time.perf_counter() - t0) * 1000:.0f} ms{built})")
-                    job.check_cancel()
-            except Cancelled:
-                engine.close()
-                raise
-            except LakehouseError as e:
-                engine.close()
-                raise fail("indexes", e) from None
-            done["indexes"] = ", ".join(loaded) or "no bound index has an active generation"
-
-            step(2, "embedders", "checking the embedders")
-            keep_alive = target.keep_alive or lh.config.get("ollama.keep_alive")
-            ollama = Ollama.from_config(lh.config)
-            reachable = ollama.ping()
-            try:
-                kinds = set()
-                for info in vec.list():
-                    g = info.active
-                    if g is None:
-                        continue
-                    kinds.add(g.provider)
-                    if g.provider == "ollama" and reachable:
-                        vec._embedder(vec.catalog.index_generation(info.name, g.gen))
-                        _cancellable(job, lambda m=g.model: ollama.call(
-                            lambda: ollama.client.embed(model=m, input="warm up", keep_alive=keep_alive),
-                            model=m, what="embedding warm-up"))
-                done["embedders"] = ", ".join(sorted(kinds)) or "none needed"
-            except Cancelled:
-                raise
-            except LakehouseError as e:
-                raise fail("embedders", e) from None
-
-            chat_model = target.chat_model or lh.config.get("ollama.chat_model")
-            step(3, "chat model", f"loading {chat_model}")
-            if reachable:
-                try:
-                    _cancellable(job, lambda: ollama.call(
-                        lambda: ollama.client.generate(model=chat_model, keep_alive=keep_alive),
-                        model=chat_model, what="model load"))
-                    done["chat model"] = f"{chat_model} loaded (keep_alive {keep_alive})"
-                except OllamaError as e:
-                    raise fail("chat model", e) from None
-            else:
-                done["chat model"] = f"skipped: Ollama is not reachable at {ollama.url}"
-
-            step(4, "unload", f"unloading {previous}'s models")
-            old = prof.resolve(lh.config.profiles, previous) if previous in lh.config.profiles or \
-                previous == prof.DEFAULT else None
-            old_models = set()
-            if old is not None and old.id != target.id:
-                embed_default = lh.config.get("ollama.embed_model")
-                keep = {chat_model, target.embed_model or embed_default}
-                old_models = {old.chat_model or lh.config.get("ollama.chat_model")}
-                if old.embedder == "ollama":
-                    old_models.add(old.embed_model or embed_default)
-                old_models -= keep
-            if reachable and old_models:
-                for m in sorted(old_models):
-                    try:
-                        ollama.unload(m)
-                    except OllamaError:
-                        pass  # not loaded or already gone: nothing holds its memory
-                done["unload"] = ", ".join(sorted(old_models))
-            else:
-                done["unload"] = "nothing to unload" if reachable else "skipped: Ollama is not reachable"
-
-            step(5, "switch", f"{previous} -> {target.id}")
-            lh.catalog.set_meta("active_profile", target.id)
-            lh._use(target, engine, vec)
-            handed = True
-            done["switch"] = f"{previous} -> {target.id}"
+            run.job = job
+            for i, name in enumerate(STEPS):
+                run.step(i, name)
             job.progress(len(STEPS), len(STEPS), "steps", f"{target.id} is active", force=True)
-            lh.audit_log.record("activate", [target.id], f"{previous} -> {target.id}", None,
-                                (time.perf_counter() - t_start) * 1000)
-            return {"job_id": job.id, "profile": target.id, "previous": previous, "steps": done,
-                    "seconds": round(time.perf_counter() - t_start, 3)}
+            lh.audit_log.record("activate", [target.id], f"{run.previous} -> {target.id}", None,
+                                (time.perf_counter() - run.t_start) * 1000)
+            return {"job_id": job.id, "profile": target.id, "previous": run.previous, "steps": run.done,
+                    "seconds": round(time.perf_counter() - run.t_start, 3)}
     finally:
-        if "engine" in locals() and not locals().get("handed"):
-            engine.close()
+        if run.engine is not None and not run.handed:
+            run.engine.close()
         os.close(fd)
+
+
+class _Activation:
+    """One activation's state; a method per step, run in STEPS order. Each records its
+    outcome in `done`; a failure names its step and leaves the previous profile active."""
+
+    def __init__(self, lh, target, cancel):
+        from . import profiles as prof
+        from .ollama import Ollama
+
+        self.lh, self.target, self.cancel = lh, target, cancel
+        self.previous = lh.catalog.meta("active_profile") or prof.DEFAULT
+        self.done: dict[str, str] = {}
+        self.t_start = time.perf_counter()
+        self.job = None
+        self.engine = self.vec = None
+        self.handed = False  # the engine and vectors belong to the facade once switched
+        self.ollama = Ollama.from_config(lh.config)
+        self.reachable = False
+        self.keep_alive = target.keep_alive or lh.config.get("ollama.keep_alive")
+        self.chat_model = target.chat_model or lh.config.get("ollama.chat_model")
+
+    _MESSAGES = {"check": "bindings", "indexes": "loading the active generations",
+                 "embedders": "checking the embedders"}
+
+    def step(self, i: int, name: str) -> None:
+        message = self._MESSAGES.get(name) or {
+            "chat model": f"loading {self.chat_model}", "unload": f"unloading {self.previous}'s models",
+            "switch": f"{self.previous} -> {self.target.id}"}[name]
+        self.job.progress(i, len(STEPS), "steps", f"{name}: {message}", force=True)  # a cancel is noticed here
+        self.job.pause_point(name)
+        try:
+            self.done[name] = getattr(self, "_" + name.replace(" ", "_"))()
+        except (Cancelled, StepFailed):
+            raise
+        except LakehouseError as e:
+            raise StepFailed(f"activating {self.target.id} failed at step '{name}': {e} — "
+                             f"{self.previous} is still the active profile") from None
+
+    def _check(self) -> str:
+        from . import profiles as prof
+
+        datasets = [d.name for d in self.lh.catalog.datasets()]
+        indexes = [i["name"] for i in self.lh.catalog.indexes()]
+        issues = prof.problems(self.target, datasets, indexes) if self.target.defined else []
+        fatal = [i for i in issues if prof.is_fatal(i)]
+        if fatal:
+            raise LakehouseError("; ".join(fatal))
+        return "; ".join(issues) or "ok"
+
+    def _indexes(self) -> str:
+        """The new reader's own SQL engine and vector layer, warmed here and handed to the
+        facade when every step has passed (generations already loaded are kept)."""
+        from .vectors.manager import Vectors
+
+        lh = self.lh
+        self.engine = engine = lh.new_engine(self.target)
+        self.vec = vec = Vectors(lh.root, lh.config, lh.catalog, lambda: engine, lh._jobs, self.target)
+        if lh._vectors_obj is not None:  # what is loaded stays loaded
+            vec.cache, vec._row_cache = lh._vectors_obj.cache, lh._vectors_obj._row_cache
+        loaded = []
+        for info in vec.list():
+            if info.active_gen is None:
+                continue
+            t0 = time.perf_counter()
+            gen = vec.ensure_profile_generation(info, cancel=self.cancel)  # its own graph, if it sets one
+            vec.warm(info.name, gen)
+            built = "" if gen == info.active_gen else f", built with M {vec._graph_wanted()}"
+            loaded.append(f"{info.name} g{gen} ({(time.perf_counter() - t0) * 1000:.0f} ms{built})")
+            self.job.check_cancel()
+        return ", ".join(loaded) or "no bound index has an active generation"
+
+    def _embedders(self) -> str:
+        self.reachable = self.ollama.ping()
+        kinds = set()
+        for info in self.vec.list():
+            g = info.active
+            if g is None:
+                continue
+            kinds.add(g.provider)
+            if g.provider == "ollama" and self.reachable:
+                self.vec._embedder(self.vec.catalog.index_generation(info.name, g.gen))
+                _cancellable(self.job, lambda m=g.model: self.ollama.call(
+                    lambda: self.ollama.client.embed(model=m, input="warm up", keep_alive=self.keep_alive),
+                    model=m, what="embedding warm-up"))
+        return ", ".join(sorted(kinds)) or "none needed"
+
+    def _chat_model(self) -> str:
+        if not self.reachable:
+            return f"skipped: Ollama is not reachable at {self.ollama.url}"
+        _cancellable(self.job, lambda: self.ollama.call(
+            lambda: self.ollama.client.generate(model=self.chat_model, keep_alive=self.keep_alive),
+            model=self.chat_model, what="model load"))
+        return f"{self.chat_model} loaded (keep_alive {self.keep_alive})"
+
+    def _unload(self) -> str:
+        """The previous profile's models that the new one does not use (keep_alive 0)."""
+        from . import profiles as prof
+
+        cfg = self.lh.config
+        old = prof.resolve(cfg.profiles, self.previous) if self.previous in cfg.profiles or \
+            self.previous == prof.DEFAULT else None
+        old_models = set()
+        if old is not None and old.id != self.target.id:
+            embed_default = cfg.get("ollama.embed_model")
+            keep = {self.chat_model, self.target.embed_model or embed_default}
+            old_models = {old.chat_model or cfg.get("ollama.chat_model")}
+            if old.embedder == "ollama":
+                old_models.add(old.embed_model or embed_default)
+            old_models -= keep
+        if not (self.reachable and old_models):
+            return "nothing to unload" if self.reachable else "skipped: Ollama is not reachable"
+        for m in sorted(old_models):
+            try:
+                self.ollama.unload(m)
+            except OllamaError:
+                pass  # not loaded or already gone: nothing holds its memory
+        return ", ".join(sorted(old_models))
+
+    def _switch(self) -> str:
+        self.lh.catalog.set_meta("active_profile", self.target.id)
+        self.lh._use(self.target, self.engine, self.vec)
+        self.handed = True
+        return f"{self.previous} -> {self.target.id}"

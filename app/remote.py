@@ -266,10 +266,13 @@ class RemoteLakehouse:
         self._idle: list[Channel] = []
         self._pool_lock = threading.Lock()
         self._streams: dict[int, Channel] = {}  # sql streams in flight, for interrupt_sql
-        self._session(self._channel())
+        info: dict = {}
+        self._session(self._channel(info), info)  # the new channel's own session answer: one round trip
 
     # -- connections --------------------------------------------------------------------
-    def _channel(self) -> Channel:
+    def _channel(self, info: dict | None = None) -> Channel:
+        """A pooled connection, else a new one, which starts its session; that answer is
+        put in `info` when given (and left empty for a pooled one)."""
         while True:
             with self._pool_lock:
                 ch = self._idle.pop() if self._idle else None
@@ -280,10 +283,12 @@ class RemoteLakehouse:
             ch.close()  # the daemon closed it while it waited here ([daemon] idle_timeout_s)
         ch = Channel(self.address, self._token, **self._timeouts)
         try:
-            ch.call("session", {"profile": self._profile_id})
+            answer = ch.call("session", {"profile": self._profile_id})
         except BaseException:
             ch.close()
             raise
+        if info is not None:
+            info.update(answer)
         return ch
 
     def _release(self, ch: Channel) -> None:
@@ -293,11 +298,11 @@ class RemoteLakehouse:
                 return
         ch.close()
 
-    def _session(self, ch: Channel) -> None:
+    def _session(self, ch: Channel, info: dict | None = None) -> None:
         from core.config import Config
 
         try:
-            info = ch.call("session", {"profile": self._profile_id})
+            info = info or ch.call("session", {"profile": self._profile_id})
         except BaseException:
             ch.close()
             raise

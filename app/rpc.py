@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import json
 import os
 import stat
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,8 @@ def runtime_dir() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK):
         return Path(xdg) / "lakehouse"
+    import tempfile  # here, not at the top: a client given its socket never needs it (app/fast.py)
+
     return Path(tempfile.gettempdir()) / f"lakehouse-{os.getuid()}"
 
 
@@ -74,7 +74,8 @@ def check_dir(path: Path) -> None:
     is sticky like /tmp (then only the socket's owner can replace the socket, and that
     owner is checked). A directory that does not exist passes: nothing is there to trust."""
     path = Path(path)
-    private = path == runtime_dir()
+    # runtime_dir()'s names only: the temp dir is looked up (tempfile imported) only when it could match
+    private = path.name in ("lakehouse", f"lakehouse-{os.getuid()}") and path == runtime_dir()
     try:
         st = os.lstat(path) if private else os.stat(path)
     except FileNotFoundError:
@@ -214,6 +215,8 @@ def check_peer(sock, address: str) -> None:
 def default_socket(root: Path) -> Path:
     """One socket per storage root, named by a hash of its path (short enough for the
     108-byte limit on socket paths)."""
+    import hashlib
+
     return runtime_dir() / f"{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.sock"
 
 
@@ -273,8 +276,8 @@ def notification(method: str, params: dict) -> dict:
 def encode(v: Any) -> Any:
     """A facade value as JSON: dataclasses tagged with "$type", tables as "$table",
     everything else as core.models.plain makes it."""
-    from core.models import plain
-
+    if v is None or isinstance(v, (bool, int, str)):
+        return v  # as plain() leaves it, without importing core.models (app/fast.py's budget)
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         out = {"$type": type(v).__name__}
         for f in dataclasses.fields(v):
@@ -288,6 +291,8 @@ def encode(v: Any) -> Any:
         return {"$table": table_json(v)}
     if type(v).__module__ == "numpy":  # numpy scalars and arrays
         return encode(v.tolist())
+    from core.models import plain
+
     return plain(v)
 
 

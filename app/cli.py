@@ -16,6 +16,7 @@ import typer
 
 from app.output import say as print  # noqa: A001 — every message prints inert (control characters shown
 #                                      as \x1b, never sent to the terminal); JSON from dumps() exactly as is
+from app.fast import looks_like_address as _looks_like_address  # the entry's rule: one for both
 from core.errors import LakehouseError
 from core.text import count, inert
 
@@ -1372,14 +1373,6 @@ def config_cmd(format: ListFormat = _LIST_FORMAT):
     if format == ListFormat.table:
         print(f"config file: {c.file or '(none; defaults in use)'}", file=sys.stderr)
     print_records(records, ["key", "value", "source"], format.value)
-
-
-def _looks_like_address(arg: str) -> bool:
-    """A socket path or HOST:PORT — never a command name or a query."""
-    import re
-
-    return (arg.startswith(("/", "./", "../", "~", "tcp://")) or arg.endswith(".sock")
-            or re.fullmatch(r"[\w.\-]*:\d{1,5}", arg) is not None)
 
 
 _GLOBAL_VALUED = ("--home", "--config", "--profile")

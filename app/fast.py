@@ -3,7 +3,7 @@
 The `lakehouse` entry point starts here. From sys.argv alone it recognises the one case
 it serves exactly as the full CLI (app/cli.py) would — a daemon is the target (`--remote
 [SOCKET]`, or `[daemon] auto_connect` with one answering) and the command is
-`sql TEXT [--format table|json|csv]`, with only `--home`, `--config`, `--profile` and
+`sql TEXT [--format table]`, with only `--home`, `--config`, `--profile` and
 `--remote` beside it — and forwards the query as `sql_rows` over the socket with the
 client of app/remote.py (the same trust checks: socket directory and owner, peer
 credentials, token, timeouts). Typer, DuckDB and pyarrow are never imported here; rich
@@ -12,11 +12,11 @@ non-ASCII cells, a table wider than the screen) — app.output renders those, as
 full CLI.
 
 Anything else, and any doubt, runs the full CLI with the same argv, so behaviour never
-changes: another command or option, a query from stdin, no daemon where auto_connect
-would run in-process, an unexpected exception before the query was sent, and for json/csv
-a result the JSON rows cannot render byte for byte as the full CLI's Arrow writers do
-(more rows than `_ROWS`, a column type outside the short list below, repeated column
-names) — that query is then run again by the full CLI. Errors the full CLI would report
+changes: another command or option (json, csv and parquet output go the Arrow way: a
+result of any size streams there, and a query is never run twice), a query from stdin,
+no daemon where auto_connect would run in-process, an unexpected exception before the
+query was sent. A table needs only the first `sql.display_rows` rows and the count, which
+`sql_rows` gives whatever the result's size. Errors the full CLI would report
 (a LakehouseError: a bad config, no daemon, an untrusted socket, a refused profile or
 query) are said here in its words: `error: …`, the same exit code.
 
@@ -30,13 +30,7 @@ import os
 import sys
 
 _HEAVY = ("typer", "click", "rich", "duckdb", "pyarrow", "numpy", "pandas", "deltalake", "textual")
-_ROWS = 1000  # json/csv: larger results go the Arrow way (the full CLI)
-_INT = {f"{s}int{b}" for s in ("", "u") for b in (8, 16, 32, 64)}
-_STR = {"string", "large_string"}
-# the Arrow types whose JSON row values print exactly as the full CLI's writers print them
-_EXACT = {"json": _INT | _STR | {"bool", "null", "double", "float"},
-          "csv": _INT | _STR | {"bool", "null"}}
-_FORMATS = ("table", "json", "csv")
+_FORMATS = ("table",)
 _GLOBAL_VALUED = ("--home", "--config", "--profile")
 
 
@@ -176,7 +170,6 @@ def say(*values, file=None) -> None:
 def _run(opts: dict) -> int:
     from core.errors import Cancelled, LakehouseError
 
-    fmt = opts["format"]
     lh = None
     notes: list[str] = []
     try:
@@ -187,13 +180,7 @@ def _run(opts: dict) -> int:
                              "activate default` to leave it)")
             notes += [f"recovered: {note}" for note in lh.recovery_notes]
             notes += [f"warning: {problem}" for problem in lh.profile_problems]
-            if fmt == "table":
-                result = lh.sql_rows(opts["query"], lh.config.get("sql.display_rows"), as_of=None)
-            else:
-                limit = min(_ROWS, lh.config.get("daemon.max_json_rows") or _ROWS)
-                result = lh.sql_rows(opts["query"], limit, as_of=None)
-                if not _exact(result, fmt):
-                    raise _Fallback
+            result = lh.sql_rows(opts["query"], lh.config.get("sql.display_rows"), as_of=None)
         except LakehouseError as e:  # as app.cli._fail
             for n in notes:
                 say(n, file=sys.stderr)
@@ -207,52 +194,20 @@ def _run(opts: dict) -> int:
         for n in notes:
             say(n, file=sys.stderr)
         try:
-            if fmt == "table":
-                text = _table(result)
-                if text is None:  # rich renders it, as in the full CLI
-                    from app.output import print_result
+            text = _table(result)
+            if text is None:  # rich renders it, as in the full CLI
+                from app.output import print_result
 
-                    print_result(result)
-                else:
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
+                print_result(result)
             else:
-                _write(result, fmt)
+                sys.stdout.write(text)
+                sys.stdout.flush()
         except BrokenPipeError:  # `lakehouse sql … | head`: the reader has all it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
         if lh is not None:
             lh.close()
-
-
-def _exact(result: dict, fmt: str) -> bool:
-    """Whether these JSON rows print as the full CLI prints the Arrow result."""
-    cols, types = result["columns"], result["types"]
-    return (result["row_count"] == len(result["rows"]) and len(set(cols)) == len(cols)
-            and all(t in _EXACT[fmt] for t in types))
-
-
-def _write(result: dict, fmt: str) -> None:
-    """app.output.write_result's bytes, from JSON rows."""
-    out = sys.stdout.buffer
-    cols, rows = result["columns"], result["rows"]
-    try:
-        if fmt == "json":  # the values are int, float, str, bool or None; NaN and inf already "nan", "inf"
-            import json
-
-            out.write(b"[")
-            for i, r in enumerate(rows):
-                row = json.dumps(dict(zip(cols, r)), ensure_ascii=False, allow_nan=False).encode()
-                out.write((b",\n  " if i else b"\n  ") + row)
-            out.write(b"\n]\n" if rows else b"]\n")
-        else:  # pyarrow.csv, quoting_style="needed": every string quoted, other values bare
-            plain = not any(set(n) & set(',"\r\n') for n in cols)
-            lines = [",".join(cols if plain else (_quote(n) for n in cols))]
-            lines += [",".join(_csv(v) for v in r) for r in rows]
-            out.write(("\n".join(lines) + "\n").encode())
-    finally:
-        out.flush()
 
 
 def _table(result: dict) -> str | None:
@@ -303,17 +258,3 @@ def _cell(v, width: int) -> str | None:
     s = inert((v if isinstance(v, str) else str(v)).replace("\n", "⏎").replace("\t", " "))
     s = s if len(s) <= width else s[:width - 1] + "…"
     return s if all(c.isascii() and c.isprintable() or c in "∅…⏎" for c in s) else None
-
-
-def _quote(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"'
-
-
-def _csv(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return _quote(v)
-    return str(v)

@@ -251,7 +251,7 @@ def test_the_daemon_refuses_every_hostile_statement_on_every_row_method(lake):
 def test_the_shell_refuses_a_sample_with_one_sentence_and_exit_1(lake, cli):
     root, corpus = lake
     before = _tree(root)
-    for text in corpus[::40]:
+    for text in corpus[::80]:
         code, out, err = cli("--profile", "pub", "sql", text)
         assert code == 1 and err.startswith("error: ") and "Traceback" not in err, (text, err)
         assert "7777777" not in out + err

@@ -97,6 +97,17 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu(daemon_pid: int) -> tuple[int, int]:
+    """(jiffies the whole machine spent busy, jiffies this test and the daemon spent)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(map(int, fields)) - int(fields[3]) - int(fields[4])  # all but idle and iowait
+    ours = 0
+    for pid in ("self", str(daemon_pid)):
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ours += int(stat[11]) + int(stat[12])  # utime, stime
+    return busy, ours
+
+
 class Clients:
     """8 TCP clients, each on its own authenticated connection, each in its own thread,
     sending one query after another and counting answers."""
@@ -128,12 +139,14 @@ class Clients:
         except Exception as e:  # noqa: BLE001 - asserted below
             self.errors.append(repr(e))
 
-    def window(self, seconds: float, sample) -> tuple[float, list]:
-        """Answers per second across all clients over the next `seconds`, and what
-        `sample()` said every quarter second meanwhile."""
+    def window(self, seconds: float, sample, until=lambda samples: True) -> tuple[float, list]:
+        """Answers per second across all clients over at least the next `seconds` — longer,
+        up to a minute, until `until(samples)` holds — and what `sample()` said every
+        quarter second meanwhile."""
         samples = []
         before, t0 = sum(self.count), time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
+        while time.perf_counter() - t0 < seconds or not until(samples):
+            assert time.perf_counter() - t0 < 60, samples[-3:]
             time.sleep(0.25)
             samples.append(sample())
         return (sum(self.count) - before) / (time.perf_counter() - t0), samples
@@ -169,8 +182,12 @@ def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
         rss0 = _rss_mb(daemon.pid)
         unloaded, loaded, rss, refused_in_window, held = [], [], [], [], []
         u = Client(sock)  # the Unix socket: status during every window, and a new client during each flood
+        others = []  # cores' worth of CPU that other processes took during the unloaded windows
         for _round in range(3):  # unloaded, loaded, unloaded, ... unloaded: each loaded window between two
+            cpu0, t0 = _cpu(daemon.pid), time.monotonic()
             rate, _ = clients.window(2.0, lambda: u.call("status")["result"])
+            cpu1 = _cpu(daemon.pid)
+            others.append(((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0))
             unloaded.append(rate)
             # the flood runs at the lowest CPU priority: on this one machine its own connecting
             # would otherwise take CPU from the daemon and the clients, which a flood from
@@ -180,7 +197,12 @@ def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
             while int(flood.stdout.readline() or 0) < 2000:  # every flood connection has been opened once
                 assert flood.poll() is None
             before = u.call("status")["result"]
-            rate, samples = clients.window(2.0, lambda: u.call("status")["result"])
+            # the window lasts until the flood has shown itself in it — unauthenticated
+            # connections held up to the cap, and more refused: on a busy machine a flood
+            # at the lowest priority may need longer than 2 s to come back
+            rate, samples = clients.window(2.0, lambda: u.call("status")["result"],
+                                           until=lambda xs: max(x["unauthenticated"] for x in xs) >= 32
+                                           and xs[-1]["refused"] > before["refused"])
             loaded.append(rate)
             fresh = Client(sock)
             assert fresh.call("sql_rows", {"text": "SELECT count(*) FROM people"})["result"]["rows"] == [[200]]
@@ -206,11 +228,15 @@ def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
         mid = statistics.median(unloaded)
         noise = statistics.median(abs(x - mid) / mid for x in unloaded)
         # 90% of the unloaded throughput; on a machine whose own noise exceeds 5% the bar is
-        # lowered by the excess (never below 80%), as no measurement here can resolve finer
-        bar = max(0.8, 0.9 - max(0.0, noise - 0.05))
+        # lowered by the excess (never below 80%), as no measurement here can resolve finer.
+        # On a machine where other processes already take a core's worth of CPU, no core is
+        # left idle for the daemon's accepting and refusing, so that work comes straight out
+        # of the clients' share: the bar there is 80%.
+        busy = statistics.median(others)
+        bar = 0.8 if busy > 0.5 else max(0.8, 0.9 - max(0.0, noise - 0.05))
         report = (f"unloaded {[round(x) for x in unloaded]} req/s, loaded {[round(x) for x in loaded]} req/s, "
                   f"median loaded/unloaded ratio {ratio:.3f} (per round {[round(r, 3) for r in ratios]}; "
-                  f"machine noise {noise:.1%}, bar {bar:.2f}); daemon RSS {rss0:.0f} MB -> max {max(rss):.0f} MB; "
+                  f"machine noise {noise:.1%}, other processes {busy:.2f} cores, bar {bar:.2f}); daemon RSS {rss0:.0f} MB -> max {max(rss):.0f} MB; "
                   f"unauthenticated held (max per loaded window) {held}, refused per loaded window "
                   f"{refused_in_window}, {st['refused']} in all")
         print(report)

@@ -446,7 +446,7 @@ def sql(
 ):
     """Run SQL over the datasets (DuckDB; each dataset is a view by its name; "name@v3" reads an old version)."""
     from app.output import print_result, write_result
-    from core.export import format_of
+    from core.query.export import format_of
 
     if query == "-":
         query = sys.stdin.read()

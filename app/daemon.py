@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import LakehouseError
-from core.locks import try_lock
+from core.storage.locks import try_lock
 
 from . import rpc
 
@@ -936,8 +936,7 @@ def _m_session(d: Daemon, conn: _Conn, params) -> dict:
     A connection starts as the daemon's own profile and may only narrow: a restricted
     profile (one without "*" for both datasets and indexes) can never switch away."""
     from core import config as config_mod
-    from core import profiles
-
+    from core.profiles import store as profiles
     restricted, may_switch, Refused = _access_rules()
 
     params = params if isinstance(params, dict) else {}

@@ -149,7 +149,7 @@ def _connect(opts: dict):
             address = None
         if address is None:
             raise _Fallback
-        import core.profiles  # noqa: F401 — the session's Profile is rebuilt without walking core
+        import core.profiles.store  # noqa: F401 — the session's Profile is rebuilt without walking core
         return cfg, remote.RemoteLakehouse(address, remote.token_for(cfg, address), cfg.profile,
                                            **remote.timeouts(cfg))
     except Exception as e:

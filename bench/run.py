@@ -1089,8 +1089,8 @@ out = {}
 from core import config as config_mod
 from core.ingest.detect import hash_file, sample_encoding
 from core.ingest.sources import TabularSource, prepare_csv
-from core.duck import connect
-from core.tables import Tables
+from core.storage.duck import connect
+from core.storage.tables import Tables
 cfg = config_mod.load(home=tmp)
 size = path.stat().st_size
 t0 = time.perf_counter()

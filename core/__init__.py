@@ -3,14 +3,14 @@
 `from core import Lakehouse` is cheap: heavy modules load on first use.
 """
 
-from .errors import LakehouseError
+from core.errors import LakehouseError
 
 __all__ = ["Lakehouse", "LakehouseError"]
 
 
 def __getattr__(name):
     if name == "Lakehouse":
-        from .lakehouse import Lakehouse
+        from core.lakehouse import Lakehouse
 
         return Lakehouse
     raise AttributeError(name)

@@ -18,7 +18,7 @@ stay where it is.
 
 from __future__ import annotations
 
-from .errors import LakehouseError
+from core.errors import LakehouseError
 
 
 class Refused(LakehouseError):

@@ -65,7 +65,7 @@ OPERATIONS: dict[str, Operation] = {}
 def operation(summary: str, *, remote: bool, scope: str, audited: bool = False, mutates: bool = False,
               streams: bool = False, retryable: bool = False):
     """Declare a facade method (apply below @property / @classmethod). A retryable one
-    also records its call for the jobs it starts (core.jobs.retryable)."""
+    also records its call for the jobs it starts (core.ops.jobs.retryable)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope rule {scope!r} — one of {', '.join(SCOPES)}")
     if not summary or "\n" in summary:
@@ -73,7 +73,7 @@ def operation(summary: str, *, remote: bool, scope: str, audited: bool = False, 
 
     def declare(fn):
         if retryable:
-            from .jobs import retryable as record_call
+            from core.ops.jobs import retryable as record_call
 
             fn = record_call(fn)
         name = fn.__name__

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from core.errors import ConfigError
 
 # section -> key -> (type, default, one-line doc)
 SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
@@ -137,7 +137,7 @@ class Config:
     values: dict[str, dict[str, Any]]
     sources: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
-    profiles: dict = field(default_factory=dict)  # id -> core.profiles.Profile, as defined in the file
+    profiles: dict = field(default_factory=dict)  # id -> core.profiles.store.Profile, as defined in the file
     profile: str | None = None  # --profile, else LAKEHOUSE_PROFILE; None: the activated one, else default
 
     @property
@@ -197,8 +197,8 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML — {e}") from None
     out: dict[str, dict[str, Any]] = {}
     for section, keys in data.items():
-        if section == "profiles":  # named tables, validated by core.profiles
-            from .profiles import parse
+        if section == "profiles":  # named tables, validated by core.profiles.store
+            from core.profiles.store import parse
 
             out["profiles"] = parse(keys, path)
             continue

@@ -19,7 +19,7 @@ import os
 import pathlib
 import random
 
-from .names import sql_str
+from core.names import sql_str
 
 TABLES: tuple[str, ...] = (
     "candidates",
@@ -790,7 +790,7 @@ def generate(out_dir: pathlib.Path, scale: float = 1.0, job=None) -> list[pathli
 
     Returns the seven Parquet files in the order of ``TABLES`` followed by the
     ``documents`` folder.  The output is a pure function of ``scale``.
-    With a ``job`` (core.jobs.Job), a cancel interrupts the statement in flight,
+    With a ``job`` (core.ops.jobs.Job), a cancel interrupts the statement in flight,
     raises Cancelled and leaves no temporary file behind.
     """
     import duckdb
@@ -839,7 +839,7 @@ def generate(out_dir: pathlib.Path, scale: float = 1.0, job=None) -> list[pathli
 
 def _remove_stale_tmp(out_dir: pathlib.Path) -> None:
     """Temporary files of a generation whose process was killed before it could clean up."""
-    from .jobs import _alive
+    from core.ops.jobs import _alive
 
     for f in list(out_dir.glob(".*.parquet.tmp")) + list(out_dir.glob("documents/.*.tmp")):
         pid = f.name.rsplit(".", 3)[-3] if f.name.endswith(".parquet.tmp") else f.name.rsplit(".", 2)[-2]

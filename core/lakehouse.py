@@ -11,15 +11,15 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import config as config_mod
-from .access import Refused, require_admin, restricted
-from .api import is_retryable, operation
-from .catalog import Catalog
-from .errors import Cancelled, LakehouseError, NotFound
-from .jobs import Jobs, Listener
-from .locks import try_write_lock
-from .models import Description, Dataset, ErrorEvent, IngestResult, JobInfo, plain
-from .names import quote_ident, sql_str
+from core import config as config_mod
+from core.access import Refused, require_admin, restricted
+from core.api import is_retryable, operation
+from core.storage.catalog import Catalog
+from core.errors import Cancelled, LakehouseError, NotFound
+from core.ops.jobs import Jobs, Listener
+from core.storage.locks import try_write_lock
+from core.models import Description, Dataset, ErrorEvent, IngestResult, JobInfo, plain
+from core.names import quote_ident, sql_str
 
 
 class Lakehouse:
@@ -40,8 +40,8 @@ class Lakehouse:
             raise LakehouseError(f"storage root {self.root} is not writable — "
                                  "choose another with --home or LAKEHOUSE_HOME")
         self.catalog = Catalog(self.root / "catalog.sqlite")
-        from .audit import AuditLog
-        from .profiles import problems, resolve
+        from core.ops.audit import AuditLog
+        from core.profiles.store import problems, resolve
 
         # the reader: --profile / LAKEHOUSE_PROFILE, else the activated one, else default
         self.profile = resolve(cfg.profiles, cfg.profile or self.catalog.meta("active_profile"))
@@ -87,7 +87,7 @@ class Lakehouse:
     @operation("the Delta tables under the root (in-process)", remote=False, scope="none")
     def tables(self):
         if self._tables is None:
-            from .tables import Tables
+            from core.storage.tables import Tables
 
             self._tables = Tables(self.root, self.config.get("ingest.row_group_rows"),
                                   self.config.get("ingest.target_file_mb"), intents=self.catalog)
@@ -101,8 +101,8 @@ class Lakehouse:
         return self._sql
 
     def _cache_limit(self) -> int:
-        from .cache import parse_size
-        from .errors import ConfigError
+        from core.query.cache import parse_size
+        from core.errors import ConfigError
 
         raw = self.config.get("cache.memory_limit")
         try:
@@ -114,7 +114,7 @@ class Lakehouse:
     def _recover(self) -> list[str]:
         """Roll crashed writes forward or away — only if the cheap check says so
         and no other process is writing right now."""
-        from .recovery import needs_recovery
+        from core.storage.recovery import needs_recovery
 
         if not needs_recovery(self.catalog, self.tables):
             return []
@@ -122,7 +122,7 @@ class Lakehouse:
         if fd is None:
             return []
         try:
-            from .recovery import recover_all
+            from core.storage.recovery import recover_all
 
             return recover_all(self.catalog, self.tables, sees=self.profile.sees)
         finally:
@@ -141,7 +141,7 @@ class Lakehouse:
         """Ingest files, directories or globs (mode create|append|replace|upsert; `key`
         declares the primary key). Per-file outcomes are in the results; bad arguments
         raise IngestError. Failures are recorded in `_errors`."""
-        from .ingest.run import Ingestor
+        from core.ingest.run import Ingestor
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
@@ -211,9 +211,9 @@ class Lakehouse:
     @operation("rebuild catalog facts from the tables", remote=True, scope="datasets", mutates=True)
     def resync(self, name: str | None = None) -> list[str]:
         """Rebuild row counts, sizes, columns and file lists from the tables themselves."""
-        from .locks import write_lock
-        from .duck import columns_of_arrow
-        from .recovery import latest_log_version, recover_dataset
+        from core.storage.locks import write_lock
+        from core.storage.duck import columns_of_arrow
+        from core.storage.recovery import latest_log_version, recover_dataset
 
         names = [self.dataset(name).name] if name else [d.name for d in self.datasets()]
         notes: list[str] = []
@@ -254,7 +254,7 @@ class Lakehouse:
     @property
     def _mutator(self):
         if self._mutator_obj is None:
-            from .mutate import Mutator
+            from core.datasets.mutate import Mutator
 
             self._mutator_obj = Mutator(self.root, self.config, self.catalog, self.tables)
         return self._mutator_obj
@@ -296,7 +296,7 @@ class Lakehouse:
 
     @operation("a dataset's versions", remote=True, scope="datasets")
     def versions(self, name: str) -> list[dict]:
-        from .mutate import versions
+        from core.datasets.mutate import versions
 
         # the versions up to the one the catalog registered (never a commit it refused)
         return versions(self.tables, name, upto=self.dataset(name).table_version)
@@ -403,7 +403,7 @@ class Lakehouse:
     @property
     def _vectors(self):
         if self._vectors_obj is None:
-            from .vectors.manager import Vectors
+            from core.vectors.manager import Vectors
 
             self._vectors_obj = Vectors(self.root, self.config, self.catalog, lambda: self.engine, self._jobs,
                                         self.profile)
@@ -502,8 +502,8 @@ class Lakehouse:
         """Answer a question from the data: NL->SQL, RAG with citations, or both (auto
         routes, and says why). `on_token` receives the answer as it streams. Every ask
         is recorded in `_asks`. Returns an AskResult."""
-        from .ask.asker import Asker
-        from .ask.chat import Chat
+        from core.ask.asker import Asker
+        from core.ask.chat import Chat
 
         key = model or self.profile.chat_model or self.config.get("ollama.chat_model")
         if getattr(self, "_asker", None) is None or self._asker.chat.model != key:
@@ -540,7 +540,7 @@ class Lakehouse:
     @operation("Ollama's installed and loaded models", remote=True, scope="none")
     def models(self) -> dict:
         """Ollama's installed models (with digests) and the ones loaded in memory."""
-        from .ollama import Ollama
+        from core.ollama import Ollama
 
         o = Ollama.from_config(self.config)
         return {"host": o.url, "version": o.version(), "installed": o.models(), "loaded": o.loaded()}
@@ -548,7 +548,7 @@ class Lakehouse:
     @operation("Ollama's URL and whether it answers", remote=True, scope="none")
     def ollama_status(self) -> dict:
         """Where Ollama is expected and whether it answers (one quick request)."""
-        from .ollama import Ollama
+        from core.ollama import Ollama
 
         o = Ollama.from_config(self.config)
         return {"url": o.url, "reachable": o.ping()}
@@ -557,7 +557,7 @@ class Lakehouse:
     def rows_query(self, dataset: str, row_keys: list[str]) -> str:
         """A SELECT of a dataset's rows by their row keys (as search hits and citations
         name them): the way to open a hit's source row."""
-        from .vectors.manager import key_expr
+        from core.vectors.manager import key_expr
 
         ds = self.dataset(dataset)
         keys = ds.primary_key or (["doc_id", "page"] if ds.kind == "documents" else [])
@@ -591,8 +591,7 @@ class Lakehouse:
     def profiles(self) -> list[dict]:
         """Every profile (the built-in default too) with its bindings' problems and
         whether it is the active one."""
-        from . import profiles as prof
-
+        from core.profiles import store as prof
         # as the file has them now: another shell (`lakehouse profile create`) may have changed them
         path = self.config.writable_file
         if path.is_file():
@@ -612,8 +611,7 @@ class Lakehouse:
 
     @operation("one profile with its problems", remote=True, scope="none")
     def profile_show(self, pid: str) -> dict:
-        from . import profiles as prof
-
+        from core.profiles import store as prof
         prof.resolve(self.config.profiles, pid)
         shown = next((p for p in self.profiles() if p["id"] == pid), None)
         if shown is None:  # another profile, to a restricted holder
@@ -624,8 +622,7 @@ class Lakehouse:
     def profile_save(self, pid: str, changes: dict, *, create: bool) -> dict:
         """Create a profile, or edit one (only the keys given change). Writes
         [profiles.<pid>] into the config file; the rest of the file is kept as it was."""
-        from . import profiles as prof
-
+        from core.profiles import store as prof
         require_admin(self.principal, "creating profiles" if create else "editing profiles")
         prof.check_id(pid)
         exists = pid in self.config.profiles
@@ -645,8 +642,7 @@ class Lakehouse:
 
     @operation("remove a profile from lakehouse.toml", remote=True, scope="profile-admin", mutates=True)
     def profile_delete(self, pid: str) -> str:
-        from . import profiles as prof
-
+        from core.profiles import store as prof
         require_admin(self.principal, "deleting profiles")
         if pid not in self.config.profiles:
             prof.resolve(self.config.profiles, pid)
@@ -663,9 +659,9 @@ class Lakehouse:
                remote=True, scope="profile-admin", audited=True, mutates=True, retryable=True)
     def activate(self, pid: str, progress: Listener | None = None, cancel: threading.Event | None = None,
                  job_id: str | None = None) -> dict:
-        """Make `pid` the active profile (a job of named steps; see core.activation) and
+        """Make `pid` the active profile (a job of named steps; see core.profiles.activation) and
         the reader of this facade. Its indexes stay loaded here for the next search."""
-        from .activation import activate
+        from core.profiles.activation import activate
 
         self.check_activate(pid)
         return activate(self, pid, progress, cancel, job_id)
@@ -682,10 +678,10 @@ class Lakehouse:
     @operation("a SQL engine scoped to a given profile (activation warms one)", remote=False, scope="none")
     def new_engine(self, profile):
         """A SQL engine scoped to `profile` (activation warms one before switching)."""
-        from .sql import Limits, SqlEngine
+        from core.query.engine import Limits, SqlEngine
 
-        from .cache import parse_size
-        from .errors import ConfigError
+        from core.query.cache import parse_size
+        from core.errors import ConfigError
 
         c = self.config
         if c.get("sql.memory_limit"):
@@ -788,7 +784,7 @@ class Lakehouse:
     def demo(self, scale: float = 1.0, progress: Listener | None = None,
              cancel: threading.Event | None = None) -> list[IngestResult]:
         """Generate the reference staffing workload and ingest it the normal way."""
-        from . import demo as demo_mod
+        from core import demo as demo_mod
 
         if not (0 < scale <= 100):
             raise LakehouseError(f"--scale must be between 0 and 100, got {scale}")
@@ -819,13 +815,13 @@ class Lakehouse:
 
 
 def _as_of(value):
-    from .sql import parse_as_of
+    from core.query.engine import parse_as_of
 
     return None if value is None else parse_as_of(value)
 
 
 def _user() -> str:
-    from .ingest.run import current_user
+    from core.ingest.run import current_user
 
     return current_user()
 

@@ -2,7 +2,7 @@
 
 import re
 
-from .errors import NameError_
+from core.errors import NameError_
 
 _VALID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 

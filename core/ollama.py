@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any, Callable, TypeVar
 
-from .errors import OllamaError
+from core.errors import OllamaError
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}

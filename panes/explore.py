@@ -21,7 +21,7 @@ from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static, Tree
 
-from core.sql import SYSTEM_TABLES
+from core.query.engine import SYSTEM_TABLES
 from core.text import count
 
 from .base import Pane, data_table, label, line, literal

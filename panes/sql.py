@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TabbedContent, TabPane, TextArea
 from textual.widgets.text_area import Selection
 
-from core.export import format_of, write_result
-from core.history import recall, remember
+from core.query.export import format_of, write_result
+from core.query.history import recall, remember
 from core.text import count, inert_in_place
 
 from .base import FilterPicker, Pane, TextInput, data_table, inert_table, literal
@@ -278,7 +278,7 @@ class SqlPane(Pane):
 
     # -- history -----------------------------------------------------------------------------
     def _remember(self, sql: str, rows: int, elapsed: float) -> None:
-        """Append a query that ran to the persisted history (core.history)."""
+        """Append a query that ran to the persisted history (core.query.history)."""
         remember(self.lh.root, sql, rows, elapsed, self.lh.profile.id)
 
     def history(self) -> list[dict]:

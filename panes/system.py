@@ -8,7 +8,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
-from core.disk import filesystem
+from core.ops.disk import filesystem
 
 from .base import Pane, TextInput, line, literal
 from .keys import bindings, key_of

@@ -125,7 +125,7 @@ def test_retry_job_retries_exactly_the_retryable_operations(lh, monkeypatch):
 
     declared = {n for n, op in api.OPERATIONS.items() if op.retryable}
     assert declared == RETRYABLE
-    for name, op in api.OPERATIONS.items():  # a retryable one records its call (core.jobs)
+    for name, op in api.OPERATIONS.items():  # a retryable one records its call (core.ops.jobs)
         assert hasattr(op.func, "__wrapped__") == op.retryable, name
 
     ids = iter(range(1000))

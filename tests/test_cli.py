@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -132,7 +133,7 @@ def test_output_problems_are_one_sentence(cli, tmp_path):
 
 
 def test_piping_into_head_is_quiet(home, tmp_path):
-    exe = f"{sys.executable[:-len('python')]}lakehouse" if sys.executable.endswith("python") else "lakehouse"
+    exe = Path(sys.executable).parent / "lakehouse"  # the installed entry point beside this interpreter
     p = subprocess.run(f"'{exe}' sql 'SELECT * FROM range(1000000)' --format csv | head -2",
                        shell=True, capture_output=True, text=True, env={"LAKEHOUSE_HOME": str(home), "PATH": "/usr/bin:/bin"})
     assert p.stdout.splitlines() == ["range", "0"]

@@ -168,7 +168,7 @@ def test_catalog_from_an_older_version_is_migrated(home, data):
     """A catalog created before the migrated columns existed opens, upgrades and works."""
     import re
 
-    from core.catalog import MIGRATIONS, SCHEMA_SQL
+    from core.storage.catalog import MIGRATIONS, SCHEMA_SQL
 
     added = [re.search(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", m).groups() for m in MIGRATIONS]
     kept, table = [], None
@@ -214,7 +214,7 @@ def test_two_ingests_of_the_same_file_started_together_write_it_once(home, data)
     from pathlib import Path
 
     from core import Lakehouse
-    from core.locks import write_lock
+    from core.storage.locks import write_lock
 
     src = data / "pets.csv"
     src.write_text("name,kind\n" + "".join(f"p{i},dog\n" for i in range(1000)))

@@ -438,7 +438,7 @@ def test_the_session_rule_holds_without_the_access_module(monkeypatch):
 
     from app.daemon import _access_rules
 
-    from core.profiles import Profile
+    from core.profiles.store import Profile
 
     monkeypatch.setitem(sys.modules, "core.access", None)  # as if core/access.py were not there
     restricted, may_switch, refused = _access_rules()

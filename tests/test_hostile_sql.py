@@ -299,7 +299,7 @@ def test_the_second_layer_holds_when_the_statement_check_is_bypassed(lake, monke
     """Suppose the check had a hole: the connection may still open only the data files
     of the profile's datasets — never a Delta log, the catalog, another dataset's files
     or a new file anywhere under the root."""
-    from core.sql import SqlEngine
+    from core.query.engine import SqlEngine
 
     root, _ = lake
     monkeypatch.setattr(SqlEngine, "_check", lambda self, con, text: None)

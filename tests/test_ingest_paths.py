@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from core import faults
+from core.storage import faults
 from core.ingest import run
 
 LAKEHOUSE = Path(sys.executable).parent / "lakehouse"

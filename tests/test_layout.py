@@ -7,7 +7,7 @@ from conftest import REPO
 
 
 def test_core_imports_no_ui_library():
-    code = ("import sys, core, core.lakehouse, core.ingest.run, core.sql, core.recovery, core.demo;"
+    code = ("import sys, core, core.lakehouse, core.ingest.run, core.query.engine, core.storage.recovery, core.demo;"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'typer', 'rich', 'app', 'panes'));"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -14,7 +14,7 @@ from conftest import write
 from core import Lakehouse
 from core.access import Refused, may_switch, restricted
 from core.errors import LakehouseError
-from core.profiles import Profile
+from core.profiles.store import Profile
 
 SECRETS = ("secret", "TOPSECRET", "7777777", "8888888")
 

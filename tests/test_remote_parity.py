@@ -174,10 +174,10 @@ def _kind(v) -> str:
 
 def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
     from core import models
-    from core.activation import StepFailed
+    from core.profiles.activation import StepFailed
     from core.errors import Cancelled, ConfigError, LakehouseError, NameError_, NotFound, OllamaError, SqlError, \
         VectorError
-    from core.mutate import MutationError, MutationResult
+    from core.datasets.mutate import MutationError, MutationResult
 
     b = Both(roots)
     stub, data = roots.stub, roots.data

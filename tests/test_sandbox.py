@@ -111,7 +111,7 @@ def test_system_tables_never_show_another_profiles_datasets_through_an_index_pat
 def test_names_with_a_trailing_newline_or_control_character_are_refused(lh, data, name):
     from core.errors import NameError_
     from core.names import check_dataset_name, check_index_name
-    from core.profiles import check_id
+    from core.profiles.store import check_id
 
     for check in (check_dataset_name, check_index_name, check_id):
         with pytest.raises(NameError_ if check is not check_id else Exception):

@@ -3,7 +3,7 @@ the TUI and the daemon end with "cancelled" (CLI: exit 130), the job is recorded
 `cancelled`, nothing is half-written, and the next run resumes where it can.
 
 A job reaches a known phase deterministically through the test-only hook
-LAKEHOUSE_TEST_PAUSE_AT=<kind>:<phase> (core/jobs.py, Job.pause_point): the job says
+LAKEHOUSE_TEST_PAUSE_AT=<kind>:<phase> (core/ops/jobs.py, Job.pause_point): the job says
 "test pause at …" in its catalog row and waits there until it is cancelled. The tests
 wait for that row, then signal. Ctrl-C is sent the way a terminal sends it: byte 0x03
 written to the pty the process has as its controlling terminal."""

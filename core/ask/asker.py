@@ -8,12 +8,12 @@ import re
 import time
 import uuid
 
-from ..catalog import now
-from ..errors import LakehouseError, NotFound, OllamaError
-from ..models import AskResult, Citation
-from ..names import quote_ident
-from .chat import Chat, estimate_tokens, shards
-from .sqlcheck import UnsafeSql, check_select
+from core.storage.catalog import now
+from core.errors import LakehouseError, NotFound, OllamaError
+from core.models import AskResult, Citation
+from core.names import quote_ident
+from core.ask.chat import Chat, estimate_tokens, shards
+from core.ask.sqlcheck import UnsafeSql, check_select
 
 MODES = ("auto", "sql", "rag")
 NOT_IN_DATA = "NOT IN DATA"

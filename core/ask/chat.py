@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..errors import OllamaError
+from core.errors import OllamaError
 
 CONTINUE = ("Your previous reply was cut off. Continue exactly where it stopped — do not repeat "
             "anything, do not start over, do not add commentary.")
@@ -65,7 +65,7 @@ class Chat:
 
     @classmethod
     def from_config(cls, cfg, model: str | None = None) -> "Chat":
-        from ..ollama import Ollama
+        from core.ollama import Ollama
 
         return cls(Ollama.from_config(cfg), model or cfg.get("ollama.chat_model"),
                    cfg.get("ollama.chat_num_ctx"), cfg.get("ollama.num_predict"),

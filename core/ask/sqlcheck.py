@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from ..errors import LakehouseError
+from core.errors import LakehouseError
 
 # Functions that read or list files or the environment; external access is off in the
 # sandbox anyway, but a model's SQL that calls them is refused outright.

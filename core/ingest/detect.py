@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IngestError
+from core.errors import IngestError
 
 EXTENSIONS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..errors import IngestError
+from core.errors import IngestError
 
 DOCUMENT_COLUMNS = ["doc_id", "path", "page", "text"]
 

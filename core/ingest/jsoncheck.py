@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IngestError
+from core.errors import IngestError
 
 _CHUNK = 1 << 20  # characters read per refill
 _MAX_RECORD = 64 << 20  # characters one record may span (DuckDB's own default is 16 MB)

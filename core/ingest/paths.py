@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from ..errors import IngestError
+from core.errors import IngestError
 
 GLOB_CHARS = "*?["
 

@@ -19,26 +19,26 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..text import count
-from ..cache import parse_size
-from ..catalog import Catalog
-from ..config import Config
-from .. import faults
-from ..duck import connect, delta_cast, memory_limit_bytes
-from ..errors import Cancelled, IngestError, LakehouseError
-from ..jobs import Job, Jobs, Listener, narrowed
-from ..locks import write_lock
-from ..models import IngestResult
-from ..names import check_dataset_name, dataset_name_from_stem, quote_ident
-from ..recovery import recover_dataset
-from ..register import register
-from ..tables import Tables
-from .detect import (DOCUMENT_FORMATS, BackgroundHash, detect_format, encoding_label, hash_file,
+from core.text import count
+from core.query.cache import parse_size
+from core.storage.catalog import Catalog
+from core.config import Config
+from core.storage import faults
+from core.storage.duck import connect, delta_cast, memory_limit_bytes
+from core.errors import Cancelled, IngestError, LakehouseError
+from core.ops.jobs import Job, Jobs, Listener, narrowed
+from core.storage.locks import write_lock
+from core.models import IngestResult
+from core.names import check_dataset_name, dataset_name_from_stem, quote_ident
+from core.storage.recovery import recover_dataset
+from core.datasets.register import register
+from core.storage.tables import Tables
+from core.ingest.detect import (DOCUMENT_FORMATS, BackgroundHash, detect_format, encoding_label, hash_file,
                      needs_transcoding, sample_encoding, scan, transcode, declared_encoding)
-from .documents import read_document
-from .jsoncheck import BackgroundJsonCheck, check_json
-from .paths import expand, has_magic
-from .sources import TabularSource, flatten_select, literal_path, prepare_csv
+from core.ingest.documents import read_document
+from core.ingest.jsoncheck import BackgroundJsonCheck, check_json
+from core.ingest.paths import expand, has_magic
+from core.ingest.sources import TabularSource, flatten_select, literal_path, prepare_csv
 
 MODES = ("create", "append", "replace", "upsert")
 _TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$")

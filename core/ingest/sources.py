@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import IngestError
-from ..names import quote_ident, sql_str
+from core.errors import IngestError
+from core.names import quote_ident, sql_str
 
 
 # Python's csv refuses fields over 128 KiB by default; DuckDB reads them, so should we.

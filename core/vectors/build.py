@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import now
-from ..errors import Cancelled, NotFound, VectorError
-from ..faults import crash_point
-from ..models import EmbedResult, Generation
-from ..names import check_index_name, quote_ident
-from . import store
-from .context import SETTINGS, VectorContext, figures, key_expr
-from .registry import IndexRegistry
+from core.storage.catalog import now
+from core.errors import Cancelled, NotFound, VectorError
+from core.storage.faults import crash_point
+from core.models import EmbedResult, Generation
+from core.names import check_index_name, quote_ident
+from core.vectors import store
+from core.vectors.context import SETTINGS, VectorContext, figures, key_expr
+from core.vectors.registry import IndexRegistry
 
 _TEXT_TYPES = ("VARCHAR", "STRING", "TEXT", "JSON")
 
@@ -99,7 +99,7 @@ class Builder:
     # -- deciding what to build ----------------------------------------------------------
     def _target(self, dataset: str, column: str, index: str | None, key) -> tuple:
         """(dataset, index name, key columns, existing index row), each checked."""
-        from ..names import dataset_name_from_stem
+        from core.names import dataset_name_from_stem
 
         ds = self.catalog.require(dataset)
         cols = {c.name: c for c in ds.columns}
@@ -136,8 +136,8 @@ class Builder:
     def _plan(self, ds, column, name, keys, existing, chunk_size, overlap, embedder, model, kind, m,
               ef_construction, ef_search) -> Plan:
         """Settings: a flag, else the index's latest generation, else config."""
-        from .chunking import check_chunking
-        from .embedders import make_embedder
+        from core.vectors.chunking import check_chunking
+        from core.vectors.embedders import make_embedder
 
         prev = self.registry.latest(name, existing)
 
@@ -227,7 +227,7 @@ class Builder:
     def _chunks(self, dataset: str, column: str, keys: list[str], size: int, overlap: int) -> dict:
         import pyarrow.compute as pc
 
-        from .chunking import chunk_id, chunk_text
+        from core.vectors.chunking import chunk_id, chunk_text
 
         t = self.ctx.engine.run(f"SELECT {key_expr(keys)} AS row_key, {quote_ident(column)} AS text "
                                 f"FROM {quote_ident(dataset)}")
@@ -322,7 +322,7 @@ class Builder:
         move it into place."""
         import pyarrow as pa
 
-        from .ann import normalise
+        from core.vectors.ann import normalise
 
         ids, vectors = self._gather(p, gen, chunks, bdir)
         emb = p.emb
@@ -353,7 +353,7 @@ class Builder:
         return meta
 
     def _graph(self, p: Plan, gen: int, normalised: np.ndarray, job):
-        from .ann import HnswIndex
+        from core.vectors.ann import HnswIndex
 
         def prog(done, total):
             job.progress(done, total, "vectors", f"building HNSW (M {p.m}, ef_construction {p.efc})")
@@ -388,7 +388,7 @@ class Builder:
         """Re-derive vectors.npy and hnsw.bin of a generation from its embeddings.parquet."""
         import pyarrow.parquet as pq
 
-        from .ann import HnswIndex, normalise
+        from core.vectors.ann import HnswIndex, normalise
 
         self.registry.require(name)
         row = self.catalog.index_generation(name, gen)

@@ -51,7 +51,7 @@ def chunk_id(row_key: str, number: int, text: str) -> str:
 
 
 def check_chunking(size: int, overlap: int) -> None:
-    from ..errors import VectorError
+    from core.errors import VectorError
 
     if size < 16:
         raise VectorError(f"--chunk-size must be at least 16 characters, got {size}")

@@ -10,11 +10,11 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import VectorError
-from ..locks import try_lock
-from ..names import check_index_name, quote_ident
-from . import store
-from .cache import VectorCache
+from core.errors import VectorError
+from core.storage.locks import try_lock
+from core.names import check_index_name, quote_ident
+from core.vectors import store
+from core.vectors.cache import VectorCache
 
 # the settings that make two generations' vectors interchangeable
 SETTINGS = ("provider", "model", "digest", "dim", "chunk_size", "overlap")

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from ..errors import OllamaError, VectorError
-from .chunking import chunk_text
-from .hashing import HashingEmbedder
+from core.errors import OllamaError, VectorError
+from core.vectors.chunking import chunk_text
+from core.vectors.hashing import HashingEmbedder
 
 PROVIDERS = ("auto", "ollama", "hashing")
 
@@ -50,7 +50,7 @@ class OllamaEmbedder:
 
     @property
     def model(self) -> str:
-        from ..ollama import model_key
+        from core.ollama import model_key
 
         return model_key(self.model_name)
 
@@ -137,7 +137,7 @@ def make_embedder(provider: str, cfg, model: str | None = None, dim: int | None 
     Returns (embedder, note). With 'auto', an unreachable server or a missing model
     falls back to the hashing embedder, and the note says so.
     """
-    from ..ollama import Ollama
+    from core.ollama import Ollama
 
     if provider not in PROVIDERS:
         raise VectorError(f"unknown embedder {provider!r} — use one of: {', '.join(PROVIDERS)}")
@@ -167,7 +167,7 @@ def embedder_for(identity: dict, cfg):
             raise VectorError(f"this index was built by {identity['model']}, which this version of "
                               "Lakehouse does not have — re-embed it with `lakehouse embed`")
         return emb
-    from ..ollama import Ollama
+    from core.ollama import Ollama
 
     emb = OllamaEmbedder(Ollama.from_config(cfg), identity["model"], cfg.get("ollama.embed_batch"),
                          cfg.get("ollama.num_ctx")).connect(int(identity["dim"]))

@@ -41,7 +41,7 @@ class HashingEmbedder:
 
     def __init__(self, dim: int = 384):
         if not 16 <= dim <= 8192:
-            from ..errors import VectorError
+            from core.errors import VectorError
 
             raise VectorError(f"the hashing embedder's dimension must be between 16 and 8192, got {dim}")
         self.dim = dim

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import LakehouseError
-from ..models import EmbedResult, Generation, IndexInfo, SearchResult
-from .build import Builder
-from .context import VectorContext, key_expr, parse_selector
-from .registry import IndexRegistry
-from .search import Searcher
+from core.errors import LakehouseError
+from core.models import EmbedResult, Generation, IndexInfo, SearchResult
+from core.vectors.build import Builder
+from core.vectors.context import VectorContext, key_expr, parse_selector
+from core.vectors.registry import IndexRegistry
+from core.vectors.search import Searcher
 
 
 class Vectors:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import shutil
 
-from ..errors import NotFound, VectorError
-from ..models import Generation, IndexInfo
-from ..names import check_index_name
-from . import store
-from .context import SETTINGS, VectorContext, figures, parse_selector
+from core.errors import NotFound, VectorError
+from core.models import Generation, IndexInfo
+from core.names import check_index_name
+from core.vectors import store
+from core.vectors.context import SETTINGS, VectorContext, figures, parse_selector
 
 
 class IndexRegistry:
@@ -78,7 +78,7 @@ class IndexRegistry:
         job = self.catalog.job(row["job_id"]) if row["job_id"] else None
         if job is None or job.status != "running":
             return False
-        from ..jobs import _alive
+        from core.ops.jobs import _alive
 
         return _alive(job.pid)
 

@@ -13,15 +13,15 @@ import time
 
 import numpy as np
 
-from ..errors import NotFound, VectorError
-from ..names import sql_str
-from ..models import SearchHit, SearchResult
-from ..names import quote_ident
-from . import store
-from .cache import Loaded
-from .context import VectorContext, key_expr
-from .registry import IndexRegistry
-from .where import filter_sql
+from core.errors import NotFound, VectorError
+from core.names import sql_str
+from core.models import SearchHit, SearchResult
+from core.names import quote_ident
+from core.vectors import store
+from core.vectors.cache import Loaded
+from core.vectors.context import VectorContext, key_expr
+from core.vectors.registry import IndexRegistry
+from core.vectors.where import filter_sql
 
 
 class Searcher:
@@ -49,8 +49,8 @@ class Searcher:
         t = {}
         subset_sql = filter_sql(idx["dataset"], where, self.key_sql(idx)) if where else None
         emb = self.embedder(row)
-        from .ann import normalise
-        from .embedders import check_vectors
+        from core.vectors.ann import normalise
+        from core.vectors.embedders import check_vectors
 
         q = normalise(check_vectors(emb.embed([text]), 1, row["dim"], emb.describe()))
         t["embed_ms"] = (time.perf_counter() - t0) * 1000
@@ -113,7 +113,7 @@ class Searcher:
         def loader() -> Loaded:
             import pyarrow.parquet as pq
 
-            from .ann import ExactIndex, HnswIndex
+            from core.vectors.ann import ExactIndex, HnswIndex
 
             t0 = time.perf_counter()
             meta = store.read_meta(d, label)
@@ -146,7 +146,7 @@ class Searcher:
     def embedder(self, row: dict):
         """The embedder that built a generation, reused across searches; an Ollama
         model's digest is re-checked at most once a minute."""
-        from .embedders import embedder_for
+        from core.vectors.embedders import embedder_for
 
         ident = {k: row[k] for k in ("provider", "model", "digest", "dim")}
         key = tuple(ident.values())

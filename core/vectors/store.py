@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..errors import VectorError
+from core.errors import VectorError
 
 EMBEDDINGS = "embeddings.parquet"
 VECTORS = "vectors.npy"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 
-from ..errors import VectorError
-from ..names import quote_ident
+from core.errors import VectorError
+from core.names import quote_ident
 
 _EXAMPLE = "write a SQL condition such as \"state = 'IL' AND years_experience > 5\""
 

@@ -22,10 +22,10 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from .catalog import Catalog
-from .register import register
-from .names import _VALID
-from .tables import Tables, foreign_commit_message, log_version, meta_sha256
+from core.storage.catalog import Catalog
+from core.datasets.register import register
+from core.names import _VALID
+from core.storage.tables import Tables, foreign_commit_message, log_version, meta_sha256
 
 
 def latest_log_version(table_dir: Path) -> int:
@@ -143,7 +143,7 @@ def _sweep(path: Path, live: set[str]) -> int:
 def _rehash(source: dict) -> str:
     """The hash of a big source was still being computed when the process died: hash the
     file now if it is unchanged (same size and mtime), so re-ingesting it stays a no-op."""
-    from .ingest.detect import hash_file
+    from core.ingest.detect import hash_file
 
     p = Path(source.get("uri", ""))
     try:

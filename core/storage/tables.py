@@ -103,7 +103,7 @@ class Tables:
         pending = self.intents.commit_intents(name) if base > known else {}
         for v in range(known + 1, base + 1):  # our own earlier commits of this same write pass
             if v not in pending:
-                from .errors import LakehouseError
+                from core.errors import LakehouseError
 
                 raise LakehouseError(foreign_commit_message(name, v, path, known if ds is not None else None)
                                      + "; nothing was written")
@@ -327,7 +327,7 @@ def open_at(path: Path, name: str, as_of: int | str | None = None, upto: int | N
 
     from deltalake import DeltaTable
 
-    from .errors import NotFound
+    from core.errors import NotFound
 
     latest = log_version(path)
     if upto is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from .models import Column
+from core.models import Column
 
 # DuckDB types Delta Lake cannot store, and what they become.
 _DELTA_CASTS = {
@@ -54,7 +54,7 @@ def connect(memory_limit: str = "", threads: int = 0, temp_directory: str = ""):
 
 def memory_limit_bytes(con) -> int:
     """The connection's memory limit in bytes, as DuckDB resolved it (e.g. '953.6 MiB')."""
-    from .cache import parse_size
+    from core.query.cache import parse_size
 
     try:
         return parse_size(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])

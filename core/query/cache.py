@@ -9,7 +9,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from .names import quote_ident
+from core.names import quote_ident
 
 
 def parse_size(text: str) -> int:

@@ -4,11 +4,11 @@ transaction). Used by ingest, mutations and crash recovery alike."""
 
 from __future__ import annotations
 
-from .catalog import Catalog
-from .duck import columns_of_arrow
-from .faults import crash_point
-from .journal import events_for_commit
-from .tables import Snapshot
+from core.storage.catalog import Catalog
+from core.storage.duck import columns_of_arrow
+from core.storage.faults import crash_point
+from core.datasets.journal import events_for_commit
+from core.storage.tables import Snapshot
 
 
 def register(catalog: Catalog, name: str, snap: Snapshot, meta: dict, *,

@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import HotCache
-from .catalog import Catalog, ViewSpec
-from .errors import SqlError
-from .names import quote_ident, sql_str
+from core.query.cache import HotCache
+from core.storage.catalog import Catalog, ViewSpec
+from core.errors import SqlError
+from core.names import quote_ident, sql_str
 
 READ_ONLY = {"SELECT", "EXPLAIN"}
 SYSTEM_TABLES = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
@@ -139,7 +139,7 @@ class SqlEngine:
             self._arrow_views.pop(name, None)
             q = quote_ident(name)
             if spec.reader == "delta":  # registered on each cursor (registrations are per connection)
-                from .tables import open_at
+                from core.storage.tables import open_at
 
                 con.execute(f"DROP VIEW IF EXISTS {q}")
                 self._arrow_views[name] = open_at(tables / name, name, spec.version).to_pyarrow_dataset()
@@ -264,7 +264,7 @@ class SqlEngine:
             self._view_at(cur, view, name, when)
 
     def _view_at(self, cur, view: str, name: str, when: int | str) -> None:
-        from .tables import open_at, read_plan
+        from core.storage.tables import open_at, read_plan
 
         # never past the catalog's version: a newer commit recovery did not accept is not the dataset's
         dt = open_at(self.root / "tables" / name, name, when, upto=self._views[name].version)
@@ -485,7 +485,7 @@ def _clean(e: BaseException):
     bindings"), and the caret context ("LINE 1: …" and the marker under it) kept on lines
     of their own so the marker still points at the right character. File-access refusals
     are explained."""
-    from .errors import LakehouseError
+    from core.errors import LakehouseError
 
     if isinstance(e, LakehouseError):  # ours already (a cancel stays a cancel)
         return e
@@ -508,7 +508,7 @@ def _clean(e: BaseException):
         if ln.startswith("LINE ") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= {"^"}:
             context = [ln, lines[i + 1]]
             break
-    from .text import inert
+    from core.text import inert
 
     text = "\n".join([" ".join([head] + hints)] + context)
     # DuckDB quotes the query and cell values back: control characters in them (ESC, OSC,

@@ -20,9 +20,9 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .catalog import Catalog
-from .errors import Cancelled, LakehouseError
-from .models import JobInfo, ProgressEvent
+from core.storage.catalog import Catalog
+from core.errors import Cancelled, LakehouseError
+from core.models import JobInfo, ProgressEvent
 
 Listener = Callable[[ProgressEvent], None]
 

@@ -12,16 +12,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog
-from .config import Config
-from .errors import LakehouseError
-from .locks import write_lock
-from .models import Dataset
-from .names import quote_ident, sql_str
-from .recovery import recover_dataset
-from .faults import crash_point
-from .register import register
-from .tables import Tables, _ident, open_at
+from core.storage.catalog import Catalog
+from core.config import Config
+from core.errors import LakehouseError
+from core.storage.locks import write_lock
+from core.models import Dataset
+from core.names import quote_ident, sql_str
+from core.storage.recovery import recover_dataset
+from core.storage.faults import crash_point
+from core.datasets.register import register
+from core.storage.tables import Tables, _ident, open_at
 
 # Key and value types a literal can be written for (DuckDB type names).
 # Per-record field events one restore writes into its commit (and the journal); past
@@ -303,8 +303,8 @@ def versions(tables: Tables, name: str, upto: int | None = None) -> list[dict]:
     register is not the dataset's): when, which operation, rows added/updated/deleted, who."""
     import json
 
-    from .journal import row_changes
-    from .tables import META_KEY
+    from core.datasets.journal import row_changes
+    from core.storage.tables import META_KEY
 
     out, prev_rows = [], 0
     for h in sorted(tables.history(name, upto), key=lambda h: h["version"]):

@@ -23,8 +23,8 @@ import os
 import threading
 import time
 
-from .errors import Cancelled, LakehouseError, OllamaError
-from .locks import try_lock
+from core.errors import Cancelled, LakehouseError, OllamaError
+from core.storage.locks import try_lock
 
 STEPS = ("check", "indexes", "embedders", "chat model", "unload", "switch")
 
@@ -55,8 +55,7 @@ def _cancellable(job, fn):
 
 def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None) -> dict:
     """Activate profile `pid` for the storage root; return the steps' outcomes."""
-    from . import profiles as prof
-
+    from core.profiles import store as prof
     target = prof.resolve(lh.config.profiles, pid)
     fd = try_lock(lh.root / ".activate.lock")
     if fd is None:
@@ -86,8 +85,8 @@ class _Activation:
     outcome in `done`; a failure names its step and leaves the previous profile active."""
 
     def __init__(self, lh, target, cancel):
-        from . import profiles as prof
-        from .ollama import Ollama
+        from core.profiles import store as prof
+        from core.ollama import Ollama
 
         self.lh, self.target, self.cancel = lh, target, cancel
         self.previous = lh.catalog.meta("active_profile") or prof.DEFAULT
@@ -119,8 +118,7 @@ class _Activation:
                              f"{self.previous} is still the active profile") from None
 
     def _check(self) -> str:
-        from . import profiles as prof
-
+        from core.profiles import store as prof
         datasets = [d.name for d in self.lh.catalog.datasets()]
         indexes = [i["name"] for i in self.lh.catalog.indexes()]
         issues = prof.problems(self.target, datasets, indexes) if self.target.defined else []
@@ -132,7 +130,7 @@ class _Activation:
     def _indexes(self) -> str:
         """The new reader's own SQL engine and vector layer, warmed here and handed to the
         facade when every step has passed (generations already loaded are kept)."""
-        from .vectors.manager import Vectors
+        from core.vectors.manager import Vectors
 
         lh = self.lh
         self.engine = engine = lh.new_engine(self.target)
@@ -176,8 +174,7 @@ class _Activation:
 
     def _unload(self) -> str:
         """The previous profile's models that the new one does not use (keep_alive 0)."""
-        from . import profiles as prof
-
+        from core.profiles import store as prof
         cfg = self.lh.config
         old = prof.resolve(cfg.profiles, self.previous) if self.previous in cfg.profiles or \
             self.previous == prof.DEFAULT else None

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, LakehouseError, NotFound
+from core.errors import ConfigError, LakehouseError, NotFound
 
 DEFAULT = "default"
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -124,7 +124,7 @@ def parse(raw: Any, path: Path | str) -> dict[str, Profile]:
                 raise ConfigError(f"{where} must be a string, got {type(value).__name__} {value!r}")
             values[key] = value
         if values.get("sql_memory_limit"):
-            from .cache import parse_size
+            from core.query.cache import parse_size
 
             try:
                 parse_size(values["sql_memory_limit"])

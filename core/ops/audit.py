@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from .catalog import Catalog, now
+from core.storage.catalog import Catalog, now
 
 
 class AuditLog:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from .models import Column, Dataset, ErrorEvent, JobInfo, LineageEntry, SchemaVersion
+from core.models import Column, Dataset, ErrorEvent, JobInfo, LineageEntry, SchemaVersion
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -310,7 +310,7 @@ class Catalog:
         """The dataset, or one clear NotFound naming the ones that exist."""
         ds = self.get(name)
         if ds is None:
-            from .errors import NotFound
+            from core.errors import NotFound
 
             known = ", ".join(d.name for d in self.datasets()) or "none yet"
             raise NotFound(f"no dataset named {name!r} — datasets: {known}")

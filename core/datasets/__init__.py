@@ -1,0 +1,1 @@
+"""Datasets: registration, keyed mutations and the change journal."""

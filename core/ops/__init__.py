@@ -1,0 +1,1 @@
+"""Operations: jobs, the audit log and disk use."""

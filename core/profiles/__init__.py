@@ -1,0 +1,1 @@
+"""Profiles: the profile model and its file, and activation (switching what a session sees)."""

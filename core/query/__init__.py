@@ -1,0 +1,1 @@
+"""Query: the sandboxed SQL engine, the hot cache, export and SQL history."""

@@ -9,11 +9,11 @@ reached, its one sentence saying so and what to do.
 from __future__ import annotations
 
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Select, Static
 
-from .base import Pane, TextInput, line, literal
+from .base import Pane, TextInput, line, literal, said
 from .keys import bindings, key_of
 from .messages import OpenInSql
 
@@ -93,16 +93,9 @@ class AskPane(Pane):
         try:
             query = self.lh.rows_query(dataset, [c.row_key for c in cites if c.dataset == dataset])
         except LakehouseError as e:
-            self.app.notify(str(e), severity="warning")  # literal: LakehouseApp.notify
+            self.app.notify(said(e), severity="warning")  # literal: LakehouseApp.notify
             return
         self.post_message(OpenInSql(query))
-
-    def commands(self):
-        yield SystemCommand(f"Open the last answer's SQL ({key_of('ask', 'open_sql')})", "Run it in the SQL pane",
-                            self.action_open_sql)
-        yield SystemCommand(f"Open the cited rows ({key_of('ask', 'open_cited')})",
-                            "The last answer's source rows, in the SQL pane",
-                            self.action_open_cited)
 
 
 def _render(r):

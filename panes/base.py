@@ -39,6 +39,13 @@ def label(*parts: object) -> Text:
     return out
 
 
+def said(error: Exception) -> str:
+    """An error as a notification says it: its sentence, then what to do next when the
+    error carries a hint (core.errors.LakehouseError.hint)."""
+    hint = getattr(error, "hint", None)
+    return f"{error} — {hint}" if isinstance(hint, str) and hint else str(error)
+
+
 class TextInput(Input):
     """A one-line input whose pasted text cannot drive the terminal: its control characters
     (a paste can carry anything a web page put on the clipboard) become visible (␛ for ESC)."""
@@ -106,10 +113,6 @@ class Pane(Container):
         widget = self.main_widget()
         if widget is not None:
             self.screen.set_focus(widget)
-
-    def commands(self):
-        """Command-palette entries (textual.app.SystemCommand) for this pane's actions."""
-        return []
 
 
 class FilterPicker(ModalScreen):

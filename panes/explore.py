@@ -24,7 +24,7 @@ from textual.widgets import Static, Tree
 from core.query.engine import SYSTEM_TABLES
 from core.text import count
 
-from .base import Pane, data_table, label, line, literal
+from .base import Pane, data_table, label, line, literal, said
 from .keys import bindings
 from .messages import OpenInSql
 
@@ -220,7 +220,7 @@ class ExplorePane(Pane):
         except LakehouseError as e:
             if self.app.quitting:  # cancelled by quitting: recorded as such, nothing to show
                 return
-            self.app.call_from_thread(self.app.notify, str(e), severity="error", timeout=10)
+            self.app.call_from_thread(self.app.notify, said(e), severity="error", timeout=10)
             return
         self.app.call_from_thread(self.app.notify, f"{r.index} g{r.gen}: {r.chunks:,} chunks "
                                                    f"({r.embedded:,} embedded) · {r.embedder}")

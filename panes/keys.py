@@ -1,6 +1,8 @@
-"""Every key of the workstation, in one table. The app's and the panes' BINDINGS (and so
-the footer), the help screen, the command palette's key hints and the README's key table
-are all made from it, so they cannot disagree (tests/test_tui.py checks the README).
+"""Every action of the workstation, in one table: its keys, its words and where it works.
+The app's and the panes' BINDINGS (and so the footer), the help screen, the command
+palette and the README's key table are all made from it, so they cannot disagree
+(tests/test_tui.py checks the README). Each binding carries an id ("sql.run"), as
+Posting's keymaps do, so keys can be rebound by id (Textual's App.set_keymap).
 
 The keys are ones that arrive intact in tmux, xterm, VS Code's terminal and macOS
 Terminal: function keys and ctrl+letter. Left out on purpose:
@@ -17,19 +19,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from textual.actions import parse
 from textual.binding import Binding
 
 
 @dataclass(frozen=True)
-class Key:
-    scope: str  # where it works: one of SCOPES
-    keys: str  # Textual key names, comma-separated
+class Action:
+    scope: str  # where it works: one of SCOPES (a pane's id for a pane's action)
+    keys: str  # Textual key names, comma-separated; "": no key, a command-palette entry only
     action: str | None  # a Textual action; None: the widget's own key, listed here for the help screen
-    label: str  # short: the footer and the command palette
+    label: str  # short: the footer
     help: str  # what it does, for the help screen and the README
     footer: bool = False  # shown in the footer while its scope has focus
     priority: bool = False  # before the focused widget (the editor would otherwise take it)
     shown_as: str = ""  # how people write the keys, when it is not just the key names
+    command: str = ""  # its title in the command palette (the keys are added); "": not there
+    command_help: str = ""  # the palette's line under the title
+    to_pane: bool = False  # from the palette: show its pane first
+
+    @property
+    def id(self) -> str:
+        """The binding id: scope and action name ("sql.run", "app.pane.ask")."""
+        _, name, params = parse(self.action or "")
+        return ".".join([self.scope, name, *map(str, params)])
 
 
 SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL", "system": "System",
@@ -37,86 +49,103 @@ SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL",
 
 PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("system", "System", "f4")]
 
-KEYS: list[Key] = [
+ACTIONS: list[Action] = [
     # priority: a binding the focused widget does not take fires only after the key has bubbled
     # up to the app, and by then the keys typed right after it have gone to the old focus
-    *[Key("app", key, f"pane('{pid}')", title, f"the {title} pane", priority=True) for pid, title, key in PANES],
-    Key("app", "ctrl+n", "next_pane", "Next pane", "the next pane (Ask, Explore, SQL, System, Ask …)", footer=True,
-        priority=True),
-    Key("app", "ctrl+o", "pick_profile", "Profile", "switch profile: 1–9 picks one, or type to filter", footer=True,
-        priority=True),
-    Key("app", "ctrl+p", "command_palette", "palette", "command palette: every action, searchable, with its key",
-        priority=True),
-    Key("app", "question_mark", "help", "Help", "this list of keys (outside a text box, where ? is text)",
-        shown_as="?"),
-    Key("app", "ctrl+q", "quit", "Quit", "quit", footer=True, priority=True),
+    *[Action("app", key, f"pane('{pid}')", title, f"the {title} pane", priority=True,
+             command=f"{title} pane", command_help=f"Show the {title} pane") for pid, title, key in PANES],
+    Action("app", "ctrl+n", "next_pane", "Next pane", "the next pane (Ask, Explore, SQL, System, Ask …)",
+           footer=True, priority=True),
+    Action("app", "ctrl+o", "pick_profile", "Profile", "switch profile: 1–9 picks one, or type to filter",
+           footer=True, priority=True, command="Switch profile", command_help="Pick a profile and activate it"),
+    Action("app", "ctrl+p", "command_palette", "palette", "command palette: every action, searchable, with its key",
+           priority=True),
+    Action("app", "question_mark", "help", "Help", "this list of keys (outside a text box, where ? is text)",
+           shown_as="?", command="Help", command_help="Every key"),
+    Action("app", "ctrl+q", "quit", "Quit", "quit", footer=True, priority=True),
 
-    Key("ask", "enter", None, "Ask", "ask the question in the box (tab reaches the mode: auto, sql or rag)"),
-    Key("ask", "ctrl+r", "open_sql", "Open SQL", "open the last answer's SQL in the SQL pane and run it", footer=True),
-    Key("ask", "ctrl+l", "open_cited", "Cited rows", "open the last answer's cited rows in the SQL pane",
-        footer=True),
+    Action("ask", "enter", None, "Ask", "ask the question in the box (tab reaches the mode: auto, sql or rag)"),
+    Action("ask", "ctrl+r", "open_sql", "Open SQL", "open the last answer's SQL in the SQL pane and run it",
+           footer=True, command="Open the last answer's SQL", command_help="Run it in the SQL pane"),
+    Action("ask", "ctrl+l", "open_cited", "Cited rows", "open the last answer's cited rows in the SQL pane",
+           footer=True, command="Open the cited rows", command_help="The last answer's source rows, in the SQL pane"),
 
-    Key("explore", "enter", "query", "Query it", "query the selected dataset, column or system table in SQL",
-        footer=True, priority=True),
-    Key("explore", "space", None, "Expand", "expand or collapse a node (a dataset's columns load)"),
-    Key("explore", "p", "pin", "Pin/unpin", "pin or unpin the selected dataset", footer=True),
-    Key("explore", "e", "embed", "Embed column", "embed the selected text column into a vector index (a job)",
-        footer=True),
-    Key("explore", "r", "reload", "Reload", "reload the catalog", footer=True),
+    Action("explore", "enter", "query", "Query it", "query the selected dataset, column or system table in SQL",
+           footer=True, priority=True),
+    Action("explore", "space", None, "Expand", "expand or collapse a node (a dataset's columns load)"),
+    Action("explore", "p", "pin", "Pin/unpin", "pin or unpin the selected dataset", footer=True),
+    Action("explore", "e", "embed", "Embed column", "embed the selected text column into a vector index (a job)",
+           footer=True),
+    Action("explore", "r", "reload", "Reload", "reload the catalog", footer=True),
 
-    Key("sql", "ctrl+r,ctrl+enter,ctrl+j", "run", "Run", "run the statement under the cursor, or the selection",
-        footer=True, priority=True),
-    Key("sql", "ctrl+g", "cancel", "Cancel", "cancel the running query", footer=True, priority=True),
-    Key("sql", "ctrl+l", "history", "History", "query history: type to filter, enter loads one", footer=True,
-        priority=True),
-    Key("sql", "ctrl+space,ctrl+@", "complete", "Complete", "complete a dataset or column name", footer=True,
-        priority=True, shown_as="ctrl+space"),
-    Key("sql", "ctrl+t", "new_buffer", "New buffer", "a new editor buffer (close one from the command palette)",
-        footer=True, priority=True),
-    Key("sql", "ctrl+s", "export", "Export", "export the whole result (.csv, .parquet or .json, by the name)",
-        footer=True, priority=True),
-    Key("sql", "enter", None, "Cell value", "on a result cell: its whole value"),
-    Key("sql", "c", "copy_cell", "Copy cell", "on a result cell: copy it (through the terminal, OSC 52)"),
-    Key("sql", "C", "copy_row", "Copy row", "on a result cell: copy its row, tab-separated", shown_as="shift+c"),
-    Key("sql", "escape", None, "Close", "close the export prompt"),
+    Action("sql", "ctrl+r,ctrl+enter,ctrl+j", "run", "Run", "run the statement under the cursor, or the selection",
+           footer=True, priority=True, command="Run query", command_help="Run the statement under the cursor",
+           to_pane=True),
+    Action("sql", "ctrl+g", "cancel", "Cancel", "cancel the running query", footer=True, priority=True,
+           command="Cancel query", command_help="Interrupt the running query"),
+    Action("sql", "ctrl+l", "history", "History", "query history: type to filter, enter loads one", footer=True,
+           priority=True, command="Query history", command_help="Search past queries; enter puts one in the editor",
+           to_pane=True),
+    Action("sql", "ctrl+space,ctrl+@", "complete", "Complete", "complete a dataset or column name", footer=True,
+           priority=True, shown_as="ctrl+space"),
+    Action("sql", "ctrl+t", "new_buffer", "New buffer", "a new editor buffer (close one from the command palette)",
+           footer=True, priority=True, command="New SQL buffer", command_help="Another editor beside the current one",
+           to_pane=True),
+    Action("sql", "", "close_buffer", "Close buffer", "", command="Close SQL buffer",
+           command_help="Close the editor in front (its text is dropped)", to_pane=True),
+    Action("sql", "ctrl+s", "export", "Export", "export the whole result (.csv, .parquet or .json, by the name)",
+           footer=True, priority=True, command="Export result",
+           command_help="Write the last result to CSV, Parquet or JSON", to_pane=True),
+    Action("sql", "enter", None, "Cell value", "on a result cell: its whole value"),
+    Action("sql", "c", "copy_cell", "Copy cell", "on a result cell: copy it (through the terminal, OSC 52)"),
+    Action("sql", "C", "copy_row", "Copy row", "on a result cell: copy its row, tab-separated", shown_as="shift+c"),
+    Action("sql", "escape", None, "Close", "close the export prompt"),
 
-    Key("system", "x", "cancel_job", "Cancel job", "cancel the highlighted running job (in any process)",
-        footer=True),
-    Key("system", "t", "retry_job", "Retry job", "retry the highlighted failed, cancelled or interrupted job",
-        footer=True),
-    Key("system", "r", "refresh", "Refresh", "refresh now (it refreshes every 3 s)", footer=True),
+    Action("system", "x", "cancel_job", "Cancel job", "cancel the highlighted running job (in any process)",
+           footer=True, command="Cancel job", command_help="Stop the job highlighted in the System pane",
+           to_pane=True),
+    Action("system", "t", "retry_job", "Retry job", "retry the highlighted failed, cancelled or interrupted job",
+           footer=True, command="Retry job",
+           command_help="Run the failed, cancelled or interrupted job highlighted in the System pane again",
+           to_pane=True),
+    Action("system", "r", "refresh", "Refresh", "refresh now (it refreshes every 3 s)", footer=True),
 
-    Key("picker", "up", "move(-1)", "Up", "move through the list while typing the filter", shown_as="up / down"),
-    Key("picker", "down", "move(1)", "Down", ""),  # listed with up
-    Key("picker", "enter", None, "Pick", "pick the highlighted entry (in the profile picker 1–9 pick directly)"),
-    Key("picker", "escape", "close", "Cancel", "close without picking", footer=True),
+    Action("picker", "up", "move(-1)", "Up", "move through the list while typing the filter", shown_as="up / down"),
+    Action("picker", "down", "move(1)", "Down", ""),  # listed with up
+    Action("picker", "enter", None, "Pick", "pick the highlighted entry (in the profile picker 1–9 pick directly)"),
+    Action("picker", "escape", "close", "Cancel", "close without picking", footer=True),
 
-    Key("cell", "c", "copy", "Copy", "copy the value", footer=True),
-    Key("cell", "escape,q,enter", "close", "Close", "close", footer=True, shown_as="escape / q / enter"),
+    Action("cell", "c", "copy", "Copy", "copy the value", footer=True),
+    Action("cell", "escape,q,enter", "close", "Close", "close", footer=True, shown_as="escape / q / enter"),
 
-    Key("help", "up,down,pageup,pagedown,home,end", None, "Scroll", "scroll this list",
-        shown_as="up/down/pgup/pgdn/home/end"),
-    Key("help", "escape,q,question_mark", "close", "Close", "close this screen", footer=True,
-        shown_as="escape / q / ?"),
+    Action("help", "up,down,pageup,pagedown,home,end", None, "Scroll", "scroll this list",
+           shown_as="up/down/pgup/pgdn/home/end"),
+    Action("help", "escape,q,question_mark", "close", "Close", "close this screen", footer=True,
+           shown_as="escape / q / ?"),
 ]
 
 
 def bindings(scope: str) -> list[Binding]:
-    """The Textual bindings of a scope (keys with an action)."""
-    return [Binding(k.keys, k.action, k.label, show=k.footer, priority=k.priority)
-            for k in KEYS if k.scope == scope and k.action]
+    """The Textual bindings of a scope (the actions with keys)."""
+    return [Binding(a.keys, a.action, a.label, show=a.footer, priority=a.priority, id=a.id)
+            for a in ACTIONS if a.scope == scope and a.action and a.keys]
 
 
-def shown(k: Key) -> str:
-    """The key as people write it: F1, ctrl+r / ctrl+enter / ctrl+j."""
-    if k.shown_as:
-        return k.shown_as
-    return " / ".join(name.upper() if re.fullmatch(r"f\d+", name) else name for name in k.keys.split(","))
+def shown(a: Action) -> str:
+    """The keys as people write them: F1, ctrl+r / ctrl+enter / ctrl+j."""
+    if a.shown_as:
+        return a.shown_as
+    return " / ".join(name.upper() if re.fullmatch(r"f\d+", name) else name for name in a.keys.split(","))
 
 
 def key_of(scope: str, action: str) -> str:
-    """The keys of an action, for a command-palette title."""
-    return next(shown(k) for k in KEYS if k.scope == scope and k.action == action)
+    """The keys of an action, for text that names them."""
+    return next(shown(a) for a in ACTIONS if a.scope == scope and a.action == action)
+
+
+def commands() -> list[tuple[Action, str]]:
+    """The command palette's entries: (action, title), the title with its keys when it has any."""
+    return [(a, f"{a.command} ({shown(a)})" if a.keys else a.command) for a in ACTIONS if a.command]
 
 
 def listed() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -125,14 +154,14 @@ def listed() -> list[tuple[str, list[tuple[str, str]]]]:
     out = []
     for scope, title in SCOPES.items():
         rows = []
-        for k in KEYS:
-            if k.scope != scope or not k.help:
+        for a in ACTIONS:
+            if a.scope != scope or not a.help:
                 continue
-            if k.action and k.action.startswith("pane("):
-                if k.keys == PANES[0][2]:
+            if a.action and a.action.startswith("pane("):
+                if a.keys == PANES[0][2]:
                     rows.append(("F1 / F2 / F3 / F4", "the Ask, Explore, SQL and System panes"))
                 continue
-            rows.append((shown(k), k.help))
+            rows.append((shown(a), a.help))
         out.append((title, rows))
     return out
 

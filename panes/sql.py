@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TabbedContent, TabPane, TextArea
@@ -362,23 +362,6 @@ class SqlPane(Pane):
         row = [self._exact(table.cursor_row, c, v) for c, v in enumerate(table.get_row_at(table.cursor_row))]
         self.app.copy_to_clipboard("\t".join("" if v is None else str(v) for v in row))
         self.app.notify("row copied (tab-separated)")
-
-    def commands(self):
-        yield SystemCommand(f"Run query ({key_of('sql', 'run')})", "Run the statement under the cursor",
-                            lambda: (self.app.action_pane("sql"), self.action_run()))
-        yield SystemCommand(f"Cancel query ({key_of('sql', 'cancel')})", "Interrupt the running query",
-                            self.action_cancel)
-        yield SystemCommand(f"New SQL buffer ({key_of('sql', 'new_buffer')})",
-                            "Another editor beside the current one",
-                            lambda: (self.app.action_pane("sql"), self.action_new_buffer()))
-        yield SystemCommand("Close SQL buffer", "Close the editor in front (its text is dropped)",
-                            lambda: (self.app.action_pane("sql"), self.action_close_buffer()))
-        yield SystemCommand(f"Query history ({key_of('sql', 'history')})",
-                            "Search past queries; enter puts one in the editor",
-                            lambda: (self.app.action_pane("sql"), self.action_history()))
-        yield SystemCommand(f"Export result ({key_of('sql', 'export')})",
-                            "Write the last result to CSV, Parquet or JSON",
-                            lambda: (self.app.action_pane("sql"), self.action_export()))
 
 
 class HistoryPicker(FilterPicker):

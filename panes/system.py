@@ -4,13 +4,13 @@ every few seconds off the event loop."""
 from __future__ import annotations
 
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, Static
 
 from core.ops.disk import filesystem
 
-from .base import Pane, TextInput, line, literal
+from .base import Pane, TextInput, line, literal, said
 from .keys import bindings, key_of
 from .messages import DatasetsChanged, Rescoped
 
@@ -26,8 +26,9 @@ class SystemPane(Pane):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("opening the storage root…", id="system-health")
-            yield Static("Jobs — x cancels the highlighted running job; t retries a failed, cancelled or "
-                         "interrupted one", classes="system-title")
+            yield Static(f"Jobs — {key_of('system', 'cancel_job')} cancels the highlighted running job; "
+                         f"{key_of('system', 'retry_job')} retries a failed, cancelled or interrupted one",
+                         classes="system-title")
             yield OptionList(id="system-jobs")
             yield Static("Errors", classes="system-title")
             yield Static(id="system-errors")
@@ -89,14 +90,6 @@ class SystemPane(Pane):
             self.audit_filter = event.value
             self.action_refresh()
 
-    def commands(self):
-        yield SystemCommand(f"Cancel job ({key_of('system', 'cancel_job')})",
-                            "Stop the job highlighted in the System pane",
-                            lambda: (self.app.action_pane("system"), self.action_cancel_job()))
-        yield SystemCommand(f"Retry job ({key_of('system', 'retry_job')})",
-                            "Run the failed, cancelled or interrupted job highlighted in the "
-                            "System pane again", lambda: (self.app.action_pane("system"), self.action_retry_job()))
-
     def _highlighted_job(self) -> str | None:
         options = self.query_one("#system-jobs", OptionList)
         if options.highlighted is None or not getattr(self, "job_ids", None):
@@ -126,7 +119,7 @@ class SystemPane(Pane):
         except LakehouseError as e:
             if self.app.quitting:  # cancelled by quitting: recorded as such, nothing to show
                 return
-            self.app.call_from_thread(notify, str(e), severity="error", timeout=10)
+            self.app.call_from_thread(notify, said(e), severity="error", timeout=10)
             self.app.call_from_thread(self.action_refresh)
             return
         text, ok = _outcome(result)
@@ -145,7 +138,7 @@ class SystemPane(Pane):
         try:
             asked = self.lh.cancel_job(job_id)
         except LakehouseError as e:
-            self.app.call_from_thread(self.app.notify, str(e), severity="error")
+            self.app.call_from_thread(self.app.notify, said(e), severity="error")
             return
         self.app.call_from_thread(self.app.notify, f"asked job {job_id} to stop" if asked
                                   else f"job {job_id} is not running")

@@ -3,7 +3,11 @@
 Both keep to a small palette; Textual maps them onto the terminal's colours where it
 can (ANSI mode respects the terminal's own)."""
 
+from pathlib import Path
+
 from textual.theme import Theme
+
+CSS = Path(__file__).with_name("lakehouse.tcss")  # the workstation's layout
 
 THEMES = [
     Theme(name="lakehouse-dark", primary="#4FA3D9", secondary="#7BC47F", accent="#E0A458",

@@ -9,20 +9,22 @@ back; the event loop never waits on the core.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from functools import partial
 
 from textual import work
+from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from app.tui.screens import HelpScreen, ProfilePicker
 from core.text import inert
-from panes.base import FilterPicker, line
-from panes.keys import PANES, bindings, key_of, listed
+from panes.base import line, said
+from panes.keys import PANES, Action, bindings, commands
 from panes.messages import DatasetsChanged, OpenInSql, Rescoped
-from themes import THEMES
+from themes import CSS, THEMES
 
 
 class FacadeOpened(Message):
@@ -33,60 +35,10 @@ class FacadeOpened(Message):
         self.lh = lh
 
 
-class HelpScreen(ModalScreen):
-    """Every key, from the one key table (panes/keys.py); it scrolls, so it fits any size."""
-
-    AUTO_FOCUS = "#help"  # the scroll area: arrows, page keys, home and end scroll it
-    BINDINGS = bindings("help")
-
-    def compose(self) -> ComposeResult:
-        from rich.table import Table
-
-        sections = listed()
-        width = max(len(keys) for _, rows in sections for keys, _ in rows)  # keys on one line; the rest wraps
-        with VerticalScroll(id="help"):
-            yield Static("[b]Lakehouse — keys[/]   [dim](escape closes; arrows and page keys scroll)[/]")
-            for title, rows in sections:
-                table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-                table.add_column(style="bold", width=width, no_wrap=True)
-                table.add_column(ratio=1)
-                for keys, text in rows:
-                    table.add_row(keys, text)
-                yield Static(title, classes="help-title")
-                yield Static(table, classes="help-keys")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class ProfilePicker(FilterPicker):
-    """Profiles: 1–9 picks one directly; or type to filter and press enter."""
-
-    heading = "Switch profile — 1–9 picks directly; or type to filter, enter to activate"
-
-    def __init__(self, profiles: list[dict]) -> None:
-        self.profiles = profiles
-        super().__init__()
-
-    def choices(self, text: str) -> list[tuple[str, object]]:
-        t = text.lower()
-        return [(f"{n}{'●' if p['active'] else ' '} {p['id']}  —  {p['description'] or ', '.join(p['datasets'])}",
-                 p["id"]) for n, p in enumerate(self.profiles, 1)
-                if t in p["id"].lower() or t in (p["description"] or "").lower()]
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if len(event.value) == 1 and event.value in "123456789":  # a digit first: that profile, directly
-            n = int(event.value)
-            if n <= len(self.profiles):
-                self.dismiss(self.profiles[n - 1]["id"])
-                return
-        self._fill(event.value)
-
-
 class LakehouseApp(App):
     TITLE = "Lakehouse"
     AUTO_FOCUS = "#ask-input"  # the app opens on Ask, ready for a question
-    CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "lakehouse.tcss")
+    CSS_PATH = str(CSS)
     BINDINGS = bindings("app")
 
     def __init__(self, home=None, config_file=None, profile=None, theme: str | None = None, opener=None):
@@ -154,6 +106,10 @@ class LakehouseApp(App):
         from panes.base import Pane
 
         return list(self.query(Pane))
+
+    def pane(self, pane_id: str):
+        """The pane in tab `pane_id` (one of panes.keys.PANES)."""
+        return self.query_one(f"#{pane_id}").query_children().first()
 
     def on_unmount(self) -> None:
         with self._jobs_lock:  # a job still stopping closes the facade when it has stopped
@@ -233,8 +189,7 @@ class LakehouseApp(App):
 
     def action_pane(self, pane_id: str) -> None:
         self.query_one("#panes", TabbedContent).active = pane_id
-        pane = self.query_one(f"#{pane_id}").query_children().first()
-        pane.focus_main()
+        self.pane(pane_id).focus_main()
 
     def action_next_pane(self) -> None:
         ids = [pid for pid, _, _ in PANES]
@@ -255,7 +210,7 @@ class LakehouseApp(App):
         try:
             profiles = self.lh.profiles()
         except LakehouseError as e:
-            self.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            self.call_from_thread(self.notify, said(e), severity="error", timeout=10)
             return
         self.call_from_thread(self.push_screen, ProfilePicker(profiles), self._switch_profile)
 
@@ -276,7 +231,7 @@ class LakehouseApp(App):
         except LakehouseError as e:
             if self.quitting:  # cancelled by quitting: recorded as such, nothing to show
                 return
-            self.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            self.call_from_thread(self.notify, said(e), severity="error", timeout=10)
             self.call_from_thread(self.refresh_status)
             return
         self.call_from_thread(self._rescoped, pid)
@@ -290,32 +245,32 @@ class LakehouseApp(App):
     # -- what panes tell the app (panes/messages.py): a pane never reaches into another ------
     def on_open_in_sql(self, message: OpenInSql) -> None:
         """Explore's query, Ask's SQL or cited rows: into the SQL pane's editor, run."""
-        from panes.sql import SqlPane
-
         message.stop()
         self.action_pane("sql")
-        self.query_one(SqlPane).set_query(message.sql, run=message.run)
+        self.pane("sql").set_query(message.sql, run=message.run)
 
     def on_rescoped(self, message: Rescoped) -> None:
         message.stop()
         self._rescoped(message.profile)
 
     def on_datasets_changed(self, message: DatasetsChanged) -> None:
-        from panes.explore import ExplorePane
-
         message.stop()
-        self.query_one(ExplorePane).action_reload()
+        self.pane("explore").action_reload()
 
+    # -- the command palette: every action the key table gives a command title ----------------
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        for pid, title, key in PANES:
-            yield SystemCommand(f"{title} pane ({key.upper()})", f"Show the {title} pane",
-                                lambda p=pid: self.action_pane(p))
-        yield SystemCommand(f"Switch profile ({key_of('app', 'pick_profile')})", "Pick a profile and activate it",
-                            self.action_pick_profile)
-        yield SystemCommand(f"Help ({key_of('app', 'help')})", "Every key", self.action_help)
-        for pane in self.panes():
-            yield from pane.commands()
+        for action, title in commands():
+            yield SystemCommand(title, action.command_help, partial(self.run_command, action))
+
+    def run_command(self, action: Action) -> None:
+        """A palette entry: the action on the app, or on its pane (shown first when the
+        table says so), called directly as its key would."""
+        _, name, params = parse(action.action)
+        if action.to_pane:
+            self.action_pane(action.scope)
+        target = self if action.scope == "app" else self.pane(action.scope)
+        getattr(target, f"action_{name}")(*params)
 
 
 def run(home=None, config_file=None, profile=None, theme=None, opener=None) -> None:

@@ -618,7 +618,7 @@ def measure_overhead(lh, con, home: Path, files: dict) -> dict:
     out["duckdb_select1_ms"] = med_ms(lambda: con.sql("SELECT 1").to_arrow_table(), 200)
     out["catalog_generation_ms"] = med_ms(lambda: lh.catalog.generation(), 500)
     out["connection_check_ms"] = med_ms(lambda: eng._connection(), 500)  # generation + lock
-    out["extract_statements_ms"] = med_ms(lambda: eng._check(eng._connection(), QUERIES["q2"][1]), 500)
+    out["extract_statements_ms"] = med_ms(lambda: eng._check(QUERIES["q2"][1]), 500)
 
     def cursor_cycle():
         c = eng._connection().cursor()
@@ -692,7 +692,7 @@ def measure_bind(lh, con, con_ubn, n: int = 50) -> dict:
 
     for qid, (_t, sql) in QUERIES.items():
         out[qid] = {
-            "check_ms": med_ms(lambda: eng._check(ours_con, sql)),
+            "check_ms": med_ms(lambda: eng._check(sql)),
             "bind_ours_ms": med_ms(lambda: ours_con.sql(sql)),
             "bind_duckdb_ms": med_ms(lambda: con.sql(sql)),
             "bind_duckdb_union_by_name_ms": med_ms(lambda: con_ubn.sql(sql)),

@@ -70,7 +70,7 @@ def main() -> None:
                 con = eng._connection()
                 t = time.perf_counter()
                 for _ in range(100):
-                    eng._check(con, agg)
+                    eng._check(agg)
                 check.append((time.perf_counter() - t) * 1e6 / 100)
         out = {"runs": args.runs, "datasets": args.datasets + 1, "rows": args.rows, "code": args.code,
                "query_ms": round(statistics.median(query), 2), "point_ms": round(statistics.median(pt), 2),

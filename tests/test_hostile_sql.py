@@ -302,7 +302,7 @@ def test_the_second_layer_holds_when_the_statement_check_is_bypassed(lake, monke
     from core.query.engine import SqlEngine
 
     root, _ = lake
-    monkeypatch.setattr(SqlEngine, "_check", lambda self, con, text: None)
+    monkeypatch.setattr(SqlEngine, "_check", lambda self, text: None)
     before, rows = _tree(root), _catalog_rows(root)
     log = root / "tables" / "notes" / "_delta_log"
     other = next((root / "tables" / "secret").glob("*.parquet"))

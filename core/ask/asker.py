@@ -13,7 +13,7 @@ from core.errors import LakehouseError, NotFound, OllamaError
 from core.models import AskResult, Citation
 from core.names import quote_ident
 from core.ask.chat import Chat, estimate_tokens, shards
-from core.ask.sqlcheck import UnsafeSql, check_select
+from core.query.gate import UnsafeSql, check_select
 
 MODES = ("auto", "sql", "rag")
 NOT_IN_DATA = "NOT IN DATA"

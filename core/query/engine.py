@@ -2,7 +2,8 @@
 
 One long-lived in-memory connection per engine: external access off except for
 exactly the data files of the datasets the profile sees (and the profile's own spill
-directory), configuration locked. That is the second layer behind the statement check:
+directory), configuration locked. That is the second layer behind the statement check
+(core/query/gate.py):
 even a statement that slipped past the check could not reach a Delta log, the catalog
 or another profile's files (docs/threat-model.md). A new data file (after a write)
 therefore means a new connection: allowed paths cannot change once locked. Views follow the catalog: when its generation moves on, the views of the
@@ -23,17 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.query.cache import HotCache
+from core.query.gate import check_query
+from core.query.messages import clean_error
 from core.storage.catalog import Catalog, ViewSpec
 from core.errors import SqlError
 from core.names import quote_ident, sql_str
 
-READ_ONLY = {"SELECT", "EXPLAIN"}
 SYSTEM_TABLES = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
 _AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
-
-
-# keywords that each open a query block: what makes a statement expensive to plan
-_BLOCKS = {"SELECT", "JOIN", "UNION", "INTERSECT", "EXCEPT"}
 
 
 @dataclass(frozen=True)
@@ -167,58 +165,9 @@ class SqlEngine:
         return f"SELECT * FROM read_parquet({_sql_list(files)}{by_name})"
 
     # -- per query -----------------------------------------------------------------
-    def _check(self, con, text: str) -> None:
-        if not text or not text.strip():
-            raise SqlError("the query is empty — write a SELECT, e.g. SELECT * FROM <dataset> LIMIT 10", refused=True)
-        self._bounded(text)
-        try:
-            statements = con.extract_statements(text)
-        except Exception as e:
-            raise _clean(e) from None
-        if not statements:
-            raise SqlError("the query holds only comments — write a statement after them, "
-                           "e.g. SELECT * FROM <dataset> LIMIT 10", refused=True)
-        if len(statements) != 1:
-            raise SqlError(f"the query has {len(statements)} statements — run one at a time", refused=True)
-        kind = _kind(statements[0])
-        if kind == "EXPLAIN":  # EXPLAIN ANALYZE runs what it explains: that must be a SELECT too
-            inner = explained(statements[0].query)
-            try:
-                wrapped = con.extract_statements(inner) if inner else []
-            except Exception as e:
-                raise _clean(e) from None
-            if len(wrapped) != 1 or _kind(wrapped[0]) != "SELECT":
-                what = inner.split()[0].upper() if inner.split() else "that"
-                raise SqlError(f"EXPLAIN of a {what} statement is refused: SQL here is read-only, and EXPLAIN "
-                               "ANALYZE would run it — EXPLAIN a SELECT instead", refused=True)
-        if kind not in READ_ONLY:
-            words = statements[0].query.split()
-            if words and words[0].isalpha():  # the user's own word: INSTALL, not LOAD
-                kind = words[0].upper()
-            raise SqlError(
-                f"{kind} statements are refused: SQL here is read-only (SELECT, WITH, FROM, DESCRIBE, "
-                "SHOW, SUMMARIZE, EXPLAIN) — change data with `lakehouse ingest`, `update`, `delete` "
-                "or `restore`, and bring files in with `lakehouse ingest PATH`", refused=True)
-
-    def _bounded(self, text: str) -> None:
-        """Refuse a statement too big or too complex to plan within bounds: DuckDB's
-        planner ignores memory_limit (10,000 UNION ALLs cost gigabytes before a row runs)."""
-        import duckdb
-
-        size, most = len(text.encode("utf-8", "surrogatepass")), self.limits.max_statement_bytes
-        if most and size > most:
-            raise SqlError(f"the query is {size:,} bytes, over the {most:,}-byte limit ([sql] "
-                           "max_statement_bytes) — query a dataset instead of inlining values, or raise the limit",
-                           refused=True)
-        most = self.limits.max_query_blocks
-        if most:
-            every = duckdb.tokenize(text)
-            ends = [p for p, _ in every[1:]] + [len(text)]
-            blocks = sum(1 for (p, k), e in zip(every, ends)
-                         if k.name == "keyword" and text[p:e].strip().upper() in _BLOCKS)
-            if blocks > most:
-                raise SqlError(f"the query has {blocks:,} SELECT/JOIN/UNION blocks, over the limit of {most:,} "
-                               "([sql] max_query_blocks) — split it, or raise the limit", refused=True)
+    def _check(self, text: str) -> None:
+        """The gate's read-only check, within this engine's size and complexity limits."""
+        check_query(text, self.limits.max_statement_bytes, self.limits.max_query_blocks)
 
     def _deadline(self, cur) -> "_Deadline":
         return _Deadline(cur, self.limits.timeout_s)
@@ -231,7 +180,7 @@ class SqlEngine:
 
     def _cursor(self, text: str, as_of: str | int | None = None):
         con = self._connection()
-        self._check(con, text)
+        self._check(text)
         mentioned = self._mentioned(text)
         with self._lock:  # loading a pinned dataset is DDL on the shared connection
             for name in mentioned:
@@ -322,7 +271,7 @@ class SqlEngine:
         try:
             return cur.sql(text).to_arrow_table()
         except Exception as e:
-            raise deadline.explain(self._out_of_scope(_clean(e))) from None
+            raise deadline.explain(self._out_of_scope(clean_error(e))) from None
         finally:
             deadline.cancel()
             self._running.pop(cur, None)
@@ -344,14 +293,14 @@ class SqlEngine:
             deadline.cancel()
             self._running.pop(cur, None)
             cur.close()
-            raise deadline.explain(self._out_of_scope(_clean(e))) from None
+            raise deadline.explain(self._out_of_scope(clean_error(e))) from None
 
         def batches():
             try:
                 for b in rdr:
                     yield b
             except Exception as e:
-                raise deadline.explain(_clean(e)) from None
+                raise deadline.explain(clean_error(e)) from None
             finally:
                 deadline.cancel()
                 self._running.pop(cur, None)
@@ -368,15 +317,6 @@ class SqlEngine:
             except Exception:  # finished meanwhile
                 pass
         return bool(running)
-
-
-def _kind(statement) -> str:
-    """DuckDB's statement type by name; one this Python binding cannot name (UPDATE
-    EXTENSIONS is type 29 to DuckDB 2.0.1's enum) is simply not a read."""
-    try:
-        return statement.type.name
-    except ValueError:
-        return "UNKNOWN"
 
 
 class _Deadline:
@@ -455,62 +395,3 @@ def parse_as_of(value: str | int) -> int | str:
     v = value.strip()
     m = re.fullmatch(r"[vV]?(\d+)", v)
     return int(m.group(1)) if m else v
-
-
-def explained(query: str) -> str:
-    """The statement an EXPLAIN wraps: the text after EXPLAIN, an optional ANALYZE and an
-    optional (option, …) list, found with DuckDB's own tokenizer (so comments between the
-    words cannot hide it)."""
-    import duckdb
-
-    every = duckdb.tokenize(query)
-    ends = [p for p, _ in every[1:]] + [len(query)]
-    tokens = [(p, k) for (p, k), e in zip(every, ends) if k.name != "comment"]
-    words = [query[p:e].strip() for (p, k), e in zip(every, ends) if k.name != "comment"]
-    i = 1 if words and words[0].upper() == "EXPLAIN" else 0
-    if i < len(words) and words[i].upper() in ("ANALYZE", "ANALYSE"):
-        i += 1
-    if i < len(words) and words[i].startswith("("):
-        depth = 0
-        while i < len(words):
-            depth += words[i].count("(") - words[i].count(")")
-            i += 1
-            if depth <= 0:
-                break
-    return query[tokens[i][0]:] if i < len(tokens) else ""
-
-
-def _clean(e: BaseException):
-    """DuckDB's error as ours: its first line with its hints ("Did you mean", "Candidate
-    bindings"), and the caret context ("LINE 1: …" and the marker under it) kept on lines
-    of their own so the marker still points at the right character. File-access refusals
-    are explained."""
-    from core.errors import LakehouseError
-
-    if isinstance(e, LakehouseError):  # ours already (a cancel stays a cancel)
-        return e
-    msg = str(e).strip()
-    if "file system operations are disabled" in msg or "disabled through configuration" in msg \
-            or "external access" in msg.lower():
-        m = re.search(r'"([^"]+)"', msg)
-        what = f" ({m.group(1)})" if m else ""
-        return SqlError(f"file access is disabled in Lakehouse SQL{what}: query datasets by name "
-                        "(`lakehouse datasets` lists them); to bring a file in, use `lakehouse ingest PATH`",
-                        refused=True)
-    # only \n ends a line: a CR or form feed inside a quoted value must not cut the message
-    lines = [ln.rstrip() for ln in msg.split("\n") if ln.strip()]
-    head = lines[0].strip() if lines else "query failed"
-    hints = [ln.strip() for ln in lines[1:] if ln.lstrip().startswith(("Did you mean", "Candidate bindings"))]
-    if "does not exist" in head and not hints:
-        hints.append("(`lakehouse datasets` lists the datasets)")
-    context: list[str] = []
-    for i, ln in enumerate(lines):
-        if ln.startswith("LINE ") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= {"^"}:
-            context = [ln, lines[i + 1]]
-            break
-    from core.text import inert
-
-    text = "\n".join([" ".join([head] + hints)] + context)
-    # DuckDB quotes the query and cell values back: control characters in them (ESC, OSC,
-    # a bare CR) must not reach a terminal as sequences — they are shown escaped
-    return SqlError(inert(text))

@@ -21,7 +21,7 @@ from core.vectors import store
 from core.vectors.cache import Loaded
 from core.vectors.context import VectorContext, key_expr
 from core.vectors.registry import IndexRegistry
-from core.vectors.where import filter_sql
+from core.query.gate import filter_sql
 
 
 class Searcher:

@@ -125,6 +125,12 @@ def _build_sections(doc: _Doc, sections: dict, target: int) -> None:
             break
 
 
+def _after_overview(sections: dict, heading: str, sentences: list[str]) -> dict:
+    """``sections`` with the section ``heading`` inserted right after its Overview."""
+    rest = {k: v for k, v in sections.items() if k != "Overview"}
+    return {"Overview": sections["Overview"], heading: sentences, **rest}
+
+
 # One function per kind of document: (rng, ctx, target words) -> (file slug, document).
 
 def _onboarding_guide(rng: random.Random, ctx: dict, target: int) -> tuple[str, _Doc]:
@@ -193,12 +199,6 @@ def _skill_guide(rng: random.Random, ctx: dict, target: int) -> tuple[str, _Doc]
 
 _KINDS = (_onboarding_guide, _timesheet_policy, _benefits_faq, _job_description,
           _compliance_bulletin, _recruiter_playbook, _skill_guide)
-
-
-def _after_overview(sections: dict, heading: str, sentences: list[str]) -> dict:
-    """``sections`` with the section ``heading`` inserted right after its Overview."""
-    rest = {k: v for k, v in sections.items() if k != "Overview"}
-    return {"Overview": sections["Overview"], heading: sentences, **rest}
 
 
 def render_doc(idx: int) -> tuple[str, str]:

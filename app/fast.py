@@ -1,11 +1,11 @@
 """`lakehouse`'s first stage: `sql` against a running daemon without loading the CLI.
 
 The `lakehouse` entry point starts here. From sys.argv alone it recognises the one case
-it serves exactly as the full CLI (app/cli.py) would — a daemon is the target (`--remote
+it serves exactly as the full CLI (app/cli) would — a daemon is the target (`--remote
 [SOCKET]`, or `[daemon] auto_connect` with one answering) and the command is
 `sql TEXT [--format table]`, with only `--home`, `--config`, `--profile` and
 `--remote` beside it — and forwards the query as `sql_rows` over the socket with the
-client of app/remote.py (the same trust checks: socket directory and owner, peer
+client of app/daemon/proxy.py (the same trust checks: socket directory and owner, peer
 credentials, token, timeouts). Typer, DuckDB and pyarrow are never imported here; rich
 only for a table it cannot draw exactly as rich does (_table: a terminal, wide or
 non-ASCII cells, a table wider than the screen) — app.output renders those, as in the
@@ -29,26 +29,19 @@ from __future__ import annotations
 import os
 import sys
 
+from app.globals import REMOTE, VALUED, looks_like_address
+
 _HEAVY = ("typer", "click", "rich", "duckdb", "pyarrow", "numpy", "pandas", "deltalake", "textual")
 _FORMATS = ("table",)
-_GLOBAL_VALUED = ("--home", "--config", "--profile")
 
 
 class _Fallback(Exception):
     """Not for the fast path: run the full CLI."""
 
 
-def looks_like_address(arg: str) -> bool:
-    """A socket path or HOST:PORT — never a command name or a query (app.cli uses this)."""
-    import re
-
-    return (arg.startswith(("/", "./", "../", "~", "tcp://")) or arg.endswith(".sock")
-            or re.fullmatch(r"[\w.\-]*:\d{1,5}", arg) is not None)
-
-
 def parse(argv: list[str]) -> dict | None:
     """The fast case's options, or None for anything else. Globals may come before or
-    after `sql` (as app.cli.normalise_argv allows); each at most once."""
+    after `sql` (as app.cli.argv.normalise_argv allows); each at most once."""
     opts: dict = {"home": None, "config": None, "profile": None, "remote": None, "query": None, "format": "table"}
     seen: set[str] = set()
     command = False
@@ -56,7 +49,7 @@ def parse(argv: list[str]) -> dict | None:
     while i < len(argv):
         a = argv[i]
         name, eq, value = a.partition("=")
-        if a == "--remote" or name == "--remote" and eq:
+        if a == REMOTE or name == REMOTE and eq:
             if "remote" in seen:
                 return None
             seen.add("remote")
@@ -66,7 +59,7 @@ def parse(argv: list[str]) -> dict | None:
                 opts["remote"], i = argv[i + 1], i + 1
             else:
                 opts["remote"] = "-"
-        elif name in _GLOBAL_VALUED:
+        elif name in VALUED:
             key = name[2:]
             if key in seen:
                 return None
@@ -133,11 +126,11 @@ def _report_imports() -> None:
 
 
 def _connect(opts: dict):
-    """The daemon's proxy, as app.cli._open makes it; _Fallback when the full CLI would
+    """The daemon's proxy, as app.cli.session.open_lh makes it; _Fallback when the full CLI would
     not use a daemon. Its errors (a bad config, no daemon answering, an untrusted socket,
     a refused profile) are LakehouseErrors, said exactly as the full CLI says them."""
     try:
-        from app import remote
+        from app.daemon import proxy as remote
         from core import config as config_mod
 
         cfg = config_mod.load(home=opts["home"], config_file=opts["config"], profile=opts["profile"])
@@ -155,7 +148,7 @@ def _connect(opts: dict):
     except Exception as e:
         from core.errors import LakehouseError
 
-        if isinstance(e, (_Fallback, LakehouseError)):  # a refusal is said as app.cli._fail says it, and
+        if isinstance(e, (_Fallback, LakehouseError)):  # a refusal is said as app.cli.main says it, and
             raise  # the daemon is not connected to twice (nor a stuck one waited for twice)
         raise _Fallback from None  # anything else: the full CLI, in its own words
 
@@ -168,23 +161,25 @@ def say(*values, file=None) -> None:
 
 
 def _run(opts: dict) -> int:
-    from core.errors import Cancelled, LakehouseError
+    from core.errors import LakehouseError
 
     lh = None
     notes: list[str] = []
     try:
         try:
             cfg, lh = _connect(opts)
-            if cfg.profile is None and lh.profile.id != "default":  # the same lines as app.cli._open
+            if cfg.profile is None and lh.profile.id != "default":  # the same lines as app.cli.session.open_lh
                 notes.append(f"profile: {lh.profile.id} (the active profile; `lakehouse --profile default profile "
                              "activate default` to leave it)")
             notes += [f"recovered: {note}" for note in lh.recovery_notes]
             notes += [f"warning: {problem}" for problem in lh.profile_problems]
             result = lh.sql_rows(opts["query"], lh.config.get("sql.display_rows"), as_of=None)
-        except LakehouseError as e:  # as app.cli._fail
+        except LakehouseError as e:  # as app.cli.main says it
+            from app.hints import error_line
+
             for n in notes:
                 say(n, file=sys.stderr)
-            say(str(e) if isinstance(e, Cancelled) else f"error: {e}", file=sys.stderr)
+            say(error_line(e), file=sys.stderr)
             return e.exit_code
         except KeyboardInterrupt:
             for n in notes:

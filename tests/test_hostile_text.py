@@ -303,11 +303,11 @@ def test_inert_keeps_line_breaks_and_tabs_only_when_asked_and_is_idempotent():
 
 
 def test_a_progress_bar_on_a_terminal_shows_a_hostile_file_name_literally(monkeypatch):
-    """`_run_job`'s progress bar (drawn on a terminal only) names the file being ingested:
+    """`run_job`'s progress bar (drawn on a terminal only) names the file being ingested:
     as text, never markup (a `[/]` in a file name would crash Rich's progress column)."""
     import rich.console
 
-    from app import cli
+    from app.cli.progress import run_job
     from core.models import ProgressEvent
 
     frames = io.StringIO()
@@ -321,7 +321,7 @@ def test_a_progress_bar_on_a_terminal_shows_a_hostile_file_name_literally(monkey
         for done in range(3):
             progress(ProgressEvent("j1", "ingest", f"[/] {FILE}", done, 3, "rows", f"reading {MIX}"))
         return "done"
-    assert cli._run_job(job) == "done"
+    assert run_job(job) == "done"
     shown = frames.getvalue()  # Rich's own cursor movements are in it; none of the file name's
     for raw in ("\x1b[2J", "\x1b]0;", "\x9b", "\u202e", "\x07"):
         assert raw not in shown

@@ -3,6 +3,15 @@
 Precedence (lowest to highest): built-in default < config file < environment < flag.
 Every effective value remembers where it came from, so `lakehouse config` can say.
 The repo's lakehouse.toml documents every key in SCHEMA with its default (tested).
+
+The checker is our own (SCHEMA plus `_check_type`, ~30 lines), not a schema library:
+measured for issue 15, msgspec adds ~11 ms to this module's import and pydantic-settings
+~100-160 ms, and this module is on the `lakehouse sql` fast path (bench/RESULTS.md §13,
+~60 ms in all). Neither says what ours says — the file, the dotted key, the value that was
+given and, for an unknown key or section, the known ones (msgspec: "Expected `int`, got
+`str` - at `$.sql.threads`") — so keeping the messages would mean parsing theirs back
+into ours. The environment only relocates the root (LAKEHOUSE_HOME), which is not what
+pydantic-settings' per-field environment variables do.
 """
 
 from __future__ import annotations

@@ -112,6 +112,75 @@ def test_create_edit_delete_keep_the_rest_of_the_file_as_it_was(root):
     assert Lakehouse.open(home=root).config.profiles["docs-assistant"].embedder == "hashing"
 
 
+HAND_WRITTEN = """\
+# Lakehouse settings, kept by hand
+
+[sql]
+threads   =    2   # two is enough
+memory_limit = '4GB'
+
+# the recruiters' assistant
+[profiles.recruiter]   # trailing header comment
+description = 'Candidates'  # why it exists
+datasets = [ "candidates",
+   "placements" ]  # one per line, almost
+# a comment inside the table
+hnsw = { ef_search = 80 }
+
+# the cache's comment sits above its header
+[cache]
+memory_limit = "2GB"
+
+[profiles."docs"]
+datasets = ["documents"]
+sql_timeout_s = 30
+# the last line of the docs profile
+
+
+[vectors]
+chunk_size=500
+"""
+
+
+def test_create_edit_delete_leave_every_other_byte_of_a_hand_written_file(home):
+    """Comments, odd spacing, quoting, inline tables and other sections survive a round trip
+    byte for byte; an edit rewrites only the keys it changes."""
+    home.mkdir(parents=True)
+    path = home / "lakehouse.toml"
+    path.write_text(HAND_WRITTEN)
+    with Lakehouse.open(home=home) as lh:
+        lh.profile_save("analyst", {"datasets": ["timesheets"], "hnsw": {"ef_search": 40}}, create=True)
+        assert path.read_text() == HAND_WRITTEN + ('\n[profiles.analyst]\ndatasets = ["timesheets"]\n'
+                                                   'hnsw = {ef_search = 40}\n')
+        lh.profile_save("recruiter", {"chat_model": "qwen3:8b"}, create=False)
+        lh.profile_save("docs", {"keep_alive": "10m"}, create=False)
+        assert path.read_text().startswith(HAND_WRITTEN.replace(
+            "hnsw = { ef_search = 80 }\n", 'hnsw = { ef_search = 80 }\nchat_model = "qwen3:8b"\n').replace(
+            "sql_timeout_s = 30\n", 'sql_timeout_s = 30\nkeep_alive = "10m"\n'))
+        lh.profile_delete("analyst")
+        lh.profile_save("recruiter", {"chat_model": ""}, create=False)
+        lh.profile_save("docs", {"keep_alive": ""}, create=False)
+        assert path.read_text() == HAND_WRITTEN
+        lh.profile_save("recruiter", {"hnsw": {"ef_search": 64}}, create=False)  # a changed value: its line only
+        assert path.read_text() == HAND_WRITTEN.replace("{ ef_search = 80 }", "{ef_search = 64}")
+        lh.profile_delete("docs")
+        assert path.read_text() == HAND_WRITTEN.replace("{ ef_search = 80 }", "{ef_search = 64}").replace(
+            '[profiles."docs"]\ndatasets = ["documents"]\nsql_timeout_s = 30\n# the last line of the docs profile\n\n\n',
+            "")
+
+
+def test_profiles_written_inline_are_left_for_the_user_to_edit(home):
+    home.mkdir(parents=True)
+    path = home / "lakehouse.toml"
+    for text in ('[profiles]\nx = { datasets = ["a"] }\n', 'profiles.x.datasets = ["a"]\n'):
+        path.write_text(text)
+        with Lakehouse.open(home=home) as lh:
+            with pytest.raises(LakehouseError, match="profile 'x' is written inline"):
+                lh.profile_save("x", {"description": "y"}, create=False)
+            lh.profile_save("y", {"datasets": ["b"]}, create=True)  # a new one is appended as a table
+        assert path.read_text() == text + '\n[profiles.y]\ndatasets = ["b"]\n'
+
+
 # -- scoping: every route -----------------------------------------------------------------------
 def test_a_profile_sees_only_its_datasets_through_sql(root):
     with as_(root, "docs-assistant") as lh:

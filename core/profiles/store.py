@@ -4,8 +4,9 @@ A profile decides what data it sees (dataset and index names or glob patterns), 
 models it uses and how its indexes are searched. They live in lakehouse.toml under
 `[profiles.<id>]`; `default` always exists and sees everything.
 
-Editing rewrites only the profile's own tables in the file (rendered with tomli-w), so
-the user's other settings, profiles and comments stay exactly as they were.
+Editing changes only the profile's own table in the file (with tomlkit, which keeps a
+document's comments and layout), so the user's other settings, profiles and comments
+stay exactly as they were.
 """
 
 from __future__ import annotations
@@ -171,49 +172,129 @@ def is_fatal(problem: str) -> bool:
 
 
 # -- editing lakehouse.toml ---------------------------------------------------------------
-def _block_span(lines: list[str], pid: str) -> tuple[int, int] | None:
-    """Line range of [profiles.<pid>] and its sub-tables, or None if not there."""
-    head = re.compile(r"^\s*\[\s*profiles\s*\.\s*(\"?)" + re.escape(pid) + r"\1\s*(\.[^\]]*)?\]\s*(#.*)?$")
-    any_head = re.compile(r"^\s*\[")
-    start = next((i for i, ln in enumerate(lines) if head.match(ln)), None)
-    if start is None:
-        return None
-    end = start + 1
-    while end < len(lines) and not (any_head.match(lines[end]) and not head.match(lines[end])):
-        end += 1
-    while end > start + 1 and not lines[end - 1].strip():  # keep the blank line before the next table
-        end -= 1
-    return start, end
-
-
 def write(path: Path, pid: str, table: dict[str, Any] | None) -> None:
-    """Set (or, with None, remove) [profiles.<pid>] in the TOML file at `path`,
-    leaving every other line as it was. Atomic: a temporary file, then a rename."""
+    """Set (or, with None, remove) [profiles.<pid>] in the TOML file at `path`.
+
+    tomlkit edits the parsed document in place, so every other byte — comments, spacing,
+    key order, other tables — is written back as it was; within the profile's table only
+    the keys that change are rewritten (a new profile is appended at the end of the file).
+    The result must parse and differ from the old file only in this profile, else nothing
+    is written. Atomic: a temporary file, then a rename."""
     import tomllib
 
-    import tomli_w
+    import tomlkit
 
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     try:
         before = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML — {e}; fix it before editing profiles") from None
-    lines = text.splitlines()
-    span = _block_span(lines, pid)
-    defined_inline = pid in before.get("profiles", {}) and span is None
-    if defined_inline:
+    doc = tomlkit.parse(text if not text or text.endswith("\n") else text + "\n")
+    section = doc.get("profiles")
+    current = section.get(pid) if isinstance(section, dict) else None
+    if pid in before.get("profiles", {}) and not _is_table(current):
         raise LakehouseError(f"{path}: profile {pid!r} is written inline (not as a [profiles.{pid}] table) — "
                              "edit it by hand, or rewrite it as a table first")
-    block = tomli_w.dumps({"profiles": {pid: table}}).strip().splitlines() if table is not None else []
-    if span is None:
-        new = lines + ([""] if lines and lines[-1].strip() else []) + block
-    else:
-        new = lines[:span[0]] + block + lines[span[1]:]
-    out = "\n".join(new).rstrip("\n") + "\n"
-    check = tomllib.loads(out)  # what we write must parse, and hold the change
-    if table is not None and check.get("profiles", {}).get(pid) != table:
+    try:
+        if table is None:
+            if current is not None:
+                del section[pid]
+        elif current is None:
+            doc.append("profiles", _new_table(pid, table))
+        else:
+            _update(current, table)
+        out = tomlkit.dumps(doc)
+    except tomlkit.exceptions.TOMLKitError as e:
+        raise LakehouseError(f"{path}: cannot write profile {pid!r} ({e}) — the file was left as it was") from None
+    if table is None and not text.endswith("\n\n"):  # the blank line that set off a last table goes with it
+        out = out.rstrip("\n") + "\n" if out.strip("\n") else ""
+    if not _holds(out, _expected(before, pid, table)):
         raise LakehouseError(f"{path}: writing profile {pid!r} did not round-trip — the file was left as it was")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(out, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _is_table(item: Any) -> bool:
+    """A table with its own [header] (not an inline table, nor one made of dotted keys)."""
+    from tomlkit.container import OutOfOrderTableProxy
+    from tomlkit.items import Table
+
+    return isinstance(item, OutOfOrderTableProxy) or isinstance(item, Table) and not item.is_super_table()
+
+
+def _value(value: Any) -> Any:
+    """A new value as written: tables inline (`hnsw = {m = 16}`), like lists."""
+    import tomlkit
+
+    if isinstance(value, dict):
+        inline = tomlkit.inline_table()
+        inline.update(value)
+        return inline
+    return tomlkit.item(value)
+
+
+def _new_table(pid: str, table: dict[str, Any]) -> Any:
+    """`[profiles.<pid>]` holding `table`, to append at the end of the document."""
+    import tomlkit
+
+    body = tomlkit.table()
+    for key, value in table.items():
+        body.add(key, _value(value))
+    profiles = tomlkit.table(is_super_table=True)  # renders no [profiles] header of its own
+    profiles.append(pid, body)
+    return profiles
+
+
+def _update(table: Any, new: dict[str, Any]) -> None:
+    """Make `table` hold `new`: keys whose value stays keep their bytes (and comments), a
+    changed value is replaced where it stands, a sub-table ([profiles.x.hnsw]) is updated
+    the same way, and a new key goes after the last key — tomlkit's own append would put
+    it after the table's trailing comments, which belong to the next table."""
+    from tomlkit.items import Table
+
+    for key in [k for k in table if k not in new]:
+        del table[key]
+    for key, value in new.items():
+        if key not in table:
+            _append(table, key, _value(value))
+        elif isinstance(table[key], Table) and isinstance(value, dict):
+            _update(table[key], value)
+        elif table[key] != value:
+            table[key] = _value(value)
+
+
+def _append(table: Any, key: str, value: Any) -> None:
+    from tomlkit.items import Table
+
+    body = getattr(table, "value", None)
+    last = next((k for k, v in reversed(getattr(body, "body", [])) if k is not None and not isinstance(v, Table)),
+                None)
+    if last is None:
+        table[key] = value
+    else:
+        body._insert_after(last, key, value)  # no public insert-after-key in tomlkit
+
+
+def _holds(out: str, want: dict[str, Any]) -> bool:
+    """Whether the text to write parses to exactly `want`."""
+    import tomllib
+
+    try:
+        after = tomllib.loads(out)
+    except tomllib.TOMLDecodeError:
+        return False
+    if after.get("profiles") == {}:  # the last profile went; an empty [profiles] header may stay
+        del after["profiles"]
+    return after == want
+
+
+def _expected(before: dict[str, Any], pid: str, table: dict[str, Any] | None) -> dict[str, Any]:
+    """The whole file's data as it must read after the write: only this profile changed."""
+    want = {**before, "profiles": {k: v for k, v in before.get("profiles", {}).items() if k != pid}}
+    if table is not None:
+        want["profiles"][pid] = table
+    if not want["profiles"]:
+        del want["profiles"]
+    return want

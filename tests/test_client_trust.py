@@ -315,7 +315,7 @@ def test_a_path_that_is_not_a_socket_is_refused(env, tmp_path):
 
 def test_the_checks_in_process(tmp_path, monkeypatch):
     """rpc's checks themselves: what passes and what does not, by name."""
-    from app import rpc
+    from app.daemon import trust as rpc
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
@@ -442,7 +442,7 @@ def test_a_daemon_that_never_takes_the_connection_gives_one_sentence(env, sockdi
 
 
 def test_a_pooled_connection_the_daemon_closed_is_not_reused(sockdir):
-    from app.remote import Channel
+    from app.daemon.client import Channel
 
     srv = Silent(sockdir / "d.sock")
     try:
@@ -467,7 +467,7 @@ def test_a_long_call_is_not_cut_off_while_the_daemon_answers_pings(sockdir):
     """Silence past the timeout during a long call makes the client ping; a daemon that
     answers keeps the call alive for as long as it runs, and the pongs never reach the
     caller."""
-    from app.remote import Channel, NoAnswer
+    from app.daemon.client import Channel, NoAnswer
 
     live = Silent(sockdir / "live.sock", answer_pings=True, delay=1.5)
     try:

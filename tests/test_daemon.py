@@ -451,7 +451,7 @@ def test_sigterm_during_a_job_checkpoints_it_and_exits_cleanly(people, ollama):
 def test_tui_connects_to_the_daemon(served):
     import asyncio
 
-    from app import remote
+    from app.daemon import proxy as remote
     from app.tui import LakehouseApp
     from core import config
     from test_tui import until
@@ -490,7 +490,7 @@ def _free_port() -> int:
 
 
 def test_protocol_doc_lists_every_method():
-    from app.daemon import _SERVER_METHODS, facade_methods
+    from app.daemon.methods import SERVER_METHODS as _SERVER_METHODS, facade_methods
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
     missing = [m for m in [*facade_methods(), *_SERVER_METHODS] if f"`{m}`" not in doc]

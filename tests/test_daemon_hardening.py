@@ -248,7 +248,7 @@ def test_a_client_that_never_reads_its_answers_stops_being_read_and_is_closed(pe
 
 # -- 6. logs: rate-limited, capped and rotated --------------------------------------------------
 def test_log_lines_are_rate_limited_and_the_log_is_rotated(tmp_path):
-    from app.daemon import _LimitedLog, setup_logging
+    from app.daemon.log import LimitedLog as _LimitedLog, setup_logging
 
     root = tmp_path / "root"
     root.mkdir()
@@ -436,7 +436,7 @@ def test_a_session_may_narrow_but_never_widen(people):
 def test_the_session_rule_holds_without_the_access_module(monkeypatch):
     import sys
 
-    from app.daemon import _access_rules
+    from app.daemon.methods import access_rules as _access_rules
 
     from core.profiles.store import Profile
 

@@ -94,7 +94,7 @@ def _text(s: str, roots) -> str:
 
 def _norm(v, roots):
     """A result as comparable JSON: the wire's own encoding, volatile parts replaced."""
-    from app import rpc
+    from app.daemon import wire as rpc
 
     if rpc.is_arrow_reader(v):
         v = v.read_all()
@@ -120,7 +120,7 @@ class Both:
     """Calls a facade method on L in-process and on R through the daemon, in that order."""
 
     def __init__(self, roots):
-        from app.remote import RemoteLakehouse
+        from app.daemon.proxy import RemoteLakehouse
 
         from core import Lakehouse
 
@@ -167,7 +167,7 @@ class Both:
 
 
 def _kind(v) -> str:
-    from app import rpc
+    from app.daemon import wire as rpc
 
     return "arrow" if rpc.is_arrow_table(v) or rpc.is_arrow_reader(v) else type(v).__name__
 
@@ -307,7 +307,7 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
 
 
 def _facade_methods():
-    from app.daemon import facade_methods
+    from app.daemon.methods import facade_methods
 
     return facade_methods()
 
@@ -316,7 +316,7 @@ def test_every_core_error_class_comes_back_as_itself():
     """Each LakehouseError subclass defined anywhere in core, through the daemon's error
     object and the proxy's decoder: same class, message and exit code; a name the peer
     makes up, or a class outside core, is only ever a plain LakehouseError."""
-    from app import remote, rpc
+    from app.daemon import wire as rpc
 
     from core.errors import LakehouseError
 
@@ -325,10 +325,10 @@ def test_every_core_error_class_comes_back_as_itself():
     for name, cls in classes.items():
         sent = cls(f"{name} happened — do something")
         wire = json.loads(rpc.line(rpc.core_error(7, sent)))
-        back = remote._core_error(wire["error"])
+        back = rpc.raised(wire["error"])
         assert type(back) is cls and str(back) == str(sent) and back.exit_code == sent.exit_code, name
     for hostile in ("Path", "os", "Popen", "__builtins__", "Lakehouse", "Config", "RemoteLakehouse", 7, None):
-        back = remote._core_error({"code": -32000, "message": "m", "data": {"type": hostile, "exit_code": 3}})
+        back = rpc.raised({"code": -32000, "message": "m", "data": {"type": hostile, "exit_code": 3}})
         assert type(back) is LakehouseError and back.exit_code == 3
     assert type(rpc.decode({"$type": "Column", "name": "a", "type": "INTEGER"})).__name__ == "Column"
     for hostile in ("Path", "Popen", "RemoteLakehouse", "NotFound"):
@@ -338,7 +338,7 @@ def test_every_core_error_class_comes_back_as_itself():
 
 def test_result_types_have_one_name_each():
     """The wire names classes by their bare name: two core classes must never share one."""
-    from app import rpc
+    from app.daemon import wire as rpc
 
     classes = rpc.all_core_classes()
     assert all(c.__module__.startswith("core.") for c in classes.values())

@@ -169,6 +169,19 @@ def test_create_edit_delete_leave_every_other_byte_of_a_hand_written_file(home):
             "")
 
 
+def test_a_profile_written_by_the_old_tomli_w_splicer_is_edited_in_place(tmp_path):
+    from core.profiles.store import write
+
+    path = tmp_path / "lakehouse.toml"
+    path.write_text('[sql]\nthreads = 2\n\n[profiles.analyst]\ndescription = "Numbers"\ndatasets = [\n'
+                    '    "timesheets",\n]\n\n[profiles.analyst.hnsw]\nef_search = 40\n')
+    write(path, "analyst", {"description": "Numbers", "datasets": ["timesheets"], "hnsw": {"ef_search": 40, "m": 8}})
+    assert path.read_text().endswith('[profiles.analyst.hnsw]\nef_search = 40\nm = 8\n')  # the sub-table stays one
+    write(path, "analyst", {"description": "Numbers", "datasets": ["timesheets", "x"]})
+    assert path.read_text() == ('[sql]\nthreads = 2\n\n[profiles.analyst]\ndescription = "Numbers"\n'
+                                'datasets = ["timesheets", "x"]\n')
+
+
 def test_profiles_written_inline_are_left_for_the_user_to_edit(home):
     home.mkdir(parents=True)
     path = home / "lakehouse.toml"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError, LakehouseError, NotFound
+from core.errors import ConfigError, Hint, LakehouseError, NotFound
 
 DEFAULT = "default"
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -147,8 +147,8 @@ def resolve(profiles: dict[str, Profile], pid: str | None) -> Profile:
     if pid == DEFAULT:
         return Profile(DEFAULT, "sees everything", defined=False)
     known = ", ".join([DEFAULT] + sorted(p for p in profiles if p != DEFAULT))
-    raise NotFound(f"no profile named {pid!r} — known profiles: {known}; create one with "
-                   f"`lakehouse profile create {pid} --datasets NAME,...`")
+    raise NotFound(f"no profile named {pid!r} — known profiles: {known}", hint=Hint(
+        "create one", "profile_save", {"pid": pid, "create": True, "datasets": "NAME,..."}))
 
 
 def problems(profile: Profile, datasets: list[str], indexes: list[str]) -> list[str]:
@@ -206,7 +206,7 @@ def write(path: Path, pid: str, table: dict[str, Any] | None) -> None:
         out = tomlkit.dumps(doc)
     except tomlkit.exceptions.TOMLKitError as e:
         raise LakehouseError(f"{path}: cannot write profile {pid!r} ({e}) — the file was left as it was") from None
-    if table is None and not text.endswith("\n\n"):  # the blank line that set off a last table goes with it
+    if not text.endswith("\n\n"):  # the blank line that set off a removed last table goes with it
         out = out.rstrip("\n") + "\n" if out.strip("\n") else ""
     if not _holds(out, _expected(before, pid, table)):
         raise LakehouseError(f"{path}: writing profile {pid!r} did not round-trip — the file was left as it was")

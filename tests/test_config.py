@@ -86,3 +86,15 @@ def test_cli_config_command_and_error_exit(cli, home):
     assert code == 2 and "Traceback" not in err
     assert err.strip() == (f"error: {home / 'lakehouse.toml'}: key 'ingest.row_group_rows' must be "
                            "an integer, got str 'big'")
+
+
+def test_reading_config_stays_light():
+    """core.config and the profile model are on the `lakehouse sql` fast path: tomlkit is
+    imported only when a profile is written, and no schema library at all."""
+    import subprocess
+    import sys
+
+    code = ("import sys, core.config, core.profiles.store\n"
+            "print(sorted(m for m in ('tomlkit', 'tomli_w', 'msgspec', 'pydantic', 'pydantic_settings') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

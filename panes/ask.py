@@ -66,7 +66,7 @@ class AskPane(Pane):
         try:
             r = self.lh.ask(question, mode=mode, on_token=on_token)
         except LakehouseError as e:
-            self.app.call_from_thread(self._finish, answer, literal(str(e), "red"), "")
+            self.app.call_from_thread(self._finish, answer, literal(said(e), "red"), "")
             return
         self.app.call_from_thread(self._finish, answer, _render(r), r.sql, r.citations)
 

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
+from core.errors import hint_text
 from core.text import inert, inert_in_place
 
 from .keys import bindings
@@ -40,10 +41,10 @@ def label(*parts: object) -> Text:
 
 
 def said(error: Exception) -> str:
-    """An error as a notification says it: its sentence, then what to do next when the
-    error carries a hint (core.errors.LakehouseError.hint)."""
-    hint = getattr(error, "hint", None)
-    return f"{error} — {hint}" if isinstance(hint, str) and hint else str(error)
+    """An error as the workstation says it: its sentence, then what to do next when it
+    carries a hint (core.errors.Hint, in plain words: the TUI has no commands to name)."""
+    hint = hint_text(error)
+    return f"{error} — {hint}" if hint else str(error)
 
 
 class TextInput(Input):

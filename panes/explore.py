@@ -170,7 +170,7 @@ class ExplorePane(Pane):
                 sample = self.lh.sql(f"SELECT * FROM {name} ORDER BY 1 DESC LIMIT 20")
                 text = line((name, "bold"), " — system table, queryable in SQL")
         except LakehouseError as e:
-            text, sample = literal(str(e), "red"), None
+            text, sample = literal(said(e), "red"), None
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_detail, data, text, sample)
 

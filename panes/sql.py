@@ -21,7 +21,7 @@ from core.query.export import format_of, write_result
 from core.query.history import recall, remember
 from core.text import count, inert_in_place
 
-from .base import FilterPicker, Pane, TextInput, data_table, inert_table, literal
+from .base import FilterPicker, Pane, TextInput, data_table, inert_table, literal, said
 from .keys import bindings, key_of
 
 DISPLAY_CAP = 100_000
@@ -205,7 +205,7 @@ class SqlPane(Pane):
             table = pa.Table.from_batches(kept, schema=reader.schema)
             shown = inert_table(table)  # what the table shows, made here: not on the event loop
         except (LakehouseError, RuntimeError) as e:  # ctrl+g arrives as DuckDB's "Interrupted!"
-            text = "query cancelled" if "interrupted" in str(e).lower() else f"error: {e}"
+            text = "query cancelled" if "interrupted" in str(e).lower() else f"error: {said(e)}"
             self.app.call_from_thread(self._failed, text)
             return
         elapsed = time.perf_counter() - t0
@@ -271,7 +271,7 @@ class SqlPane(Pane):
         try:
             n = write_result(self.lh.sql_stream(sql), fmt, path)
         except (LakehouseError, ValueError, OSError) as e:
-            self.app.call_from_thread(self._say, f"export failed: {e}", True)
+            self.app.call_from_thread(self._say, f"export failed: {said(e)}", True)
             return
         self.app.call_from_thread(self.app.notify, f"wrote {count(n, 'row')} to {path}")
         self.app.call_from_thread(self._say, f"wrote {count(n, 'row')} to {path}")

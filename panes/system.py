@@ -58,7 +58,7 @@ class SystemPane(Pane):
                           + (", ".join(f"{m['name']} ({m['size'] / 1e9:.1f} GB, until {m['expires_at'][11:19]})"
                                        for m in models["loaded"]) or "none"))
         except Exception as e:
-            ollama = literal(str(e), "red")
+            ollama = literal(said(e), "red")
         cache = lh.vector_cache()
         health = line(("storage", "bold"), f" {lh.root} · disk {usage['used'] / 1e9:.0f} of {usage['total'] / 1e9:.0f} GB "
                       f"used · profile {lh.profile.id}\n",

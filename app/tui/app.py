@@ -90,7 +90,7 @@ class LakehouseApp(App):
             lh = self.opener() if self.opener else Lakehouse.open(home=self.home, config_file=self.config_file,
                                                                   profile=self.profile_name)
         except LakehouseError as e:
-            self.call_from_thread(self._status, line(("cannot open the storage root:", "bold red"), f" {e}"))
+            self.call_from_thread(self._status, line(("cannot open the storage root:", "bold red"), f" {said(e)}"))
             return
         self.post_message(FacadeOpened(lh))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,3 +270,19 @@ class BackgroundHash:
         if isinstance(r, OSError):
             raise IngestError(f"cannot read the source while hashing it ({r.strerror or r})")
         return r
+
+
+def changed(path: Path, before: os.stat_result) -> bool:
+    """Whether the file at `path` is no longer the one `before` described (replaced,
+    grown, truncated or rewritten)."""
+    try:
+        now = path.stat()
+    except OSError:
+        return True
+    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != (
+        before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+
+
+def changed_error(path: Path) -> IngestError:
+    return IngestError(f"{path} changed while it was being ingested — try again when it is no "
+                       "longer being written")

@@ -506,10 +506,10 @@ def bench_queries(args, home: Path) -> dict:
     root = lh.root
     files = {}
     for t in TABLES:
-        fs = lh.catalog.files(t)
+        fs = lh.catalog.datasets.files(t)
         files[t] = [str(root / "tables" / t / f["path"]) for f in fs]
     res["files"] = {t: [os.path.relpath(f, root) for f in fs] for t, fs in files.items()}
-    res["rows_in_catalog"] = {t: (lh.catalog.get(t).row_count if lh.catalog.get(t) else None) for t in TABLES}
+    res["rows_in_catalog"] = {t: (lh.catalog.datasets.get(t).row_count if lh.catalog.datasets.get(t) else None) for t in TABLES}
     t_first, _ = _timeit(lambda: lh.sql("SELECT 1"))
     res["ours_open_ms"] = ms(t_open)
     res["ours_first_query_ms"] = ms(t_first)  # includes building the connection and its views
@@ -616,7 +616,7 @@ def measure_overhead(lh, con, home: Path, files: dict) -> dict:
 
     out["ours_select1_ms"] = med_ms(lambda: lh.sql("SELECT 1"), 200)
     out["duckdb_select1_ms"] = med_ms(lambda: con.sql("SELECT 1").to_arrow_table(), 200)
-    out["catalog_generation_ms"] = med_ms(lambda: lh.catalog.generation(), 500)
+    out["catalog_generation_ms"] = med_ms(lambda: lh.catalog.meta.generation(), 500)
     out["connection_check_ms"] = med_ms(lambda: eng._connection(), 500)  # generation + lock
     out["extract_statements_ms"] = med_ms(lambda: eng._check(QUERIES["q2"][1]), 500)
 
@@ -651,7 +651,7 @@ def measure_overhead(lh, con, home: Path, files: dict) -> dict:
                                                "autoload_known_extensions": False})
         c.close()
     out["duckdb_new_instance_ms"] = med_ms(new_instance, 10)  # the part of a rebuild that is DuckDB's own
-    out["catalog_snapshot_ms"] = med_ms(lambda: lh.catalog.snapshot(), 50)
+    out["catalog_snapshot_ms"] = med_ms(lambda: lh.catalog.datasets.snapshot(), 50)
 
     # A fresh facade: open, then the first query (builds the connection), then the next.
     opens, firsts, seconds = [], [], []
@@ -738,7 +738,7 @@ def _call(desc: str, fn, errors: list):
 
 
 def _active_files(lh, name: str) -> dict:
-    return {f["path"]: int(f.get("size") or 0) for f in lh.catalog.files(name)}
+    return {f["path"]: int(f.get("size") or 0) for f in lh.catalog.datasets.files(name)}
 
 
 def bench_mutations(args, home: Path, results: dict) -> dict:
@@ -918,8 +918,8 @@ def bench_pinned(args, home: Path, results: dict, errors: list) -> dict:
     out: dict = {"home": str(home), "repeat": n, "queries": {}, "notes": []}
     lh = Lakehouse.open(home=home)
     try:
-        files = {t: [str(lh.root / "tables" / t / f["path"]) for f in lh.catalog.files(t)] for t in TABLES}
-        pre = sorted(lh.catalog.pinned())
+        files = {t: [str(lh.root / "tables" / t / f["path"]) for f in lh.catalog.datasets.files(t)] for t in TABLES}
+        pre = sorted(lh.catalog.datasets.pinned())
         out["pinned_before"] = pre
         if pre:
             out["notes"].append(f"already pinned before this section: {', '.join(pre)} (unpinned for the "
@@ -977,7 +977,7 @@ def bench_pinned(args, home: Path, results: dict, errors: list) -> dict:
         finally:
             for t in TABLES:
                 _call(f"lh.unpin({t!r})", lambda: lh.unpin(t), errors)
-            out["pinned_after_cleanup"] = sorted(lh.catalog.pinned())
+            out["pinned_after_cleanup"] = sorted(lh.catalog.datasets.pinned())
     finally:
         lh.close()
 

@@ -132,8 +132,8 @@ def test_retry_job_retries_exactly_the_retryable_operations(lh, monkeypatch):
 
     def failed_job(method) -> str:
         job_id = f"failed{next(ids):06d}"
-        lh.catalog.add_job(job_id, "ingest", "x", os.getpid(), json.dumps({"method": method, "kwargs": {}}))
-        lh.catalog.finish_job(job_id, "failed", "it broke")
+        lh.catalog.jobs.add(job_id, "ingest", "x", os.getpid(), json.dumps({"method": method, "kwargs": {}}))
+        lh.catalog.jobs.finish(job_id, "failed", "it broke")
         return job_id
 
     for name in sorted(api.OPERATIONS) + ["_use", "__init__", "retry", ["ingest"], None]:

@@ -18,7 +18,7 @@ def refused(lh, path, **kw):
 
 
 def assert_nothing_written(lh, home, name):
-    assert lh.catalog.get(name) is None
+    assert lh.catalog.datasets.get(name) is None
     assert not (home / "tables" / name).exists()
 
 

@@ -152,7 +152,7 @@ def assert_refused_as_changed(lh, home, res, p, ds):
     assert [r.status for r in res] == ["failed"], res
     assert res[0].message == (f"{p} changed while it was being ingested — try again when it is no "
                               "longer being written")
-    assert lh.catalog.get(ds) is None and not (home / "tables" / ds).exists()
+    assert lh.catalog.datasets.get(ds) is None and not (home / "tables" / ds).exists()
 
 
 def test_a_file_that_grows_between_hash_and_read_is_refused(lh, home, data, hooks):
@@ -162,7 +162,7 @@ def test_a_file_that_grows_between_hash_and_read_is_refused(lh, home, data, hook
     hooks.clear()
     res = lh.ingest([p])  # once it is still, it is read, and its hash is of what was read
     assert [r.status for r in res] == ["ingested"] and values(lh, "grow") == [1, 2, 3]
-    assert lh.catalog.has_source("grow", sha(p))
+    assert lh.catalog.datasets.has_source("grow", sha(p))
 
 
 @pytest.mark.parametrize("hash_up_front", [True, False])
@@ -184,7 +184,7 @@ def test_a_file_that_grows_during_the_read_is_refused(lh, home, data, hooks, mon
     hooks.clear()
     res = lh.ingest([p])
     assert [r.status for r in res] == ["ingested"] and res[0].rows == 6000
-    assert lh.catalog.has_source("big", sha(p))
+    assert lh.catalog.datasets.has_source("big", sha(p))
 
 
 def test_a_document_that_changes_while_read_is_refused(lh, home, data, hooks):
@@ -196,7 +196,7 @@ def test_a_document_that_changes_while_read_is_refused(lh, home, data, hooks):
                               "longer being written")
     hooks.clear()
     assert [r.status for r in lh.ingest([p])] == ["ingested"]
-    assert lh.catalog.has_source("documents", sha(p))
+    assert lh.catalog.datasets.has_source("documents", sha(p))
 
 
 # -- decompression bombs ------------------------------------------------------------------

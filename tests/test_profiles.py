@@ -303,13 +303,13 @@ def test_a_failed_step_names_itself_and_leaves_the_previous_profile_active(root)
                                                  r"dataset 'nothere' matches no dataset — docs-assistant is still "
                                                  "the active profile"):
             lh.activate("broken")
-        assert lh.catalog.meta("active_profile") == "docs-assistant"
+        assert lh.catalog.meta.get("active_profile") == "docs-assistant"
         hnsw = root / "vectors" / "resumes" / "g1" / "hnsw.bin"
         hnsw.write_bytes(hnsw.read_bytes()[:100])
     with Lakehouse.open(home=root, profile="default") as lh:
         with pytest.raises(LakehouseError, match=r"failed at step 'indexes': resumes g1: hnsw.bin is truncated"):
             lh.activate("staffing-recruiter")
-        assert lh.catalog.meta("active_profile") == "docs-assistant"
+        assert lh.catalog.meta.get("active_profile") == "docs-assistant"
 
 
 def test_a_second_activation_while_one_runs_is_refused(root):
@@ -321,7 +321,7 @@ def test_a_second_activation_while_one_runs_is_refused(root):
         with Lakehouse.open(home=root) as lh:
             with pytest.raises(LakehouseError, match="another profile activation is running"):
                 lh.activate("docs-assistant")
-            assert lh.catalog.meta("active_profile") is None
+            assert lh.catalog.meta.get("active_profile") is None
     finally:
         os.close(fd)
 
@@ -380,7 +380,7 @@ def test_audit_writes_are_batched_and_survive_a_crash_after_the_interval(root):
     code = ("import os, signal, time\nfrom core import Lakehouse\n"
             f"lh = Lakehouse.open(home={str(root)!r}, profile='docs-assistant')\n"
             "lh.sql('SELECT 1')\n"
-            "assert lh.catalog.audit('docs-assistant') == []  # not written on the hot path\n"
+            "assert lh.catalog.audit.recent('docs-assistant') == []  # not written on the hot path\n"
             "time.sleep(1.5)\n"
             "os.kill(os.getpid(), signal.SIGKILL)\n")
     p = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent)
@@ -408,7 +408,7 @@ def test_a_cancelled_activation_leaves_the_previous_profile_active(root):
         with pytest.raises(Cancelled):
             lh.activate("staffing-recruiter", cancel=cancel,
                         progress=lambda ev: ev.message.startswith("indexes") and cancel.set())
-        assert lh.catalog.meta("active_profile") == "docs-assistant" and lh.profile.id == "docs-assistant"
+        assert lh.catalog.meta.get("active_profile") == "docs-assistant" and lh.profile.id == "docs-assistant"
         assert [j.status for j in lh.jobs() if j.kind == "activate"][:1] == ["succeeded"]
 
 

@@ -155,11 +155,11 @@ def test_a_forged_table_for_a_new_name_is_not_taken_as_a_dataset(home, data):
     with Lakehouse.open(home=home) as lh:
         [note] = lh.recovery_notes
         assert "planted: the table at" in note and "not taken as a dataset" in note
-        assert lh.catalog.get("planted") is None
+        assert lh.catalog.datasets.get("planted") is None
         [r] = lh.ingest([write(data / "planted.csv", "x\n3\n")], name="planted")
         assert r.status == "failed" and "not taken as a dataset" in r.message
         assert r.message.endswith("nothing was written")
-        assert lh.catalog.get("planted") is None
+        assert lh.catalog.datasets.get("planted") is None
 
 
 # -- legit commits a crash left unregistered still roll forward ----------------------------------
@@ -194,7 +194,7 @@ def test_a_killed_delete_and_compaction_roll_forward_without_errors(home, data):
     with Lakehouse.open(home=home) as lh:
         assert lh.recovery_notes == [f"people: registered version {v + 2}, which a crash left unregistered"]
         assert lh.sql("SELECT id FROM people").to_pylist() == [{"id": "P9"}]
-        assert _recovery_errors(lh) == [] and lh.catalog.commit_intents("people") == {}
+        assert _recovery_errors(lh) == [] and lh.catalog.intents.get("people") == {}
 
 
 def test_a_forged_commit_after_a_killed_one_rolls_forward_only_ours(home, data):
@@ -290,4 +290,4 @@ def test_recovery_notes_are_shown_only_to_profiles_that_see_the_dataset(home, da
         with Lakehouse.open(home=home, profile=profile) as lh:
             expected = [f"{name}: registered version 0, which a crash left unregistered"]
             assert lh.recovery_notes == (expected if shown else [])
-            assert lh.catalog.get(name).row_count == 1  # recovered all the same
+            assert lh.catalog.datasets.get(name).row_count == 1  # recovered all the same

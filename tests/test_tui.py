@@ -363,7 +363,7 @@ def test_system_pane_retries_a_failed_job(people_home, data):
             jobs.focus()
             jobs.highlighted = pane.job_ids.index(failed)
             await pilot.press("t")
-            await until(pilot, lambda: app.lh.catalog.get("staff") is not None)
+            await until(pilot, lambda: app.lh.catalog.datasets.get("staff") is not None)
             assert app.lh.sql("SELECT count(*) AS n FROM staff").to_pylist() == [{"n": 2}]
             # the job list, not a notification (those expire on a clock a loaded machine can outrun)
             await until(pilot, lambda: any(j.kind == "ingest" and j.status == "succeeded" and

@@ -154,7 +154,7 @@ def test_promote_rollback_and_drop(people):
         people.promote("people", 9)
     assert people.drop_index("people", 3) == "dropped people g3"
     assert not (people.root / "vectors" / "people" / "g3").exists()
-    events = [e["action"] for e in people.catalog.index_events("people")]
+    events = [e["action"] for e in people.catalog.indexes.events("people")]
     assert events.count("promote") >= 3 and "rollback" in events and "drop" in events
     t = people.sql("SELECT gen, active FROM _indexes WHERE index_name = 'people' ORDER BY gen")
     assert t.to_pylist() == [{"gen": 1, "active": True}, {"gen": 2, "active": False}]

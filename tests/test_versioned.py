@@ -137,7 +137,7 @@ def test_update_rewrites_one_small_file_not_the_table(home, data):
                f"FROM range(150000)) TO '{big}' (HEADER)")
     with Lakehouse.open(home=home) as lh:
         lh.ingest([big], key="id")
-        files = lh.catalog.files("wide")
+        files = lh.catalog.datasets.files("wide")
         assert len(files) >= 4
         total = sum(f["size"] for f in files)
         res = lh.update("wide", "K77", {"txt": "changed"})
@@ -194,7 +194,7 @@ def test_restore_makes_an_old_state_current_as_a_new_version(people):
 def test_compact_merges_small_files_and_time_travel_survives_vacuum(lh, data):
     for i in range(4):
         lh.ingest([write(data / f"part{i}.csv", f"id,v\n{i},{i}\n")], name="parts", mode="append")
-    assert len(lh.catalog.files("parts")) == 4
+    assert len(lh.catalog.datasets.files("parts")) == 4
     r = lh.compact("parts", vacuum=True)  # default retention: 7 days
     assert (r["files_before"], r["files_after"], r["vacuumed_files"]) == (4, 1, 0)
     assert lh.sql("SELECT sum(v) AS s FROM parts").to_pylist() == [{"s": 6}]
@@ -220,7 +220,7 @@ def test_auto_compaction_after_many_small_files(home, data):
         for i in range(1, 5):
             lh.ingest([write(data / f"k{i}.csv", f"id,v\n{i},{i}\n")], name="kk", mode="upsert")
             lh.update("kk", str(i), {"v": str(i * 10)})
-        assert len(lh.catalog.files("kk")) <= 3
+        assert len(lh.catalog.datasets.files("kk")) <= 3
         assert "OPTIMIZE" in [v["operation"] for v in lh.versions("kk")]
         assert lh.sql("SELECT sum(v) AS s FROM kk").to_pylist() == [{"s": 100}]
 
@@ -329,8 +329,8 @@ def test_upserts_keep_keyed_files_small(home, data):
                f"TO '{upd}' (HEADER)")
     with Lakehouse.open(home=home) as lh:
         lh.ingest([base], key="id")
-        n_files = len(lh.catalog.files("base"))
+        n_files = len(lh.catalog.datasets.files("base"))
         [r] = lh.ingest([upd], name="base", mode="upsert")
         assert r.status == "ingested"
-        assert len(lh.catalog.files("base")) >= n_files - 1
+        assert len(lh.catalog.datasets.files("base")) >= n_files - 1
         assert lh.sql("SELECT count(*) AS n FROM base WHERE txt = 'new'").to_pylist() == [{"n": 3000}]

@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 
-from core.storage.catalog import now
+from core.storage.db import now
 from core.errors import LakehouseError, NotFound, OllamaError
 from core.models import AskResult, Citation
 from core.names import quote_ident
@@ -63,7 +63,7 @@ class Asker:
 
     # -- the schema the model sees --------------------------------------------------------
     def _schemas(self) -> dict[str, str]:
-        gen = self.lh.catalog.generation()
+        gen = self.lh.catalog.meta.generation()
         if self._schema_cache and self._schema_cache[0] == gen:
             return self._schema_cache[1]
         n = self.cfg.get("ask.sample_values")
@@ -108,7 +108,7 @@ class Asker:
         """Accepted question->SQL pairs that read only what this profile sees (another
         profile's example would show its datasets to this one's model)."""
         n = self.cfg.get("ask.examples")
-        past = [a for a in self.lh.catalog.accepted_asks() if _reads_only(a["sql"], tables)]
+        past = [a for a in self.lh.catalog.asks.accepted() if _reads_only(a["sql"], tables)]
         if not n or not past:
             return ""
         q = _words(question)
@@ -303,7 +303,7 @@ class Asker:
         return result
 
     def _record(self, r: AskResult) -> None:
-        self.lh.catalog.add_ask({
+        self.lh.catalog.asks.add({
             "id": r.id, "ts": now(), "question": r.question, "mode": r.mode, "reason": r.reason, "sql": r.sql,
             "row_count": r.row_count,
             "citations_json": json.dumps([{"n": c.n, "dataset": c.dataset, "row_key": c.row_key,

@@ -62,7 +62,7 @@ class Mutator:
 
     # -- helpers ------------------------------------------------------------------
     def _dataset(self, name: str) -> Dataset:
-        return self.catalog.require(name)
+        return self.catalog.datasets.require(name)
 
     def _keyed(self, name: str, key: str | list[str]) -> tuple[Dataset, dict[str, Any]]:
         """The dataset and {key column: typed value} for a key given as text."""
@@ -124,7 +124,7 @@ class Mutator:
     def _current_row(self, ds: Dataset, key: dict[str, Any]) -> dict | None:
         """The record's current values, from the data files of the catalog's version."""
         con = self._duck()
-        files = [str(self.tables.path(ds.name) / f["path"]) for f in self.catalog.files(ds.name)]
+        files = [str(self.tables.path(ds.name) / f["path"]) for f in self.catalog.datasets.files(ds.name)]
         if not files:
             return None
         where = " AND ".join(f"{quote_ident(k)} = ?" for k in key)
@@ -145,7 +145,7 @@ class Mutator:
         """Run one Delta commit under the write lock and register it."""
         with write_lock(self.root):
             recover_dataset(self.catalog, self.tables, ds.name)
-            before = {f["path"] for f in self.catalog.files(ds.name)}
+            before = {f["path"] for f in self.catalog.datasets.files(ds.name)}
             crash_point("before_delta_commit")
             snap = action()
             register(self.catalog, ds.name, snap, meta)
@@ -222,7 +222,7 @@ class Mutator:
         record the restore brings back has old values None; one it removes, new None).
         Past RESTORE_JOURNAL_MAX field events the summary says how many were not listed."""
         con = self._duck()
-        files = [str(self.tables.path(ds.name) / f["path"]) for f in self.catalog.files(ds.name)]
+        files = [str(self.tables.path(ds.name) / f["path"]) for f in self.catalog.datasets.files(ds.name)]
         cur = con.read_parquet(files, union_by_name=True) if files else None
         if cur is None:
             return []
@@ -271,7 +271,7 @@ class Mutator:
         out: dict[str, Any] = {"dataset": name}
         with write_lock(self.root):
             recover_dataset(self.catalog, self.tables, name)
-            before = len(self.catalog.files(name))
+            before = len(self.catalog.datasets.files(name))
             meta = {"source": "compact", "mode": "compact", "actor": "", "reason": "compact"}
             snap, metrics = self.tables.compact(name, self.target_mb(ds), meta)
             if snap.version != ds.table_version:
@@ -281,8 +281,8 @@ class Mutator:
                        files_removed=int(metrics.get("numFilesRemoved", 0)), table_version=snap.version)
             if vacuum:
                 snap, removed = self.tables.vacuum(name, retain)
-                if snap.version != self.catalog.get(name).table_version:
-                    self.catalog.update_stats(name, columns=self.catalog.get(name).columns,
+                if snap.version != self.catalog.datasets.get(name).table_version:
+                    self.catalog.datasets.update_stats(name, columns=self.catalog.datasets.get(name).columns,
                                               table_version=snap.version, files=snap.files,
                                               rows=snap.rows, nbytes=snap.bytes, reader=snap.reader)
                 out.update(vacuumed_files=len(removed), retain_hours=retain, table_version=snap.version)
@@ -292,9 +292,9 @@ class Mutator:
         limit = self.config.get("tables.auto_compact_files")
         if not limit:
             return
-        ds = self.catalog.get(name)
+        ds = self.catalog.datasets.get(name)
         small = min(self.config.get("tables.small_file_mb"), max(self.target_mb(ds) // 2, 1)) * 2**20
-        if sum(1 for f in self.catalog.files(name) if f["size"] < small) > limit:
+        if sum(1 for f in self.catalog.datasets.files(name) if f["size"] < small) > limit:
             self.compact(name)
 
 

@@ -14,10 +14,10 @@ from core.storage.tables import Snapshot
 def register(catalog: Catalog, name: str, snap: Snapshot, meta: dict, *,
              sources: list[dict] | None = None, primary_key: list[str] | None = None) -> None:
     crash_point("after_delta_commit")
-    prev = catalog.get(name)
+    prev = catalog.datasets.get(name)
     events = events_for_commit(meta, snap.operation, snap.metrics, prev.row_count if prev else 0,
                                snap.rows)
-    catalog.register_commit(
+    catalog.datasets.register_commit(
         name=name, kind=meta.get("kind", "table"), fmt=meta.get("format", ""),
         columns=columns_of_arrow(snap.arrow_schema), table_version=snap.version, files=snap.files,
         rows=snap.rows, nbytes=snap.bytes, sources=sources or [], job_id=meta.get("job", ""),

@@ -99,7 +99,7 @@ def ingest_documents(ing, dataset: str, plans: list, mode: str | None,
     results: list[IngestResult] = []
     try:
         with ing.jobs.run("ingest", dataset, listener, cancel) as job:
-            existing = ing.catalog.get(dataset)
+            existing = ing.catalog.datasets.get(dataset)
             if existing is not None and existing.kind != "documents":
                 raise IngestError(f"dataset {dataset} holds table rows, not documents — "
                                   "ingest documents with another --name")
@@ -149,7 +149,7 @@ def _read_all(ing, dataset: str, plans: list, mode: str | None, job: Job,
             except OSError as e:
                 raise IngestError(f"{plan.path}: cannot be read ({e.strerror})") from None
             sc = scan(plan.path, plan.fmt)
-            if mode != "replace" and ing.catalog.has_source(dataset, sc.sha256):
+            if mode != "replace" and ing.catalog.datasets.has_source(dataset, sc.sha256):
                 res.status = "unchanged"
                 res.message = (f"{plan.path} is already ingested in {dataset} "
                                "(identical bytes) — nothing written")
@@ -161,7 +161,7 @@ def _read_all(ing, dataset: str, plans: list, mode: str | None, job: Job,
                 raise changed_error(plan.path)
         except IngestError as e:
             res.message = str(e)
-            ing.catalog.add_error("ingest", str(e), dataset=dataset, job_id=job.id)
+            ing.catalog.errors.add("ingest", str(e), dataset=dataset, job_id=job.id)
             continue
         rows.extend(doc_rows)
         sources.append({"uri": str(plan.path), "sha256": sc.sha256, "bytes": sc.bytes,

@@ -130,7 +130,7 @@ class Ingestor:
                 f = detect_format(path, fmt)
             except IngestError as e:
                 if explicit:
-                    self.catalog.add_error("ingest", str(e))
+                    self.catalog.errors.add("ingest", str(e))
                     results.append(IngestResult(str(path), name or "", "failed", message=str(e)))
                 else:  # a stray file in a walked directory is not worth failing for
                     results.append(IngestResult(str(path), "", "skipped",
@@ -181,17 +181,17 @@ class Ingestor:
                 # this size is already in the dataset (or hashing is cheap); otherwise hash
                 # on the other core while the rows stream.
                 sha, hasher = None, None
-                if stat.st_size <= _HASH_INLINE or self.catalog.has_source_size(plan.dataset, stat.st_size):
+                if stat.st_size <= _HASH_INLINE or self.catalog.datasets.has_source_size(plan.dataset, stat.st_size):
                     sha = self._hash(plan.path)
                     if changed(plan.path, stat):
                         raise changed_error(plan.path)
-                    if self.catalog.has_source(plan.dataset, sha):
+                    if self.catalog.datasets.has_source(plan.dataset, sha):
                         result.status = "unchanged"
                         result.message = (f"{plan.path} is already ingested in {plan.dataset} "
                                           "(identical bytes) — nothing written")
                         job.progress(message=result.message, force=True)
                         return result
-                existing = self.catalog.get(plan.dataset)
+                existing = self.catalog.datasets.get(plan.dataset)
                 mode = mode or "create"
                 if mode == "create" and existing is not None:
                     raise IngestError(

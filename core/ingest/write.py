@@ -81,11 +81,11 @@ class TableWrite:
         """Under the write lock: another process may have written this dataset since the
         plan was made (two ingests of the same file started together)."""
         catalog, dataset, source_meta, hasher = self.ing.catalog, self.dataset, self.source_meta, self.hasher
-        if catalog.has_source_size(dataset, source_meta["bytes"]):
+        if catalog.datasets.has_source_size(dataset, source_meta["bytes"]):
             sha = source_meta["sha256"] or (hasher.result() if hasher else None)
-            if sha and catalog.has_source(dataset, sha):
+            if sha and catalog.datasets.has_source(dataset, sha):
                 raise AlreadyIngested()
-        existing = catalog.get(dataset)
+        existing = catalog.datasets.get(dataset)
         if self.mode == "create" and existing is not None:
             raise IngestError(f"dataset {dataset} was just created by another process (from "
                               f"{existing.source_uri}) — use --mode append to add these rows or "

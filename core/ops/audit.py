@@ -8,8 +8,11 @@ loses at most the last interval's entries.
 from __future__ import annotations
 
 import threading
+import time
 
-from core.storage.catalog import Catalog, now
+from core.errors import LakehouseError
+from core.storage.catalog import Catalog
+from core.storage.db import now
 
 
 class AuditLog:
@@ -30,6 +33,49 @@ class AuditLog:
                 self._thread = threading.Thread(target=self._run, name="audit-flush", daemon=True)
                 self._thread.start()
 
+    def timed(self, action: str, targets, statement: str, fn, rows=None):
+        """Run a data access and record it (ok, refused or failed). `targets` may be a
+        callable, asked after the access; `rows` counts what it returned."""
+        t0 = time.perf_counter()
+        try:
+            out = fn()
+        except LakehouseError as e:
+            targets = targets() if callable(targets) else targets
+            self.record(action, targets, statement, None, (time.perf_counter() - t0) * 1000,
+                        "refused" if e.refused else "failed", str(e))
+            raise
+        n = rows(out) if rows else None
+        targets = targets() if callable(targets) else targets
+        self.record(action, targets, statement, n, (time.perf_counter() - t0) * 1000)
+        return out
+
+    def streamed(self, action: str, targets, statement: str, open_reader):
+        """Like `timed` for a pyarrow.RecordBatchReader: the entry is recorded when the
+        stream ends (also when the reader stopped early), with the rows it carried."""
+        import pyarrow as pa
+
+        t0 = time.perf_counter()
+        try:
+            rdr = open_reader()
+        except LakehouseError as e:
+            self.record(action, targets(), statement, None, (time.perf_counter() - t0) * 1000,
+                        "refused" if e.refused else "failed", str(e))
+            raise
+        touched = targets()
+
+        def counted():
+            n, outcome, error = 0, "ok", None
+            try:
+                for b in rdr:
+                    n += b.num_rows
+                    yield b
+            except LakehouseError as e:  # failed while rows streamed (a cast, an interrupt)
+                outcome, error = "failed", str(e)
+                raise
+            finally:  # also when the reader stopped early (`| head`)
+                self.record(action, touched, statement, n, (time.perf_counter() - t0) * 1000, outcome, error)
+        return pa.RecordBatchReader.from_batches(rdr.schema, counted())
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.flush()
@@ -39,7 +85,7 @@ class AuditLog:
             batch, self._buf = self._buf, []
         if batch:
             try:
-                self.catalog.add_audit(batch)
+                self.catalog.audit.add(batch)
             except Exception:  # the catalog is busy or closing: keep the entries for the next flush
                 with self._lock:
                     self._buf[:0] = batch

@@ -129,7 +129,7 @@ class Job:
 
     def _requested(self) -> bool:
         """Record progress; True when a cancel of this job or a parent was asked for in the catalog."""
-        if self._catalog.update_job(self.id, self.done, self.total, self.unit, self.message):
+        if self._catalog.jobs.update(self.id, self.done, self.total, self.unit, self.message):
             return True
         return self._parent is not None and self._parent._requested()
 
@@ -203,45 +203,45 @@ class Jobs:
             cancel: threading.Event | None = None, job_id: str | None = None) -> Iterator[Job]:
         """A job; `job_id` lets a parent process name the job it started in a child."""
         job = Job(self._catalog, kind, target, listener, cancel, job_id)
-        self._catalog.add_job(job.id, kind, target, os.getpid(), recorded_call(), self._owner())
+        self._catalog.jobs.add(job.id, kind, target, os.getpid(), recorded_call(), self._owner())
         token = _RUNNING.set(job)
         try:
             yield job
         except Cancelled as e:
-            self._catalog.finish_job(job.id, "cancelled", str(e))
+            self._catalog.jobs.finish(job.id, "cancelled", str(e))
             raise
         except LakehouseError as e:
-            self._catalog.finish_job(job.id, "failed", str(e))
-            self._catalog.add_error(kind, str(e), dataset=target, job_id=job.id)
+            self._catalog.jobs.finish(job.id, "failed", str(e))
+            self._catalog.errors.add(kind, str(e), dataset=target, job_id=job.id)
             raise
         except BaseException as e:  # a bug or an interrupt: still findable in one call
             msg = f"{kind} of {target} failed unexpectedly: {type(e).__name__}: {e}"
-            self._catalog.finish_job(job.id, "failed", msg)
-            self._catalog.add_error(kind, msg, dataset=target, job_id=job.id,
+            self._catalog.jobs.finish(job.id, "failed", msg)
+            self._catalog.errors.add(kind, msg, dataset=target, job_id=job.id,
                                     detail=traceback.format_exc())
             raise
         else:
-            self._catalog.update_job(job.id, job.done, job.total, job.unit, job.message)
-            self._catalog.finish_job(job.id, "succeeded", job.message)
+            self._catalog.jobs.update(job.id, job.done, job.total, job.unit, job.message)
+            self._catalog.jobs.finish(job.id, "succeeded", job.message)
         finally:
             _RUNNING.reset(token)
-            self._catalog.prune_jobs(self._keep)
+            self._catalog.jobs.prune(self._keep)
 
     def list(self, limit: int = 50) -> list[JobInfo]:
-        jobs = self._catalog.jobs(limit)
+        jobs = self._catalog.jobs.recent(limit)
         stale = [j.id for j in jobs if j.status == "running" and not _alive(j.pid)]
         if stale:
-            self._catalog.mark_interrupted(stale)
-            jobs = self._catalog.jobs(limit)
+            self._catalog.jobs.mark_interrupted(stale)
+            jobs = self._catalog.jobs.recent(limit)
         return jobs
 
     def cancel(self, job_id: str) -> bool:
-        return self._catalog.request_cancel(job_id)
+        return self._catalog.jobs.request_cancel(job_id)
 
     def get(self, job_id: str) -> JobInfo | None:
         """One job, with a running job whose process died shown as interrupted."""
-        job = self._catalog.job(job_id)
+        job = self._catalog.jobs.get(job_id)
         if job is not None and job.status == "running" and not _alive(job.pid):
-            self._catalog.mark_interrupted([job_id])
-            job = self._catalog.job(job_id)
+            self._catalog.jobs.mark_interrupted([job_id])
+            job = self._catalog.jobs.get(job_id)
         return job

@@ -22,8 +22,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
-from core.errors import Cancelled, LakehouseError, OllamaError
+from core.errors import Cancelled, Hint, LakehouseError, OllamaError
 from core.storage.locks import try_lock
 
 STEPS = ("check", "indexes", "embedders", "chat model", "unload", "switch")
@@ -31,6 +34,19 @@ STEPS = ("check", "indexes", "embedders", "chat model", "unload", "switch")
 
 class StepFailed(LakehouseError):
     pass
+
+
+@dataclass
+class Services:
+    """What an activation works with — the facade's parts, not the facade."""
+    root: Path
+    config: Any
+    catalog: Any  # core.storage.catalog.Catalog
+    jobs: Any  # core.ops.jobs.Jobs
+    audit_log: Any  # core.ops.audit.AuditLog
+    new_engine: Callable  # profile -> a SQL engine scoped to it
+    loaded_vectors: Callable  # () -> the vector layer in use, or None (what is loaded stays loaded)
+    switch: Callable  # (profile, engine, vectors): make them the reader's, once every step passed
 
 
 def _cancellable(job, fn):
@@ -53,24 +69,24 @@ def _cancellable(job, fn):
     return box.get("result")
 
 
-def activate(lh, pid: str, listener=None, cancel=None, job_id: str | None = None) -> dict:
+def activate(svc: Services, pid: str, listener=None, cancel=None, job_id: str | None = None) -> dict:
     """Activate profile `pid` for the storage root; return the steps' outcomes."""
     from core.profiles import store as prof
-    target = prof.resolve(lh.config.profiles, pid)
-    fd = try_lock(lh.root / ".activate.lock")
+    target = prof.resolve(svc.config.profiles, pid)
+    fd = try_lock(svc.root / ".activate.lock")
     if fd is None:
-        running = [j for j in lh._jobs.list(20) if j.kind == "activate" and j.status == "running"]
+        running = [j for j in svc.jobs.list(20) if j.kind == "activate" and j.status == "running"]
         which = f" (job {running[0].id}, profile {running[0].target})" if running else ""
-        raise LakehouseError(f"another profile activation is running{which} — wait for it, or cancel it "
-                             "with `lakehouse jobs cancel ID`")
-    run = _Activation(lh, target, cancel)
+        raise LakehouseError(f"another profile activation is running{which}", hint=Hint(
+            "wait for it, or cancel it", "cancel_job", {"job_id": running[0].id if running else "ID"}))
+    run = _Activation(svc, target, cancel)
     try:
-        with lh._jobs.run("activate", target.id, listener, cancel, job_id) as job:
+        with svc.jobs.run("activate", target.id, listener, cancel, job_id) as job:
             run.job = job
             for i, name in enumerate(STEPS):
                 run.step(i, name)
             job.progress(len(STEPS), len(STEPS), "steps", f"{target.id} is active", force=True)
-            lh.audit_log.record("activate", [target.id], f"{run.previous} -> {target.id}", None,
+            svc.audit_log.record("activate", [target.id], f"{run.previous} -> {target.id}", None,
                                 (time.perf_counter() - run.t_start) * 1000)
             return {"job_id": job.id, "profile": target.id, "previous": run.previous, "steps": run.done,
                     "seconds": round(time.perf_counter() - run.t_start, 3)}
@@ -84,21 +100,21 @@ class _Activation:
     """One activation's state; a method per step, run in STEPS order. Each records its
     outcome in `done`; a failure names its step and leaves the previous profile active."""
 
-    def __init__(self, lh, target, cancel):
+    def __init__(self, svc: Services, target, cancel):
         from core.profiles import store as prof
         from core.ollama import Ollama
 
-        self.lh, self.target, self.cancel = lh, target, cancel
-        self.previous = lh.catalog.meta("active_profile") or prof.DEFAULT
+        self.svc, self.target, self.cancel = svc, target, cancel
+        self.previous = svc.catalog.meta.get("active_profile") or prof.DEFAULT
         self.done: dict[str, str] = {}
         self.t_start = time.perf_counter()
         self.job = None
         self.engine = self.vec = None
         self.handed = False  # the engine and vectors belong to the facade once switched
-        self.ollama = Ollama.from_config(lh.config)
+        self.ollama = Ollama.from_config(svc.config)
         self.reachable = False
-        self.keep_alive = target.keep_alive or lh.config.get("ollama.keep_alive")
-        self.chat_model = target.chat_model or lh.config.get("ollama.chat_model")
+        self.keep_alive = target.keep_alive or svc.config.get("ollama.keep_alive")
+        self.chat_model = target.chat_model or svc.config.get("ollama.chat_model")
 
     _MESSAGES = {"check": "bindings", "indexes": "loading the active generations",
                  "embedders": "checking the embedders"}
@@ -119,8 +135,8 @@ class _Activation:
 
     def _check(self) -> str:
         from core.profiles import store as prof
-        datasets = [d.name for d in self.lh.catalog.datasets()]
-        indexes = [i["name"] for i in self.lh.catalog.indexes()]
+        datasets = [d.name for d in self.svc.catalog.datasets.all()]
+        indexes = [i["name"] for i in self.svc.catalog.indexes.all()]
         issues = prof.problems(self.target, datasets, indexes) if self.target.defined else []
         fatal = [i for i in issues if prof.is_fatal(i)]
         if fatal:
@@ -132,11 +148,11 @@ class _Activation:
         facade when every step has passed (generations already loaded are kept)."""
         from core.vectors.manager import Vectors
 
-        lh = self.lh
-        self.engine = engine = lh.new_engine(self.target)
-        self.vec = vec = Vectors(lh.root, lh.config, lh.catalog, lambda: engine, lh._jobs, self.target)
-        if lh._vectors_obj is not None:  # what is loaded stays loaded
-            vec.cache, vec._row_cache = lh._vectors_obj.cache, lh._vectors_obj._row_cache
+        svc = self.svc
+        self.engine = engine = svc.new_engine(self.target)
+        self.vec = vec = Vectors(svc.root, svc.config, svc.catalog, lambda: engine, svc.jobs, self.target)
+        if svc.loaded_vectors() is not None:  # what is loaded stays loaded
+            vec.keep_loaded(svc.loaded_vectors())
         loaded = []
         for info in vec.list():
             if info.active_gen is None:
@@ -144,7 +160,7 @@ class _Activation:
             t0 = time.perf_counter()
             gen = vec.ensure_profile_generation(info, cancel=self.cancel)  # its own graph, if it sets one
             vec.warm(info.name, gen)
-            built = "" if gen == info.active_gen else f", built with M {vec._graph_wanted()}"
+            built = "" if gen == info.active_gen else f", built with M {vec.graph_wanted()}"
             loaded.append(f"{info.name} g{gen} ({(time.perf_counter() - t0) * 1000:.0f} ms{built})")
             self.job.check_cancel()
         return ", ".join(loaded) or "no bound index has an active generation"
@@ -158,7 +174,7 @@ class _Activation:
                 continue
             kinds.add(g.provider)
             if g.provider == "ollama" and self.reachable:
-                self.vec._embedder(self.vec.catalog.index_generation(info.name, g.gen))
+                self.vec.embedder(self.svc.catalog.indexes.generation(info.name, g.gen))
                 _cancellable(self.job, lambda m=g.model: self.ollama.call(
                     lambda: self.ollama.client.embed(model=m, input="warm up", keep_alive=self.keep_alive),
                     model=m, what="embedding warm-up"))
@@ -175,7 +191,7 @@ class _Activation:
     def _unload(self) -> str:
         """The previous profile's models that the new one does not use (keep_alive 0)."""
         from core.profiles import store as prof
-        cfg = self.lh.config
+        cfg = self.svc.config
         old = prof.resolve(cfg.profiles, self.previous) if self.previous in cfg.profiles or \
             self.previous == prof.DEFAULT else None
         old_models = set()
@@ -196,7 +212,7 @@ class _Activation:
         return ", ".join(sorted(old_models))
 
     def _switch(self) -> str:
-        self.lh.catalog.set_meta("active_profile", self.target.id)
-        self.lh._use(self.target, self.engine, self.vec)
+        self.svc.catalog.meta.set("active_profile", self.target.id)
+        self.svc.switch(self.target, self.engine, self.vec)
         self.handed = True
         return f"{self.previous} -> {self.target.id}"

@@ -26,7 +26,8 @@ from pathlib import Path
 from core.query.cache import HotCache
 from core.query.gate import check_query
 from core.query.messages import clean_error
-from core.storage.catalog import Catalog, ViewSpec
+from core.datasets.rows import ViewSpec
+from core.storage.catalog import Catalog
 from core.errors import SqlError
 from core.names import quote_ident, sql_str
 
@@ -98,7 +99,7 @@ class SqlEngine:
         return con
 
     def _connection(self):
-        gen = self.catalog.generation()
+        gen = self.catalog.meta.generation()
         with self._lock:
             if gen != self._gen or self._con is None:
                 self._sync()
@@ -106,7 +107,7 @@ class SqlEngine:
 
     def _sync(self) -> None:
         """Bring the views in line with the catalog: replace what changed, drop what went."""
-        gen, specs = self.catalog.snapshot()
+        gen, specs = self.catalog.datasets.snapshot()
         if self.profile is not None:
             specs = [s for s in specs if self.profile.sees(s.name)]
         files = {str(self.root / "tables" / s.name / f) for s in specs if s.reader != "delta" for f in s.files}
@@ -145,7 +146,7 @@ class SqlEngine:
                 con.execute(f"CREATE OR REPLACE VIEW {q} AS {self.source_sql(spec)}")
             self._views[name] = spec
         # only the pins of datasets this profile sees (the rest are none of its business)
-        self.cache.pinned = {n for n in self.catalog.pinned() if self.profile is None or self.profile.sees(n)}
+        self.cache.pinned = {n for n in self.catalog.datasets.pinned() if self.profile is None or self.profile.sees(n)}
         for name in [n for n in self.cache.entries if n not in self.cache.pinned]:  # unpinned
             self.cache.drop(con, name)
             self._restore_view(con, name)
@@ -198,7 +199,7 @@ class SqlEngine:
         targets: list[tuple[str, str, int | str]] = []
         for name, when in set(_AT.findall(text)):
             if name not in self._views:
-                if self.profile is not None and self.catalog.get(name) is not None:
+                if self.profile is not None and self.catalog.datasets.get(name) is not None:
                     raise SqlError(f"no such dataset in profile {self.profile.id}: {name}", refused=True)
                 raise SqlError(f'no dataset named {name!r} (in "{name}@{when}") — '
                                "`lakehouse datasets` lists them", refused=True)
@@ -242,18 +243,18 @@ class SqlEngine:
         if name in ("_asks", "_audit"):
             keep = [v == p.id for v in table.column("profile").to_pylist()]
         elif name in ("_indexes", "_index_events"):
-            bound = {i["name"] for i in self.catalog.indexes() if p.searches(i["name"]) and p.sees(i["dataset"])}
+            bound = {i["name"] for i in self.catalog.indexes.all() if p.searches(i["name"]) and p.sees(i["dataset"])}
             keep = [v in bound for v in table.column("index_name").to_pylist()]
         else:
             col = {"_datasets": "name", "_journal": "dataset", "_errors": "dataset", "_jobs": "target"}[name]
-            idx = {i["name"]: i["dataset"] for i in self.catalog.indexes()}
+            idx = {i["name"]: i["dataset"] for i in self.catalog.indexes.all()}
             keep = [bool(v) and p.shows(v.split()[0], idx) for v in table.column(col).to_pylist()]
         return table.filter(pa.array(keep, pa.bool_()))
 
     def _out_of_scope(self, e: SqlError) -> SqlError:
         """DuckDB's 'no such table' for a dataset that exists outside the profile."""
         m = re.search(r"Table with name ([^\s!]+) does not exist", str(e))
-        if self.profile is not None and m and self.catalog.get(m.group(1).strip('"')) is not None:
+        if self.profile is not None and m and self.catalog.datasets.get(m.group(1).strip('"')) is not None:
             name = m.group(1).strip('"')
             seen = ", ".join(sorted(self._views)) or "none"
             return SqlError(f"no such dataset in profile {self.profile.id}: {name} — its datasets: {seen}",

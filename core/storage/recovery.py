@@ -35,7 +35,7 @@ def latest_log_version(table_dir: Path) -> int:
 
 def needs_recovery(catalog: Catalog, tables: Tables) -> bool:
     """Cheap check run at every open: do the log versions match the catalog's?"""
-    known = {d.name: d.table_version for d in catalog.datasets()}
+    known = {d.name: d.table_version for d in catalog.datasets.all()}
     dirs = tables.table_dirs()
     # (a catalog entry without a directory is for `resync`, not recovery)
     return any(latest_log_version(tables.path(n)) != known.get(n, -2) for n in dirs)
@@ -50,7 +50,7 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
     path = tables.path(name)
     if not path.is_dir():
         return notes
-    ds = catalog.get(name)
+    ds = catalog.datasets.get(name)
     if latest_log_version(path) < 0:
         if ds is None:
             tables.drop_dir(name)
@@ -60,8 +60,8 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
     if ds is not None and latest_log_version(path) == known:
         # the usual case: catalog and log agree; only a killed write's files may linger (and
         # the intent of a write killed before its commit, which no commit may now claim)
-        catalog.drop_intents(name, above=known)
-        removed = _sweep(path, {f["path"] for f in catalog.files(name)})
+        catalog.intents.drop(name, above=known)
+        removed = _sweep(path, {f["path"] for f in catalog.datasets.files(name)})
         if removed:
             notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
         return notes
@@ -77,7 +77,7 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
             _report(catalog, name, msg, _fingerprint(path, v))
             notes.append(msg)
         return notes
-    intents = catalog.commit_intents(name)
+    intents = catalog.intents.get(name)
     for version, operation, raw in commits:
         if intents.get(version) != (operation, meta_sha256(raw)):  # not a commit we made
             if not adopting:
@@ -88,9 +88,9 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
         if raw is None:  # ours without rows or journal: a table-property change, a vacuum
             if ds is not None:
                 snap = tables.snapshot(name, version)
-                catalog.update_stats(name, columns=ds.columns, table_version=version, files=snap.files,
+                catalog.datasets.update_stats(name, columns=ds.columns, table_version=version, files=snap.files,
                                      rows=snap.rows, nbytes=snap.bytes, reader=snap.reader)
-                ds = catalog.get(name)
+                ds = catalog.datasets.get(name)
                 known = version
             continue
         meta = json.loads(raw)
@@ -100,11 +100,11 @@ def recover_dataset(catalog: Catalog, tables: Tables, name: str, *, adopting: bo
         if len(sources) == 1 and meta.get("mode") == "append" and ds is not None:
             sources[0]["rows"] = snap.rows - (ds.row_count if ds else 0)
         register(catalog, name, snap, meta, sources=sources)
-        ds = catalog.get(name)
+        ds = catalog.datasets.get(name)
         known = version
         notes.append(f"{name}: registered version {version}, which a crash left unregistered")
     if ds is not None:
-        removed = _sweep(path, {f["path"] for f in catalog.files(name)})
+        removed = _sweep(path, {f["path"] for f in catalog.datasets.files(name)})
         if removed:
             notes.append(f"{name}: removed {removed} data file(s) of a write that never committed")
     return notes
@@ -121,8 +121,8 @@ def _fingerprint(path: Path, version: int) -> str:
 
 
 def _report(catalog: Catalog, name: str, message: str, detail: str) -> None:
-    if not catalog.has_error("recovery", name, detail):
-        catalog.add_error("recovery", message, dataset=name, detail=detail)
+    if not catalog.errors.has("recovery", name, detail):
+        catalog.errors.add("recovery", message, dataset=name, detail=detail)
 
 
 def _sweep(path: Path, live: set[str]) -> int:
@@ -165,3 +165,22 @@ def recover_all(catalog: Catalog, tables: Tables,
         if sees is None or sees(name):
             notes.extend(found)
     return notes
+
+
+def recover_at_open(root: Path, catalog: Catalog, tables: Tables,
+                    sees: Callable[[str], bool] | None = None) -> list[str]:
+    """Roll crashed writes forward or away — only if the cheap check says so and no
+    other process is writing right now."""
+    import os
+
+    from core.storage.locks import try_write_lock
+
+    if not needs_recovery(catalog, tables):
+        return []
+    fd = try_write_lock(root)
+    if fd is None:
+        return []
+    try:
+        return recover_all(catalog, tables, sees=sees)
+    finally:
+        os.close(fd)

@@ -64,31 +64,31 @@ def foreign_commit_message(name: str, version: int, table_dir: Path, known: int 
 
 
 class Tables:
-    def __init__(self, root: Path, row_group_rows: int, target_file_mb: int, intents=None):
+    def __init__(self, root: Path, row_group_rows: int, target_file_mb: int, catalog=None):
         self.dir = root / "tables"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.row_group_rows = row_group_rows
         self.target_file_mb = target_file_mb
         # the catalog: every commit is recorded there before it is made, and crash recovery
         # rolls forward only recorded ones (None: nothing recorded, e.g. in bench/)
-        self.intents = intents
+        self.catalog = catalog
 
     @contextmanager
     def _intend(self, name: str, *commits: tuple[str, dict | None]):
         """Record the commits [(Delta operation, our metadata)] about to be made on `name`
         so that recovery can tell them from commits someone else put in the log; refuse
         to build on an unregistered commit that was not ours; forget intents not used."""
-        if self.intents is None:
+        if self.catalog is None:
             yield
             return
         path = self.path(name)
         base = self._trusted_base(name)
-        self.intents.intend_commits(
+        self.catalog.intents.record(
             name, base + 1, [(op, meta_sha256(_meta_text(m)) if m is not None else "") for op, m in commits])
         try:
             yield
         finally:
-            self.intents.drop_intents(name, above=log_version(path))
+            self.catalog.intents.drop(name, above=log_version(path))
 
     def _trusted_base(self, name: str) -> int:
         """The table's newest version, refusing (one sentence) when a version past the
@@ -96,11 +96,11 @@ class Tables:
         recovery did not accept."""
         path = self.path(name)
         base = log_version(path)
-        if self.intents is None:
+        if self.catalog is None:
             return base
-        ds = self.intents.get(name)
+        ds = self.catalog.datasets.get(name)
         known = ds.table_version if ds is not None else -1
-        pending = self.intents.commit_intents(name) if base > known else {}
+        pending = self.catalog.intents.get(name) if base > known else {}
         for v in range(known + 1, base + 1):  # our own earlier commits of this same write pass
             if v not in pending:
                 from core.errors import LakehouseError

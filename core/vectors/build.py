@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.storage.catalog import now
+from core.storage.db import now
 from core.errors import Cancelled, NotFound, VectorError
 from core.storage.faults import crash_point
 from core.models import EmbedResult, Generation
@@ -67,7 +67,7 @@ class Builder:
         with self.ctx.index_lock(name), self.ctx.jobs.run("embed", name, listener, cancel) as job:
             job.progress(0, None, "chunks", f"reading {dataset}.{column}", force=True)
             chunks = self._chunks(dataset, column, p.keys, p.settings["chunk_size"], p.settings["overlap"])
-            self.catalog.create_index(name, dataset, column, p.keys)
+            self.catalog.indexes.create(name, dataset, column, p.keys)
             gen, resumed = self._building(p, job.id)
             bdir = store.building_dir(self.root, name, gen)
             have = self._have(p.base, name, bdir / "parts", p.settings["dim"])
@@ -84,7 +84,7 @@ class Builder:
                         build_seconds=round(time.monotonic() - started, 3))
             activate = self._activates(p, promote)
             crash_point("before_generation_ready")
-            self.catalog.finish_generation(name, gen, figures(meta), bool(activate), actor or "embed",
+            self.catalog.indexes.finish_generation(name, gen, figures(meta), bool(activate), actor or "embed",
                                            f"{embedded} embedded, {len(current) - embedded} reused")
             self.registry.prune(name)
             removed = len(base_ids - current) if p.base else 0
@@ -93,7 +93,7 @@ class Builder:
             job.progress(len(current), len(current), "chunks", msg, force=True)
         return EmbedResult(name, gen, dataset, column, p.emb.describe(), p.note, meta["rows"], meta["chunks"],
                            embedded, len(current) - embedded, removed, meta["split_inputs"],
-                           bool(activate), self.catalog.index(name)["active_gen"],
+                           bool(activate), self.catalog.indexes.get(name)["active_gen"],
                            time.monotonic() - started, False, job.id)
 
     # -- deciding what to build ----------------------------------------------------------
@@ -101,7 +101,7 @@ class Builder:
         """(dataset, index name, key columns, existing index row), each checked."""
         from core.names import dataset_name_from_stem
 
-        ds = self.catalog.require(dataset)
+        ds = self.catalog.datasets.require(dataset)
         cols = {c.name: c for c in ds.columns}
         if column not in cols:
             raise VectorError(f"dataset {dataset!r} has no column {column!r} — its columns: "
@@ -118,7 +118,7 @@ class Builder:
         if profile is not None and not profile.searches(name):
             raise VectorError(f"profile {profile.id} may only build its indexes "
                               f"({', '.join(profile.indexes)}) — give --index with one of those names")
-        existing = self.catalog.index(name)
+        existing = self.catalog.indexes.get(name)
         if existing is not None:
             self.registry.require(name)
         if existing and (existing["dataset"], existing["column_name"]) != (dataset, column):
@@ -171,22 +171,22 @@ class Builder:
         """Resume an interrupted build with the same settings, or start generation N+1
         (an abandoned build with other settings is discarded: one pending build per index)."""
         name, base_gen = p.name, p.base["gen"] if p.base else None
-        for row in self.catalog.generations(name):
+        for row in self.catalog.indexes.generations(name):
             if row["status"] != "building" or self.registry.build_running(row):
                 continue
             if not (all(row[k] == p.settings[k] for k in SETTINGS) and row["kind"] == p.kind):
                 self.registry.drop_gen(name, row["gen"], "embed")
                 continue
-            self.catalog.update_generation(name, row["gen"], job_id=job_id, dataset_version=p.version,
+            self.catalog.indexes.update_generation(name, row["gen"], job_id=job_id, dataset_version=p.version,
                                            m=p.m, ef_construction=p.efc, ef_search=p.efs, base_gen=base_gen)
             return row["gen"], True
-        rows = self.catalog.generations(name)
+        rows = self.catalog.indexes.generations(name)
         # never reuse a number: not of a generation, a directory, or one dropped before
         taken = [r["gen"] for r in rows] + [int(d.name[1:]) for d in store.index_dir(self.root, name).glob("g*")
                                            if d.name[1:].isdigit()]
-        taken += [g for e in self.catalog.index_events(name) for g in (e["from_gen"], e["to_gen"]) if g]
+        taken += [g for e in self.catalog.indexes.events(name) for g in (e["from_gen"], e["to_gen"]) if g]
         gen = max(taken, default=0) + 1
-        self.catalog.add_generation(dict(index_name=name, gen=gen, kind=p.kind, **p.settings, m=p.m,
+        self.catalog.indexes.add_generation(dict(index_name=name, gen=gen, kind=p.kind, **p.settings, m=p.m,
                                          ef_construction=p.efc, ef_search=p.efs, dataset_version=p.version,
                                          base_gen=base_gen, job_id=job_id))
         store.building_dir(self.root, name, gen).mkdir(parents=True, exist_ok=True)
@@ -203,11 +203,11 @@ class Builder:
         """Discard the new generation: its base covers this dataset version too."""
         name, base = p.name, p.base
         shutil.rmtree(bdir, ignore_errors=True)
-        self.catalog.drop_generation(name, gen, actor or "embed", event=False)
+        self.catalog.indexes.drop_generation(name, gen, actor or "embed", event=False)
         # the text did not change with the data: the generation covers this version too,
         # so `index list` agrees that it is fresh
-        self.catalog.update_generation(name, base["gen"], dataset_version=p.version)
-        active = self.catalog.index(name)["active_gen"]
+        self.catalog.indexes.update_generation(name, base["gen"], dataset_version=p.version)
+        active = self.catalog.indexes.get(name)["active_gen"]
         n = len(set(chunks["chunk_id"]))
         msg = f"{name} is up to date: g{base['gen']} already covers {p.dataset} v{p.version}"
         job.progress(n, n, "chunks", msg, force=True)
@@ -218,7 +218,7 @@ class Builder:
     def _activates(self, p: Plan, promote: bool | None) -> bool:
         """--promote decides; else a new build goes live when nothing is active or it is a
         data refresh of the active generation (same settings)."""
-        active = self.catalog.index(p.name)["active_gen"]
+        active = self.catalog.indexes.get(p.name)["active_gen"]
         if promote is not None:
             return promote
         return active is None or self.registry.same_settings(p.name, active, dict(p.settings, **p.graph))
@@ -341,7 +341,7 @@ class Builder:
                 "key": p.keys, **emb.identity(), "chunk_size": None, "overlap": None, "m": p.m,
                 "ef_construction": p.efc, "ef_search": p.efs, "dataset_version": p.version,
                 "rows": len(set(chunks["row_key"])), "chunks": len(ids), "created_at": now()}
-        row = self.catalog.index_generation(p.name, gen)
+        row = self.catalog.indexes.generation(p.name, gen)
         meta.update(chunk_size=row["chunk_size"], overlap=row["overlap"])
         meta = store.write_files(bdir, table, normalised, hnsw, meta)
         shutil.rmtree(bdir / "parts", ignore_errors=True)
@@ -391,7 +391,7 @@ class Builder:
         from core.vectors.ann import HnswIndex, normalise
 
         self.registry.require(name)
-        row = self.catalog.index_generation(name, gen)
+        row = self.catalog.indexes.generation(name, gen)
         if row is None or row["status"] != "ready":
             raise NotFound(f"index {name!r} has no finished generation g{gen}")
         d = store.gen_dir(self.root, name, gen)
@@ -412,7 +412,7 @@ class Builder:
                 old = {k: row[k] for k in row if k not in ("status", "job_id")}
             _replace_sidecars(d, gen, normalised, hnsw, old)
             self.ctx.cache.evict(name, gen)
-            self.catalog.log_rebuild(name, gen)
+            self.catalog.indexes.log_rebuild(name, gen)
             job.progress(message=f"rebuilt {name} g{gen}", force=True)
         return next(g for g in self.registry.info(name).generations if g.gen == gen)
 

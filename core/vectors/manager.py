@@ -47,13 +47,10 @@ class Vectors:
     def cache(self, value) -> None:
         self.ctx.cache = value
 
-    @property
-    def _row_cache(self) -> dict:
-        return self.searcher.row_cache
-
-    @_row_cache.setter
-    def _row_cache(self, value: dict) -> None:
-        self.searcher.row_cache = value
+    def keep_loaded(self, other: "Vectors") -> None:
+        """Share what `other` has loaded (generations, source rows): activation's new
+        reader starts warm."""
+        self.ctx.cache, self.searcher.row_cache = other.ctx.cache, other.searcher.row_cache
 
     @property
     def engine(self):
@@ -87,7 +84,7 @@ class Vectors:
     def verify(self, name: str, gen: int | None = None) -> list[str]:
         return self.registry.verify(name, gen)
 
-    def _graph_wanted(self) -> dict:  # activation reports it
+    def graph_wanted(self) -> dict:  # activation reports it
         return self.registry.graph_wanted()
 
     # -- building --------------------------------------------------------------------------
@@ -109,7 +106,7 @@ class Vectors:
     def warm(self, name: str, gen: int) -> None:
         self.searcher.warm(name, gen)
 
-    def _embedder(self, row: dict):  # activation warms an Ollama model through it
+    def embedder(self, row: dict):  # activation warms an Ollama model through it
         return self.searcher.embedder(row)
 
 

@@ -29,7 +29,7 @@ class IndexRegistry:
 
     def require(self, name: str) -> dict:
         check_index_name(name)
-        idx = self.catalog.index(name)
+        idx = self.catalog.indexes.get(name)
         if idx is not None and not self.ctx.visible(idx):
             raise NotFound(f"no such index in profile {self.ctx.profile.id}: {name}")
         if idx is None:
@@ -40,20 +40,20 @@ class IndexRegistry:
     def info(self, name: str) -> IndexInfo:
         idx = self.require(name)
         self.settle(name)
-        ds = self.catalog.get(idx["dataset"])
-        gens = [self._generation(r, idx["active_gen"]) for r in self.catalog.generations(name)]
+        ds = self.catalog.datasets.get(idx["dataset"])
+        gens = [self._generation(r, idx["active_gen"]) for r in self.catalog.indexes.generations(name)]
         return IndexInfo(name, idx["dataset"], idx["column_name"], idx["key"], idx["active_gen"], gens,
                          ds.table_version if ds else None)
 
     def list(self) -> list[IndexInfo]:
-        return [self.info(i["name"]) for i in self.catalog.indexes() if self.ctx.visible(i)]
+        return [self.info(i["name"]) for i in self.catalog.indexes.all() if self.ctx.visible(i)]
 
     def ready(self, name: str) -> list[int]:
-        return [g["gen"] for g in self.catalog.generations(name) if g["status"] == "ready"]
+        return [g["gen"] for g in self.catalog.indexes.generations(name) if g["status"] == "ready"]
 
     def ready_row(self, name: str, gen: int) -> dict:
         """The catalog row of finished generation `gen`, or NotFound naming the ready ones."""
-        row = self.catalog.index_generation(name, gen)
+        row = self.catalog.indexes.generation(name, gen)
         if row is None or row["status"] != "ready":
             have = ", ".join(f"g{g}" for g in self.ready(name))
             raise NotFound(f"index {name!r} has no finished generation g{gen} — ready: {have or 'none'}")
@@ -63,19 +63,19 @@ class IndexRegistry:
     def settle(self, name: str) -> None:
         """Finish the bookkeeping of builds whose process died: a build renamed into
         place becomes ready (never active); one that left nothing is forgotten."""
-        for row in self.catalog.generations(name):
+        for row in self.catalog.indexes.generations(name):
             if row["status"] != "building" or self.build_running(row):
                 continue
             final = store.gen_dir(self.ctx.root, name, row["gen"])
             if (final / store.META).exists():
                 meta = store.read_meta(final, f"{name} g{row['gen']}")
-                self.catalog.finish_generation(name, row["gen"], figures(meta), False, "recovery",
+                self.catalog.indexes.finish_generation(name, row["gen"], figures(meta), False, "recovery",
                                                "finished by recovery after its process stopped")
             elif not store.building_dir(self.ctx.root, name, row["gen"]).exists():
-                self.catalog.drop_generation(name, row["gen"], "recovery")
+                self.catalog.indexes.drop_generation(name, row["gen"], "recovery")
 
     def build_running(self, row: dict) -> bool:
-        job = self.catalog.job(row["job_id"]) if row["job_id"] else None
+        job = self.catalog.jobs.get(row["job_id"]) if row["job_id"] else None
         if job is None or job.status != "running":
             return False
         from core.ops.jobs import _alive
@@ -87,20 +87,20 @@ class IndexRegistry:
         """The generation a new build takes its defaults from: the active one, else the newest."""
         if not existing:
             return None
-        gens = [g for g in self.catalog.generations(name) if g["status"] == "ready"]
+        gens = [g for g in self.catalog.indexes.generations(name) if g["status"] == "ready"]
         active = next((g for g in gens if g["gen"] == existing["active_gen"]), None)
         return active or (gens[-1] if gens else None)
 
     def same_settings(self, name: str, gen: int, settings: dict) -> bool:
         """Built exactly like generation `gen` (then a new build is a data refresh)."""
-        row = self.catalog.index_generation(name, gen)
+        row = self.catalog.indexes.generation(name, gen)
         return row is not None and all(row[k] == v for k, v in settings.items())
 
     def base(self, name: str, existing: dict | None, settings: dict) -> dict | None:
         """The generation whose vectors this build can reuse: same embedder, same chunking."""
         if not existing:
             return None
-        same = [g for g in self.catalog.generations(name)
+        same = [g for g in self.catalog.indexes.generations(name)
                 if g["status"] == "ready" and all(g[k] == settings[k] for k in SETTINGS)]
         active = next((g for g in same if g["gen"] == existing["active_gen"]), None)
         return active or (same[-1] if same else None)
@@ -117,10 +117,10 @@ class IndexRegistry:
         want = self.graph_wanted()
         if not want:
             return active
-        act = self.catalog.index_generation(name, active)
+        act = self.catalog.indexes.generation(name, active)
         if act is None or act["kind"] != "hnsw" or all(act[k] == v for k, v in want.items()):
             return active
-        same = [g for g in self.catalog.generations(name)
+        same = [g for g in self.catalog.indexes.generations(name)
                 if g["status"] == "ready" and g["kind"] == "hnsw" and all(g[k] == act[k] for k in SETTINGS)
                 and all(g[k] == v for k, v in want.items())]
         return same[-1]["gen"] if same else active
@@ -148,8 +148,8 @@ class IndexRegistry:
         if problems:
             raise VectorError(problems[0] + f" — rebuild it with `lakehouse index rebuild {name} g{gen}` "
                               "before promoting it")
-        if self.catalog.index(name)["active_gen"] != gen:
-            self.catalog.activate(name, gen, "promote", actor)
+        if self.catalog.indexes.get(name)["active_gen"] != gen:
+            self.catalog.indexes.activate(name, gen, "promote", actor)
         return self.info(name)
 
     def rollback(self, name: str, actor: str = "") -> IndexInfo:
@@ -161,7 +161,7 @@ class IndexRegistry:
         if not history:
             raise VectorError(f"index {name!r} has no earlier generation to roll back to")
         target = history.pop()
-        self.catalog.activate(name, target, "rollback", actor, history=history)
+        self.catalog.indexes.activate(name, target, "rollback", actor, history=history)
         return self.info(name)
 
     def drop(self, name: str, gen: int | None = None, actor: str = "") -> str:
@@ -169,10 +169,10 @@ class IndexRegistry:
         with self.ctx.index_lock(name):
             if gen is None:
                 self.ctx.cache.evict(name)
-                self.catalog.drop_index(name, actor)
+                self.catalog.indexes.drop(name, actor)
                 shutil.rmtree(store.index_dir(self.ctx.root, name), ignore_errors=True)
                 return f"dropped index {name} and all its generations"
-            if self.catalog.index_generation(name, gen) is None:
+            if self.catalog.indexes.generation(name, gen) is None:
                 raise NotFound(f"index {name!r} has no generation g{gen}")
             if idx["active_gen"] == gen:
                 raise VectorError(f"g{gen} is the active generation of {name!r} — promote another first, "
@@ -183,7 +183,7 @@ class IndexRegistry:
     def drop_gen(self, name: str, gen: int, actor: str) -> None:
         """Forget one generation: its cache entry, catalog row and files (built or building)."""
         self.ctx.cache.evict(name, gen)
-        self.catalog.drop_generation(name, gen, actor)
+        self.catalog.indexes.drop_generation(name, gen, actor)
         shutil.rmtree(store.gen_dir(self.ctx.root, name, gen), ignore_errors=True)
         shutil.rmtree(store.building_dir(self.ctx.root, name, gen), ignore_errors=True)
 
@@ -193,7 +193,7 @@ class IndexRegistry:
         keep = self.ctx.cfg.get("vectors.keep_generations")
         if not keep:
             return
-        idx = self.catalog.index(name)
+        idx = self.catalog.indexes.get(name)
         ready = self.ready(name)
         protected = {idx["active_gen"]} | set(idx["history"][-1:])
         extra = len(ready) - keep

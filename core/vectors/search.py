@@ -43,7 +43,7 @@ class Searcher:
                               f"({row['model']}); searching it with {embedder} would compare unrelated "
                               f"vectors — search with {row['provider']}, or embed again with {embedder} "
                               "to build a generation for it")
-        ds = self.catalog.get(idx["dataset"])  # looked up once per search
+        ds = self.catalog.datasets.get(idx["dataset"])  # looked up once per search
         if ds is None:
             raise NotFound(f"index {name!r} covers dataset {idx['dataset']!r}, which no longer exists")
         t = {}
@@ -140,7 +140,7 @@ class Searcher:
         """Make the first search of a generation cost nothing extra: load it, build its
         embedder, and keep its dataset's rows in memory (when small enough)."""
         self.load(name, gen)
-        self.embedder(self.catalog.index_generation(name, gen))
+        self.embedder(self.catalog.indexes.generation(name, gen))
         self.rows(self.registry.require(name), ["\x00warm"])
 
     def embedder(self, row: dict):
@@ -161,7 +161,7 @@ class Searcher:
 
     # -- source rows ---------------------------------------------------------------------
     def key_sql(self, idx: dict, ds=None) -> str:
-        ds = ds or self.catalog.get(idx["dataset"])
+        ds = ds or self.catalog.datasets.get(idx["dataset"])
         text = {c.name for c in ds.columns if c.type.upper() == "VARCHAR"} if ds else set()
         return key_expr(idx["key"], text)
 
@@ -171,7 +171,7 @@ class Searcher:
         dict hit, not a scan); bigger ones are read with SQL."""
         if not keys:
             return {}
-        ds = ds or self.catalog.get(idx["dataset"])
+        ds = ds or self.catalog.datasets.get(idx["dataset"])
         ke = self.key_sql(idx, ds)
         if ds is not None and ds.bytes * 3 <= self.ctx.cfg.get("vectors.row_cache_mb") * 1024 * 1024:
             return self._cached_rows(ds, ke, keys)

@@ -1,0 +1,122 @@
+"""What a facade reads through, scoped to its profile: the SQL engine and the vector
+layer (made on first use; activation warms new ones and hands them over), the datasets
+the profile may name, and the profile's defaults for embedding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import ConfigError, NotFound
+from core.query.cache import parse_size
+
+
+def cache_limit(config) -> int:
+    raw = config.get("cache.memory_limit")
+    try:
+        return parse_size(raw)
+    except ValueError:
+        raise ConfigError(f"{config.sources.get('cache.memory_limit', 'config')}: key "
+                          f"'cache.memory_limit' must be a size such as 512MB or 2GB, got {raw!r}") from None
+
+
+def new_engine(config, catalog, root: Path, profile):
+    """A SQL engine scoped to `profile`; the profile's limits override the config's."""
+    from core.query.engine import Limits, SqlEngine
+
+    c = config
+    if c.get("sql.memory_limit"):
+        try:
+            parse_size(c.get("sql.memory_limit"))
+        except ValueError:
+            raise ConfigError(f"{c.sources.get('sql.memory_limit', 'config')}: key 'sql.memory_limit' must be "
+                              f"a size such as 512MB or 4GB, got {c.get('sql.memory_limit')!r}") from None
+    timeout = profile.sql_timeout_s if profile.sql_timeout_s is not None else c.get("sql.timeout_s")
+    limits = Limits(timeout, c.get("sql.max_statement_bytes"), c.get("sql.max_query_blocks"))
+    return SqlEngine(catalog, root, c.get("sql.threads"),
+                     profile.sql_memory_limit or c.get("sql.memory_limit"), cache_limit(c), profile, limits)
+
+
+class Reader:
+    """A facade's SQL engine and vector layer for its current profile."""
+
+    def __init__(self, root: Path, config, catalog, jobs, profile):
+        self.root, self.config, self.catalog, self.jobs, self.profile = root, config, catalog, jobs, profile
+        self.sql = None  # the engine, once made
+        self.vectors_obj = None  # the vector layer, once made
+
+    def new_engine(self, profile):
+        return new_engine(self.config, self.catalog, self.root, profile)
+
+    @property
+    def engine(self):
+        if self.sql is None:
+            self.sql = self.new_engine(self.profile)
+        return self.sql
+
+    @property
+    def vectors(self):
+        if self.vectors_obj is None:
+            from core.vectors.manager import Vectors
+
+            self.vectors_obj = Vectors(self.root, self.config, self.catalog, lambda: self.engine, self.jobs,
+                                       self.profile)
+        return self.vectors_obj
+
+    def switch(self, profile, engine=None, vectors=None) -> None:
+        """Read as `profile` from now on, through `engine` and `vectors` when activation
+        warmed them; generations already loaded stay loaded."""
+        if self.sql is not None and self.sql is not engine:
+            self.sql.close()
+        self.sql = engine
+        self.profile = profile
+        if vectors is not None:
+            self.vectors_obj = vectors
+        elif self.vectors_obj is not None:
+            self.vectors_obj.profile = profile
+
+    def interrupt(self, thread: int | None) -> bool:
+        return self.sql.interrupt(thread) if self.sql is not None else False
+
+    def close(self) -> None:
+        if self.sql is not None:
+            self.sql.close()
+
+
+def dataset(catalog, profile, name: str):
+    """The dataset `name`, if `profile` may see it; else one NotFound naming only what it sees."""
+    if isinstance(name, str) and not profile.sees(name) and catalog.datasets.get(name) is not None:
+        raise NotFound(f"no such dataset in profile {profile.id}: {name}")
+    ds = catalog.datasets.get(name) if isinstance(name, str) else None
+    if ds is None:  # name only what this profile may see
+        known = ", ".join(d.name for d in catalog.datasets.all() if profile.sees(d.name)) or "none yet"
+        raise NotFound(f"no dataset named {name!r} — datasets: {known}")
+    return ds
+
+
+def binding_problems(profile, catalog) -> list[str]:
+    """What the profile's bindings point at that does not exist (the built-in one: none)."""
+    from core.profiles.store import problems
+
+    if not profile.defined:
+        return []
+    return problems(profile, [d.name for d in catalog.datasets.all()], [i["name"] for i in catalog.indexes.all()])
+
+
+def embed_options(profile, embedder, model, m, ef_construction, ef_search) -> dict:
+    """The profile's embedder, model and HNSW settings where the call gives none."""
+    hnsw = profile.hnsw
+    return dict(embedder=embedder or profile.embedder or None, model=model or profile.embed_model or None,
+                m=m or hnsw.get("m"), ef_construction=ef_construction or hnsw.get("ef_construction"),
+                ef_search=ef_search or hnsw.get("ef_search"))
+
+
+def cache_entries(profile, catalog, stats: dict) -> dict:
+    """Loaded generations as a restricted profile may see them: the indexes it searches
+    over datasets it sees."""
+    from core.access import restricted
+
+    if restricted(profile):
+        idx = {i["name"]: i["dataset"] for i in catalog.indexes.all()}
+        stats["entries"] = [e for e in stats["entries"] if profile.searches(e["index"])
+                            and profile.sees(idx.get(e["index"], ""))]
+    return stats

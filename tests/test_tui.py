@@ -643,3 +643,49 @@ def test_panes_talk_through_messages_the_app_routes(people_home):
             app.query_one("SystemPane").post_message(Rescoped("default"))
             await until(pilot, lambda: reloads == [1] and rescopes == ["default"])
     run(go())
+
+
+def test_the_command_palette_is_the_action_table(people_home):
+    """Every palette entry comes from the one action table (panes/keys.py), titled with its
+    keys, and runs its action on its pane, that pane shown first when the table says so."""
+    from panes.keys import commands
+
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            palette = {c.title: c for c in app.get_system_commands(app.screen)}
+            titles = [title for _, title in commands()]
+            assert set(titles) <= set(palette) and "Close SQL buffer" in titles  # a palette-only action too
+            assert [b.id for b in app.query_one("SqlPane").BINDINGS][:2] == ["sql.run", "sql.cancel"]
+            await until(pilot, lambda: "ready" in message(app))
+            # as the palette calls it, from the Ask pane: SQL shown, a second buffer
+            app.call_later(palette["New SQL buffer (ctrl+t)"].callback)
+            await until(pilot, lambda: app.query_one("#panes").active == "sql"
+                        and app.query_one("#sql-buffers").tab_count == 2)
+            await until(pilot, lambda: getattr(app.focused, "id", None) == "sql-editor-2")
+            app.call_later(palette["Close SQL buffer"].callback)
+            await until(pilot, lambda: app.query_one("#sql-buffers").tab_count == 1)
+            app.call_later(palette["System pane (F4)"].callback)
+            await until(pilot, lambda: app.query_one("#panes").active == "system")
+    run(go())
+
+
+def test_an_error_the_workstation_shows_says_its_hint(people_home):
+    """A LakehouseError's hint (what to do next) follows its sentence, in plain words."""
+    from core.errors import Hint, LakehouseError
+    from panes.base import said
+
+    hinted = LakehouseError("the profiles cannot be read", hint=Hint("fix {the config file} and try again"))
+    assert said(hinted) == "the profiles cannot be read — fix the config file and try again"
+    assert said(LakehouseError("no hint here")) == "no hint here"
+
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            shown = []
+            app.notify = lambda text, **kw: shown.append(text)
+
+            def refuse():
+                raise hinted
+            app.lh.profiles = refuse
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: shown == [said(hinted)])
+    run(go())

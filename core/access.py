@@ -18,7 +18,7 @@ stay where it is.
 
 from __future__ import annotations
 
-from core.errors import LakehouseError
+from core.errors import Hint, LakehouseError
 
 
 class Refused(LakehouseError):
@@ -39,5 +39,6 @@ def may_switch(current, target) -> bool:
 def require_admin(profile, what: str) -> None:
     """Refuse `what` (e.g. "editing profiles") to a restricted profile, in one sentence."""
     if restricted(profile):
-        raise Refused(f"profile {profile.id} is restricted to its own datasets and cannot do {what} — "
-                      "run it as an unrestricted profile, e.g. `lakehouse --profile default ...`")
+        raise Refused(f"profile {profile.id} is restricted to its own datasets and cannot do {what}",
+                      hint=Hint("run it as an unrestricted profile, e.g. {as the default profile}",
+                                None, {"profile": "default"}))

@@ -7,8 +7,7 @@ import pytest
 from conftest import write
 from core.errors import SqlError
 
-ACCESS = ("file access is disabled in Lakehouse SQL ({path}): query datasets by name "
-          "(`lakehouse datasets` lists them); to bring a file in, use `lakehouse ingest PATH`")
+ACCESS = "file access is disabled in Lakehouse SQL ({path}): query datasets by name"
 
 
 @pytest.fixture
@@ -29,6 +28,7 @@ def test_external_file_reads_are_refused(loaded, query, path):
     msg = str(e.value)
     if path:
         assert msg == ACCESS.format(path=path)
+        assert e.value.hint.plain() == "to bring a file in, ingest it"
     else:
         assert msg.startswith("file access is disabled in Lakehouse SQL") or "does not exist" in msg
 

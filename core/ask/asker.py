@@ -9,7 +9,7 @@ import time
 import uuid
 
 from core.storage.db import now
-from core.errors import LakehouseError, NotFound, OllamaError
+from core.errors import Hint, LakehouseError, NotFound, OllamaError
 from core.models import AskResult, Citation
 from core.names import quote_ident
 from core.ask.chat import Chat, estimate_tokens, shards
@@ -187,8 +187,8 @@ class Asker:
             return name
         infos = [i for i in self.lh.indexes() if i.active_gen is not None]
         if not infos:
-            raise NotFound("there is no vector index to search — build one with "
-                           "`lakehouse embed DATASET --column COL`")
+            raise NotFound("there is no vector index to search",
+                           hint=Hint("build one", "embed", {"dataset": "DATASET", "column": "COL"}))
         return infos[0].name
 
     def _rag(self, question: str, result: AskResult, index: str, where: str | None, on_token, t: dict) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.storage.catalog import Catalog
 from core.config import Config
-from core.errors import LakehouseError
+from core.errors import Hint, LakehouseError
 from core.storage.locks import write_lock
 from core.models import Dataset
 from core.names import quote_ident, sql_str
@@ -68,9 +68,9 @@ class Mutator:
         """The dataset and {key column: typed value} for a key given as text."""
         ds = self._dataset(name)
         if not ds.primary_key:
-            raise MutationError(f"dataset {name} has no primary key — declare one with "
-                                f"`lakehouse ingest FILE --name {name} --mode replace --key COL` "
-                                "(or --key at create)")
+            raise MutationError(f"dataset {name} has no primary key", hint=Hint(
+                "declare one with {a replacing ingest that names the key} (or give the key at create)", "ingest",
+                {"paths": "FILE", "name": name, "mode": "replace", "key": "COL"}))
         values = key.split(",") if isinstance(key, str) and len(ds.primary_key) > 1 else (
             [key] if isinstance(key, str) else list(key))
         if len(values) != len(ds.primary_key):

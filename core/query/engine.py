@@ -28,7 +28,7 @@ from core.query.gate import check_query
 from core.query.messages import clean_error
 from core.datasets.rows import ViewSpec
 from core.storage.catalog import Catalog
-from core.errors import SqlError
+from core.errors import Hint, SqlError
 from core.names import quote_ident, sql_str
 
 SYSTEM_TABLES = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
@@ -201,8 +201,8 @@ class SqlEngine:
             if name not in self._views:
                 if self.profile is not None and self.catalog.datasets.get(name) is not None:
                     raise SqlError(f"no such dataset in profile {self.profile.id}: {name}", refused=True)
-                raise SqlError(f'no dataset named {name!r} (in "{name}@{when}") — '
-                               "`lakehouse datasets` lists them", refused=True)
+                raise SqlError(f'no dataset named {name!r} (in "{name}@{when}")', refused=True,
+                               hint=Hint("{the dataset list} lists them", "datasets"))
             targets.append((f"{name}@{when}", name, parse_as_of(when)))
         if as_of is not None:
             if isinstance(as_of, int) and len(mentioned) != 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 
-from core.errors import LakehouseError, SqlError, VectorError
+from core.errors import Hint, LakehouseError, SqlError, VectorError
 from core.names import quote_ident
 from core.query.messages import clean_error
 
@@ -93,8 +93,9 @@ def check_query(text: str, max_bytes: int = 0, max_blocks: int = 0) -> None:
             kind = words[0].upper()
         raise SqlError(
             f"{kind} statements are refused: SQL here is read-only (SELECT, WITH, FROM, DESCRIBE, "
-            "SHOW, SUMMARIZE, EXPLAIN) — change data with `lakehouse ingest`, `update`, `delete` "
-            "or `restore`, and bring files in with `lakehouse ingest PATH`", refused=True)
+            "SHOW, SUMMARIZE, EXPLAIN)", refused=True,
+            hint=Hint("change data by ingesting, updating, deleting or restoring records, and bring files in "
+                      "by ingesting them", "ingest", {"paths": "PATH"}))
 
 
 def _bounded(text: str, max_bytes: int, max_blocks: int) -> None:

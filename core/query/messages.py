@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from core.errors import LakehouseError, SqlError
+from core.errors import Hint, LakehouseError, SqlError
 from core.text import inert
 
 
@@ -21,15 +21,13 @@ def clean_error(e: BaseException):
             or "external access" in msg.lower():
         m = re.search(r'"([^"]+)"', msg)
         what = f" ({m.group(1)})" if m else ""
-        return SqlError(f"file access is disabled in Lakehouse SQL{what}: query datasets by name "
-                        "(`lakehouse datasets` lists them); to bring a file in, use `lakehouse ingest PATH`",
-                        refused=True)
+        return SqlError(f"file access is disabled in Lakehouse SQL{what}: query datasets by name", refused=True,
+                        hint=Hint("to bring a file in, ingest it", "ingest", {"paths": "PATH"}))
     # only \n ends a line: a CR or form feed inside a quoted value must not cut the message
     lines = [ln.rstrip() for ln in msg.split("\n") if ln.strip()]
     head = lines[0].strip() if lines else "query failed"
     hints = [ln.strip() for ln in lines[1:] if ln.lstrip().startswith(("Did you mean", "Candidate bindings"))]
-    if "does not exist" in head and not hints:
-        hints.append("(`lakehouse datasets` lists the datasets)")
+    unknown = "does not exist" in head and not hints
     context: list[str] = []
     for i, ln in enumerate(lines):
         if ln.startswith("LINE ") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= {"^"}:
@@ -38,4 +36,4 @@ def clean_error(e: BaseException):
     text = "\n".join([" ".join([head] + hints)] + context)
     # DuckDB quotes the query and cell values back: control characters in them (ESC, OSC,
     # a bare CR) must not reach a terminal as sequences — they are shown escaped
-    return SqlError(inert(text))
+    return SqlError(inert(text), hint=Hint("{the dataset list} lists them", "datasets") if unknown else None)

@@ -327,19 +327,19 @@ def open_at(path: Path, name: str, as_of: int | str | None = None, upto: int | N
 
     from deltalake import DeltaTable
 
-    from core.errors import NotFound
+    from core.errors import Hint, NotFound
 
     latest = log_version(path)
     if upto is not None:
         latest = min(latest, upto)
     if latest < 0:
-        raise NotFound(f"dataset {name} has no table at {path} — run `lakehouse resync {name}`")
+        raise NotFound(f"dataset {name} has no table at {path}", hint=Hint("resync it", "resync", {"name": name}))
     if as_of is None:
         target: int | datetime = latest
     elif isinstance(as_of, int):
         if not 0 <= as_of <= latest:
-            raise NotFound(f"{name} has no version {as_of} — its versions run 0 to {latest} "
-                           f"(`lakehouse versions {name}`)")
+            raise NotFound(f"{name} has no version {as_of} — its versions run 0 to {latest}",
+                           hint=Hint("{its version list} shows them", "versions", {"name": name}))
         target = as_of
     else:
         try:
@@ -369,10 +369,10 @@ def open_at(path: Path, name: str, as_of: int | str | None = None, upto: int | N
         missing = [u for u in dt.file_uris() if not Path(u.removeprefix("file://")).exists()]
     except Exception as e:
         if as_of is None:
-            raise NotFound(f"dataset {name} has no readable table at {path} — run "
-                           f"`lakehouse resync {name}`") from None
+            raise NotFound(f"dataset {name} has no readable table at {path}",
+                           hint=Hint("resync it", "resync", {"name": name})) from None
         raise NotFound(f"{name} cannot be read as of {as_of} ({str(e).splitlines()[0]})") from None
     if missing and as_of is not None:
-        raise NotFound(f"{name} as of {as_of} is no longer readable: `lakehouse compact --vacuum` "
+        raise NotFound(f"{name} as of {as_of} is no longer readable: a compaction's vacuum "
                        f"removed {len(missing)} of its data files (they were past the retention)")
     return dt

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.storage.db import now
-from core.errors import Cancelled, NotFound, VectorError
+from core.errors import Cancelled, Hint, NotFound, VectorError
 from core.storage.faults import crash_point
 from core.models import EmbedResult, Generation
 from core.names import check_index_name, quote_ident
@@ -122,9 +122,8 @@ class Builder:
         if existing is not None:
             self.registry.require(name)
         if existing and (existing["dataset"], existing["column_name"]) != (dataset, column):
-            raise VectorError(f"index {name!r} already indexes {existing['dataset']}.{existing['column_name']} — "
-                              "choose another --index name, or drop it with `lakehouse index drop "
-                              f"{name}`")
+            raise VectorError(f"index {name!r} already indexes {existing['dataset']}.{existing['column_name']}",
+                              hint=Hint("choose another index name, or drop it", "drop_index", {"index": name}))
         if existing and key is not None and existing["key"] != keys:
             raise VectorError(f"index {name!r} identifies rows by {', '.join(existing['key'])}, not "
                               f"{', '.join(keys)} — use another --index name for a different key")

@@ -10,7 +10,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.errors import VectorError
+from core.errors import Hint, VectorError
 from core.storage.locks import try_lock
 from core.names import check_index_name, quote_ident
 from core.vectors import store
@@ -41,8 +41,8 @@ class VectorContext:
         d.mkdir(parents=True, exist_ok=True)
         fd = try_lock(d / ".lock", 0o644)
         if fd is None:
-            raise VectorError(f"index {name!r} is being built or changed by another job — wait for it "
-                              "(`lakehouse jobs`) or cancel it with `lakehouse jobs cancel ID`")
+            raise VectorError(f"index {name!r} is being built or changed by another job",
+                              hint=Hint("wait for it, or cancel it", "cancel_job", {"job_id": "ID"}))
         try:
             yield
         finally:

@@ -11,9 +11,12 @@ import math
 
 import numpy as np
 
-from core.errors import OllamaError, VectorError
+from core.errors import Hint, OllamaError, VectorError
 from core.vectors.chunking import chunk_text
 from core.vectors.hashing import HashingEmbedder
+
+# an index whose embedder cannot be had again (or changed) is built anew, not patched
+_REEMBED = Hint("re-embed it to build a new generation", "embed", {"dataset": "DATASET", "column": "COL"})
 
 PROVIDERS = ("auto", "ollama", "hashing")
 
@@ -165,7 +168,7 @@ def embedder_for(identity: dict, cfg):
         emb = HashingEmbedder(int(identity["dim"]))
         if emb.digest != identity["digest"]:
             raise VectorError(f"this index was built by {identity['model']}, which this version of "
-                              "Lakehouse does not have — re-embed it with `lakehouse embed`")
+                              "Lakehouse does not have", hint=_REEMBED)
         return emb
     from core.ollama import Ollama
 
@@ -175,5 +178,5 @@ def embedder_for(identity: dict, cfg):
         raise VectorError(
             f"the Ollama model {identity['model']} changed since this index was built (digest "
             f"{identity['digest'].removeprefix('sha256:')[:12]} -> {emb.digest.removeprefix('sha256:')[:12]}); "
-            "its vectors would not be comparable — re-embed with `lakehouse embed` to build a new generation")
+            "its vectors would not be comparable", hint=_REEMBED)
     return emb

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 
-from core.errors import NotFound, VectorError
+from core.errors import Hint, NotFound, VectorError
 from core.models import Generation, IndexInfo
 from core.names import check_index_name
 from core.vectors import store
@@ -33,8 +33,9 @@ class IndexRegistry:
         if idx is not None and not self.ctx.visible(idx):
             raise NotFound(f"no such index in profile {self.ctx.profile.id}: {name}")
         if idx is None:
-            raise NotFound(f"no index named {name!r} — `lakehouse index list` shows them; build one with "
-                           f"`lakehouse embed DATASET --column COL --index {name}`")
+            raise NotFound(f"no index named {name!r}", hint=Hint(
+                "list the indexes to see them, or build one", "embed",
+                {"dataset": "DATASET", "column": "COL", "index": name}))
         return idx
 
     def info(self, name: str) -> IndexInfo:
@@ -132,8 +133,8 @@ class IndexRegistry:
         if gen is None:
             gen = idx["active_gen"]
             if gen is None:
-                raise VectorError(f"index {name!r} has no active generation yet — promote one with "
-                                  f"`lakehouse index promote {name} GEN`")
+                raise VectorError(f"index {name!r} has no active generation yet",
+                                  hint=Hint("promote one", "promote", {"index": name, "gen": "GEN"}))
             gen = self.profile_generation(name, gen)
         return idx, self.ready_row(name, gen)
 
@@ -146,8 +147,8 @@ class IndexRegistry:
         problems = [p for p in store.verify(d, meta, f"{name} g{gen}", (store.HNSW,))
                     if "missing" in p or "truncated" in p]
         if problems:
-            raise VectorError(problems[0] + f" — rebuild it with `lakehouse index rebuild {name} g{gen}` "
-                              "before promoting it")
+            raise VectorError(problems[0], hint=Hint("rebuild it before promoting it", "rebuild_index",
+                                                     {"index": name, "gen": gen}))
         if self.catalog.indexes.get(name)["active_gen"] != gen:
             self.catalog.indexes.activate(name, gen, "promote", actor)
         return self.info(name)
@@ -175,8 +176,8 @@ class IndexRegistry:
             if self.catalog.indexes.generation(name, gen) is None:
                 raise NotFound(f"index {name!r} has no generation g{gen}")
             if idx["active_gen"] == gen:
-                raise VectorError(f"g{gen} is the active generation of {name!r} — promote another first, "
-                                  f"or drop the whole index with `lakehouse index drop {name}`")
+                raise VectorError(f"g{gen} is the active generation of {name!r}", hint=Hint(
+                    "promote another first, or drop the whole index", "drop_index", {"index": name}))
             self.drop_gen(name, gen, actor)
             return f"dropped {name} g{gen}"
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from core.errors import NotFound, VectorError
+from core.errors import Hint, NotFound, VectorError
 from core.names import sql_str
 from core.models import SearchHit, SearchResult
 from core.names import quote_ident
@@ -119,8 +119,8 @@ class Searcher:
             meta = store.read_meta(d, label)
             problems = store.verify(d, meta, label, (store.VECTORS, store.HNSW))
             if problems:
-                raise VectorError(f"{problems[0]} — rebuild it from its embeddings with "
-                                  f"`lakehouse index rebuild {name} g{gen}`")
+                raise VectorError(problems[0], hint=Hint("rebuild it from its embeddings", "rebuild_index",
+                                                         {"index": name, "gen": gen}))
             try:
                 t = pq.read_table(d / store.EMBEDDINGS, columns=["row_key", "chunk_id", "chunk_text"])
             except Exception as e:

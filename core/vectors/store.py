@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from core.errors import VectorError
+from core.errors import Hint, VectorError
 
 EMBEDDINGS = "embeddings.parquet"
 VECTORS = "vectors.npy"
@@ -153,11 +153,16 @@ def read_meta(directory: Path, label: str) -> dict:
     try:
         return json.loads((directory / META).read_text())
     except FileNotFoundError:
-        raise VectorError(f"{label}: {directory / META} is missing — the generation is incomplete; "
-                          f"rebuild it with `lakehouse index rebuild {label.replace(' ', ' ')}`") from None
+        raise VectorError(f"{label}: {directory / META} is missing — the generation is incomplete",
+                          hint=_rebuild(label)) from None
     except (OSError, ValueError) as e:
-        raise VectorError(f"{label}: {directory / META} is unreadable ({e}) — rebuild it with "
-                          f"`lakehouse index rebuild {label}`") from None
+        raise VectorError(f"{label}: {directory / META} is unreadable ({e})", hint=_rebuild(label)) from None
+
+
+def _rebuild(label: str) -> Hint:
+    """The hint to rebuild the generation `label` ("NAME gN") names."""
+    index, _, gen = label.rpartition(" g")
+    return Hint("rebuild it", "rebuild_index", {"index": index, "gen": gen})
 
 
 def verify(directory: Path, meta: dict, label: str, names: tuple[str, ...] | None = None) -> list[str]:

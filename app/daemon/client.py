@@ -227,3 +227,16 @@ def _connect_unix(address: str, timeout: float) -> socket.socket:
         except BaseException:
             s.close()
             raise
+
+
+def answers(address: str, timeout: float) -> bool:
+    """Whether a server takes connections on the Unix socket at `address` (nothing is sent)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(address)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()

@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import struct
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from core.errors import LakehouseError
 
-from . import wire
+from . import trust, wire
 
 if TYPE_CHECKING:
     from .server import Daemon
@@ -226,10 +225,10 @@ class Listener:
                       ip: str | None = None) -> None:
         """Serve one connection. A TCP one was admitted (and counted) when accepted."""
         if transport == "unix":
-            creds = _peer_creds(writer)
+            creds = trust.peer_creds(writer.get_extra_info("socket"))  # None: the 0600 socket guards it
             if creds is not None and creds[1] != os.getuid():
                 writer.write(wire.line(wire.error(None, wire.UNAUTHORIZED,
-                                                "connection refused: this daemon serves only its own user")))
+                                                  "connection refused: this daemon serves only its own user")))
                 await _close(writer)
                 return
             refusal = self._refusal("unix", None)
@@ -321,10 +320,10 @@ class Listener:
             except asyncio.TimeoutError:
                 if why == "auth":
                     conn.send(wire.error(None, wire.UNAUTHORIZED, f"no auth within {self.auth_timeout:g} s — "
-                                        "connection closed"))
+                                         "connection closed"))
                 elif why == "line":
                     conn.send(wire.error(None, wire.INVALID_REQUEST, f"a request line took over {self.io_timeout:g} s "
-                                        "to arrive ([daemon] io_timeout_s) — connection closed"))
+                                         "to arrive ([daemon] io_timeout_s) — connection closed"))
                 elif conn.pending or conn.control:
                     continue  # it started something meanwhile: not idle
                 return  # idle: closed without a word (a client reconnects)
@@ -333,17 +332,6 @@ class Listener:
             if line_started is None:
                 line_started = time.monotonic()
             buf += chunk
-
-
-def _peer_creds(writer: asyncio.StreamWriter) -> tuple[int, int, int] | None:
-    """(pid, uid, gid) of a Unix socket's peer; None where the platform has no
-    SO_PEERCRED (the 0600 socket guards it there)."""
-    sock = writer.get_extra_info("socket")
-    try:
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    except (OSError, AttributeError):
-        return None
-    return struct.unpack("3i", creds)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

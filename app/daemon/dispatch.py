@@ -44,7 +44,7 @@ class Dispatcher:
         is_request = "id" in msg
         if not conn.authed and method != "auth":
             conn.send(wire.error(req_id, wire.UNAUTHORIZED, "send {\"method\": \"auth\", \"params\": {\"token\": ...}} "
-                                "first — the token is in " + str(places.token_file(self.root))))
+                                 "first — the token is in " + str(places.token_file(self.root))))
             if conn.transport == "tcp":
                 conn.hang_up()
             return
@@ -94,8 +94,8 @@ class Dispatcher:
 
     def _busy(self, req_id) -> dict:
         return wire.error(req_id, wire.BUSY, f"this connection already has {self.per_client} requests running "
-                         "([daemon] max_requests_per_client) — wait for one to answer, then send again",
-                         {"type": "LakehouseError", "exit_code": 75})
+                          "([daemon] max_requests_per_client) — wait for one to answer, then send again",
+                          {"type": "LakehouseError", "exit_code": 75})
 
     def _auth(self, conn: Conn, req_id, params) -> dict:
         token = params.get("token") if isinstance(params, dict) else None
@@ -187,7 +187,7 @@ class Dispatcher:
             self.log_limited("bug:" + method, f"{method} failed unexpectedly: {type(e).__name__}: {e}",
                              exc_info=e)
             return wire.error(rid, wire.INTERNAL_ERROR, f"{method} failed unexpectedly: {type(e).__name__}: {e} "
-                             f"— this is a bug in lakehouse; the daemon's log has the traceback")
+                              f"— this is a bug in lakehouse; the daemon's log has the traceback")
         finally:
             with request.lock:  # from here on this worker's queries are another request's
                 request.thread = None

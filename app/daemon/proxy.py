@@ -14,14 +14,13 @@ Standard library only unless a table comes back.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from pathlib import Path
 
 from core.errors import LakehouseError
 
 from . import places, trust, wire
-from .client import CONNECT_TIMEOUT_S, TIMEOUT_S, Channel, NoAnswer
+from .client import CONNECT_TIMEOUT_S, TIMEOUT_S, Channel, NoAnswer, answers
 
 
 class RemoteLakehouse:
@@ -274,12 +273,4 @@ def running(cfg) -> str | None:
     if not os.path.lexists(address):
         return None
     trust.check_socket(address)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(0.5)
-    try:
-        s.connect(address)
-        return address
-    except OSError:
-        return None
-    finally:
-        s.close()
+    return address if answers(address, 0.5) else None

@@ -30,6 +30,7 @@ from core.errors import LakehouseError
 from core.storage.locks import try_lock
 
 from . import places, trust, wire
+from .client import answers
 from .connections import READ_CHUNK, Conn, Listener
 from .dispatch import Dispatcher
 from .log import LimitedLog
@@ -117,7 +118,7 @@ class Daemon(Listener, Dispatcher, Scheduler):
         if path.exists() or path.is_symlink():
             if not stat.S_ISSOCK(path.lstat().st_mode):
                 raise DaemonError(f"{path} exists and is not a socket — remove it or choose another --socket")
-            if _answers(path):  # a live server that is not ours (we hold the lock)
+            if answers(str(path), 1.0):  # a live server that is not ours (we hold the lock)
                 raise DaemonError(f"socket {path} is in use by another process — choose another --socket")
             path.unlink()  # left behind by a daemon that crashed
 
@@ -255,18 +256,6 @@ class Daemon(Listener, Dispatcher, Scheduler):
                 "requests": self.served, "jobs": running, "profiles_open": sorted(p or "" for p in self.facades),
                 "busy_workers": self.busy, "queued": sum(len(q) for q in list(self.queues.values())),
                 "unauthenticated": self.preauth, "refused": self.refused}
-
-
-def _answers(path: Path) -> bool:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(1.0)
-    try:
-        s.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def _token(root: Path) -> str:

@@ -163,6 +163,19 @@ def check_socket(address: str) -> None:
                         "private directory of yours")
 
 
+def peer_creds(sock) -> tuple[int, int, int] | None:
+    """(pid, uid, gid) of the process at the other end of a connected Unix socket
+    (SO_PEERCRED); None where the platform has no SO_PEERCRED or the socket cannot say."""
+    import socket as _socket
+    import struct
+
+    try:
+        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
+    except (OSError, AttributeError):
+        return None
+    return struct.unpack("3i", creds)
+
+
 def peer_uid(sock) -> int | None:
     """The uid of the process at the other end of a connected Unix socket (SO_PEERCRED
     on Linux, getpeereid's LOCAL_PEERCRED on BSD and macOS); None where neither exists."""
@@ -170,11 +183,8 @@ def peer_uid(sock) -> int | None:
     import struct
 
     if hasattr(_socket, "SO_PEERCRED"):
-        try:
-            creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
-        except OSError:
-            return None
-        return struct.unpack("3i", creds)[1]
+        creds = peer_creds(sock)
+        return None if creds is None else creds[1]
     if hasattr(_socket, "LOCAL_PEERCRED"):  # struct xucred: u_int version; uid_t uid; ...
         try:
             creds = sock.getsockopt(0, _socket.LOCAL_PEERCRED, struct.calcsize("2Ih16I"))  # 0: SOL_LOCAL

@@ -64,7 +64,7 @@ def ingest(
     """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files into Delta tables."""
     with open_lh() as lh:
         results = run_job(lh.ingest, paths, name=name, format=format, types=types, mode=mode,
-                           key=key, actor=actor, reason=reason)
+                          key=key, actor=actor, reason=reason)
     raise typer.Exit(print_ingest(results, json_out))
 
 

@@ -152,11 +152,11 @@ def profile_activate(name: str = PROFILE,
 
 
 def audit(of: Optional[str] = typer.Option(None, "--of", metavar="PROFILE",
-                                               help="Only this profile's entries (--profile works as that profile, "
-                                                    "which also shows only its own)."),
-              since: Optional[str] = typer.Option(None, "--since", help="30m, 2h, 7d or an ISO time."),
-              limit: int = typer.Option(50, "--limit", help="Most entries to show."),
-              format: ListFormat = LIST_FORMAT):
+                                           help="Only this profile's entries (--profile works as that profile, "
+                                                "which also shows only its own)."),
+          since: Optional[str] = typer.Option(None, "--since", help="30m, 2h, 7d or an ISO time."),
+          limit: int = typer.Option(50, "--limit", help="Most entries to show."),
+          format: ListFormat = LIST_FORMAT):
     """Every data access — SQL, search, ask, mutation, activation — newest first."""
     from app.output import print_records
 

@@ -42,9 +42,9 @@ def embed(
     """Embed a text column into a new index generation (only new or changed chunks are embedded)."""
     with open_lh() as lh:
         r = run_job(lh.embed, dataset, column, index=index, key=key, chunk_size=chunk_size,
-                     overlap=overlap, embedder=embedder.value if embedder else None, model=model,
-                     kind=kind.value if kind else None, m=m, ef_construction=ef_construction,
-                     ef_search=ef_search, promote=promote)
+                    overlap=overlap, embedder=embedder.value if embedder else None, model=model,
+                    kind=kind.value if kind else None, m=m, ef_construction=ef_construction,
+                    ef_search=ef_search, promote=promote)
     print_embed(r, format)
 
 

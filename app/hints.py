@@ -55,8 +55,12 @@ def cli_hint(hint: Hint) -> str:
 
 
 def error_line(e: LakehouseError) -> str:
-    """The line the CLI prints for an error: `error: …` (a cancel is an outcome, said as
-    is), then its hint."""
+    """What the CLI prints for an error: `error: …` (a cancel is an outcome, said as is),
+    its hint after the sentence — before any lines of context (DuckDB's `LINE 1: …` and
+    caret)."""
     text = str(e) if isinstance(e, Cancelled) else f"error: {e}"
     hint = getattr(e, "hint", None)
-    return f"{text} — {cli_hint(hint)}" if isinstance(hint, Hint) else text
+    if not isinstance(hint, Hint):
+        return text
+    sentence, newline, context = text.partition("\n")
+    return f"{sentence} — {cli_hint(hint)}{newline}{context}"

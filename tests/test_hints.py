@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.hints import USAGE, error_line
-from core.errors import Cancelled, Hint, NotFound, hint_text
+from core.errors import Cancelled, Hint, NotFound, SqlError, hint_text
 
 CORE = Path(__file__).resolve().parent.parent / "core"
 # the one sentence core keeps with a command in it: a record, not an error — stored in
@@ -37,6 +37,17 @@ def test_braced_words_name_the_operation():
     assert error_line(again) == "error: x — run it as another profile, e.g. `lakehouse --profile default ...`"
     assert hint_text(NotFound("x")) is None and error_line(NotFound("x")) == "error: x"
     assert Hint.from_dict(again.hint.to_dict()) == again.hint
+
+
+def test_the_hint_follows_the_sentence_before_its_context(lh, cli):
+    with pytest.raises(SqlError) as e:
+        lh.sql("SELECT * FROM s.t")
+    assert "does not exist" in str(e.value) and "lakehouse" not in str(e.value)
+    assert hint_text(e.value) == "the dataset list lists them"
+    code, out, err = cli("sql", "SELECT * FROM s.t")
+    assert code == 1 and err.strip().endswith('does not exist. — `lakehouse datasets` lists them')
+    context = SqlError("Catalog Error: no x\nLINE 1: SELECT x\n              ^", hint=Hint("{it} lists them", "datasets"))
+    assert error_line(context) == "error: Catalog Error: no x — `lakehouse datasets` lists them\nLINE 1: SELECT x\n              ^"
 
 
 def test_every_hinted_operation_is_in_the_registry():

@@ -104,7 +104,7 @@ def test_operations_are_frozen_and_declarations_are_checked():
 
 
 def test_the_daemon_serves_exactly_the_remote_operations(monkeypatch):
-    from app.daemon import facade_methods
+    from app.daemon.methods import facade_methods
 
     served = facade_methods()
     assert list(served) == list(api.remote_operations()) == sorted(served)

@@ -226,7 +226,7 @@ def test_ask_never_runs_a_hostile_statement_the_model_writes(lake, ollama):
 def test_the_daemon_refuses_every_hostile_statement_on_every_row_method(lake):
     from test_daemon import Served
 
-    from app.remote import RemoteLakehouse
+    from app.daemon.proxy import RemoteLakehouse
 
     root, corpus = lake
     before = _tree(root)

@@ -43,10 +43,6 @@ class Vectors:
     def cache(self):
         return self.ctx.cache
 
-    @cache.setter
-    def cache(self, value) -> None:
-        self.ctx.cache = value
-
     def keep_loaded(self, other: "Vectors") -> None:
         """Share what `other` has loaded (generations, source rows): activation's new
         reader starts warm."""

@@ -192,22 +192,7 @@ class Ingestor:
                         job.progress(message=result.message, force=True)
                         return result
                 existing = self.catalog.datasets.get(plan.dataset)
-                mode = mode or "create"
-                if mode == "create" and existing is not None:
-                    raise IngestError(
-                        f"dataset {plan.dataset} already exists (from {existing.source_uri}) — "
-                        "use --mode append to add these rows or --mode replace to overwrite it")
-                if existing is not None and existing.kind != "table":
-                    raise IngestError(f"dataset {plan.dataset} holds documents, not table rows — "
-                                      "ingest into another --name")
-                key = self.key or (existing.primary_key if existing is not None else [])
-                if existing is not None and self.key and existing.primary_key \
-                        and self.key != existing.primary_key and mode != "replace":
-                    raise IngestError(f"dataset {plan.dataset} is keyed by {', '.join(existing.primary_key)}, "
-                                      f"not {', '.join(self.key)} — use its key, or --mode replace")
-                if mode == "upsert" and not key:
-                    raise IngestError(f"an upsert needs a key: pass --key COL[,COL] (dataset "
-                                      f"{plan.dataset} declares none)")
+                mode, key = self._target(plan.dataset, mode or "create", existing)
                 src = TabularSource(plan.path, plan.fmt, None, stat.st_size, types=dict(overrides))
                 self._prepare(src, stat.st_size)
                 if sha is None:
@@ -241,6 +226,26 @@ class Ingestor:
             if src is not None and src.read_path is not None:
                 src.read_path.unlink(missing_ok=True)
         return result
+
+    def _target(self, dataset: str, mode: str, existing) -> tuple[str, list[str]]:
+        """(mode, key) for writing a table source into `dataset` as it stands (None: new),
+        or why the write cannot go there."""
+        if mode == "create" and existing is not None:
+            raise IngestError(
+                f"dataset {dataset} already exists (from {existing.source_uri}) — "
+                "use --mode append to add these rows or --mode replace to overwrite it")
+        if existing is not None and existing.kind != "table":
+            raise IngestError(f"dataset {dataset} holds documents, not table rows — "
+                              "ingest into another --name")
+        key = self.key or (existing.primary_key if existing is not None else [])
+        if existing is not None and self.key and existing.primary_key \
+                and self.key != existing.primary_key and mode != "replace":
+            raise IngestError(f"dataset {dataset} is keyed by {', '.join(existing.primary_key)}, "
+                              f"not {', '.join(self.key)} — use its key, or --mode replace")
+        if mode == "upsert" and not key:
+            raise IngestError(f"an upsert needs a key: pass --key COL[,COL] (dataset "
+                              f"{dataset} declares none)")
+        return mode, key
 
     @staticmethod
     def _hash(path: Path) -> str:

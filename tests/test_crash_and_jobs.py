@@ -259,6 +259,17 @@ def test_catalog_made_before_named_migrations_upgrades_in_place(home, data, tmp_
     assert _schema(tmp_path / "fresh" / "catalog.sqlite") == legacy
 
 
+def test_processes_opening_a_new_catalog_at_once_each_apply_or_skip_every_migration(tmp_path):
+    code = "import sys; from core.storage.catalog import Catalog; Catalog(__import__('pathlib').Path(sys.argv[1])).close()"
+    path = tmp_path / "catalog.sqlite"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=REPO, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    assert [(p.wait(60), p.stderr.read()) for p in procs] == [(0, "")] * 4
+    db = sqlite3.connect(path)
+    assert {r[0] for r in db.execute("SELECT name FROM _migrations")} == _migration_names()
+    db.close()
+
+
 def test_kill_before_a_background_hash_was_recorded_still_rolls_forward_idempotently(home, data):
     p = write(data / "big_one.csv", "id\n" + "".join(f"{i}\n" for i in range(5000)))
     code = ("import core.ingest.run as run; run._HASH_INLINE = 0\n"

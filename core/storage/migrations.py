@@ -56,12 +56,14 @@ def migrate(db: sqlite3.Connection, areas: list[Migrations]) -> list[str]:
                 continue
             db.execute("BEGIN IMMEDIATE")
             try:
-                fn(db)
-                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                           (name, datetime.now(timezone.utc).isoformat(timespec="milliseconds")))
+                # another process opening the same catalog may have applied it meanwhile
+                if not db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    fn(db)
+                    db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                               (name, datetime.now(timezone.utc).isoformat(timespec="milliseconds")))
+                    ran.append(name)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            ran.append(name)
     return ran

@@ -416,8 +416,7 @@ class Lakehouse:
         from core.profiles.activation import Services, activate
 
         self.check_activate(pid)
-        svc = Services(self.root, self.config, self.catalog, self._jobs, self.audit_log, self.new_engine,
-                       lambda: self._reader.vectors_obj, self._use)
+        svc = Services(self.root, self.config, self.catalog, self._jobs, self.audit_log, self._reader, self._use)
         return activate(svc, pid, progress, cancel, job_id)
 
     @operation("refuse, in one sentence, an activation this connection's profile may not make "

@@ -24,10 +24,17 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from core.errors import Cancelled, Hint, LakehouseError, OllamaError
 from core.storage.locks import try_lock
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.ops.audit import AuditLog
+    from core.ops.jobs import Jobs
+    from core.profiles.scoped import Reader
+    from core.storage.catalog import Catalog
 
 STEPS = ("check", "indexes", "embedders", "chat model", "unload", "switch")
 
@@ -40,13 +47,12 @@ class StepFailed(LakehouseError):
 class Services:
     """What an activation works with — the facade's parts, not the facade."""
     root: Path
-    config: Any
-    catalog: Any  # core.storage.catalog.Catalog
-    jobs: Any  # core.ops.jobs.Jobs
-    audit_log: Any  # core.ops.audit.AuditLog
-    new_engine: Callable  # profile -> a SQL engine scoped to it
-    loaded_vectors: Callable  # () -> the vector layer in use, or None (what is loaded stays loaded)
-    switch: Callable  # (profile, engine, vectors): make them the reader's, once every step passed
+    config: Config
+    catalog: Catalog
+    jobs: Jobs
+    audit_log: AuditLog
+    reader: Reader  # the facade's engine and vector layer now (what is loaded stays loaded)
+    switch: Callable  # (profile, engine, vectors): read through these, once every step passed
 
 
 def _cancellable(job, fn):
@@ -149,10 +155,10 @@ class _Activation:
         from core.vectors.manager import Vectors
 
         svc = self.svc
-        self.engine = engine = svc.new_engine(self.target)
+        self.engine = engine = svc.reader.new_engine(self.target)
         self.vec = vec = Vectors(svc.root, svc.config, svc.catalog, lambda: engine, svc.jobs, self.target)
-        if svc.loaded_vectors() is not None:  # what is loaded stays loaded
-            vec.keep_loaded(svc.loaded_vectors())
+        if svc.reader.vectors_obj is not None:  # what is loaded stays loaded
+            vec.keep_loaded(svc.reader.vectors_obj)
         loaded = []
         for info in vec.list():
             if info.active_gen is None:

@@ -1,1 +1,2 @@
-"""Operations: jobs, the audit log and disk use."""
+"""Operations: jobs, the errors journal, the audit log (their catalog rows in rows.py;
+what a profile may see of them in desk.py) and disk use."""

@@ -1,1 +1,2 @@
-"""Profiles: the profile model and its file, and activation (switching what a session sees)."""
+"""Profiles: the profile model and its file, what a facade reads through as its profile
+(scoped.py), their administration, and activation (switching what a session sees)."""

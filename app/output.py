@@ -9,10 +9,7 @@ import json
 import sys
 from typing import Any, Iterable
 
-# writing a result to a file (csv, json, parquet) is core.query.export's, one writer for the CLI
-# and the TUI's SQL pane; re-exported here for the CLI's imports
 from core.query.export import json_default as _default
-from core.query.export import write_result  # noqa: F401
 
 
 class Machine(str):

@@ -11,11 +11,12 @@ from functools import cached_property
 from pathlib import Path
 
 from core import config as config_mod
+from core import access
 from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
 from core.models import Description, Dataset, ErrorEvent, IngestResult, JobInfo
-from core.names import quote_ident, sql_str
+from core.names import quote_ident
 from core.ops.desk import OpsDesk
 from core.ops.jobs import Jobs, Listener
 from core.profiles import scoped
@@ -102,11 +103,11 @@ class Lakehouse:
     @operation("the datasets this profile sees", remote=True, scope="datasets")
     def datasets(self) -> list[Dataset]:
         """The datasets this profile sees."""
-        return [d for d in self.catalog.datasets.all() if self.profile.sees(d.name)]
+        return access.datasets(self.profile, self.catalog.datasets.all())
 
     @operation("one Dataset", remote=True, scope="datasets")
     def dataset(self, name: str) -> Dataset:
-        return scoped.dataset(self.catalog, self.profile, name)
+        return access.dataset(self.catalog, self.profile, name)
 
     @operation("schema, lineage, schema versions and a sample (a Description)",
                remote=True, scope="datasets", audited=True)
@@ -325,7 +326,7 @@ class Lakehouse:
     @operation("index generations loaded in the daemon", remote=True, scope="none")
     def vector_cache(self) -> dict:
         """Generations loaded in this process: memory, load time, hits."""
-        return scoped.cache_entries(self.profile, self.catalog, self._vectors.cache.stats())
+        return access.cache_entries(self.profile, self.catalog, self._vectors.cache.stats())
 
     # -- ask: grounded answers from a local model ---------------------------------------
     @operation("answer from the data: NL→SQL, RAG with citations, or hybrid; an AskResult",

@@ -21,7 +21,8 @@ def sql(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Read as of a version (v3; one dataset) or a time (2026-01-31T12:00; every dataset)."),
 ):
     """Run SQL over the datasets (DuckDB; each dataset is a view by its name; "name@v3" reads an old version)."""
-    from app.output import print_result, write_result
+    from app.output import print_result
+    from core.query.export import write_result  # one writer for the CLI and the SQL pane
     from core.query.export import format_of
 
     if query == "-":

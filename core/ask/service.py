@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from core.access import restricted
+from core import access
 from core.errors import Hint, LakehouseError, NotFound
 
 
@@ -38,9 +38,7 @@ def answer(asker, audit_log, touched, question: str, mode: str, index: str | Non
 
 
 def accept(catalog, principal, ask_id: str) -> dict:
-    row = catalog.asks.get(ask_id)
-    if row is not None and restricted(principal) and row.get("profile") != principal.id:
-        row = None  # another profile's ask: not this one's to see or to teach others with
+    row = access.own_ask(principal, catalog.asks.get(ask_id))
     if row is None:
         raise NotFound(f"no ask with id {ask_id!r}", hint=Hint("{a query of _asks} lists them", "sql",
                                                              {"text": "SELECT id, question FROM _asks"}))

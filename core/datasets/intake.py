@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core import access
 from core.errors import LakehouseError
 from core.names import quote_ident, sql_str
 
@@ -16,11 +17,7 @@ def ingest(profile, root: Path, config, catalog, tables, jobs, paths, *, name: s
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    if not profile.sees_all:  # a profile writes only datasets its patterns name
-        if not name or not profile.sees(name):
-            raise LakehouseError(
-                f"profile {profile.id} may only ingest into its datasets "
-                f"({', '.join(profile.datasets)}) — give --name with one of them")
+    access.check_ingest(profile, name)
     ing = Ingestor(root, config, catalog, tables, jobs)
     try:
         return ing.ingest(list(paths), name=name, **options)
@@ -49,5 +46,5 @@ def guarded(audit_log, catalog, profile, check, operation: str, dataset: str, fn
         check(dataset)
         return audit_log.timed(operation, [dataset], statement, fn)
     except LakehouseError as e:
-        catalog.errors.add(operation, str(e), dataset=dataset if profile.sees(dataset) else "")
+        catalog.errors.add(operation, str(e), dataset=dataset if access.sees_dataset(profile, dataset) else "")
         raise

@@ -6,27 +6,11 @@ from __future__ import annotations
 
 import json
 
-from core.access import Refused, restricted
+from core import access
 from core.api import is_retryable
 from core.errors import Hint, LakehouseError, NotFound
 from core.models import ErrorEvent, JobInfo
 from core.ops.since import parse_since
-
-
-def visible(profile, catalog, jobs: list[JobInfo]) -> list[JobInfo]:
-    """The jobs `profile` may see: about its datasets, its indexes over them, or itself."""
-    if profile.sees_all:
-        return jobs
-    idx = {i["name"]: i["dataset"] for i in catalog.indexes.all()}
-    return [j for j in jobs if profile.shows(j.target.split()[0] if j.target else "", idx)]
-
-
-def check_owner(principal, catalog, job_id: str, verb: str) -> None:
-    """A restricted holder may act only on the jobs it started itself."""
-    owner = catalog.jobs.profile(job_id)
-    if restricted(principal) and owner != principal.id:
-        raise Refused(f"job {job_id} was started by {'profile ' + owner if owner else 'another profile'}, "
-                      f"and profile {principal.id} may {verb} only its own jobs")
 
 
 def retry_call(catalog, job: JobInfo) -> dict:
@@ -54,11 +38,11 @@ class OpsDesk:
         self.profile, self.principal = profile, principal
 
     def list(self, limit: int) -> list[JobInfo]:
-        return visible(self.profile(), self.catalog, self.jobs.list(limit))
+        return access.jobs(self.profile(), self.catalog, self.jobs.list(limit))
 
     def get(self, job_id: str) -> JobInfo:
         job = self.jobs.get(job_id)
-        if job is None or not visible(self.profile(), self.catalog, [job]):
+        if job is None or not access.jobs(self.profile(), self.catalog, [job]):
             raise NotFound(f"no job with id {job_id!r}", hint=Hint("{the job list} lists them", "jobs"))
         return job
 
@@ -66,7 +50,7 @@ class OpsDesk:
         """A job this profile may act on: one it sees, and — for a restricted profile —
         one it started itself."""
         job = self.get(job_id)
-        check_owner(self.principal, self.catalog, job_id, verb)
+        access.check_job_owner(self.principal, self.catalog.jobs.profile(job_id), job_id, verb)
         return job
 
     def cancel(self, job_id: str) -> bool:
@@ -78,12 +62,10 @@ class OpsDesk:
 
     def errors(self, since: str | None, limit: int | None) -> list[ErrorEvent]:
         errs = self.catalog.errors.recent(parse_since(since) if since else None, limit)
-        p = self.profile()
-        return errs if p.sees_all else [e for e in errs if e.dataset and p.sees(e.dataset)]
+        return access.errors(self.profile(), errs)
 
     def audit(self, profile: str | None, since: str | None, limit: int) -> list[dict]:
         """Audit entries, newest first (a profile other than default sees only its own)."""
         self.audit_log.flush()
-        if not self.profile().sees_all:
-            profile = self.profile().id
-        return self.catalog.audit.recent(profile, parse_since(since) if since else None, limit)
+        return self.catalog.audit.recent(access.audit_profile(self.profile(), profile),
+                                         parse_since(since) if since else None, limit)

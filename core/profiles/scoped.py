@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import ConfigError, NotFound
+from core.errors import ConfigError
 from core.query.cache import parse_size
 
 
@@ -82,17 +82,6 @@ class Reader:
             self.sql.close()
 
 
-def dataset(catalog, profile, name: str):
-    """The dataset `name`, if `profile` may see it; else one NotFound naming only what it sees."""
-    if isinstance(name, str) and not profile.sees(name) and catalog.datasets.get(name) is not None:
-        raise NotFound(f"no such dataset in profile {profile.id}: {name}")
-    ds = catalog.datasets.get(name) if isinstance(name, str) else None
-    if ds is None:  # name only what this profile may see
-        known = ", ".join(d.name for d in catalog.datasets.all() if profile.sees(d.name)) or "none yet"
-        raise NotFound(f"no dataset named {name!r} — datasets: {known}")
-    return ds
-
-
 def binding_problems(profile, catalog) -> list[str]:
     """What the profile's bindings point at that does not exist (the built-in one: none)."""
     from core.profiles.store import problems
@@ -108,15 +97,3 @@ def embed_options(profile, embedder, model, m, ef_construction, ef_search) -> di
     return dict(embedder=embedder or profile.embedder or None, model=model or profile.embed_model or None,
                 m=m or hnsw.get("m"), ef_construction=ef_construction or hnsw.get("ef_construction"),
                 ef_search=ef_search or hnsw.get("ef_search"))
-
-
-def cache_entries(profile, catalog, stats: dict) -> dict:
-    """Loaded generations as a restricted profile may see them: the indexes it searches
-    over datasets it sees."""
-    from core.access import restricted
-
-    if restricted(profile):
-        idx = {i["name"]: i["dataset"] for i in catalog.indexes.all()}
-        stats["entries"] = [e for e in stats["entries"] if profile.searches(e["index"])
-                            and profile.sees(idx.get(e["index"], ""))]
-    return stats

@@ -63,15 +63,6 @@ class Profile:
     def searches(self, index: str) -> bool:
         return any(fnmatch.fnmatchcase(index, p) for p in self.indexes)
 
-    def shows(self, name: str, index_datasets: dict[str, str]) -> bool:
-        """Whether a row about `name` (a job's or error's target: a dataset, an index, or
-        this profile) is this profile's to see: a dataset it sees, this profile, or an
-        index it searches *over a dataset it sees* — never by an index pattern alone, so
-        `indexes = ["*"]` reveals no other dataset's journal, jobs or errors."""
-        if name == self.id or self.sees(name):
-            return True
-        return name in index_datasets and self.searches(name) and self.sees(index_datasets[name])
-
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("defined")

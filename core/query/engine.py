@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import access
 from core.query.cache import HotCache
 from core.query.gate import check_query
 from core.query.messages import clean_error
@@ -109,7 +110,7 @@ class SqlEngine:
         """Bring the views in line with the catalog: replace what changed, drop what went."""
         gen, specs = self.catalog.datasets.snapshot()
         if self.profile is not None:
-            specs = [s for s in specs if self.profile.sees(s.name)]
+            specs = [s for s in specs if access.sees_dataset(self.profile, s.name)]
         files = {str(self.root / "tables" / s.name / f) for s in specs if s.reader != "delta" for f in s.files}
         if self._con is not None and not files <= self._readable:
             # a file this connection may not open (a write made it): the configuration is
@@ -146,7 +147,7 @@ class SqlEngine:
                 con.execute(f"CREATE OR REPLACE VIEW {q} AS {self.source_sql(spec)}")
             self._views[name] = spec
         # only the pins of datasets this profile sees (the rest are none of its business)
-        self.cache.pinned = {n for n in self.catalog.datasets.pinned() if self.profile is None or self.profile.sees(n)}
+        self.cache.pinned = {n for n in self.catalog.datasets.pinned() if access.sees_dataset(self.profile, n)}
         for name in [n for n in self.cache.entries if n not in self.cache.pinned]:  # unpinned
             self.cache.drop(con, name)
             self._restore_view(con, name)
@@ -232,24 +233,7 @@ class SqlEngine:
         for t in SYSTEM_TABLES:
             if t in lowered:
                 table = self.catalog.system_table(t)
-                if self.profile is not None:
-                    table = self._scoped(t, table)
-                cur.register(t, table)
-
-    def _scoped(self, name: str, table):
-        import pyarrow as pa
-
-        p = self.profile
-        if name in ("_asks", "_audit"):
-            keep = [v == p.id for v in table.column("profile").to_pylist()]
-        elif name in ("_indexes", "_index_events"):
-            bound = {i["name"] for i in self.catalog.indexes.all() if p.searches(i["name"]) and p.sees(i["dataset"])}
-            keep = [v in bound for v in table.column("index_name").to_pylist()]
-        else:
-            col = {"_datasets": "name", "_journal": "dataset", "_errors": "dataset", "_jobs": "target"}[name]
-            idx = {i["name"]: i["dataset"] for i in self.catalog.indexes.all()}
-            keep = [bool(v) and p.shows(v.split()[0], idx) for v in table.column(col).to_pylist()]
-        return table.filter(pa.array(keep, pa.bool_()))
+                cur.register(t, access.system_rows(self.profile, self.catalog, t, table))
 
     def _out_of_scope(self, e: SqlError) -> SqlError:
         """DuckDB's 'no such table' for a dataset that exists outside the profile."""

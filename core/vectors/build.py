@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import access
 from core.storage.db import now
 from core.errors import Cancelled, Hint, NotFound, VectorError
 from core.storage.faults import crash_point
@@ -114,10 +115,7 @@ class Builder:
             if k not in cols:
                 raise VectorError(f"key column {k!r} is not a column of {dataset!r}")
         name = check_index_name(index or dataset_name_from_stem(f"{dataset}_{column}"))
-        profile = self.ctx.profile
-        if profile is not None and not profile.searches(name):
-            raise VectorError(f"profile {profile.id} may only build its indexes "
-                              f"({', '.join(profile.indexes)}) — give --index with one of those names")
+        access.check_build(self.ctx.profile, name)
         existing = self.catalog.indexes.get(name)
         if existing is not None:
             self.registry.require(name)

@@ -10,6 +10,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from core import access
 from core.errors import Hint, VectorError
 from core.storage.locks import try_lock
 from core.names import check_index_name, quote_ident
@@ -31,8 +32,7 @@ class VectorContext:
         return self.engine_fn()  # late: the facade may swap its engine (profile activation)
 
     def visible(self, idx: dict) -> bool:
-        p = self.profile
-        return p is None or (p.searches(idx["name"]) and p.sees(idx["dataset"]))
+        return access.sees_index(self.profile, idx)
 
     @contextmanager
     def index_lock(self, name: str):

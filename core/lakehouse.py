@@ -203,8 +203,7 @@ class Lakehouse:
     @operation("pinned datasets, memory held, hits and misses", remote=True, scope="none")
     def cache(self) -> dict:
         """Pins, what this process holds in memory, hits and misses."""
-        self.engine._connection()  # sync pins with the catalog
-        return self.engine.cache.stats()
+        return self.engine.cache_stats()
 
     # -- SQL --------------------------------------------------------------------
     @operation("one read-only query — **Arrow frames**", remote=True, scope="query", audited=True)
@@ -243,7 +242,7 @@ class Lakehouse:
 
     def _touched(self, text: str) -> list[str]:
         """Datasets a query names (the views the engine knows are this profile's)."""
-        return self.engine._mentioned(text) if isinstance(text, str) else []
+        return self.engine.mentioned(text) if isinstance(text, str) else []
 
     # -- vectors: embedding, index generations, semantic and hybrid search --------------
     @property

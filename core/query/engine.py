@@ -99,6 +99,11 @@ class SqlEngine:
         con.execute("CREATE SCHEMA _cache")
         return con
 
+    def cache_stats(self) -> dict:
+        """The hot cache's pins, memory and hits, its pins first brought in line with the catalog."""
+        self._connection()
+        return self.cache.stats()
+
     def _connection(self):
         gen = self.catalog.meta.generation()
         with self._lock:
@@ -174,7 +179,8 @@ class SqlEngine:
     def _deadline(self, cur) -> "_Deadline":
         return _Deadline(cur, self.limits.timeout_s)
 
-    def _mentioned(self, text: str) -> list[str]:
+    def mentioned(self, text: str) -> list[str]:
+        """The datasets (this profile's views) a query names."""
         # a view is mentioned when it is a whole word (not part of "name@v3"): one scan of
         # the text, not one regex per view (thousands of datasets would cost ~0.3 s a query)
         words = set(re.findall(r"[\w@]+", text.lower()))
@@ -183,7 +189,7 @@ class SqlEngine:
     def _cursor(self, text: str, as_of: str | int | None = None):
         con = self._connection()
         self._check(text)
-        mentioned = self._mentioned(text)
+        mentioned = self.mentioned(text)
         with self._lock:  # loading a pinned dataset is DDL on the shared connection
             for name in mentioned:
                 if as_of is None and name in self.cache.pinned and name not in self._arrow_views:

@@ -28,6 +28,9 @@ USAGE: dict[str, str] = {
     "jobs": "jobs",
     "cancel_job": "jobs cancel {job_id}",
     "demo": "demo",
+    "eval_create": "eval create {index}",
+    "trial": "trial {index} --m 16 --ef-construction 80 --ef-search 30,50,64,100",
+    "trials": "trials {index}",
 }
 
 

@@ -125,7 +125,7 @@ def system_rows(profile, catalog, name: str, table):
 
     if profile is None:
         return table
-    if name in ("_asks", "_audit"):
+    if name in ("_asks", "_audit", "_trials"):  # each profile keeps its own history
         keep = [v == profile.id for v in table.column("profile").to_pylist()]
     elif name in ("_indexes", "_index_events"):
         bound = {i["name"] for i in catalog.indexes.all() if sees_index(profile, i)}
@@ -166,3 +166,9 @@ def own_ask(principal, row: dict | None) -> dict | None:
     if row is not None and restricted(principal) and row.get("profile") != principal.id:
         return None
     return row
+
+
+def trials(profile, rows: list[dict]) -> list[dict]:
+    """Trial rows as `profile` sees them: the ones it ran (each profile keeps its own
+    trial history, as the `_trials` system table shows it)."""
+    return rows if profile is None else [r for r in rows if r["profile"] == profile.id]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from importlib import import_module
 from pathlib import Path
 
 from core import config as config_mod
@@ -102,7 +103,6 @@ class Lakehouse:
 
     @operation("the datasets this profile sees", remote=True, scope="datasets")
     def datasets(self) -> list[Dataset]:
-        """The datasets this profile sees."""
         return access.datasets(self.profile, self.catalog.datasets.all())
 
     @operation("one Dataset", remote=True, scope="datasets")
@@ -119,14 +119,12 @@ class Lakehouse:
     @operation("set a dataset's description, owner or tags", remote=True, scope="datasets", mutates=True)
     def annotate(self, name: str, *, description: str | None = None, owner: str | None = None,
                  tags: list[str] | None = None) -> Dataset:
-        """Set a dataset's description, owner or tags (None leaves a field as it is)."""
         self.dataset(name)
         self.catalog.datasets.annotate(name, description, owner, tags)
         return self.dataset(name)
 
     @operation("rebuild catalog facts from the tables", remote=True, scope="datasets", mutates=True)
     def resync(self, name: str | None = None) -> list[str]:
-        """Rebuild row counts, sizes, columns and file lists from the tables themselves."""
         from core.datasets.resync import resync
 
         # a commit lakehouse did not write is adopted only when its dataset is named
@@ -149,14 +147,12 @@ class Lakehouse:
                remote=True, scope="datasets", audited=True, mutates=True)
     def update(self, name: str, key, values: dict[str, str], *, actor: str | None = None,
                reason: str = ""):
-        """Set fields of the record with primary key `key`; journaled per field."""
         return self._guard("update", name, lambda: self._mutator.update(
             name, key, values, actor or _user(), reason), f"key {key}: {values}")
 
     @operation("delete one record by primary key (journaled)",
                remote=True, scope="datasets", audited=True, mutates=True)
     def delete(self, name: str, key, *, actor: str | None = None, reason: str = ""):
-        """Delete the record with primary key `key`; its last values are journaled."""
         return self._guard("delete", name, lambda: self._mutator.delete(name, key, actor or _user(), reason),
                            f"key {key}")
 
@@ -164,7 +160,6 @@ class Lakehouse:
                remote=True, scope="datasets", audited=True, mutates=True)
     def restore(self, name: str, *, version: int | None = None, as_of: str | None = None,
                 actor: str | None = None, reason: str = ""):
-        """Make an old state current again, as a new version (history is kept)."""
         if (version is None) == (as_of is None):
             raise LakehouseError("give exactly one of --version V or --as-of TIMESTAMP")
         return self._guard("restore", name, lambda: self._mutator.restore(
@@ -179,7 +174,6 @@ class Lakehouse:
 
     @operation("journal events of a dataset or one record", remote=True, scope="datasets")
     def history(self, name: str, key: str | None = None) -> list[dict]:
-        """Journal events of a dataset, or of one record (its key as text)."""
         self.dataset(name)
         return self.catalog.datasets.journal(name, key)
 
@@ -191,7 +185,6 @@ class Lakehouse:
     # -- hot cache ------------------------------------------------------------------------
     @operation("keep a dataset in DuckDB memory", remote=True, scope="datasets", mutates=True)
     def pin(self, name: str) -> None:
-        """Keep a dataset in DuckDB memory (loaded on first use, LRU-evicted past the limit)."""
         self.dataset(name)
         self.catalog.datasets.set_pinned(name, True)
 
@@ -202,7 +195,6 @@ class Lakehouse:
 
     @operation("pinned datasets, memory held, hits and misses", remote=True, scope="none")
     def cache(self) -> dict:
-        """Pins, what this process holds in memory, hits and misses."""
         return self.engine.cache_stats()
 
     # -- SQL --------------------------------------------------------------------
@@ -236,8 +228,6 @@ class Lakehouse:
     @operation("stop this facade's running queries from another thread (clients send `cancel`)",
                remote=False, scope="none")
     def interrupt_sql(self, thread: int | None = None) -> bool:
-        """Stop the queries this facade is running (from another thread) — all, or the
-        ones `thread` started; False if none."""
         return self._reader.interrupt(thread)
 
     def _touched(self, text: str) -> list[str]:
@@ -281,7 +271,6 @@ class Lakehouse:
 
     @operation("one search on two generations with overlap@k", remote=True, scope="index", audited=True)
     def compare(self, a: str, b: str, text: str, k: int = 10, *, where: str | None = None) -> dict:
-        """The same search on two generations side by side, with overlap@k of their rows."""
         ra = self.search(a, text, k, where=where)
         rb = self.search(b, text, k, where=where)
         keys_a, keys_b = {h.row_key for h in ra.hits}, {h.row_key for h in rb.hits}
@@ -290,7 +279,6 @@ class Lakehouse:
 
     @operation("every index", remote=True, scope="index")
     def indexes(self):
-        """Every index with its generations (IndexInfo list)."""
         return self._vectors.list()
 
     @operation("one IndexInfo with its generations", remote=True, scope="index")
@@ -299,12 +287,10 @@ class Lakehouse:
 
     @operation("make a generation the active one", remote=True, scope="index", mutates=True)
     def promote(self, index: str, gen: int, actor: str | None = None):
-        """Make generation `gen` the one searches use: one atomic pointer swap."""
         return self._vectors.promote(index, gen, actor or _user())
 
     @operation("return to the previously active generation", remote=True, scope="index", mutates=True)
     def rollback(self, index: str, actor: str | None = None):
-        """Return to the generation that was active before the current one."""
         return self._vectors.rollback(index, actor or _user())
 
     @operation("drop an index or one generation", remote=True, scope="index", mutates=True)
@@ -315,7 +301,6 @@ class Lakehouse:
                remote=True, scope="index", mutates=True, retryable=True)
     def rebuild_index(self, index: str, gen: int, progress: Listener | None = None,
                       cancel: threading.Event | None = None):
-        """Rebuild a generation's sidecar files (vectors, HNSW graph) from its Parquet."""
         return self._vectors.rebuild(index, gen, progress, cancel)
 
     @operation("check a generation's files against its checksums", remote=True, scope="index")
@@ -324,8 +309,34 @@ class Lakehouse:
 
     @operation("index generations loaded in the daemon", remote=True, scope="none")
     def vector_cache(self) -> dict:
-        """Generations loaded in this process: memory, load time, hits."""
         return access.cache_entries(self.profile, self.catalog, self._vectors.cache.stats())
+
+    # -- trials: eval sets, measured HNSW settings, promotion (core/trials) ------------
+    @operation("make an eval set: perturbed sampled queries or a file's questions, with exact top-k truth",
+               remote=True, scope="index", mutates=True)
+    def eval_create(self, index: str, queries: int = 200, from_file: str | None = None, k: int = 10,
+                    name: str | None = None) -> dict:
+        return import_module("core.trials.evals").create(self._vectors, index, queries, from_file, k, name)
+
+    @operation("an index's eval sets, each with why trials may not use it (or null)", remote=True, scope="index")
+    def evals(self, index: str) -> list[dict]:
+        return import_module("core.trials.evals").listing(self._vectors, index)
+
+    @operation("build an HNSW graph from stored vectors, measure recall@k and latency per ef_search; a TrialResult",
+               remote=True, scope="index", mutates=True, retryable=True)
+    def trial(self, index: str, m: int, ef_construction: int, ef_search: list[int], eval_name: str | None = None,
+              progress: Listener | None = None, cancel: threading.Event | None = None):
+        return import_module("core.trials.run").run_trial(self._vectors, index, m, ef_construction, ef_search,
+                                                          eval_name, listener=progress, cancel=cancel)
+
+    @operation("an index's trials this profile ran (best: top recall; pareto: the front)", remote=True, scope="index")
+    def trials(self, index: str, best: bool = False, pareto: bool = False) -> list:
+        return import_module("core.trials.run").listing(self._vectors, index, best, pareto)
+
+    @operation("make a trial's graph a new active generation", remote=True, scope="index", audited=True, mutates=True)
+    def trial_promote(self, trial_id: str, ef_search: int | None = None, actor: str | None = None):
+        return import_module("core.trials.promote").audited(self._vectors, self.audit_log, trial_id, ef_search,
+                                                            actor or _user())
 
     # -- ask: grounded answers from a local model ---------------------------------------
     @operation("answer from the data: NL→SQL, RAG with citations, or hybrid; an AskResult",
@@ -343,21 +354,18 @@ class Lakehouse:
     @operation("mark an ask's question→SQL pair as a good example for later prompts",
                remote=True, scope="none", mutates=True)
     def accept(self, ask_id: str) -> dict:
-        """Mark an ask's question->SQL pair as good: later prompts use it as an example."""
         from core.ask import service
 
         return service.accept(self.catalog, self.principal, ask_id)
 
     @operation("Ollama's installed and loaded models", remote=True, scope="none")
     def models(self) -> dict:
-        """Ollama's installed models (with digests) and the ones loaded in memory."""
         from core.ask import service
 
         return service.models(self.config)
 
     @operation("Ollama's URL and whether it answers", remote=True, scope="none")
     def ollama_status(self) -> dict:
-        """Where Ollama is expected and whether it answers (one quick request)."""
         from core.ask import service
 
         return service.ollama_status(self.config)
@@ -372,7 +380,6 @@ class Lakehouse:
 
     @operation("bytes under the storage root by component", remote=True, scope="none")
     def disk_usage(self) -> dict[str, int]:
-        """Bytes under the storage root, by what holds them."""
         from core.ops.disk import by_component
 
         return by_component(self.root)
@@ -423,14 +430,11 @@ class Lakehouse:
                "(the CLI asks before it starts a background activation); `null` when allowed",
                remote=True, scope="profile-admin")
     def check_activate(self, pid: str) -> None:
-        """Refuse, in one sentence, an activation this holder may not make (a restricted
-        holder may only stay itself); the CLI asks before it starts the background job."""
         if pid != self.principal.id:
             require_admin(self.principal, "activating other profiles")
 
     @operation("a SQL engine scoped to a given profile (activation warms one)", remote=False, scope="none")
     def new_engine(self, profile):
-        """A SQL engine scoped to `profile` (activation warms one before switching)."""
         return self._reader.new_engine(profile)
 
     def _use(self, profile, engine=None, vectors=None) -> None:
@@ -443,7 +447,6 @@ class Lakehouse:
 
     @operation("audit entries, newest first", remote=True, scope="own-audit")
     def audit(self, profile: str | None = None, since: str | None = None, limit: int = 200) -> list[dict]:
-        """Audit entries, newest first (a profile other than default sees only its own)."""
         return self._desk.audit(profile, since, limit)
 
     # -- jobs and errors -------------------------------------------------------------
@@ -457,7 +460,6 @@ class Lakehouse:
 
     @operation("one job", remote=True, scope="jobs")
     def job(self, job_id: str) -> JobInfo:
-        """One job this profile may see (a dead process's running job shows as interrupted)."""
         return self._desk.get(job_id)
 
     @operation("make a failed, cancelled or interrupted job's call again",
@@ -478,7 +480,6 @@ class Lakehouse:
                remote=True, scope="datasets", audited=True, mutates=True, retryable=True)
     def demo(self, scale: float = 1.0, progress: Listener | None = None,
              cancel: threading.Event | None = None) -> list[IngestResult]:
-        """Generate the reference staffing workload and ingest it the normal way."""
         from core.demo.start import start
 
         return start(self.root, self._jobs, self.ingest, self.embed, scale, progress, cancel)
@@ -494,4 +495,5 @@ def _user() -> str:
     from core.ingest.run import current_user
 
     return current_user()
+
 

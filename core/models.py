@@ -312,3 +312,33 @@ class AskResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class TrialResult:
+    """One trial: an HNSW graph built with (m, ef_construction) from a generation's stored
+    vectors, measured on an eval set at each ef_search (`points`: ef_search, recall,
+    p50_us, p95_us, p99_us)."""
+    id: str
+    index: str
+    generation: int
+    eval_set: str
+    m: int
+    ef_construction: int
+    build_s: float | None
+    index_bytes: int | None
+    peak_mem_bytes: int | None
+    points: list[dict[str, Any]]
+    dataset_version: int
+    embedder: str
+    model: str
+    machine: str
+    profile: str
+    status: str  # ok | failed | cancelled
+    created_at: str
+    promoted_generation: int | None = None
+    k: int = 10
+    job_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -25,6 +25,10 @@ def check_index_name(name: str) -> str:
     return _check(name, "index")
 
 
+def check_eval_name(name: str) -> str:
+    return _check(name, "eval set")
+
+
 def dataset_name_from_stem(stem: str) -> str:
     """Derive a valid dataset name from a file name: 'Sales Q1-2024' -> 'sales_q1_2024'."""
     name = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")

@@ -88,11 +88,11 @@ def _principal(lh):
 
 def _m_methods(d: Daemon, conn: Conn, params) -> dict:
     """Each facade method with its params and the first paragraph of its doc (the
-    registry's function: core.api)."""
+    registry's function: core.api), else the registry's one-line summary."""
     from core.api import OPERATIONS
 
     return {n: {"params": [p for p in s.parameters if p != "cancel"],
-                "doc": (inspect.getdoc(OPERATIONS[n].func) or "").split("\n\n")[0]}
+                "doc": (inspect.getdoc(OPERATIONS[n].func) or OPERATIONS[n].summary).split("\n\n")[0]}
             for n, s in sorted(d.methods.items())}
 
 

@@ -32,7 +32,8 @@ from core.storage.catalog import Catalog
 from core.errors import Hint, SqlError
 from core.names import quote_ident, sql_str
 
-SYSTEM_TABLES = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit")
+SYSTEM_TABLES = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit",
+                 "_trials")
 _AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
 
 

@@ -19,10 +19,12 @@ from core.ops.rows import AuditRows, ErrorRows, JobRows, migrations as ops_migra
 from core.storage.db import Db
 from core.storage.migrations import migrate
 from core.storage.rows import IntentRows, MetaRows, migrations as storage_migrations
+from core.trials.rows import TrialRows, migrations as trial_migrations
 from core.vectors.rows import IndexRows, migrations as vector_migrations
 
 # every area's migrations, applied in this order (storage first: the others' rows bump its generation)
-AREAS = [storage_migrations, dataset_migrations, ops_migrations, vector_migrations, ask_migrations]
+AREAS = [storage_migrations, dataset_migrations, ops_migrations, vector_migrations, ask_migrations,
+         trial_migrations]
 
 
 class Catalog:
@@ -39,13 +41,14 @@ class Catalog:
         self.audit = AuditRows(self.db)
         self.indexes = IndexRows(self.db)
         self.asks = AskRows(self.db)
+        self.trials = TrialRows(self.db)
 
     def close(self) -> None:
         self.db.close()
 
     # -- system tables: read-only views over several areas' rows, for SQL --------------
     _SYSTEM = {"_errors": "errors", "_jobs": "jobs", "_journal": "journal", "_index_events": "index_events",
-               "_asks": "asks", "_audit": "audit"}
+               "_asks": "asks", "_audit": "audit", "_trials": "trials"}
     _TIMESTAMPS = ("ts", "started_at", "finished_at", "created_at", "updated_at")
 
     def system_table(self, name: str):

@@ -177,12 +177,7 @@ class Builder:
             self.catalog.indexes.update_generation(name, row["gen"], job_id=job_id, dataset_version=p.version,
                                            m=p.m, ef_construction=p.efc, ef_search=p.efs, base_gen=base_gen)
             return row["gen"], True
-        rows = self.catalog.indexes.generations(name)
-        # never reuse a number: not of a generation, a directory, or one dropped before
-        taken = [r["gen"] for r in rows] + [int(d.name[1:]) for d in store.index_dir(self.root, name).glob("g*")
-                                           if d.name[1:].isdigit()]
-        taken += [g for e in self.catalog.indexes.events(name) for g in (e["from_gen"], e["to_gen"]) if g]
-        gen = max(taken, default=0) + 1
+        gen = next_gen(self.root, self.catalog, name)
         self.catalog.indexes.add_generation(dict(index_name=name, gen=gen, kind=p.kind, **p.settings, m=p.m,
                                          ef_construction=p.efc, ef_search=p.efs, dataset_version=p.version,
                                          base_gen=base_gen, job_id=job_id))
@@ -431,6 +426,15 @@ def _replace_sidecars(d: Path, gen: int, normalised: np.ndarray, hnsw, old_meta:
                      for n in (store.EMBEDDINGS, store.VECTORS, store.HNSW) if (d / n).exists()}
     (d / (store.META + ".tmp")).write_text(json.dumps(meta, indent=2))
     os.replace(d / (store.META + ".tmp"), d / store.META)
+
+
+def next_gen(root: Path, catalog, name: str) -> int:
+    """The number of an index's next generation: never one of a generation, a directory,
+    or one dropped before."""
+    taken = [r["gen"] for r in catalog.indexes.generations(name)]
+    taken += [int(d.name[1:]) for d in store.index_dir(root, name).glob("g*") if d.name[1:].isdigit()]
+    taken += [g for e in catalog.indexes.events(name) for g in (e["from_gen"], e["to_gen"]) if g]
+    return max(taken, default=0) + 1
 
 
 def key_columns(key, ds) -> list[str]:

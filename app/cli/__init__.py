@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from app import globals as global_options
-from app.cli import changes, data, jobs, profiles, query, system, vectors
+from app.cli import changes, data, jobs, profiles, query, system, trials, vectors
 from app.cli.argv import normalise_argv
 from app.cli.session import ctrl_c, state
 from app.hints import error_line
@@ -35,11 +35,12 @@ app = typer.Typer(
 app.add_typer(jobs.group, name="jobs")
 app.add_typer(profiles.group, name="profile")
 app.add_typer(vectors.group, name="index")
+app.add_typer(trials.group, name="eval")
 for command in (data.ingest, data.datasets, data.describe, query.sql, data.annotate, changes.update,
                 changes.delete, changes.restore, changes.versions, changes.history, data.compact, data.pin,
                 data.unpin, data.cache, data.resync, jobs.errors, system.demo, vectors.embed, vectors.search,
-                query.ask, query.models, profiles.audit, system.tui, system.serve, system.status,
-                system.config):  # in the order `lakehouse --help` lists them
+                trials.trial, trials.trials, query.ask, query.models, profiles.audit, system.tui, system.serve,
+                system.status, system.config):  # in the order `lakehouse --help` lists them
     app.command()(command)
 
 _HELP = global_options.VALUED

@@ -63,6 +63,7 @@ def run_trial(vectors, index: str, m: int, ef_construction: int, ef_search: list
     """Build and measure one trial of `index` (its generation this profile searches) on
     eval set `eval_name` (None: the newest usable one). Inside a running `job` (an
     autotune's) it reports there; otherwise it runs as its own "trial" job."""
+    check_settings(m, ef_construction, ef_search, 1)  # before anything is read
     gen, vecs = evals.source(vectors, index)
     ev = evals.load_eval(vectors, index, eval_name, gen)
     efs = check_settings(m, ef_construction, ef_search, ev.k)

@@ -43,12 +43,16 @@ def trial_dir(root: Path, index: str, trial_id: str) -> Path:
     return trials_dir(root, index) / f"t{trial_id}"
 
 
-def check_settings(m: int, ef_construction: int, ef_search, k: int) -> list[int]:
-    """The allowed space, each violation one sentence; the ef_search values sorted, once each."""
+def check_graph(m: int, ef_construction: int) -> None:
     if not 2 <= m <= MAX_M:
         raise VectorError(f"M must be between 2 and {MAX_M}, got {m}")
     if not m <= ef_construction <= MAX_EF_CONSTRUCTION:
         raise VectorError(f"ef_construction must be between M ({m}) and {MAX_EF_CONSTRUCTION}, got {ef_construction}")
+
+
+def check_settings(m: int, ef_construction: int, ef_search, k: int) -> list[int]:
+    """The allowed space, each violation one sentence; the ef_search values sorted, once each."""
+    check_graph(m, ef_construction)
     efs = sorted({int(e) for e in ef_search})
     if not efs:
         raise VectorError("give at least one ef_search value")
@@ -63,7 +67,7 @@ def run_trial(vectors, index: str, m: int, ef_construction: int, ef_search: list
     """Build and measure one trial of `index` (its generation this profile searches) on
     eval set `eval_name` (None: the newest usable one). Inside a running `job` (an
     autotune's) it reports there; otherwise it runs as its own "trial" job."""
-    check_settings(m, ef_construction, ef_search, 1)  # before anything is read
+    check_graph(m, ef_construction)  # before anything is read
     gen, vecs = evals.source(vectors, index)
     ev = evals.load_eval(vectors, index, eval_name, gen)
     efs = check_settings(m, ef_construction, ef_search, ev.k)

@@ -1,0 +1,243 @@
+"""Trials as data (issue 16), on real files with the hashing embedder: eval sets and their
+staleness, a trial's figures, `_trials` in SQL scoped by profile, promote and rollback,
+a cancelled trial leaving nothing, and every bad input refused in one sentence with
+nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core import Lakehouse
+from core.errors import Cancelled, NameError_, NotFound, VectorError
+from core.trials.evals import load_eval
+from core.trials.run import trial_dir, trials_dir
+from vector_data import write_profiles
+
+
+@pytest.fixture
+def people(lh, data):
+    lh.ingest([str(write_profiles(data / "people.csv", 2000))], key="person_id")
+    lh.embed("people", "profile", index="people", embedder="hashing")
+    return lh
+
+
+def _nothing_written(lh, index="people", rows_before=0):
+    d = trials_dir(lh.root, index)
+    assert not d.exists() or [p.name for p in d.iterdir()] == [p.name for p in d.iterdir() if p.name.startswith("t")]
+    assert lh.sql("SELECT count(*) FROM _trials").column(0)[0].as_py() == rows_before
+
+
+# -- eval sets --------------------------------------------------------------------------------
+def test_an_eval_set_is_perturbed_queries_with_exact_truth(people):
+    row = people.eval_create("people", queries=100, k=10)
+    assert (row["name"], row["queries"], row["source"], row["k"], row["generation"]) == ("e1", 100, "perturbed", 10, 1)
+    ev = load_eval(people._vectors, "people", "e1")
+    stored = np.load(people.root / "vectors" / "people" / "g1" / "vectors.npy")
+    assert ev.queries.shape == (100, stored.shape[1]) and ev.truth.shape == (100, 10)
+    assert np.allclose(np.linalg.norm(ev.queries, axis=1), 1.0, atol=1e-5)
+    scores = ev.queries @ stored.T
+    assert (scores.max(axis=1) < 0.999).all()  # perturbed: no query is a stored vector
+    assert np.array_equal(ev.truth, np.argsort(-scores, axis=1, kind="stable")[:, :10])  # exact top-k
+    d = people.root / "vectors" / "people" / "evals" / "e1"
+    meta = json.loads((d / "meta.json").read_text())
+    assert (meta["source"], meta["dataset_version"], meta["provider"], meta["vectors"]) == \
+        ("perturbed", 0, "hashing", len(stored))
+    assert {"queries.parquet", "truth.parquet"} == set(meta["files"])
+    assert [e["name"] for e in people.evals("people")] == ["e1"] and people.evals("people")[0]["refused"] is None
+
+
+def test_an_eval_set_from_a_file_of_questions(people, data):
+    (data / "q.txt").write_text("kubernetes migration\n\nforklift and welding\npayroll accounting\n")
+    row = people.eval_create("people", from_file=str(data / "q.txt"), k=5, name="asked")
+    assert (row["name"], row["queries"], row["source"], row["k"]) == ("asked", 3, "file", 5)
+    ev = load_eval(people._vectors, "people", "asked")
+    assert ev.truth.shape == (3, 5) and ev.meta["from_file"] == str(data / "q.txt")
+
+
+def test_an_eval_set_for_an_older_dataset_version_is_refused_as_stale(people, data):
+    people.eval_create("people", queries=50)
+    people.ingest([str(write_profiles(data / "more.csv", 100, start=2000))], name="people", mode="append")
+    people.embed("people", "profile", index="people", embedder="hashing")  # the refresh: g2 active
+    with pytest.raises(VectorError, match=r"^eval set 'e1' is stale: it was made for version 0 of people "
+                                          r"\(2,\d{3} vectors\), and people g2 holds version 1"):
+        load_eval(people._vectors, "people", "e1")
+    assert people.evals("people")[0]["refused"].startswith("eval set 'e1' is stale")
+    with pytest.raises(VectorError, match="is stale"):
+        people.trial("people", 8, 40, [20], eval_name="e1")
+    with pytest.raises(VectorError, match="is stale"):  # the default eval set is never a stale one either
+        people.trial("people", 8, 40, [20])
+    _nothing_written(people)
+    people.eval_create("people", queries=50)  # a new one is made for g2
+    assert people.trial("people", 8, 40, [20]).eval_set == "e2"
+
+
+def test_an_eval_set_from_another_embedder_is_refused(people, ollama):
+    people.eval_create("people", queries=20)
+    people.embed("people", "profile", index="people", embedder="ollama", promote=True)
+    with pytest.raises(VectorError, match=r"^eval set 'e1' was made with hashing hashing-v1 \(384-dim\), not the "
+                                          r"embedder of people g2 \(ollama nomic-embed-text"):
+        people.trial("people", 8, 40, [20], eval_name="e1")
+    _nothing_written(people)
+    row = people.eval_create("people", queries=20)  # sampled from the ollama generation's own vectors
+    assert row["embedder"] == "ollama" and people.trial("people", 8, 40, [20]).embedder == "ollama"
+
+
+# -- one trial ----------------------------------------------------------------------------------
+def test_a_trials_figures_are_sane(people):
+    people.eval_create("people", queries=100)
+    t = people.trial("people", 4, 8, [10, 300])
+    assert (t.status, t.m, t.ef_construction, t.generation, t.eval_set, t.k) == ("ok", 4, 8, 1, "e1", 10)
+    low, high = t.points
+    assert [p["ef_search"] for p in t.points] == [10, 300]
+    assert all(0.0 <= p["recall"] <= 1.0 for p in t.points)
+    assert high["recall"] >= low["recall"] and high["recall"] > 0.9
+    for p in t.points:
+        assert 0 < p["p50_us"] <= p["p95_us"] <= p["p99_us"]
+    graph = trial_dir(people.root, "people", t.id) / "hnsw.bin"
+    assert t.index_bytes == graph.stat().st_size and t.build_s > 0 and t.peak_mem_bytes >= 0
+    assert t.dataset_version == 0 and t.embedder == "hashing" and "cores" in t.machine
+    assert [x.id for x in people.trials("people")] == [t.id]
+    assert people.trials("people", best=True)[0].id == t.id
+    assert {p["ef_search"] for p in people.trials("people", pareto=True)[0].points} <= {10, 300}
+    assert [j.status for j in people.jobs() if j.kind == "trial"] == ["succeeded"]
+
+
+def test_trials_are_queryable_in_sql_and_each_profile_sees_its_own(people, home):
+    people.eval_create("people", queries=30)
+    mine = people.trial("people", 8, 40, [20, 40])
+    (home / "lakehouse.toml").write_text('[profiles.only]\ndatasets = ["people"]\nindexes = ["people"]\n')
+    with Lakehouse.open(home=home, profile="only") as narrow:
+        theirs = narrow.trial("people", 6, 30, [20])
+        rows = narrow.sql("SELECT DISTINCT trial_id, profile FROM _trials").to_pylist()
+        assert rows == [{"trial_id": theirs.id, "profile": "only"}]
+        assert [t.id for t in narrow.trials("people")] == [theirs.id]
+        with pytest.raises(NotFound, match=f"no trial '{mine.id}'"):
+            narrow.trial_promote(mine.id)
+    # the unrestricted reader's SQL sees every profile's rows, each saying whose it is (as _audit)
+    t = people.sql("SELECT trial_id, ef_search, recall, m, ef_construction, status FROM _trials "
+                   "WHERE profile = 'default' ORDER BY ef_search").to_pylist()
+    assert [(r["trial_id"], r["ef_search"], r["m"], r["status"]) for r in t] == \
+        [(mine.id, 20, 8, "ok"), (mine.id, 40, 8, "ok")]
+    assert [t.id for t in people.trials("people")] == [mine.id]  # its own history
+
+
+def test_promote_makes_a_new_active_generation_and_rollback_returns(people):
+    people.eval_create("people", queries=30)
+    t = people.trial("people", 6, 24, [20, 50])
+    info = people.trial_promote(t.id)
+    g = info.active
+    assert (info.active_gen, g.m, g.ef_construction, g.kind, g.base_gen) == (2, 6, 24, "hnsw", 1)
+    assert g.ef_search in (20, 50) and g.chunks == info.generations[0].chunks
+    assert people.verify_index("people", 2) == []
+    assert people.search("people", "kubernetes migration", 5).gen == 2
+    events = people.sql("SELECT action, to_gen, detail FROM _index_events WHERE to_gen = 2").to_pylist()
+    assert [e["action"] for e in events] == ["build", "promote"] and f"from trial {t.id}" in events[0]["detail"]
+    people.audit_log.flush()
+    assert any(a["action"] == "trial_promote" and a["datasets"] == "people" and a["statement"] == t.id for a in people.audit())
+    assert people.trials("people")[0].promoted_generation == 2
+    with pytest.raises(VectorError, match=f"already promoted as people g2"):
+        people.trial_promote(t.id)
+    assert people.rollback("people").active_gen == 1
+
+
+# -- cancel -------------------------------------------------------------------------------------
+def test_a_trial_cancelled_mid_build_leaves_nothing(people, home, monkeypatch):
+    people.eval_create("people", queries=30)
+    monkeypatch.setenv("LAKEHOUSE_TEST_PAUSE_AT", "trial:hnsw")
+    box = {}
+
+    def run():
+        try:
+            people.trial("people", 8, 40, [20])
+        except Cancelled as e:
+            box["error"] = e
+    worker = threading.Thread(target=run)
+    worker.start()
+    with Lakehouse.open(home=home) as other:
+        deadline = time.monotonic() + 60
+        while not [j for j in other.jobs() if j.kind == "trial" and "test pause" in j.message]:
+            assert time.monotonic() < deadline, "the trial never reached its pause"
+            time.sleep(0.05)
+        job = next(j for j in other.jobs() if j.kind == "trial")
+        assert other.cancel_job(job.id)
+    worker.join(60)
+    assert "cancelled" in str(box["error"])
+    assert list(trials_dir(people.root, "people").iterdir()) == []
+    rows = people.sql("SELECT status FROM _trials").column(0).to_pylist()
+    assert rows == ["cancelled"]
+    assert [t.status for t in people.trials("people")] == ["cancelled"] and people.trials("people", best=True) == []
+    assert people.job(job.id).status == "cancelled"
+
+
+# -- bad input ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("m, efc, efs, message", [
+    (1, 40, [20], "M must be between 2 and 128, got 1"),
+    (129, 200, [20], "M must be between 2 and 128, got 129"),
+    (16, 8, [20], r"ef_construction must be between M \(16\) and 2000, got 8"),
+    (16, 2001, [20], r"ef_construction must be between M \(16\) and 2000, got 2001"),
+    (16, 80, [5, 20], r"ef_search must be between k \(10\) and 5000, got 5"),
+    (16, 80, [20, 5001], r"ef_search must be between k \(10\) and 5000, got 5001"),
+    (16, 80, [], "give at least one ef_search value"),
+])
+def test_settings_outside_the_space_are_refused(people, m, efc, efs, message):
+    people.eval_create("people", queries=20)
+    with pytest.raises(VectorError, match=f"^{message}$"):
+        people.trial("people", m, efc, efs)
+    _nothing_written(people)
+
+
+def test_unknown_names_and_an_empty_index_are_refused(people, data):
+    with pytest.raises(NotFound, match="no eval set yet"):
+        people.trial("people", 8, 40, [20])
+    people.eval_create("people", queries=20)
+    with pytest.raises(NotFound, match="^no index named 'nope'"):
+        people.trial("nope", 8, 40, [20])
+    with pytest.raises(NotFound, match="^no index named 'nope'"):
+        people.eval_create("nope")
+    with pytest.raises(NotFound, match=r"^index 'people' has no eval set named 'other' — its eval sets: e1$"):
+        people.trial("people", 8, 40, [20], eval_name="other")
+    with pytest.raises(NameError_):
+        people.trial("people", 8, 40, [20], eval_name="../x")
+    with pytest.raises(NotFound, match="^no trial 'nope'$"):
+        people.trial_promote("nope")
+    with pytest.raises(VectorError, match="already has an eval set named 'e1'"):
+        people.eval_create("people", name="e1")
+    with pytest.raises(VectorError, match="between 1 and 100,000 queries, got 0"):
+        people.eval_create("people", queries=0)
+    with pytest.raises(NotFound, match="no file"):
+        people.eval_create("people", from_file=str(data / "missing.txt"))
+    (data / "blank.txt").write_text("\n  \n")
+    with pytest.raises(VectorError, match="holds no questions"):
+        people.eval_create("people", from_file=str(data / "blank.txt"))
+    assert [e["name"] for e in people.evals("people")] == ["e1"]
+    _nothing_written(people)
+    np.save(people.root / "vectors" / "people" / "g1" / "vectors.npy", np.zeros((0, 384), np.float32))
+    with pytest.raises(VectorError, match="^index 'people' is empty: g1 holds no vectors to measure$"):
+        people.trial("people", 8, 40, [20])
+    with pytest.raises(VectorError, match="is empty"):
+        people.eval_create("people")
+
+
+def test_the_cli_runs_trials_and_says_bad_input_in_one_sentence(cli, data):
+    assert cli("ingest", str(write_profiles(data / "people.csv", 300)), "--key", "person_id")[0] == 0
+    assert cli("embed", "people", "--column", "profile", "--index", "people", "--embedder", "hashing")[0] == 0
+    code, out, err = cli("eval", "create", "people", "--queries", "40")
+    assert code == 0 and "eval set e1 — 40 perturbed queries" in out
+    code, out, err = cli("trial", "people", "--m", "8", "--ef-construction", "40", "--ef-search", "20,40")
+    assert code == 0 and "recall@10" in out
+    code, out, _ = cli("trials", "people", "--format", "json")
+    trial = json.loads(out)[0]
+    assert code == 0 and [p["ef_search"] for p in trial["points"]] == [20, 40]
+    code, out, _ = cli("trial", "promote", trial["id"])
+    assert code == 0 and "g2 is active" in out
+    for args, message in ((("trial", "people", "--m", "1"), "error: M must be between 2 and 128, got 1"),
+                          (("trial", "people", "--ef-search", "x"), "error: --ef-search takes whole numbers"),
+                          (("trial", "promote", "nope"), "error: no trial 'nope'"),
+                          (("eval", "list", "nope"), "error: no index named 'nope'")):
+        code, out, err = cli(*args)
+        assert code != 0 and err.startswith(message) and len(err.strip().splitlines()) == 1, (args, err)

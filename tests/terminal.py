@@ -80,7 +80,9 @@ class Terminal:
         raise AssertionError(f"{what!r} did not show within {timeout} s; the screen:\n{self.text()}")
 
     def wait_for_text(self, needle: str, timeout: float = 120) -> None:
-        self.wait_for(lambda t: needle in t, timeout, needle)
+        """Wait for `needle` on the screen, also where the terminal wrapped it (a long
+        path before it, e.g. a deeper temp dir, moves the wrap)."""
+        self.wait_for(lambda t: needle in t or needle in t.replace("\n", ""), timeout, needle)
 
     def wait_exit(self, timeout: float = 60) -> int:
         try:

@@ -159,6 +159,7 @@ class Clients:
             c.close()
 
 
+@pytest.mark.alone  # a throughput ratio: no other test may share the machine meanwhile
 def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
     _raise_nofile()
     (people / "lakehouse.toml").write_text("[daemon]\nshutdown_grace_s = 2.0\nlog_max_mb = 1.0\nlog_backups = 2\n")

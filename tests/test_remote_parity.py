@@ -76,7 +76,8 @@ def roots(tmp_path_factory):
 # -- what may differ between two runs of the same call -------------------------------------
 _VOLATILE_KEYS = {"created_at", "updated_at", "started_at", "finished_at", "ts", "timestamp", "at",
                   "seconds", "build_seconds", "duration_ms", "timings_ms", "load_ms", "last_used",
-                  "expires_at", "id", "job_id", "ask_id", "pid", "timings_json", "ms", "bytes"}
+                  "expires_at", "id", "job_id", "ask_id", "pid", "timings_json", "ms", "bytes",
+                  "p50_us", "p95_us", "p99_us", "build_s", "peak_mem_bytes", "index_bytes"}  # a trial's measured figures
 _ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
 _HEX_ID = re.compile(r"\b[0-9a-f]{10,12}\b")  # job and ask ids
 _DURATION = re.compile(r"\d[\d.,]*\s?(ms|s|chunks/s)\b")  # durations, rates
@@ -248,6 +249,16 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.same("verify_index", "people")
         b.same("drop_index", "people", 2)
         b.same("vector_cache")
+        # trials (issue 16): an eval set, a trial, its listing, its graph promoted, then rolled back
+        b.same("eval_create", "people", 20, k=5)
+        b.same("evals", "people")
+        b.fails(NotFound, "eval_create", "nope")
+        tr, rtr = b.same("trial", "people", 8, 40, [10, 20], progress=lambda ev: None)
+        b.same("trials", "people")
+        b.fails(VectorError, "trial", "people", 1, 40, [20])
+        b.same("trial_promote", tr.id, remote_args=(rtr.id,))
+        b.fails(NotFound, "trial_promote", "nope")
+        b.same("rollback", "people")
         b.same("rows_query", "people", ["P00003", "P00004"])
         b.fails(LakehouseError, "rows_query", "notes", ["x"])
         stub.fail_next(1000, 500, "model runner crashed")  # Ollama refuses every embedding
@@ -396,6 +407,9 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["index", "list"], ["index", "generations", "cli_people", "--format", "json"], ["index", "promote", "cli_people", "2"],
         ["index", "rollback", "cli_people"], ["index", "rebuild", "cli_people", "1"],
         ["index", "verify", "cli_people"], ["index", "drop", "cli_people", "2"], ["index", "drop", "nope"],
+        ["eval", "create", "cli_people", "--queries", "20", "--k", "5"], ["eval", "list", "cli_people"],
+        ["trial", "cli_people", "--m", "8", "--ef-construction", "40", "--ef-search", "10,20", "--format", "json"],
+        ["trials", "cli_people", "--format", "json"], ["trial", "cli_people", "--m", "1"], ["trial", "promote", "nope"],
         ["ask", "how many per state?", "--mode", "sql"], ["models"],
         ["profile", "list"], ["profile", "show", "default"], ["profile", "show", "nope"],
         ["profile", "create", "viewer", "--datasets", "people,cli", "--indexes", "cli_people"],

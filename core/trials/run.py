@@ -102,9 +102,9 @@ def _run(vectors, index, gen, vecs, ev, m, efc, efs, job) -> TrialResult:
         crash_point("before_trial_ready")
         os.replace(bdir, final)
         vectors.catalog.trials.add_points([dict(base, **p, **figures, status="ok") for p in points])
-        best = max(points, key=lambda p: (p["recall"], -p["p50_us"]))
-        job.progress(len(efs), len(efs), "ef_search", f"t{tid}: recall {best['recall']:.3f} at ef_search "
-                     f"{best['ef_search']}, p50 {best['p50_us']:.0f} µs", force=True)
+        recalls = [p["recall"] for p in points]
+        job.progress(len(efs), len(efs), "ef_search", f"trial {tid}: recall@{ev.k} {min(recalls):.3f} to "
+                     f"{max(recalls):.3f} over ef_search {', '.join(map(str, efs))}", force=True)
     except BaseException as e:
         shutil.rmtree(bdir, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)

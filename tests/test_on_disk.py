@@ -1,7 +1,8 @@
 """The README's "On disk" section is the truth about the storage root: a session that
-touches every area (ingest, a keyed edit, SQL, an index, search, a profile activated in
-the background, a detached daemon with a TCP port, the demo) writes nothing the section
-does not name, and everything it names as always present is there."""
+touches every area (ingest, a keyed edit, SQL, an index, search, an eval set and a trial,
+a profile activated in the background, a detached daemon with a TCP port, the demo)
+writes nothing the section does not name, and everything it names as always present is
+there."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def test_every_file_a_session_writes_is_in_the_readme(cli, home, data):
                  ("sql", "SELECT * FROM people"),
                  ("embed", "people", "--column", "bio", "--index", "bios", "--model", "hashing"),
                  ("search", "bios", "engines"),
+                 ("eval", "create", "bios", "--queries", "2"), ("trial", "bios"),
                  ("demo", "--scale", "0.001"),
                  ("profile", "create", "small", "--datasets", "people", "--indexes", "bios"),
                  ("profile", "activate", "small")):  # in the background: its log goes to logs/

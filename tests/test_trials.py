@@ -138,7 +138,8 @@ def test_promote_makes_a_new_active_generation_and_rollback_returns(people):
     events = people.sql("SELECT action, to_gen, detail FROM _index_events WHERE to_gen = 2").to_pylist()
     assert [e["action"] for e in events] == ["build", "promote"] and f"from trial {t.id}" in events[0]["detail"]
     people.audit_log.flush()
-    assert any(a["action"] == "trial_promote" and a["datasets"] == "people" and a["statement"] == t.id for a in people.audit())
+    assert any(a["action"] == "trial_promote" and a["datasets"] == "people" and a["statement"] == t.id
+               for a in people.audit())
     assert people.trials("people")[0].promoted_generation == 2
     with pytest.raises(VectorError, match=f"already promoted as people g2"):
         people.trial_promote(t.id)
@@ -172,6 +173,19 @@ def test_a_trial_cancelled_mid_build_leaves_nothing(people, home, monkeypatch):
     assert rows == ["cancelled"]
     assert [t.status for t in people.trials("people")] == ["cancelled"] and people.trials("people", best=True) == []
     assert people.job(job.id).status == "cancelled"
+
+
+def test_a_trial_killed_before_it_was_ready_never_becomes_one(people, cli):
+    people.eval_create("people", queries=30)
+    code, _, _ = cli("trial", "people", "--m", "8", "--ef-construction", "40",
+                     env={"LAKEHOUSE_CRASH_AT": "before_trial_ready"})
+    assert code == -9  # SIGKILL, as a power cut at that step
+    left = list(trials_dir(people.root, "people").iterdir())
+    assert len(left) == 1 and left[0].name.endswith(".building")  # nothing reads it
+    assert people.trials("people") == [] and people.sql("SELECT count(*) FROM _trials").column(0)[0].as_py() == 0
+    t = people.trial("people", 8, 40, [20])  # the next trial removes what the killed one left
+    assert [p.name for p in trials_dir(people.root, "people").iterdir()] == [f"t{t.id}"]
+    assert [j.status for j in people.jobs() if j.kind == "trial"] == ["succeeded", "interrupted"]
 
 
 # -- bad input ----------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """One trial: build an HNSW graph from a generation's stored vectors (no re-embedding)
 with given M and ef_construction, and measure it on an eval set at each ef_search.
 
-    vectors/<index>/trials/.t<id>.building/   the trial being built
-    vectors/<index>/trials/t<id>/             a finished trial: hnsw.bin, meta.json
+    vectors/<index>/trials/.t<id>.<job>.building/   a trial being built (by that job)
+    vectors/<index>/trials/t<id>/                   a finished trial: hnsw.bin, meta.json
 
 The graph is written beside and renamed into place when every figure is measured; only
 then are its rows recorded with status ok. A cancelled or failed trial removes what it
 wrote and leaves one row saying so; a killed one leaves at most its .building directory,
-which nothing reads (a trial becomes a generation only through promote, from a finished
-trial's directory and ok rows).
+which nothing reads and the next trial of the index removes (a trial becomes a generation
+only through promote, from a finished trial's directory and ok rows).
 """
 
 from __future__ import annotations
@@ -73,17 +73,18 @@ def run_trial(vectors, index: str, m: int, ef_construction: int, ef_search: list
     efs = check_settings(m, ef_construction, ef_search, ev.k)
     if job is not None:
         return _run(vectors, index, gen, vecs, ev, m, ef_construction, efs, job)
-    with vectors.ctx.jobs.run("trial", f"{index} M{m} efc{ef_construction}", listener, cancel) as own:
+    with vectors.ctx.jobs.run("trial", index, listener, cancel) as own:
         return _run(vectors, index, gen, vecs, ev, m, ef_construction, efs, own)
 
 
 def _run(vectors, index, gen, vecs, ev, m, efc, efs, job) -> TrialResult:
     tid = uuid.uuid4().hex[:12]
-    bdir = trials_dir(vectors.root, index) / f".t{tid}.building"
+    bdir = trials_dir(vectors.root, index) / f".t{tid}.{job.id}.building"  # its job: see _sweep
     final = trial_dir(vectors.root, index, tid)
     base = dict(trial_id=tid, index_name=index, generation=gen["gen"], eval_set=ev.name, k=ev.k, m=m,
                 ef_construction=efc, dataset_version=gen["dataset_version"], embedder=gen["provider"],
                 model=gen["model"], machine=machine(), profile=_profile(vectors), job_id=job.id, created_at=now())
+    _sweep(vectors, index)
     bdir.mkdir(parents=True)
     try:
         graph, build_s, peak = _build(vecs, m, efc, max(efs), job)
@@ -112,6 +113,15 @@ def _run(vectors, index, gen, vecs, ev, m, efc, efs, job) -> TrialResult:
         vectors.catalog.trials.add_points([dict(base, status=status, error=_sentence(e))])
         raise
     return result(vectors.catalog.trials.points(tid))
+
+
+def _sweep(vectors, index: str) -> None:
+    """Remove what killed trials of `index` left: a .building directory whose job is not
+    running (a trial that failed or was cancelled removed its own)."""
+    for d in trials_dir(vectors.root, index).glob(".t*.*.building"):
+        job = vectors.ctx.jobs.get(d.name.split(".")[2])
+        if job is None or job.status != "running":
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _build(vecs: np.ndarray, m: int, efc: int, ef: int, job):

@@ -76,7 +76,7 @@ def test_an_eval_set_for_an_older_dataset_version_is_refused_as_stale(people, da
     assert people.trial("people", 8, 40, [20]).eval_set == "e2"
 
 
-def test_an_eval_set_from_another_embedder_is_refused(people, ollama):
+def test_an_eval_set_from_another_embedder_is_refused(people, ollama, data):
     people.eval_create("people", queries=20)
     people.embed("people", "profile", index="people", embedder="ollama", promote=True)
     with pytest.raises(VectorError, match=r"^eval set 'e1' was made with hashing hashing-v1 \(384-dim\), not the "
@@ -85,6 +85,10 @@ def test_an_eval_set_from_another_embedder_is_refused(people, ollama):
     _nothing_written(people)
     row = people.eval_create("people", queries=20)  # sampled from the ollama generation's own vectors
     assert row["embedder"] == "ollama" and people.trial("people", 8, 40, [20]).embedder == "ollama"
+    (data / "q.txt").write_text("who migrated kubernetes clusters?\nwho can weld?\n")
+    row = people.eval_create("people", from_file=str(data / "q.txt"), name="asked")  # embedded by the index's model
+    assert (row["source"], row["queries"], row["embedder"]) == ("file", 2, "ollama")
+    assert people.trial("people", 8, 40, [20], eval_name="asked").eval_set == "asked"
 
 
 # -- one trial ----------------------------------------------------------------------------------

@@ -311,7 +311,7 @@ class Lakehouse:
     def vector_cache(self) -> dict:
         return access.cache_entries(self.profile, self.catalog, self._vectors.cache.stats())
 
-    # -- trials: eval sets, measured HNSW settings, promotion (core/trials) ------------
+    # -- trials: eval sets, measured HNSW settings, promotion, autotune (core/trials) --
     @operation("make an eval set: perturbed sampled queries or a file's questions, with exact top-k truth",
                remote=True, scope="index", mutates=True)
     def eval_create(self, index: str, queries: int = 200, from_file: str | None = None, k: int = 10,
@@ -337,6 +337,13 @@ class Lakehouse:
     def trial_promote(self, trial_id: str, ef_search: int | None = None, actor: str | None = None):
         return import_module("core.trials.promote").audited(self._vectors, self.audit_log, trial_id, ef_search,
                                                             actor or _user())
+
+    @operation("explore HNSW settings within a time budget; promote the Pareto winner if it beats the active one",
+               remote=True, scope="index", mutates=True, retryable=True)
+    def autotune(self, index: str, budget="10m", min_recall: float = 0.95, objective: str = "p50",
+                 eval_name: str | None = None, progress: Listener | None = None, cancel=None) -> dict:
+        return import_module("core.trials.autotune").tune_index(self._vectors, index, budget, min_recall,
+                                                                objective, eval_name, progress, cancel)
 
     # -- ask: grounded answers from a local model ---------------------------------------
     @operation("answer from the data: NL→SQL, RAG with citations, or hybrid; an AskResult",
@@ -495,5 +502,3 @@ def _user() -> str:
     from core.ingest.run import current_user
 
     return current_user()
-
-

@@ -164,6 +164,7 @@ def test_the_time_budget_ends_the_run():
                    progress=lambda done, total, unit, msg: seen.append((done, total, unit, msg)))
     assert out.trials == 4 and out.stopped == "time" and out.seconds == 40.0
     assert seen[0] == (0.0, 35, "s", "trial 1: M 16, ef_construction 80")
+    assert seen[1][:3] == (10.0, 35, "s") and "(best so far M 16, ef_construction 80, ef_search" in seen[1][3]
     assert seen[-1][3] == out.reason
 
 
@@ -204,3 +205,72 @@ def test_parse_budget():
     for bad in ("", "ten minutes", "5x"):
         with pytest.raises(ValueError, match="cannot read the budget"):
             parse_budget(bad)
+
+
+# --- end to end: a small real index (hashing embedder), through the facade --------------
+
+@pytest.fixture
+def people(lh, data):
+    from vector_data import write_profiles
+
+    lh.ingest(write_profiles(data / "people.csv", 1000), key="person_id")
+    lh.embed("people", "profile", index="people", embedder="hashing")
+    lh.eval_create("people", queries=100)
+    return lh
+
+
+def test_autotune_promotes_a_measured_winner_as_a_job(people):
+    lh = people
+    out = lh.autotune("people", budget="2s")
+    assert out["stopped"] == "time" and out["trials"] >= 2 and not out["failed"]
+    assert out["baseline"]["m"] == 16 and out["baseline"]["ef_construction"] == 80  # the active settings first
+    pick = out["promote"]
+    assert pick is not None, out["reason"]
+    assert pick["recall"] >= 0.95 and pick["p50_us"] <= 0.95 * out["baseline"]["p50_us"]
+    info = lh.index("people")
+    assert info.active_gen == out["generation"] == 2 and info.active.ef_search == pick["ef_search"]
+    trials = {t.id: t for t in lh.trials("people")}
+    assert len(trials) == out["trials"] and trials[pick["trial_id"]].promoted_generation == 2
+    job = next(j for j in lh.jobs() if j.kind == "autotune")
+    assert job.status == "succeeded" and job.message == out["reason"]
+
+
+def test_autotune_refuses_bad_input_and_a_second_run(people):
+    from core.errors import NotFound, VectorError
+    from core.storage.locks import try_lock
+
+    lh = people
+    for budget in ("0", 0, "0m"):
+        with pytest.raises(VectorError, match="the budget must be more than 0"):
+            lh.autotune("people", budget=budget)
+    with pytest.raises(VectorError, match="cannot read the budget"):
+        lh.autotune("people", budget="soon")
+    with pytest.raises(VectorError, match="unknown objective 'speed'"):
+        lh.autotune("people", budget="1s", objective="speed")
+    with pytest.raises(NotFound):
+        lh.autotune("people", budget="1s", eval_name="nope")
+    fd = try_lock(lh.root / "vectors" / "people" / ".autotune.lock")  # as a running autotune holds it
+    try:
+        with pytest.raises(VectorError, match="an autotune of 'people' is already running"):
+            lh.autotune("people", budget="1s")
+    finally:
+        import os
+
+        os.close(fd)
+    assert not [j for j in lh.jobs() if j.kind == "autotune"]  # refused before any job started
+
+
+def test_cancelling_an_autotune_promotes_nothing(people):
+    import threading
+
+    lh, stop = people, threading.Event()
+
+    def listener(e):
+        if e.message.startswith("trial 3"):
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        lh.autotune("people", budget="30s", progress=listener, cancel=stop)
+    assert lh.index("people").active_gen == 1
+    assert all(t.promoted_generation is None for t in lh.trials("people"))
+    assert next(j for j in lh.jobs() if j.kind == "autotune").status == "cancelled"

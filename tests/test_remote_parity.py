@@ -258,6 +258,7 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.fails(VectorError, "trial", "people", 1, 40, [20])
         b.same("trial_promote", tr.id, remote_args=(rtr.id,))
         b.fails(NotFound, "trial_promote", "nope")
+        b.fails(VectorError, "autotune", "people", budget="0")  # a run's figures are volatile: tests/test_autotune.py
         b.same("rollback", "people")
         b.same("rows_query", "people", ["P00003", "P00004"])
         b.fails(LakehouseError, "rows_query", "notes", ["x"])
@@ -410,6 +411,7 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["eval", "create", "cli_people", "--queries", "20", "--k", "5"], ["eval", "list", "cli_people"],
         ["trial", "cli_people", "--m", "8", "--ef-construction", "40", "--ef-search", "10,20", "--format", "json"],
         ["trials", "cli_people", "--format", "json"], ["trial", "cli_people", "--m", "1"], ["trial", "promote", "nope"],
+        ["autotune", "cli_people", "--budget", "0"],
         ["ask", "how many per state?", "--mode", "sql"], ["models"],
         ["profile", "list"], ["profile", "show", "default"], ["profile", "show", "nope"],
         ["profile", "create", "viewer", "--datasets", "people,cli", "--indexes", "cli_people"],

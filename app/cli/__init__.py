@@ -39,8 +39,8 @@ app.add_typer(trials.group, name="eval")
 for command in (data.ingest, data.datasets, data.describe, query.sql, data.annotate, changes.update,
                 changes.delete, changes.restore, changes.versions, changes.history, data.compact, data.pin,
                 data.unpin, data.cache, data.resync, jobs.errors, system.demo, vectors.embed, vectors.search,
-                trials.trial, trials.trials, query.ask, query.models, profiles.audit, system.tui, system.serve,
-                system.status, system.config):  # in the order `lakehouse --help` lists them
+                trials.trial, trials.trials, trials.autotune, query.ask, query.models, profiles.audit, system.tui,
+                system.serve, system.status, system.config):  # in the order `lakehouse --help` lists them
     app.command()(command)
 
 _HELP = global_options.VALUED

@@ -1,9 +1,11 @@
 """Trials: eval sets (`eval create`, `eval list`), one measured HNSW configuration
-(`trial INDEX`), the trials of an index (`trials INDEX`) and promoting one (`trial promote ID`)."""
+(`trial INDEX`), the trials of an index (`trials INDEX`), promoting one (`trial promote ID`)
+and the autotune that runs trials and promotes the winner (`autotune INDEX`)."""
 
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -135,3 +137,33 @@ def print_trials(out: list) -> None:
                         + figures)
     print_rows(["trial", "gen", "eval", "M", "ef_c", "ef_s", f"recall@{out[0].k}", "p50_us", "p95_us", "p99_us",
                 "build_s", "index", "peak_mem", "status"], rows)
+
+
+class Objective(str, Enum):
+    p50 = "p50"
+    p95 = "p95"
+    build = "build"
+    memory = "memory"
+
+
+def autotune(
+    index: str = INDEX,
+    budget: str = typer.Option("10m", "--budget", help="How long to explore, e.g. 10m, 90s, 1h."),
+    min_recall: float = typer.Option(0.95, "--min-recall", help="Never promote a configuration under this recall@k."),
+    objective: Objective = typer.Option(Objective.p50, "--objective",
+                                        help="What the promoted configuration lowers: p50, p95, build or memory."),
+    eval_name: Optional[str] = typer.Option(None, "--eval", help="Eval set (default: the newest usable one)."),
+    format: ListFormat = LIST_FORMAT,
+):
+    """Explore HNSW settings within a budget (a job) and promote the Pareto winner when it
+    beats the active generation measured in the same run."""
+    from app.output import dumps
+
+    out = with_lh(lambda lh: run_job(lh.autotune, index, budget, min_recall, objective.value, eval_name))
+    if format == ListFormat.json:
+        print(dumps(out))
+        return
+    failed = f", {len(out['failed'])} failed" if out["failed"] else ""
+    print(f"{index}: {out['trials']} trials in {out['seconds']:.0f} s{failed}; {out['reason']}")
+    if out["generation"] is not None:
+        print(f"{index} g{out['generation']} is active — `lakehouse index rollback {index}` returns to the one before")

@@ -32,12 +32,13 @@ nothing is promoted).
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
-from core.errors import Cancelled
-from core.trials.front import Point, best, cost_of, pareto_front, settings
+from core.errors import Cancelled, Hint, VectorError
+from core.trials.front import OBJECTIVES, Point, best, cost_of, pareto_front, settings
 
 MIN_GAIN = 0.05  # a promotion must cut the objective's cost by 5% at least
 EF_STEPS = (0.5, 1.0, 1.5, 2.0)  # the ef_search values measured per build, around the proposal
@@ -92,6 +93,7 @@ class Outcome:
     failed: list[dict] = field(default_factory=list)  # {m, ef_construction, ef_search, error}
     stopped: str = ""  # why the loop ended: "time", "trials" or "exhausted"
     seconds: float = 0.0
+    generation: int | None = None  # the generation the caller made of `promote`
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,7 +140,10 @@ class _Tuner:
         """Build one graph and measure it; a failure is recorded and gives None."""
         self.cancel()
         self.trials += 1
-        self.report(f"trial {self.trials}: M {m}, ef_construction {efc}")
+        lead = best(pareto_front(self.points, self.figure), self.objective, self.min_recall)
+        so_far = f" (best so far {describe(lead)}: {_cost(self.figure, lead[self.figure])} at recall " \
+                 f"{lead['recall']:.3f})" if lead else ""
+        self.report(f"trial {self.trials}: M {m}, ef_construction {efc}{so_far}")
         try:
             got = self.run(m, efc, efs_list)
         except Cancelled:
@@ -225,7 +230,8 @@ def autotune(run: Run, *, active: tuple[int, int, int], space: Space | None = No
     for p in history:
         t.add(p)
     m, efc, efs = active
-    pts = t.measure(m, efc, sorted(set(space.ladder(min(max(efs, space.k), space.ef_search_max))) | {efs}))
+    efs = max(efs, space.k)  # a search asks for k at least: what the active generation really uses
+    pts = t.measure(m, efc, space.ladder(efs))  # outside the space too: its ladder is clipped to it
     baseline = next((p for p in pts or () if p["ef_search"] == efs), None)
     if baseline is None:
         error = t.failed[-1]["error"] if t.failed else "no figures at its ef_search"
@@ -302,3 +308,75 @@ def parse_budget(text: str | int | float) -> float:
     if not s or math.isnan(total):
         raise ValueError(f"cannot read the budget {text!r} — write e.g. 10m, 90s or 1h")
     return total
+
+
+# -- an index's autotune, as a job (the facade's `autotune`) ----------------------------
+def tune_index(vectors, index: str, budget="10m", min_recall: float = 0.95, objective: str = "p50",
+               eval_name: str | None = None, listener=None, cancel=None) -> dict:
+    """Autotune `index` (the generation this profile searches) on eval set `eval_name`
+    (None: the newest usable one) as an "autotune" job, one at a time per index, and
+    promote the outcome's point through the trial promote path. Returns the Outcome as a
+    dict; the job's last message says what was promoted or why nothing was."""
+    from core.storage.locks import try_lock
+    from core.trials import evals, promote, run
+    from core.vectors import store
+
+    seconds = _budget(budget)
+    if objective not in OBJECTIVES:
+        raise VectorError(f"unknown objective {objective!r} — one of {', '.join(OBJECTIVES)}")
+    if not 0 < min_recall <= 1:
+        raise VectorError(f"the minimum recall must be above 0 and at most 1, got {min_recall}")
+    gen, _ = evals.source(vectors, index)
+    ev = evals.load_eval(vectors, index, eval_name, gen)  # an unknown or stale eval set stops here
+    fd = try_lock(store.index_dir(vectors.root, index) / ".autotune.lock", 0o644)
+    if fd is None:
+        raise VectorError(f"an autotune of {index!r} is already running",
+                          hint=Hint("wait for it, or cancel it", "cancel_job", {"job_id": "ID"}))
+    try:
+        with vectors.ctx.jobs.run("autotune", index, listener, cancel) as job:
+            def trial(m: int, efc: int, efs: list[int]) -> list[dict]:
+                t = run.run_trial(vectors, index, m, efc, efs, ev.name, job=_InTrial(job))
+                return [{**p, "trial_id": t.id, "build_s": t.build_s, "index_bytes": t.index_bytes} for p in t.points]
+
+            earlier = [{**p, "m": t.m, "ef_construction": t.ef_construction, "build_s": t.build_s,
+                        "index_bytes": t.index_bytes} for t in run.listing(vectors, index)
+                       if t.status == "ok" and t.eval_set == ev.name and t.generation == gen["gen"] for p in t.points]
+            out = autotune(trial, active=(gen["m"], gen["ef_construction"], gen["ef_search"]),
+                           space=Space(k=ev.k), min_recall=min_recall, objective=objective, max_seconds=seconds,
+                           cancel=job.check_cancel, progress=job.progress, history=earlier)
+            if out.promote is not None:
+                job.check_cancel()  # a cancel asked for during the last trial promotes nothing
+                info = promote.promote(vectors, out.promote["trial_id"], out.promote["ef_search"],
+                                       actor=f"autotune (job {job.id})")
+                out.generation = info.active_gen
+            job.progress(message=out.reason, force=True)
+            return out.to_dict()
+    finally:
+        os.close(fd)
+
+
+def _budget(budget) -> float:
+    try:
+        seconds = parse_budget(budget)
+    except ValueError as e:
+        raise VectorError(str(e)) from None
+    if not seconds > 0:
+        raise VectorError(f"the budget must be more than 0, got {budget!r}")
+    return seconds
+
+
+class _InTrial:
+    """The autotune's job as each of its trials reports to it: the trial's words after the
+    autotune's own (which trial, the best so far), the autotune's bar (time spent) kept."""
+
+    def __init__(self, job):
+        self.job, self.id, self.lead = job, job.id, job.message
+
+    def progress(self, done=None, total=None, unit=None, message=None, *, force: bool = False) -> None:
+        self.job.progress(message=f"{self.lead} — {message}" if message else None, force=force)
+
+    def pause_point(self, phase: str) -> None:
+        self.job.pause_point(phase)
+
+    def check_cancel(self) -> None:
+        self.job.check_cancel()

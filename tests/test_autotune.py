@@ -274,3 +274,16 @@ def test_cancelling_an_autotune_promotes_nothing(people):
     assert lh.index("people").active_gen == 1
     assert all(t.promoted_generation is None for t in lh.trials("people"))
     assert next(j for j in lh.jobs() if j.kind == "autotune").status == "cancelled"
+
+
+def test_the_autotune_command(people, cli):
+    import json
+
+    code, out, err = cli("autotune", "people", "--budget", "1s", "--objective", "p95", "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["objective"] == "p95" and got["trials"] >= 1 and got["reason"]
+    code, out, err = cli("autotune", "people", "--budget", "1s", "--min-recall", "0.999")
+    assert code == 0 and out.startswith("people: ") and " trials in " in out, err
+    code, out, err = cli("autotune", "people", "--budget", "0")
+    assert code == 1 and err.strip() == "error: the budget must be more than 0, got '0'"

@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import Cancelled
 from core.trials.autotune import Space, autotune, decide, parse_budget
-from core.trials.front import OBJECTIVES, best, dominates, pareto_front
+from core.trials.front import OBJECTIVES, best, dominates, pareto_front, tie_break
 
 # --- the front -------------------------------------------------------------------------
 
@@ -31,13 +31,16 @@ def test_front_matches_a_brute_force_dominance_check(latency):
     rng = random.Random(16)
     for _ in range(300):
         points = random_points(rng, rng.randint(0, 40))
-        front = pareto_front(points, latency)
-        assert sorted(map(id, front)) == sorted(map(id, brute_front(points, latency)))
+        front, brute = pareto_front(points, latency), brute_front(points, latency)
+        # every trade-off on the front once: of points tied on recall and cost, the one first by tie_break
+        assert sorted((p["recall"], p[latency]) for p in front) == sorted({(p["recall"], p[latency]) for p in brute})
+        for p in front:
+            tied = [q for q in brute if (q["recall"], q[latency]) == (p["recall"], p[latency])]
+            assert p is min(tied, key=tie_break)
         # deterministic: the same front in the same order whatever the input order
         shuffled = points[:]
         rng.shuffle(shuffled)
-        assert [(p["recall"], p[latency]) for p in pareto_front(shuffled, latency)] == \
-               [(p["recall"], p[latency]) for p in front]
+        assert [tie_break(p) for p in pareto_front(shuffled, latency)] == [tie_break(p) for p in front]
         # cheapest first, recall rising along it
         assert all(a[latency] <= b[latency] and a["recall"] <= b["recall"] for a, b in zip(front, front[1:]))
 
@@ -284,6 +287,7 @@ def test_the_autotune_command(people, cli):
     got = json.loads(out)
     assert got["objective"] == "p95" and got["trials"] >= 1 and got["reason"]
     code, out, err = cli("autotune", "people", "--budget", "1s", "--min-recall", "0.999")
-    assert code == 0 and out.startswith("people: ") and " trials in " in out, err
+    assert code == 0 and "Pareto front: recall against p50" in out and "\npeople: " in out, err
+    assert " trials in " in out
     code, out, err = cli("autotune", "people", "--budget", "0")
     assert code == 1 and err.strip() == "error: the budget must be more than 0, got '0'"

@@ -157,12 +157,17 @@ def autotune(
 ):
     """Explore HNSW settings within a budget (a job) and promote the Pareto winner when it
     beats the active generation measured in the same run."""
-    from app.output import dumps
+    from app.output import dumps, human_bytes, print_rows
 
     out = with_lh(lambda lh: run_job(lh.autotune, index, budget, min_recall, objective.value, eval_name))
     if format == ListFormat.json:
         print(dumps(out))
         return
+    if out["front"]:
+        print_rows(["trial", "M", "ef_c", "ef_s", "recall", "p50_us", "p95_us", "build_s", "index"],
+                   [[p.get("trial_id", "-"), p["m"], p["ef_construction"], p["ef_search"], f"{p['recall']:.4f}",
+                     p["p50_us"], p["p95_us"], p["build_s"], human_bytes(p["index_bytes"])] for p in out["front"]],
+                   title=f"Pareto front: recall against {objective.value}")
     failed = f", {len(out['failed'])} failed" if out["failed"] else ""
     print(f"{index}: {out['trials']} trials in {out['seconds']:.0f} s{failed}; {out['reason']}")
     if out["generation"] is not None:

@@ -286,7 +286,7 @@ def _cost(figure: str, v: float) -> str:
     if figure == "build_s":
         return f"build {v:.1f} s"
     if figure == "index_bytes":
-        return f"index {v / 1e6:.1f} MB"
+        return f"index {v / 2**20:.1f} MB"  # as the CLI's tables count them
     return f"{figure.removesuffix('_us')} {v:.0f} µs"
 
 

@@ -49,37 +49,33 @@ def pareto_front(points: Iterable[Point], latency: str = "p50_us") -> list[Point
     """The points no other point dominates (highest recall, lowest `latency` — any cost
     figure), cheapest first.
 
-    Ties: points equal on both recall and the cost dominate none of each other, so all of
-    them are on the front; the order — cost, then recall (highest first), then the
-    settings — is the same whatever order the points came in.
+    Ties: of points equal on both recall and the cost (none dominates another) the front
+    keeps one, the cheapest on the other figures (`tie_break`), so each trade-off appears
+    once and the result is the same whatever order the points came in.
     """
-    ordered = sorted(points, key=lambda p: (p[latency], -p["recall"], settings(p)))
+    ordered = sorted(points, key=lambda p: (p[latency], -p["recall"], tie_break(p)))
     front: list[Point] = []
-    best_recall = float("-inf")  # the highest recall among strictly cheaper points
-    i = 0
-    while i < len(ordered):
-        cost, top = ordered[i][latency], ordered[i]["recall"]  # the group's highest recall
-        j = i
-        while j < len(ordered) and ordered[j][latency] == cost:
-            j += 1
-        # a cheaper point with the same recall dominates the whole group
-        if top > best_recall:
-            front.extend(p for p in ordered[i:j] if p["recall"] == top)
-            best_recall = top
-        i = j
+    for p in ordered:  # cheapest first, the highest recall first within a cost
+        if not front or p["recall"] > front[-1]["recall"]:  # more recall than every cheaper point
+            front.append(p)
     return front
+
+
+def tie_break(p: Point) -> tuple:
+    """Among points equal on recall and cost: the lower latency, build time and size, then
+    the settings (missing figures count as 0)."""
+    return tuple(p.get(k) or 0 for k in ("p50_us", "p95_us", "build_s", "index_bytes")) + settings(p)
 
 
 def best(points: Sequence[Point], objective: str, min_recall: float) -> Point | None:
     """The point to promote: the lowest cost by `objective` among the points at or above
     `min_recall` (never one below it), or None when no point reaches it.
 
-    Ties on the cost go to the higher recall (so the point is on the front), then the lower
-    p50 latency (many points of one build share its build_s and index_bytes), then the
-    settings.
+    Ties on the cost go to the higher recall (so the point is on the front), then
+    `tie_break` (many points of one build share its build_s and index_bytes).
     """
     figure = cost_of(objective)
     eligible = [p for p in points if p["recall"] >= min_recall]
     if not eligible:
         return None
-    return min(eligible, key=lambda p: (p[figure], -p["recall"], p["p50_us"], settings(p)))
+    return min(eligible, key=lambda p: (p[figure], -p["recall"], tie_break(p)))

@@ -20,7 +20,7 @@ from core.models import Description, Dataset, ErrorEvent, IngestResult, JobInfo
 from core.names import quote_ident
 from core.ops.desk import OpsDesk
 from core.ops.jobs import Jobs, Listener
-from core.profiles import scoped
+from core.profiles import admin, scoped
 from core.profiles.scoped import Reader
 from core.storage import root as storage_root
 from core.storage.catalog import Catalog
@@ -396,29 +396,21 @@ class Lakehouse:
     def profiles(self) -> list[dict]:
         """Every profile (the built-in default too) with its bindings' problems and
         whether it is the active one."""
-        from core.profiles import admin
-
         return admin.listing(self.config, self.catalog, self.principal, self.profile.id)
 
     @operation("one profile with its problems", remote=True, scope="none")
     def profile_show(self, pid: str) -> dict:
-        from core.profiles import admin
-
         return admin.show(self.config, self.profiles(), self.principal, pid)
 
     @operation("create or edit a profile", remote=True, scope="profile-admin", mutates=True)
     def profile_save(self, pid: str, changes: dict, *, create: bool) -> dict:
         """Create a profile, or edit one (only the keys given change). Writes
         [profiles.<pid>] into the config file; the rest of the file is kept as it was."""
-        from core.profiles import admin
-
         admin.save(self.config, self.principal, pid, changes, create)
         return self.profile_show(pid)
 
     @operation("remove a profile from lakehouse.toml", remote=True, scope="profile-admin", mutates=True)
     def profile_delete(self, pid: str) -> str:
-        from core.profiles import admin
-
         return admin.delete(self.config, self.catalog, self.principal, pid)
 
     @operation("make a profile the active one (a job); the daemon's default facade rescopes",

@@ -87,6 +87,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "row_cache_mb": (int, 256, "indexed datasets up to this size keep their rows in memory for search results; bigger ones are read with SQL"),
         "keep_generations": (int, 5, "generations kept per index (the active one always is); 0 = keep all"),
     },
+    "trials": {
+        "min_recall": (float, 0.95, "autotune never promotes a configuration under this recall@k (a profile's autotune_min_recall overrides)"),
+        "objective": (str, "p50", "what an autotune's promotion lowers: p50, p95, build or memory (a profile's autotune_objective overrides)"),
+        "keep_graphs": (int, 20, "trial graphs kept per index besides the Pareto front's: the newest this many; the rest are removed"),
+    },
     "cache": {
         "memory_limit": (str, "1GB", "memory for pinned datasets copied into DuckDB; least recently used are evicted"),
     },

@@ -253,10 +253,11 @@ class Lakehouse:
         when the index has none or it refreshes the active one with the same embedder
         and chunking (`promote` overrides). Returns an EmbedResult."""
         chosen = scoped.embed_options(self.profile, embedder, model, m, ef_construction, ef_search)
-        return self._guard("embed", dataset, lambda: self._vectors.embed(
+        retrial = import_module("core.trials.retrial")  # a data refresh re-trials the active settings
+        return retrial.after_embed(self._vectors, self._guard("embed", dataset, lambda: self._vectors.embed(
             dataset, column, index=index, key=key, chunk_size=chunk_size, overlap=overlap, kind=kind,
             promote=promote, actor=actor or _user(), listener=progress, cancel=cancel, **chosen),
-            f"{dataset}.{column} -> {index or ''}")
+            f"{dataset}.{column} -> {index or ''}"))
 
     @operation("semantic search, optionally filtered by a SQL condition; a SearchResult",
                remote=True, scope="index", audited=True)
@@ -340,7 +341,7 @@ class Lakehouse:
 
     @operation("explore HNSW settings within a time budget; promote the Pareto winner if it beats the active one",
                remote=True, scope="index", mutates=True, retryable=True)
-    def autotune(self, index: str, budget="10m", min_recall: float = 0.95, objective: str = "p50",
+    def autotune(self, index: str, budget="10m", min_recall: float | None = None, objective: str | None = None,
                  eval_name: str | None = None, progress: Listener | None = None, cancel=None) -> dict:
         return import_module("core.trials.autotune").tune_index(self._vectors, index, budget, min_recall,
                                                                 objective, eval_name, progress, cancel)

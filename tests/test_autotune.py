@@ -291,3 +291,21 @@ def test_the_autotune_command(people, cli):
     assert " trials in " in out
     code, out, err = cli("autotune", "people", "--budget", "0")
     assert code == 1 and err.strip() == "error: the budget must be more than 0, got '0'"
+
+
+def test_the_minimum_recall_and_objective_come_from_the_flag_then_the_profile_then_the_config(people, home):
+    from core import Lakehouse
+    from core.trials.autotune import goals
+
+    assert goals(people._vectors, None, None) == (0.95, "p50")  # [trials] defaults
+    people.config.values["trials"].update(min_recall=0.9, objective="p95")
+    assert goals(people._vectors, None, None) == (0.9, "p95")
+    (home / "lakehouse.toml").write_text('[trials]\nmin_recall = 0.8\n\n[profiles.tuner]\ndatasets = ["*"]\n'
+                                         'autotune_min_recall = 0.99\nautotune_objective = "memory"\n')
+    with Lakehouse.open(home=home, profile="tuner") as lh:
+        assert goals(lh._vectors, None, None) == (0.99, "memory")  # the profile's own
+        assert goals(lh._vectors, 0.5, "build") == (0.5, "build")  # the flags
+        out = lh.autotune("people", budget="1s")
+        assert (out["min_recall"], out["objective"]) == (0.99, "memory")
+    with Lakehouse.open(home=home) as lh:
+        assert goals(lh._vectors, None, None) == (0.8, "p50")  # the config's, under the default profile

@@ -55,6 +55,11 @@ def as_(home: Path, profile: str) -> Lakehouse:
     ("[profiles.x]\nhnsw = { m = -1 }\n", "key 'profiles.x.hnsw' must be a table like"),
     ("[profiles.x]\nhnsw = { beam = 3 }\n", "key 'profiles.x.hnsw' must be a table like"),
     ("[profiles.x]\nembedder = \"bert\"\n", "must be auto, ollama or hashing, got 'bert'"),
+    ("[profiles.x]\nautotune_min_recall = 1.5\n", "key 'profiles.x.autotune_min_recall' must be a recall above 0 "
+                                                  "and at most 1, e.g. 0.95, got 1.5"),
+    ("[profiles.x]\nautotune_min_recall = 0\n", "must be a recall above 0 and at most 1"),
+    ("[profiles.x]\nautotune_objective = \"speed\"\n", "key 'profiles.x.autotune_objective' must be one of "
+                                                         "p50, p95, build, memory, got 'speed'"),
     ("[profiles.\"Bad Name\"]\ndatasets = [\"a\"]\n", "profile name 'Bad Name' is invalid"),
     ("[profiles]\nx = 3\n", "[profiles.x] must be a table of keys"),
 ])
@@ -454,3 +459,18 @@ def test_a_profile_with_its_own_graph_settings_gets_that_graph_built_and_searche
     with Lakehouse.open(home=root) as lh:
         assert lh.activate("tuned")["steps"]["indexes"].startswith("resumes g2")  # built once
         assert len(lh.index("resumes").generations) == 2
+
+
+def test_a_profile_keeps_its_own_autotune_goals_from_the_shell(home, cli):
+    home.mkdir(parents=True, exist_ok=True)
+    code, out, err = cli("profile", "create", "tuner", "--datasets", "*", "--autotune-min-recall", "0.9",
+                         "--autotune-objective", "memory")
+    assert code == 0 and "autotune:    min recall 0.9, objective memory" in out, err
+    assert 'autotune_min_recall = 0.9\nautotune_objective = "memory"\n' in (home / "lakehouse.toml").read_text()
+    code, out, err = cli("profile", "edit", "tuner", "--autotune-objective", "p95")
+    assert code == 0 and "objective p95" in out, err
+    code, out, err = cli("profile", "show", "tuner", "--format", "json")
+    got = json.loads(out)
+    assert (got["autotune_min_recall"], got["autotune_objective"]) == (0.9, "p95")
+    code, out, err = cli("profile", "edit", "tuner", "--autotune-min-recall", "2")
+    assert code == 2 and "must be a recall above 0 and at most 1" in err and "Traceback" not in err

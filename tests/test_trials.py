@@ -259,3 +259,75 @@ def test_the_cli_runs_trials_and_says_bad_input_in_one_sentence(cli, data):
                           (("eval", "list", "nope"), "error: no index named 'nope'")):
         code, out, err = cli(*args)
         assert code != 0 and err.startswith(message) and len(err.strip().splitlines()) == 1, (args, err)
+
+
+# -- upkeep: graphs kept, the append-triggered re-trial ----------------------------------------
+def _fake_trial(lh, tid, recall, p50, build_s=1.0, size=1000):
+    """A finished trial's rows and graph directory, with chosen figures."""
+    lh._vectors.catalog.trials.add_points([dict(
+        trial_id=tid, index_name="people", generation=1, eval_set="e1", k=10, m=8, ef_construction=40,
+        ef_search=20, recall=recall, p50_us=p50, p95_us=p50, p99_us=p50, build_s=build_s, index_bytes=size,
+        peak_mem_bytes=0, dataset_version=0, embedder="hashing", model="m", machine="x", profile="default",
+        status="ok", created_at="2026-01-01T00:00:00+00:00")])
+    trial_dir(lh.root, "people", tid).mkdir(parents=True)
+    (trial_dir(lh.root, "people", tid) / "hnsw.bin").write_bytes(b"x")
+
+
+def test_trial_graphs_are_kept_for_the_front_and_the_newest_only(people):
+    from core.trials.graphs import prune
+
+    people.config.values["trials"]["keep_graphs"] = 2
+    _fake_trial(people, "front", 0.99, 100.0)  # the best recall: on every front
+    _fake_trial(people, "worse", 0.90, 200.0)  # dominated on every figure by "front"'s tie-break... and "cheap"
+    _fake_trial(people, "cheap", 0.95, 50.0, build_s=0.5, size=500)  # the cheapest on everything
+    _fake_trial(people, "old", 0.80, 300.0, build_s=2.0, size=2000)  # dominated on every figure
+    _fake_trial(people, "new1", 0.70, 400.0, build_s=3.0, size=3000)  # dominated, but among the newest 2
+    _fake_trial(people, "new2", 0.70, 400.0, build_s=3.0, size=3000)
+    assert sorted(prune(people._vectors, "people", keep={"worse"})) == ["old"]
+    assert sorted(prune(people._vectors, "people")) == ["worse"]
+    left = {p.name for p in trials_dir(people.root, "people").iterdir()}
+    assert left == {"tfront", "tcheap", "tnew1", "tnew2"}
+    removed = people.sql("SELECT trial_id FROM _trials WHERE graph_removed = 1 ORDER BY trial_id").column(0)
+    assert removed.to_pylist() == ["old", "worse"]  # their rows and figures stay
+    with pytest.raises(VectorError, match=r"^trial old's graph was removed \(only the Pareto front's and the "
+                                          r"newest trials' are kept\), so it must be run again to be promoted$"):
+        people.trial_promote("old")
+    assert people.index("people").active_gen == 1  # nothing half-promoted
+
+
+def test_a_trial_prunes_graphs_and_index_drop_removes_them(people):
+    people.eval_create("people", queries=20)
+    people.config.values["trials"]["keep_graphs"] = 1
+    _fake_trial(people, "old", 0.0, 1e9, build_s=1e9, size=10**12)  # worse than any real trial on everything
+    t = people.trial("people", 4, 8, [10])
+    assert not trial_dir(people.root, "people", "old").exists() and trial_dir(people.root, "people", t.id).exists()
+    people.drop_index("people")  # the index's trial graphs go with it
+    assert not trials_dir(people.root, "people").exists()
+
+
+def test_new_rows_refresh_the_index_and_re_trial_the_active_settings(people, data):
+    people.eval_create("people", queries=40)
+    people.trial("people", 8, 40, [20])
+    people.ingest([str(write_profiles(data / "more.csv", 100, start=2000))], name="people", mode="append")
+    res = people.embed("people", "profile", index="people", embedder="hashing")  # the refresh: g2 active
+    assert res.gen == 2 and people.index("people").active_gen == 2
+    rows = people.sql("SELECT * FROM _trials WHERE origin = 'retrial'").to_pylist()
+    g = people.index("people").active
+    assert len(rows) == 1 and rows[0]["status"] == "ok", rows
+    r = rows[0]
+    assert (r["generation"], r["dataset_version"], r["m"], r["ef_construction"], r["ef_search"]) == \
+        (2, 1, g.m, g.ef_construction, max(g.ef_search, 10))
+    assert r["eval_set"] == "e2"  # e1 is stale for version 1: a fresh one made like it
+    assert [e["queries"] for e in people.evals("people")] == [40, 40]
+    assert [j.status for j in people.jobs() if j.kind == "retrial"] == ["succeeded"]
+    assert people._vectors.catalog.trials.retrial("people") is None  # nothing left scheduled
+    people.embed("people", "profile", index="people", embedder="hashing")  # up to date: no new re-trial
+    assert people.sql("SELECT count(*) FROM _trials WHERE origin = 'retrial'").column(0)[0].as_py() == 1
+
+
+def test_a_re_trial_left_scheduled_by_a_killed_process_runs_at_the_next_embed(people):
+    people.eval_create("people", queries=20)
+    people._vectors.catalog.trials.schedule_retrial("people", 1, 0)
+    people.embed("people", "profile", index="people", embedder="hashing")  # up to date, but runs it
+    assert [r["origin"] for r in people.sql("SELECT origin FROM _trials").to_pylist()] == ["retrial"]
+    assert people._vectors.catalog.trials.retrial("people") is None

@@ -21,13 +21,14 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
-                     m, ef_construction, ef_search, sql_timeout=None, sql_memory_limit=None) -> dict:
+                     m, ef_construction, ef_search, sql_timeout=None, sql_memory_limit=None,
+                     min_recall=None, objective=None) -> dict:
     hnsw = {k: v for k, v in (("m", m), ("ef_construction", ef_construction), ("ef_search", ef_search))
             if v is not None}
     return {"description": description, "datasets": _split(datasets), "indexes": _split(indexes),
             "chat_model": chat_model, "embedder": embedder, "embed_model": embed_model,
             "keep_alive": keep_alive, "hnsw": hnsw or None, "sql_timeout_s": sql_timeout,
-            "sql_memory_limit": sql_memory_limit}
+            "sql_memory_limit": sql_memory_limit, "autotune_min_recall": min_recall, "autotune_objective": objective}
 
 
 _P_DESC = typer.Option(None, "--description", help="What the profile is for.")
@@ -42,6 +43,8 @@ _P_EFC = typer.Option(None, "--ef-construction", help="HNSW ef_construction for 
 _P_EFS = typer.Option(None, "--ef-search", help="HNSW ef_search for its searches.")
 _P_TIMEOUT = typer.Option(None, "--sql-timeout", help="Its queries' time limit in seconds (0 = none).")
 _P_MEM = typer.Option(None, "--sql-memory-limit", help="Its queries' memory limit, e.g. 2GB.")
+_P_RECALL = typer.Option(None, "--autotune-min-recall", help="Its autotunes' minimum recall@k, e.g. 0.95.")
+_P_OBJ = typer.Option(None, "--autotune-objective", help="What its autotunes lower: p50, p95, build or memory.")
 
 
 def _print_profile(p: dict) -> None:
@@ -53,6 +56,9 @@ def _print_profile(p: dict) -> None:
     print(f"  embedder:    {p['embedder'] or '[vectors] embedder'} ({p['embed_model'] or '[ollama] embed_model'})")
     print(f"  keep_alive:  {p['keep_alive'] or '[ollama] keep_alive'}")
     print(f"  hnsw:        {hnsw}")
+    if p.get("autotune_min_recall") is not None or p.get("autotune_objective"):
+        print(f"  autotune:    min recall {p.get('autotune_min_recall') or '[trials] min_recall'}, "
+              f"objective {p.get('autotune_objective') or '[trials] objective'}")
     for problem in p["problems"]:
         print(f"  problem: {problem}", file=sys.stderr)
 
@@ -89,10 +95,12 @@ def profile_create(name: str = PROFILE, description: Optional[str] = _P_DESC,
                    chat_model: Optional[str] = _P_CHAT, embedder: Optional[str] = _P_EMB,
                    embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
                    m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS,
-                   sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM):
+                   sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM,
+                   autotune_min_recall: Optional[float] = _P_RECALL, autotune_objective: Optional[str] = _P_OBJ):
     """Create a profile in lakehouse.toml (the rest of the file is kept as it was)."""
     changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
-                               m, ef_construction, ef_search, sql_timeout, sql_memory_limit)
+                               m, ef_construction, ef_search, sql_timeout, sql_memory_limit,
+                               autotune_min_recall, autotune_objective)
     if changes["datasets"] is None:
         print("error: a profile needs --datasets (names or globs it may see, e.g. documents,docs_*)", file=sys.stderr)
         raise typer.Exit(2)
@@ -105,10 +113,12 @@ def profile_edit(name: str = PROFILE, description: Optional[str] = _P_DESC,
                  chat_model: Optional[str] = _P_CHAT, embedder: Optional[str] = _P_EMB,
                  embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
                  m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS,
-                 sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM):
+                 sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM,
+                 autotune_min_recall: Optional[float] = _P_RECALL, autotune_objective: Optional[str] = _P_OBJ):
     """Change some keys of a profile (the others, and the rest of the file, stay)."""
     changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
-                               m, ef_construction, ef_search, sql_timeout, sql_memory_limit)
+                               m, ef_construction, ef_search, sql_timeout, sql_memory_limit,
+                               autotune_min_recall, autotune_objective)
     _print_profile(with_lh(lambda lh: lh.profile_save(name, changes, create=False)))
 
 

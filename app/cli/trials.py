@@ -149,9 +149,10 @@ class Objective(str, Enum):
 def autotune(
     index: str = INDEX,
     budget: str = typer.Option("10m", "--budget", help="How long to explore, e.g. 10m, 90s, 1h."),
-    min_recall: float = typer.Option(0.95, "--min-recall", help="Never promote a configuration under this recall@k."),
-    objective: Objective = typer.Option(Objective.p50, "--objective",
-                                        help="What the promoted configuration lowers: p50, p95, build or memory."),
+    min_recall: Optional[float] = typer.Option(None, "--min-recall", help="Never promote a configuration under "
+                                               "this recall@k (default: the profile's, else [trials] min_recall)."),
+    objective: Optional[Objective] = typer.Option(None, "--objective", help="What the promoted configuration lowers: "
+                                                  "p50, p95, build or memory (default: the profile's, else [trials])."),
     eval_name: Optional[str] = typer.Option(None, "--eval", help="Eval set (default: the newest usable one)."),
     format: ListFormat = LIST_FORMAT,
 ):
@@ -159,7 +160,7 @@ def autotune(
     beats the active generation measured in the same run."""
     from app.output import dumps, human_bytes, print_rows
 
-    out = with_lh(lambda lh: run_job(lh.autotune, index, budget, min_recall, objective.value, eval_name))
+    out = with_lh(lambda lh: run_job(lh.autotune, index, budget, min_recall, objective and objective.value, eval_name))
     if format == ListFormat.json:
         print(dumps(out))
         return
@@ -167,7 +168,7 @@ def autotune(
         print_rows(["trial", "M", "ef_c", "ef_s", "recall", "p50_us", "p95_us", "build_s", "index"],
                    [[p.get("trial_id", "-"), p["m"], p["ef_construction"], p["ef_search"], f"{p['recall']:.4f}",
                      p["p50_us"], p["p95_us"], p["build_s"], human_bytes(p["index_bytes"])] for p in out["front"]],
-                   title=f"Pareto front: recall against {objective.value}")
+                   title=f"Pareto front: recall against {out['objective']}")
     failed = f", {len(out['failed'])} failed" if out["failed"] else ""
     print(f"{index}: {out['trials']} trials in {out['seconds']:.0f} s{failed}; {out['reason']}")
     if out["generation"] is not None:

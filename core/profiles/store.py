@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, Hint, LakehouseError, NotFound
+from core.trials.front import OBJECTIVES
 
 DEFAULT = "default"
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -34,6 +35,8 @@ KEYS: dict[str, tuple[type, str]] = {
     "hnsw": (dict, "{ m, ef_construction, ef_search } for its index builds and searches"),
     "sql_timeout_s": (float, "its queries' time limit in seconds (0 = none); empty = [sql] timeout_s"),
     "sql_memory_limit": (str, "its queries' DuckDB memory limit, e.g. '2GB'; empty = [sql] memory_limit"),
+    "autotune_min_recall": (float, "its autotunes' minimum recall@k (above 0, at most 1); empty = [trials] min_recall"),
+    "autotune_objective": (str, "what its autotunes lower: p50, p95, build or memory; empty = [trials] objective"),
 }
 HNSW_KEYS = ("m", "ef_construction", "ef_search")
 
@@ -51,6 +54,8 @@ class Profile:
     hnsw: dict[str, int] = field(default_factory=dict)  # empty: [vectors] hnsw_*
     sql_timeout_s: float | None = None  # None: [sql] timeout_s
     sql_memory_limit: str = ""  # empty: [sql] memory_limit
+    autotune_min_recall: float | None = None  # None: [trials] min_recall
+    autotune_objective: str = ""  # empty: [trials] objective
     defined: bool = True  # False for the built-in default
 
     @property
@@ -108,6 +113,10 @@ def parse(raw: Any, path: Path | str) -> dict[str, Profile]:
                         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
                     raise ConfigError(f"{where} must be a table like {{ m = 16, ef_construction = 80, "
                                       "ef_search = 50 }} of positive integers")
+            elif key == "autotune_min_recall":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                    raise ConfigError(f"{where} must be a recall above 0 and at most 1, e.g. 0.95, got {value!r}")
+                value = float(value)
             elif typ is float:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ConfigError(f"{where} must be a number of seconds (0 = no limit), got {value!r}")
@@ -126,6 +135,9 @@ def parse(raw: Any, path: Path | str) -> dict[str, Profile]:
         if values.get("embedder", "auto") not in ("auto", "ollama", "hashing"):
             raise ConfigError(f"{path}: key 'profiles.{pid}.embedder' must be auto, ollama or hashing, "
                               f"got {values['embedder']!r}")
+        if values.get("autotune_objective", "p50") not in OBJECTIVES:
+            raise ConfigError(f"{path}: key 'profiles.{pid}.autotune_objective' must be one of "
+                              f"{', '.join(OBJECTIVES)}, got {values['autotune_objective']!r}")
         out[pid] = Profile(pid, **values)
     return out
 

@@ -311,21 +311,20 @@ def parse_budget(text: str | int | float) -> float:
 
 
 # -- an index's autotune, as a job (the facade's `autotune`) ----------------------------
-def tune_index(vectors, index: str, budget="10m", min_recall: float = 0.95, objective: str = "p50",
+def tune_index(vectors, index: str, budget="10m", min_recall: float | None = None, objective: str | None = None,
                eval_name: str | None = None, listener=None, cancel=None) -> dict:
     """Autotune `index` (the generation this profile searches) on eval set `eval_name`
     (None: the newest usable one) as an "autotune" job, one at a time per index, and
-    promote the outcome's point through the trial promote path. Returns the Outcome as a
-    dict; the job's last message says what was promoted or why nothing was."""
+    promote the outcome's point through the trial promote path. min_recall / objective:
+    None takes the profile's autotune_* key, else [trials] in the config (`goals`).
+    Returns the Outcome as a dict; the job's last message says what was promoted or why
+    nothing was."""
     from core.storage.locks import try_lock
-    from core.trials import evals, promote, run
+    from core.trials import evals, graphs, promote, run
     from core.vectors import store
 
     seconds = _budget(budget)
-    if objective not in OBJECTIVES:
-        raise VectorError(f"unknown objective {objective!r} — one of {', '.join(OBJECTIVES)}")
-    if not 0 < min_recall <= 1:
-        raise VectorError(f"the minimum recall must be above 0 and at most 1, got {min_recall}")
+    min_recall, objective = goals(vectors, min_recall, objective)
     gen, _ = evals.source(vectors, index)
     ev = evals.load_eval(vectors, index, eval_name, gen)  # an unknown or stale eval set stops here
     fd = try_lock(store.index_dir(vectors.root, index) / ".autotune.lock", 0o644)
@@ -334,9 +333,14 @@ def tune_index(vectors, index: str, budget="10m", min_recall: float = 0.95, obje
                           hint=Hint("wait for it, or cancel it", "cancel_job", {"job_id": "ID"}))
     try:
         with vectors.ctx.jobs.run("autotune", index, listener, cancel) as job:
+            mine: list[dict] = []  # this run's points: its front's graphs are kept until it promotes
+
             def trial(m: int, efc: int, efs: list[int]) -> list[dict]:
                 t = run.run_trial(vectors, index, m, efc, efs, ev.name, job=_InTrial(job))
-                return [{**p, "trial_id": t.id, "build_s": t.build_s, "index_bytes": t.index_bytes} for p in t.points]
+                mine.extend({**p, "trial_id": t.id, "build_s": t.build_s, "index_bytes": t.index_bytes}
+                            for p in t.points)
+                graphs.prune(vectors, index, keep={p["trial_id"] for p in pareto_front(mine, cost_of(objective))})
+                return [p for p in mine if p["trial_id"] == t.id]
 
             earlier = [{**p, "m": t.m, "ef_construction": t.ef_construction, "build_s": t.build_s,
                         "index_bytes": t.index_bytes} for t in run.listing(vectors, index)
@@ -352,7 +356,24 @@ def tune_index(vectors, index: str, budget="10m", min_recall: float = 0.95, obje
             job.progress(message=out.reason, force=True)
             return out.to_dict()
     finally:
+        graphs.prune(vectors, index)
         os.close(fd)
+
+
+def goals(vectors, min_recall: float | None, objective: str | None) -> tuple[float, str]:
+    """The minimum recall and objective an autotune uses: the flag, else the profile's
+    autotune_min_recall / autotune_objective, else [trials] min_recall / objective."""
+    prof, cfg = vectors.profile, vectors.ctx.cfg
+    if min_recall is None:
+        own = prof.autotune_min_recall if prof is not None else None
+        min_recall = own if own is not None else cfg.get("trials.min_recall")
+    if objective is None:
+        objective = (prof.autotune_objective if prof is not None else "") or cfg.get("trials.objective")
+    if objective not in OBJECTIVES:
+        raise VectorError(f"unknown objective {objective!r} — one of {', '.join(OBJECTIVES)}")
+    if not 0 < min_recall <= 1:
+        raise VectorError(f"the minimum recall must be above 0 and at most 1, got {min_recall}")
+    return min_recall, objective
 
 
 def _budget(budget) -> float:
@@ -370,7 +391,7 @@ class _InTrial:
     autotune's own (which trial, the best so far), the autotune's bar (time spent) kept."""
 
     def __init__(self, job):
-        self.job, self.id, self.lead = job, job.id, job.message
+        self.job, self.id, self.kind, self.lead = job, job.id, job.kind, job.message
 
     def progress(self, done=None, total=None, unit=None, message=None, *, force: bool = False) -> None:
         self.job.progress(message=f"{self.lead} — {message}" if message else None, force=force)

@@ -35,6 +35,11 @@ def promote(vectors, trial_id: str, ef_search: int | None = None, actor: str = "
     index = t.index
     if t.status != "ok":
         raise VectorError(f"trial {trial_id} {t.status}, so it has no graph to promote")
+    if vectors.catalog.trials.points(trial_id)[0]["graph_removed"]:
+        raise VectorError(f"trial {trial_id}'s graph was removed (only the Pareto front's and the newest trials' "
+                          "are kept), so it must be run again to be promoted",
+                          hint=Hint("run it again", "trial", {"index": index, "m": t.m,
+                                                              "ef_construction": t.ef_construction}))
     if t.promoted_generation is not None and vectors.catalog.indexes.generation(index, t.promoted_generation):
         raise VectorError(f"trial {trial_id} was already promoted as {index} g{t.promoted_generation}",
                           hint=Hint("make that generation active again", "promote",

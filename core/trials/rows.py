@@ -1,7 +1,8 @@
 """The trials area's rows: `eval_sets` (one per eval set: what it was made against) and
 `trials` (one row per measured point of a trial — its settings, eval set, dataset
 version, embedder, machine and figures at one ef_search; a trial that failed or was
-cancelled is one row without figures). `trials` is the `_trials` system table."""
+cancelled is one row without figures), which is the `_trials` system table; `retrials` (one
+per index with a re-trial scheduled by a refresh and not yet run)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,20 @@ def m001_eval_sets_trials(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS trials_by_index ON trials (index_name, trial_id)")
 
 
+@migrations
+def m002_graphs_retrials(db: sqlite3.Connection) -> None:
+    # graph_removed: its graph went (graphs.prune), so it cannot be promoted; origin: the job
+    # kind that ran it (trial | autotune | retrial); retrials: re-trials scheduled by a refresh
+    db.execute("ALTER TABLE trials ADD COLUMN graph_removed INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE trials ADD COLUMN origin TEXT NOT NULL DEFAULT 'trial'")
+    db.execute("""CREATE TABLE IF NOT EXISTS retrials (
+    index_name TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,     -- the refreshed generation whose settings it re-measures
+    dataset_version INTEGER NOT NULL,
+    requested_at TEXT NOT NULL
+)""")
+
+
 class TrialRows:
     def __init__(self, db: Db):
         self._db = db
@@ -92,3 +107,18 @@ class TrialRows:
 
     def set_promoted(self, trial_id: str, gen: int) -> None:
         self._db.execute("UPDATE trials SET promoted_generation = ? WHERE trial_id = ?", (gen, trial_id))
+
+    def set_graph_removed(self, trial_ids: list[str]) -> None:
+        self._db.transaction([("UPDATE trials SET graph_removed = 1 WHERE trial_id = ?", (t,)) for t in trial_ids])
+
+    # -- re-trials scheduled by a refresh (core/trials/retrial.py) ----------------------
+    def schedule_retrial(self, index: str, generation: int, dataset_version: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO retrials VALUES (?, ?, ?, ?)",
+                         (index, generation, dataset_version, now()))
+
+    def retrial(self, index: str) -> dict | None:
+        rows = self._db.dicts("SELECT * FROM retrials WHERE index_name = ?", (index,))
+        return rows[0] if rows else None
+
+    def clear_retrial(self, index: str) -> None:
+        self._db.execute("DELETE FROM retrials WHERE index_name = ?", (index,))

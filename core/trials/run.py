@@ -3,6 +3,7 @@ with given M and ef_construction, and measure it on an eval set at each ef_searc
 
     vectors/<index>/trials/.t<id>.<job>.building/   a trial being built (by that job)
     vectors/<index>/trials/t<id>/                   a finished trial: hnsw.bin, meta.json
+                                                    (until graphs.prune removes it)
 
 The graph is written beside and renamed into place when every figure is measured; only
 then are its rows recorded with status ok. A cancelled or failed trial removes what it
@@ -28,7 +29,7 @@ from core.errors import Cancelled, LakehouseError, NotFound, VectorError
 from core.models import TrialResult
 from core.storage.db import now
 from core.storage.faults import crash_point
-from core.trials import evals
+from core.trials import evals, graphs
 from core.trials.measure import PeakMemory, machine, point
 from core.vectors import store
 
@@ -74,7 +75,9 @@ def run_trial(vectors, index: str, m: int, ef_construction: int, ef_search: list
     if job is not None:
         return _run(vectors, index, gen, vecs, ev, m, ef_construction, efs, job)
     with vectors.ctx.jobs.run("trial", index, listener, cancel) as own:
-        return _run(vectors, index, gen, vecs, ev, m, ef_construction, efs, own)
+        out = _run(vectors, index, gen, vecs, ev, m, ef_construction, efs, own)
+    graphs.prune(vectors, index)
+    return out
 
 
 def _run(vectors, index, gen, vecs, ev, m, efc, efs, job) -> TrialResult:
@@ -83,7 +86,8 @@ def _run(vectors, index, gen, vecs, ev, m, efc, efs, job) -> TrialResult:
     final = trial_dir(vectors.root, index, tid)
     base = dict(trial_id=tid, index_name=index, generation=gen["gen"], eval_set=ev.name, k=ev.k, m=m,
                 ef_construction=efc, dataset_version=gen["dataset_version"], embedder=gen["provider"],
-                model=gen["model"], machine=machine(), profile=_profile(vectors), job_id=job.id, created_at=now())
+                model=gen["model"], machine=machine(), profile=_profile(vectors), job_id=job.id, created_at=now(),
+                origin=job.kind)
     _sweep(vectors, index)
     bdir.mkdir(parents=True)
     try:

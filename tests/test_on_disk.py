@@ -52,7 +52,7 @@ def test_every_file_a_session_writes_is_in_the_readme(cli, home, data):
                  ("sql", "SELECT * FROM people"),
                  ("embed", "people", "--column", "bio", "--index", "bios", "--model", "hashing"),
                  ("search", "bios", "engines"),
-                 ("eval", "create", "bios", "--queries", "2"), ("trial", "bios"),
+                 ("eval", "create", "bios", "--queries", "2"), ("trial", "bios"), ("autotune", "bios", "--budget", "1s"),
                  ("demo", "--scale", "0.001"),
                  ("profile", "create", "small", "--datasets", "people", "--indexes", "bios"),
                  ("profile", "activate", "small")):  # in the background: its log goes to logs/

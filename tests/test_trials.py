@@ -331,3 +331,31 @@ def test_a_re_trial_left_scheduled_by_a_killed_process_runs_at_the_next_embed(pe
     people.embed("people", "profile", index="people", embedder="hashing")  # up to date, but runs it
     assert [r["origin"] for r in people.sql("SELECT origin FROM _trials").to_pylist()] == ["retrial"]
     assert people._vectors.catalog.trials.retrial("people") is None
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["cli", "daemon"])
+def test_new_rows_re_trial_the_active_settings_from_the_cli_and_the_daemon(home, data, remote):
+    from test_daemon import Served
+
+    home.mkdir(parents=True, exist_ok=True)
+    d = Served(home)
+    try:
+        def run(*args):
+            code, out, err = d.cli(*args, remote=remote)
+            assert code == 0, (args, err)
+            return out
+        run("ingest", str(write_profiles(data / "people.csv", 300)), "--key", "person_id")
+        run("embed", "people", "--column", "profile", "--index", "people", "--embedder", "hashing")
+        run("eval", "create", "people", "--queries", "30")
+        run("trial", "people", "--m", "8", "--ef-construction", "40", "--ef-search", "20")
+        run("ingest", str(write_profiles(data / "more.csv", 50, start=300)), "--name", "people", "--mode", "append")
+        run("embed", "people", "--column", "profile", "--index", "people", "--embedder", "hashing")
+        rows = json.loads(run("sql", "SELECT origin, generation, dataset_version, m, ef_construction, ef_search, "
+                                     "status FROM _trials ORDER BY id", "--format", "json"))
+        assert [r["origin"] for r in rows] == ["trial", "retrial"]
+        assert {k: rows[1][k] for k in ("generation", "dataset_version", "m", "ef_construction", "status")} == \
+            {"generation": 2, "dataset_version": 1, "m": 16, "ef_construction": 80, "status": "ok"}
+        jobs = json.loads(run("jobs", "--format", "json"))
+        assert [j["status"] for j in jobs if j["kind"] == "retrial"] == ["succeeded"]
+    finally:
+        d.stop()

@@ -257,7 +257,7 @@ class Lakehouse:
         return retrial.after_embed(self._vectors, self._guard("embed", dataset, lambda: self._vectors.embed(
             dataset, column, index=index, key=key, chunk_size=chunk_size, overlap=overlap, kind=kind,
             promote=promote, actor=actor or _user(), listener=progress, cancel=cancel, **chosen),
-            f"{dataset}.{column} -> {index or ''}"))
+            f"{dataset}.{column} -> {index or ''}"), progress, cancel)
 
     @operation("semantic search, optionally filtered by a SQL condition; a SearchResult",
                remote=True, scope="index", audited=True)

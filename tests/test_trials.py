@@ -262,13 +262,13 @@ def test_the_cli_runs_trials_and_says_bad_input_in_one_sentence(cli, data):
 
 
 # -- upkeep: graphs kept, the append-triggered re-trial ----------------------------------------
-def _fake_trial(lh, tid, recall, p50, build_s=1.0, size=1000):
+def _fake_trial(lh, tid, recall, p50, build_s=1.0, size=1000, job_id=""):
     """A finished trial's rows and graph directory, with chosen figures."""
     lh._vectors.catalog.trials.add_points([dict(
         trial_id=tid, index_name="people", generation=1, eval_set="e1", k=10, m=8, ef_construction=40,
         ef_search=20, recall=recall, p50_us=p50, p95_us=p50, p99_us=p50, build_s=build_s, index_bytes=size,
         peak_mem_bytes=0, dataset_version=0, embedder="hashing", model="m", machine="x", profile="default",
-        status="ok", created_at="2026-01-01T00:00:00+00:00")])
+        status="ok", created_at="2026-01-01T00:00:00+00:00", job_id=job_id)])
     trial_dir(lh.root, "people", tid).mkdir(parents=True)
     (trial_dir(lh.root, "people", tid) / "hnsw.bin").write_bytes(b"x")
 
@@ -293,6 +293,12 @@ def test_trial_graphs_are_kept_for_the_front_and_the_newest_only(people):
                                           r"newest trials' are kept\), so it must be run again to be promoted$"):
         people.trial_promote("old")
     assert people.index("people").active_gen == 1  # nothing half-promoted
+    people.config.values["trials"]["keep_graphs"] = 1
+    with people._vectors.ctx.jobs.run("autotune", "people", None, None) as job:  # as in another process
+        _fake_trial(people, "theirs", 0.1, 900.0, build_s=9.0, size=9000, job_id=job.id)
+        _fake_trial(people, "newest", 0.1, 900.0, build_s=9.0, size=9000)
+        assert prune(people._vectors, "people") == ["new2", "new1"]  # its running job's graph stays
+        assert prune(people._vectors, "people", own_job=job.id) == ["theirs"]  # but not for the job itself
 
 
 def test_a_trial_prunes_graphs_and_index_drop_removes_them(people):

@@ -339,7 +339,7 @@ def tune_index(vectors, index: str, budget="10m", min_recall: float | None = Non
                 t = run.run_trial(vectors, index, m, efc, efs, ev.name, job=_InTrial(job))
                 mine.extend({**p, "trial_id": t.id, "build_s": t.build_s, "index_bytes": t.index_bytes}
                             for p in t.points)
-                graphs.prune(vectors, index, keep={p["trial_id"] for p in pareto_front(mine, cost_of(objective))})
+                graphs.prune(vectors, index, {p["trial_id"] for p in pareto_front(mine, cost_of(objective))}, job.id)
                 return [p for p in mine if p["trial_id"] == t.id]
 
             earlier = [{**p, "m": t.m, "ef_construction": t.ef_construction, "build_s": t.build_s,

@@ -20,9 +20,10 @@ from __future__ import annotations
 from core.errors import LakehouseError
 
 
-def after_embed(vectors, result):
+def after_embed(vectors, result, listener=None, cancel=None):
     """Schedule a re-trial if `result` (an EmbedResult) refreshed the active generation's
-    data, run the index's scheduled re-trial if any, and return `result` unchanged."""
+    data, run the index's scheduled re-trial if any (reporting to the embed's `listener`,
+    stopped by its `cancel`), and return `result` unchanged."""
     index = result.index
     if result.promoted and not result.up_to_date and _tuned(vectors, index):
         gen = vectors.catalog.indexes.generation(index, result.gen)
@@ -30,14 +31,14 @@ def after_embed(vectors, result):
         if base is not None and base["dataset_version"] != gen["dataset_version"]:
             vectors.catalog.trials.schedule_retrial(index, result.gen, gen["dataset_version"])
     if vectors.catalog.trials.retrial(index) is not None:
-        run_scheduled(vectors, index)
+        run_scheduled(vectors, index, listener, cancel)
     return result
 
 
-def run_scheduled(vectors, index: str):
+def run_scheduled(vectors, index: str, listener=None, cancel=None):
     """Run `index`'s scheduled re-trial: its active settings on a valid eval set (made
     fresh when none is). Returns the TrialResult, or None when it could not run (the
-    index is empty, say); either way the schedule is cleared."""
+    index is empty, say) or was cancelled; either way the schedule is cleared."""
     from core.trials import evals, graphs, run
 
     try:
@@ -46,10 +47,10 @@ def run_scheduled(vectors, index: str):
             return None  # an exact index has no settings to measure
         ev = _eval_for(vectors, index, gen)
         efs = max(gen["ef_search"], ev.k)  # a search asks for k at least, as autotune's baseline
-        with vectors.ctx.jobs.run("retrial", index, None, None) as job:
+        with vectors.ctx.jobs.run("retrial", index, listener, cancel) as job:
             out = run.run_trial(vectors, index, gen["m"], gen["ef_construction"], [efs], ev.name, job=job)
     except LakehouseError:
-        out = None  # an empty index, or a trial that failed: its row in _trials says why
+        out = None  # an empty index, a failed or cancelled trial (its row in _trials says so): the embed stands
     finally:
         vectors.catalog.trials.clear_retrial(index)
     graphs.prune(vectors, index)

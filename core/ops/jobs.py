@@ -104,6 +104,7 @@ class Job:
         self._parent = _RUNNING.get()
         self._last_db = 0.0
         self.done, self.total, self.unit, self.message = 0.0, None, "", ""
+        self.on_cancel = "nothing was written"  # what a cancel leaves, said after "was cancelled"
 
     def progress(self, done: float | None = None, total: float | None = None,
                  unit: str | None = None, message: str | None = None, *, force: bool = False) -> None:
@@ -140,7 +141,7 @@ class Job:
 
     def check_cancel(self) -> None:
         if self._cancel.is_set():
-            raise Cancelled(f"{self.kind} of {self.target} was cancelled; nothing was written")
+            raise Cancelled(f"{self.kind} of {self.target} was cancelled; {self.on_cancel}")
 
     @contextmanager
     def watching(self, interrupt: Callable[[], None]) -> Iterator[None]:

@@ -333,6 +333,7 @@ def tune_index(vectors, index: str, budget="10m", min_recall: float | None = Non
                           hint=Hint("wait for it, or cancel it", "cancel_job", {"job_id": "ID"}))
     try:
         with vectors.ctx.jobs.run("autotune", index, listener, cancel) as job:
+            job.on_cancel = "the trials it measured stay in _trials (a rerun starts from them); nothing was promoted"
             mine: list[dict] = []  # this run's points: its front's graphs are kept until it promotes
 
             def trial(m: int, efc: int, efs: list[int]) -> list[dict]:

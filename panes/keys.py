@@ -44,17 +44,20 @@ class Action:
         return ".".join([self.scope, name, *map(str, params)])
 
 
-SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL", "system": "System",
-          "picker": "Pickers (profile, history, names)", "cell": "A result cell's value", "help": "The help screen"}
+SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL", "trials": "Trials",
+          "system": "System", "picker": "Pickers (profile, history, names)", "confirm": "A confirmation",
+          "cell": "A result cell's value", "help": "The help screen"}
 
-PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("system", "System", "f4")]
+# the tabs in this order; Trials came after System had F4, so it has F5
+PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("trials", "Trials", "f5"),
+         ("system", "System", "f4")]
 
 ACTIONS: list[Action] = [
     # priority: a binding the focused widget does not take fires only after the key has bubbled
     # up to the app, and by then the keys typed right after it have gone to the old focus
     *[Action("app", key, f"pane('{pid}')", title, f"the {title} pane", priority=True,
              command=f"{title} pane", command_help=f"Show the {title} pane") for pid, title, key in PANES],
-    Action("app", "ctrl+n", "next_pane", "Next pane", "the next pane (Ask, Explore, SQL, System, Ask …)",
+    Action("app", "ctrl+n", "next_pane", "Next pane", "the next pane (Ask, Explore, SQL, Trials, System, Ask …)",
            footer=True, priority=True),
     Action("app", "ctrl+o", "pick_profile", "Profile", "switch profile: 1–9 picks one, or type to filter",
            footer=True, priority=True, command="Switch profile", command_help="Pick a profile and activate it"),
@@ -101,6 +104,27 @@ ACTIONS: list[Action] = [
     Action("sql", "C", "copy_row", "Copy row", "on a result cell: copy its row, tab-separated", shown_as="shift+c"),
     Action("sql", "escape", None, "Close", "close the export prompt"),
 
+    Action("trials", "r", "run_trial", "Run trial", "run a trial of the index with the profile's HNSW settings "
+           "(a job; makes an eval set first when it has none)", footer=True, command="Run a trial",
+           command_help="Measure the selected index with the profile's settings", to_pane=True),
+    Action("trials", "a", "autotune", "Autotune", "start an autotune of the index (a job within the budget box)",
+           footer=True, command="Start autotune", command_help="Explore HNSW settings and promote the Pareto winner",
+           to_pane=True),
+    Action("trials", "s", "stop_autotune", "Stop", "stop the index's running autotune (cancels its job)",
+           footer=True, command="Stop autotune", command_help="Cancel the selected index's running autotune",
+           to_pane=True),
+    Action("trials", "p", "promote", "Promote", "make the highlighted trial point a new active generation "
+           "(asks first)", footer=True, command="Promote trial", command_help="The highlighted trial point becomes "
+           "the active generation", to_pane=True),
+    Action("trials", "b", "rollback", "Roll back", "return the index to its previously active generation",
+           footer=True, command="Roll back index", command_help="The generation active before the current one",
+           to_pane=True),
+    Action("trials", "c", "compare", "Compare", "overlap@k of the two newest generations on the compare box's text",
+           footer=True, command="Compare generations", command_help="Search the two newest generations, overlap@k",
+           to_pane=True),
+    Action("trials", "o", "sort", "Sort", "sort the table by the next column (or click a header; again reverses)",
+           footer=True),
+
     Action("system", "x", "cancel_job", "Cancel job", "cancel the highlighted running job (in any process)",
            footer=True, command="Cancel job", command_help="Stop the job highlighted in the System pane",
            to_pane=True),
@@ -114,6 +138,9 @@ ACTIONS: list[Action] = [
     Action("picker", "down", "move(1)", "Down", ""),  # listed with up
     Action("picker", "enter", None, "Pick", "pick the highlighted entry (in the profile picker 1–9 pick directly)"),
     Action("picker", "escape", "close", "Cancel", "close without picking", footer=True),
+
+    Action("confirm", "y", "answer(True)", "Yes", "yes, do it", footer=True),
+    Action("confirm", "n,escape", "answer(False)", "No", "no, leave it", footer=True, shown_as="n / escape"),
 
     Action("cell", "c", "copy", "Copy", "copy the value", footer=True),
     Action("cell", "escape,q,enter", "close", "Close", "close", footer=True, shown_as="escape / q / enter"),
@@ -150,7 +177,7 @@ def commands() -> list[tuple[Action, str]]:
 
 def listed() -> list[tuple[str, list[tuple[str, str]]]]:
     """(scope title, [(keys, what it does)]) for the help screen and the README, every key
-    once; the pane keys F1–F4 share a line."""
+    once; the pane keys share a line."""
     out = []
     for scope, title in SCOPES.items():
         rows = []
@@ -159,7 +186,10 @@ def listed() -> list[tuple[str, list[tuple[str, str]]]]:
                 continue
             if a.action and a.action.startswith("pane("):
                 if a.keys == PANES[0][2]:
-                    rows.append(("F1 / F2 / F3 / F4", "the Ask, Explore, SQL and System panes"))
+                    by_key = sorted(PANES, key=lambda p: int(p[2][1:]))
+                    names = [title for _, title, _ in by_key]
+                    rows.append((" / ".join(key.upper() for _, _, key in by_key),
+                                 f"the {', '.join(names[:-1])} and {names[-1]} panes"))
                 continue
             rows.append((shown(a), a.help))
         out.append((title, rows))

@@ -285,3 +285,40 @@ def test_profile_picker(snap_home, snap_compare):
         await stabilise(pilot)
 
     assert snap_compare(app_on(snap_home), terminal_size=SIZE, run_before=run_before)
+
+
+def _trial_rows(trial_id: str, m: int, efc: int, points: list[tuple], status: str = "ok") -> list[dict]:
+    """A trial's `_trials` rows with fixed figures (measured ones differ from run to run)."""
+    base = dict(trial_id=trial_id, index_name="staff_names", generation=1, eval_set="e1", k=5, m=m,
+                ef_construction=efc, build_s=0.01 * m, index_bytes=1000 * m, peak_mem_bytes=4096,
+                dataset_version=0, embedder="hashing", model="hashing-v1", machine="snapshot", profile="default",
+                status=status, created_at=f"2026-01-0{len(trial_id)}T00:00:00")
+    if not points:
+        return [dict(base, error="the build was cancelled")]
+    return [dict(base, ef_search=ef, recall=r, p50_us=p50, p95_us=p50 * 1.5, p99_us=p50 * 2) for ef, r, p50 in points]
+
+
+def test_trials_pane_with_trials(snap_home, snap_compare):
+    """Trials: an index's trials (fixed rows), sorted by recall, beside the recall-against-p50
+    scatter with the Pareto front and the active generation's point marked."""
+    from core import Lakehouse
+
+    with Lakehouse.open(home=snap_home, profile="default") as lh:
+        lh.embed("staff", "name", index="staff_names", embedder="hashing")
+        add = lh.catalog.trials.add_points
+        add(_trial_rows("t1", 16, 80, [(30, 0.9, 40.0), (64, 1.0, 70.0), (100, 1.0, 90.0)]))
+        add(_trial_rows("t22", 8, 40, [(30, 0.8, 30.0), (64, 0.95, 50.0)]))
+        add(_trial_rows("t333", 4, 20, [], status="cancelled"))
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await opened(pilot)
+        await pilot.press("f5")
+        pane = app.pane("trials")
+        await until(pilot, lambda: len(pane.rows) == 6)
+        for _ in range(5):  # trial, M, ef_c, ef_s: then recall
+            await pilot.press("o")
+        assert pane.sort_key == "recall"
+        await stabilise(pilot)
+
+    assert snap_compare(app_on(snap_home), terminal_size=SIZE, run_before=run_before)

@@ -76,7 +76,7 @@ def tui(theme: Optional[str] = typer.Option(None, "--theme", help="lakehouse-dar
         connect: Optional[str] = typer.Option(None, "--connect", metavar="[SOCKET]",
                                               help="Work through the daemon: this storage root's, or the one "
                                                    "at SOCKET or HOST:PORT (the same as --remote).")):
-    """Open the workstation: Ask, Explore, SQL and System panes (F1–F4; ctrl+p lists every action)."""
+    """Open the workstation: Ask, Explore, SQL, Trials and System panes (F1–F5; ctrl+p lists every action)."""
     open_tui(theme, connect)
 
 

@@ -56,11 +56,12 @@ class LakehouseApp(App):
         from panes.explore import ExplorePane
         from panes.sql import SqlPane
         from panes.system import SystemPane
+        from panes.trials import TrialsPane
 
         with Horizontal(id="topbar"):
             yield Static("Lakehouse", id="brand")
             yield Static("opening…", id="status")
-        panes = {"ask": AskPane, "explore": ExplorePane, "sql": SqlPane, "system": SystemPane}
+        panes = {"ask": AskPane, "explore": ExplorePane, "sql": SqlPane, "trials": TrialsPane, "system": SystemPane}
         with TabbedContent(id="panes"):
             for pid, title, key in PANES:
                 with TabPane(f"{title} ({key.upper()})", id=pid):

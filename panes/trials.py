@@ -165,7 +165,7 @@ class TrialsPane(Pane):
         select.value = self.index if self.index in names else names[0]
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        value = None if event.value is Select.BLANK else event.value
+        value = None if event.value is Select.NULL else event.value
         if event.select.id == "trials-index":
             self.index, self.eval_set = value, None
             self.reload()
@@ -271,9 +271,15 @@ class TrialsPane(Pane):
 
     @work(thread=True, exclusive=True, group="trials-poll")
     def poll_jobs(self, index: str) -> None:
-        running = [j for j in self.lh.jobs(20) if j.kind in ("trial", "autotune") and j.target == index
-                   and j.status == "running"]
-        self.app.call_from_thread(self._polled, index, running)
+        running = self._running_jobs(index, ("trial", "autotune"))
+        if running is not None:
+            self.app.call_from_thread(self._polled, index, running)
+
+    def _running_jobs(self, index: str, kinds: tuple) -> list | None:
+        """The index's running jobs of these kinds (None: the jobs could not be read, said)."""
+        jobs = self._call(self.lh.jobs, 20, reload=False)
+        return None if jobs is None else [j for j in jobs if j.kind in kinds and j.target == index
+                                          and j.status == "running"]
 
     def _polled(self, index: str, running: list) -> None:
         if index != self.index:
@@ -286,18 +292,19 @@ class TrialsPane(Pane):
             self.reload()
 
     # -- actions: every one a facade call in a thread worker ---------------------------
-    def _job(self, what: str, fn, *args, **kwargs) -> None:
-        """Run a facade call; its outcome (or its error, said) as a notification, then reload."""
+    def _call(self, fn, *args, reload: bool = True, **kwargs):
+        """A facade call from a thread worker: its result, or None when it failed and its
+        error was said in a notification; then the table reloads (unless `reload` is False)."""
         from core.errors import LakehouseError
 
         try:
             out = fn(*args, **kwargs)
         except LakehouseError as e:
+            out = None
             if not self.app.quitting:  # cancelled by quitting: recorded as such, nothing to show
                 self.app.call_from_thread(self.app.notify, said(e), severity="error", timeout=10)
+        if reload:
             self.app.call_from_thread(self.reload)
-            return None
-        self.app.call_from_thread(self.reload)
         return out
 
     def _notify(self, text: str) -> None:
@@ -312,13 +319,13 @@ class TrialsPane(Pane):
         lh = self.lh
         hnsw = {k: lh.profile.hnsw.get(k) or lh.config.get(f"vectors.hnsw_{k}")
                 for k in ("m", "ef_construction", "ef_search")}
-        if not any(e["refused"] is None for e in self._job("eval sets", lh.evals, index) or []):
-            if self._job("eval set", lh.eval_create, index) is None:
+        if not any(e["refused"] is None for e in self._call(lh.evals, index, reload=False) or []):
+            if self._call(lh.eval_create, index) is None:
                 return
         efs = sorted(set(EF_SEARCH) | {hnsw["ef_search"]})
         self._notify(f"trial of {index}: M {hnsw['m']}, ef_construction {hnsw['ef_construction']}, "
                      f"ef_search {','.join(map(str, efs))}…")
-        t = self._job("trial", self.app.run_job, lh.trial, index, hnsw["m"], hnsw["ef_construction"], efs)
+        t = self._call(self.app.run_job, lh.trial, index, hnsw["m"], hnsw["ef_construction"], efs)
         if t is not None:
             self._notify(f"trial {t.id} {t.status}")
 
@@ -332,7 +339,7 @@ class TrialsPane(Pane):
         min_recall = lh.profile.autotune_min_recall or lh.config.get("trials.min_recall")
         objective = lh.profile.autotune_objective or lh.config.get("trials.objective")
         self._notify(f"autotune of {index} for {budget} (minimum recall {min_recall}, objective {objective})…")
-        out = self._job("autotune", self.app.run_job, lh.autotune, index, budget, min_recall, objective)
+        out = self._call(self.app.run_job, lh.autotune, index, budget, min_recall, objective)
         if out is not None:
             self._notify(f"autotune of {index}: {out.get('reason', 'done')}")
             self.post_message(DatasetsChanged())
@@ -343,12 +350,14 @@ class TrialsPane(Pane):
 
     @work(thread=True, group="trials-stop")
     def stop_autotune(self, index: str) -> None:
-        jobs = [j for j in self.lh.jobs(20) if j.kind == "autotune" and j.target == index and j.status == "running"]
+        jobs = self._running_jobs(index, ("autotune",))
+        if jobs is None:
+            return
         if not jobs:
             self._notify(f"no autotune of {index} is running")
             return
         for j in jobs:
-            if self._job("cancel", self.lh.cancel_job, j.id):
+            if self._call(self.lh.cancel_job, j.id, reload=False):
                 self._notify(f"asked autotune job {j.id} to stop")
 
     def highlighted(self) -> dict | None:
@@ -369,7 +378,7 @@ class TrialsPane(Pane):
 
     @work(thread=True, group="trials-promote")
     def promote(self, trial_id: str, ef_search: int) -> None:
-        info = self._job("promote", self.lh.trial_promote, trial_id, ef_search)
+        info = self._call(self.lh.trial_promote, trial_id, ef_search)
         if info is not None:
             self._notify(f"{info.name}: g{info.active_gen} is active (from trial {trial_id})")
             self.post_message(DatasetsChanged())
@@ -380,7 +389,7 @@ class TrialsPane(Pane):
 
     @work(thread=True, group="trials-rollback")
     def rollback(self, index: str) -> None:
-        info = self._job("rollback", self.lh.rollback, index)
+        info = self._call(self.lh.rollback, index)
         if info is not None:
             self._notify(f"{index}: g{info.active_gen} is active again")
             self.post_message(DatasetsChanged())
@@ -394,12 +403,12 @@ class TrialsPane(Pane):
 
     @work(thread=True, group="trials-compare")
     def compare(self, index: str, text: str) -> None:
-        info = self._job("index", self.lh.index, index)
+        info = self._call(self.lh.index, index)
         gens = sorted(g.gen for g in info.generations if g.status == "ready") if info is not None else []
         if len(gens) < 2:
             self._notify(f"{index} has {len(gens)} ready generation(s); comparing needs two")
             return
         a, b = gens[-2], gens[-1]
-        out = self._job("compare", self.lh.compare, f"{index}@g{a}", f"{index}@g{b}", text)
+        out = self._call(self.lh.compare, f"{index}@g{a}", f"{index}@g{b}", text)
         if out is not None:
             self._notify(f"{index} g{a} against g{b}: overlap@{out['k']} {out['overlap']:.0%} on {text!r}")

@@ -88,3 +88,45 @@ def test_autotune_shows_progress_and_stop_cancels_it(tried):
                         timeout=60)
             await until(pilot, lambda: not p.running)
     run(go())
+
+
+def test_filter_compare_and_refusals_are_said(tried):
+    """The eval-set filter keeps its rows; c compares the two newest generations (overlap@k);
+    a rollback with nothing to return to and a promote of a cancelled trial are each one
+    sentence in a notification, and the pane carries on."""
+    from core import Lakehouse
+
+    with Lakehouse.open(home=tried, profile="default") as lh:
+        lh.eval_create("people", queries=20, name="other")
+        lh.trial("people", 12, 60, [30], eval_name="other")
+        lh.catalog.trials.add_points([dict(lh.catalog.trials.points(lh.trials("people")[0].id)[0], id=None,
+                                           trial_id="tcancel", ef_search=None, recall=None, status="cancelled")])
+
+    async def go():
+        async with opened(tried) as (app, pilot):
+            shown = []
+            app.notify = lambda text, **kw: shown.append(text)
+            await pilot.press("f5")
+            p = pane(app)
+            await until(pilot, lambda: len(p.rows) == 5)
+            p.query_one("#trials-eval").value = "other"
+            await until(pilot, lambda: [r["m"] for r in p.shown_rows()] == [12])
+            p.query_one("#trials-eval").clear()
+            await until(pilot, lambda: len(p.shown_rows()) == 5)
+            await pilot.press("b")  # g1 is the only generation: nothing to return to
+            await until(pilot, lambda: shown)
+            assert "people" in shown[-1] and "\n" not in shown[-1]
+            p.query_one("#trials-table").move_cursor(row=4)  # the cancelled trial
+            await pilot.press("p")
+            await until(pilot, lambda: "no graph to promote" in shown[-1])
+            p.query_one("#trials-table").move_cursor(row=0)
+            await pilot.press("p", "y")
+            await until(pilot, lambda: app.lh.index("people").active_gen == 2)
+            await pilot.press("c")  # the compare box is empty: say so
+            await until(pilot, lambda: "compare box" in shown[-1])
+            p.query_one("#trials-compare-text").value = "Kubernetes and Terraform"
+            p.query_one("#trials-table").focus()
+            await pilot.press("c")
+            await until(pilot, lambda: "overlap@10" in shown[-1])
+            assert "g1 against g2" in shown[-1]
+    run(go())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.tui import LakehouseApp
+from test_daemon import people  # noqa: F401 — a fixture: a 200-row hashing index for the daemon
 from test_tui import opened, run, until
 from vector_data import write_profiles
 
@@ -130,3 +132,26 @@ def test_filter_compare_and_refusals_are_said(tried):
             await until(pilot, lambda: "overlap@10" in shown[-1])
             assert "g1 against g2" in shown[-1]
     run(go())
+
+
+def test_through_the_daemon_a_trial_runs_and_is_listed(people, ollama):
+    """`lakehouse tui --connect`: the pane drives the daemon's facade (no eval set yet: r makes one)."""
+    from app.daemon import proxy as remote
+    from core import config
+    from test_daemon import Served
+
+    d = Served(people, {"OLLAMA_HOST": ollama.url})
+    try:
+        async def go():
+            app = LakehouseApp(opener=lambda: remote.connect(config.load(home=people), d.sock))
+            async with app.run_test(size=(140, 45)) as pilot:
+                await until(pilot, lambda: app.lh is not None)
+                await pilot.press("f5")
+                p = pane(app)
+                await until(pilot, lambda: p.index == "people")
+                await pilot.press("r")
+                await until(pilot, lambda: len(p.rows) == 4, timeout=60)
+                assert all(r["status"] == "ok" for r in p.rows)
+        run(go())
+    finally:
+        d.stop()

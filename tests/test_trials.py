@@ -311,6 +311,20 @@ def test_a_trial_prunes_graphs_and_index_drop_removes_them(people):
     assert not trials_dir(people.root, "people").exists()
 
 
+def test_an_index_made_again_after_a_drop_starts_without_the_old_eval_sets_and_trials(people):
+    people.eval_create("people", queries=20)
+    people.trial("people", 8, 20, [10])
+    people.drop_index("people")
+    people.embed("people", "profile", index="people", embedder="hashing")
+    assert people.evals("people") == [] and people.trials("people") == []
+    assert people.sql("SELECT count(*) FROM _trials").column(0)[0].as_py() == 0
+    with pytest.raises(NotFound, match="no eval set yet"):  # the dropped index's sets are not offered
+        people.trial("people", 8, 20, [10])
+    people.eval_create("people", queries=20)
+    t = people.trial("people", 8, 20, [10])
+    assert t.status == "ok" and [e["name"] for e in people.evals("people")] == [t.eval_set]
+
+
 def test_new_rows_refresh_the_index_and_re_trial_the_active_settings(people, data):
     people.eval_create("people", queries=40)
     people.trial("people", 8, 40, [20])

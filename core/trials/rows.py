@@ -111,6 +111,13 @@ class TrialRows:
     def set_graph_removed(self, trial_ids: list[str]) -> None:
         self._db.transaction([("UPDATE trials SET graph_removed = 1 WHERE trial_id = ?", (t,)) for t in trial_ids])
 
+    def forget_index(self, index: str) -> None:
+        """A dropped index takes its eval sets, trials and pending re-trial with it (their
+        files went with its directory; the drop itself stays in `_index_events` and the
+        audit), so an index made again under the name starts with none."""
+        self._db.transaction([(f"DELETE FROM {table} WHERE index_name = ?", (index,))
+                              for table in ("eval_sets", "trials", "retrials")])
+
     # -- re-trials scheduled by a refresh (core/trials/retrial.py) ----------------------
     def schedule_retrial(self, index: str, generation: int, dataset_version: int) -> None:
         self._db.execute("INSERT OR REPLACE INTO retrials VALUES (?, ?, ?, ?)",

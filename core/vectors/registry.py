@@ -171,6 +171,7 @@ class IndexRegistry:
             if gen is None:
                 self.ctx.cache.evict(name)
                 self.catalog.indexes.drop(name, actor)
+                self.catalog.trials.forget_index(name)
                 shutil.rmtree(store.index_dir(self.ctx.root, name), ignore_errors=True)
                 return f"dropped index {name} and all its generations"
             if self.catalog.indexes.generation(name, gen) is None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
+from core.trials.front import OBJECTIVES
 
 # section -> key -> (type, default, one-line doc)
 SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
@@ -194,7 +195,16 @@ def _check_type(path: Path, dotted: str, value: Any, typ: type) -> Any:
         )
     if typ is int and value < 0:
         raise ConfigError(f"{path}: key '{dotted}' must not be negative, got {value}")
+    if dotted in _RULES and not _RULES[dotted][0](value):
+        raise ConfigError(f"{path}: key '{dotted}' must be {_RULES[dotted][1]}, got {value!r}")
     return value
+
+
+# keys whose type is not enough: checked when the file loads, not when a job first reads them
+_RULES = {
+    "trials.min_recall": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
+    "trials.objective": (lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}"),
+}
 
 
 def read_file(path: Path) -> dict[str, Any]:

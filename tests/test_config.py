@@ -53,6 +53,9 @@ def test_home_file_env_and_flag_precedence(tmp_path):
     ("[demo]\noffer_on_first_run = 1\n", "{f}: key 'demo.offer_on_first_run' must be true or false, got int 1"),
     ("[sql]\nthreads = -1\n", "{f}: key 'sql.threads' must not be negative, got -1"),
     ("sql = 3\n", "{f}: 'sql' must be a table ([sql]), got 3"),
+    ("[trials]\nmin_recall = 1.5\n", "{f}: key 'trials.min_recall' must be above 0 and at most 1, got 1.5"),
+    ("[trials]\nmin_recall = 0\n", "{f}: key 'trials.min_recall' must be above 0 and at most 1, got 0.0"),
+    ("[trials]\nobjective = 'fast'\n", "{f}: key 'trials.objective' must be one of p50, p95, build, memory, got 'fast'"),
 ])
 def test_config_errors_name_file_key_and_type(tmp_path, body, message):
     f = write(tmp_path / "bad.toml", body)

@@ -108,6 +108,12 @@ def _cpu(daemon_pid: int) -> tuple[int, int]:
     return busy, ours
 
 
+def _daemon_cpu(pid: int) -> float:
+    """CPU seconds the daemon has used."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Clients:
     """8 TCP clients, each on its own authenticated connection, each in its own thread,
     sending one query after another and counting answers."""
@@ -184,9 +190,18 @@ def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
         unloaded, loaded, rss, refused_in_window, held = [], [], [], [], []
         u = Client(sock)  # the Unix socket: status during every window, and a new client during each flood
         others = []  # cores' worth of CPU that other processes took during the unloaded windows
+        per_cpu = {"unloaded": [], "loaded": []}  # answers per CPU second of the daemon, per window
+
+        def measured(kind: str, **window) -> tuple[float, list]:
+            d0, t0 = _daemon_cpu(daemon.pid), time.monotonic()
+            rate, samples = clients.window(2.0, lambda: u.call("status")["result"], **window)
+            spent = _daemon_cpu(daemon.pid) - d0
+            per_cpu[kind].append(rate * (time.monotonic() - t0) / max(spent, 0.01))
+            return rate, samples
+
         for _round in range(3):  # unloaded, loaded, unloaded, ... unloaded: each loaded window between two
             cpu0, t0 = _cpu(daemon.pid), time.monotonic()
-            rate, _ = clients.window(2.0, lambda: u.call("status")["result"])
+            rate, _ = measured("unloaded")
             cpu1 = _cpu(daemon.pid)
             others.append(((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0))
             unloaded.append(rate)
@@ -201,9 +216,8 @@ def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
             # the window lasts until the flood has shown itself in it — unauthenticated
             # connections held up to the cap, and more refused: on a busy machine a flood
             # at the lowest priority may need longer than 2 s to come back
-            rate, samples = clients.window(2.0, lambda: u.call("status")["result"],
-                                           until=lambda xs: max(x["unauthenticated"] for x in xs) >= 32
-                                           and xs[-1]["refused"] > before["refused"])
+            rate, samples = measured("loaded", until=lambda xs: max(x["unauthenticated"] for x in xs) >= 32
+                                     and xs[-1]["refused"] > before["refused"])
             loaded.append(rate)
             fresh = Client(sock)
             assert fresh.call("sql_rows", {"text": "SELECT count(*) FROM people"})["result"]["rows"] == [[200]]
@@ -218,7 +232,7 @@ def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
             flood.wait(60)
             flood = None
             time.sleep(0.5)
-        unloaded.append(clients.window(2.0, lambda: u.call("status")["result"])[0])
+        unloaded.append(measured("unloaded")[0])
         u.close()
         assert clients.errors == []
         # each loaded window against the mean of the unloaded ones on either side (a drift of
@@ -230,20 +244,25 @@ def test_two_thousand_idle_connections_do_not_starve_eight_clients(people):
         noise = statistics.median(abs(x - mid) / mid for x in unloaded)
         # 90% of the unloaded throughput; on a machine whose own noise exceeds 5% the bar is
         # lowered by the excess (never below 80%), as no measurement here can resolve finer.
-        # On a machine where other processes already take a core's worth of CPU, no core is
-        # left idle for the daemon's accepting and refusing, so that work comes straight out
-        # of the clients' share: the bar there is 80%.
+        # On a machine where other processes already take over half a core, no core is left
+        # idle for the daemon's accepting and refusing, and how much CPU the daemon and the
+        # clients get at all varies with the other load: there the claim is measured per CPU
+        # second of the daemon — the flood may cost it at most a fifth of its answers.
         busy = statistics.median(others)
+        u_eff, l_eff = per_cpu["unloaded"], per_cpu["loaded"]
+        eff = statistics.median(x / ((a + b) / 2) for x, a, b in zip(l_eff, u_eff, u_eff[1:]))
         bar = 0.8 if busy > 0.5 else max(0.8, 0.9 - max(0.0, noise - 0.05))
+        measure = eff if busy > 0.5 else ratio
         report = (f"unloaded {[round(x) for x in unloaded]} req/s, loaded {[round(x) for x in loaded]} req/s, "
                   f"median loaded/unloaded ratio {ratio:.3f} (per round {[round(r, 3) for r in ratios]}; "
-                  f"machine noise {noise:.1%}, other processes {busy:.2f} cores, bar {bar:.2f}); daemon RSS {rss0:.0f} MB -> max {max(rss):.0f} MB; "
+                  f"machine noise {noise:.1%}, other processes {busy:.2f} cores, answers per daemon CPU second loaded/unloaded "
+                  f"{eff:.3f}, bar {bar:.2f} on {'that' if busy > 0.5 else 'the throughput ratio'}); daemon RSS {rss0:.0f} MB -> max {max(rss):.0f} MB; "
                   f"unauthenticated held (max per loaded window) {held}, refused per loaded window "
                   f"{refused_in_window}, {st['refused']} in all")
         print(report)
         Path(os.environ.get("LAKEHOUSE_LOAD_REPORT", os.devnull)).write_text(report + "\n")
         assert st["refused"] > 0  # the caps did their work
-        assert ratio >= bar, report
+        assert measure >= bar, report
         assert max(rss) - rss0 < 150, report  # bounded: no per-connection buffers pile up
         logs = [p for p in people.iterdir() if p.name.startswith("daemon.log")]
         assert sum(p.stat().st_size for p in logs) < 200_000, [p.stat().st_size for p in logs]

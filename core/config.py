@@ -93,6 +93,15 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "objective": (str, "p50", "what an autotune's promotion lowers: p50, p95, build or memory (a profile's autotune_objective overrides)"),
         "keep_graphs": (int, 20, "trial graphs kept per index besides the Pareto front's: the newest this many; the rest are removed"),
     },
+    "memory": {
+        "search": (bool, False, "searches use playbook memory without --memory (a profile's memory key overrides)"),
+        "ask": (bool, True, "Ask's retrieval uses playbook memory (a profile's memory key overrides)"),
+        "top": (int, 10, "memories nearest the query that may boost a search"),
+        "min_similarity": (float, 0.3, "a memory boosts only when its cosine similarity to the query is at least this"),
+        "weight": (float, 0.05, "boost per matching memory for each row it endorses, times its similarity"),
+        "cap": (float, 0.15, "the most one row's score can gain from memories, however many endorse it"),
+        "half_life_days": (float, 0.0, "a memory's boost halves every this many days of age; 0 = no decay"),
+    },
     "cache": {
         "memory_limit": (str, "1GB", "memory for pinned datasets copied into DuckDB; least recently used are evicted"),
     },
@@ -204,6 +213,11 @@ def _check_type(path: Path, dotted: str, value: Any, typ: type) -> Any:
 _RULES = {
     "trials.min_recall": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
     "trials.objective": (lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}"),
+    "memory.top": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
+    "memory.min_similarity": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
+    "memory.weight": (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    "memory.cap": (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    "memory.half_life_days": (lambda v: v >= 0, "0 or more"),
 }
 
 

@@ -16,6 +16,7 @@ from core import access
 from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
+from core.memory.facade import MemoryOps, boost_counts
 from core.models import Description, Dataset, ErrorEvent, IngestResult, JobInfo
 from core.names import quote_ident
 from core.ops.desk import OpsDesk
@@ -25,9 +26,10 @@ from core.profiles.scoped import Reader
 from core.storage import root as storage_root
 from core.storage.catalog import Catalog
 from core.storage.tables import Tables
+from core.trials.facade import TrialsOps
 
 
-class Lakehouse:
+class Lakehouse(TrialsOps, MemoryOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root
@@ -64,6 +66,7 @@ class Lakehouse:
 
     @operation("flush the audit log and close the engine and the catalog", remote=False, scope="none")
     def close(self) -> None:
+        self._close_memory()
         self.audit_log.close()
         self._reader.close()
         self.catalog.close()
@@ -262,13 +265,18 @@ class Lakehouse:
     @operation("semantic search, optionally filtered by a SQL condition; a SearchResult",
                remote=True, scope="index", audited=True)
     def search(self, index: str, text: str, k: int = 10, *, where: str | None = None,
-               ef: int | None = None, embedder: str | None = None):
+               ef: int | None = None, embedder: str | None = None, memory: bool | None = None):
         """Semantic search of `index` (or `index@gN`); `where` is a SQL condition on the
-        source dataset — only rows passing it are ranked. Returns a SearchResult."""
-        ef = ef or self.profile.hnsw.get("ef_search")
-        return self.audit_log.timed("search", [index.split("@")[0]], text + (f" WHERE {where}" if where else ""),
-                                    lambda: self._vectors.search(index, text, k, where, ef, embedder),
-                                    rows=lambda r: len(r.hits))
+        source dataset — only rows passing it are ranked; `memory` re-ranks with playbook
+        memory (None: the profile's or [memory] search). Returns a SearchResult."""
+        ef, name = ef or self.profile.hnsw.get("ef_search"), index.split("@")[0]
+        boosted = self._uses_memory(memory, "search")
+        res = self.audit_log.timed("search", [name], text + (f" WHERE {where}" if where else ""),
+                                   lambda: self._boosted(index, text, k, where, ef, embedder) if boosted else
+                                   self._vectors.search(index, text, k, where, ef, embedder), rows=lambda r: len(r.hits))
+        if res.memory is not None:  # a silent zero shows in _audit as a zero
+            self.audit_log.record("memory_boost", [name], boost_counts(res.memory), res.memory["hits_boosted"])
+        return res
 
     @operation("one search on two generations with overlap@k", remote=True, scope="index", audited=True)
     def compare(self, a: str, b: str, text: str, k: int = 10, *, where: str | None = None) -> dict:
@@ -296,7 +304,10 @@ class Lakehouse:
 
     @operation("drop an index or one generation", remote=True, scope="index", mutates=True)
     def drop_index(self, index: str, gen: int | None = None, actor: str | None = None) -> str:
-        return self._vectors.drop(index, gen, actor or _user())
+        said = self._vectors.drop(index, gen, actor or _user())
+        if gen is None:
+            self._forget_memories(index)
+        return said
 
     @operation("rebuild a generation's sidecar files from its Parquet",
                remote=True, scope="index", mutates=True, retryable=True)
@@ -311,40 +322,6 @@ class Lakehouse:
     @operation("index generations loaded in the daemon", remote=True, scope="none")
     def vector_cache(self) -> dict:
         return access.cache_entries(self.profile, self.catalog, self._vectors.cache.stats())
-
-    # -- trials: eval sets, measured HNSW settings, promotion, autotune (core/trials) --
-    @operation("make an eval set: perturbed sampled queries or a file's questions, with exact top-k truth",
-               remote=True, scope="index", mutates=True)
-    def eval_create(self, index: str, queries: int = 200, from_file: str | None = None, k: int = 10,
-                    name: str | None = None) -> dict:
-        return import_module("core.trials.evals").create(self._vectors, index, queries, from_file, k, name)
-
-    @operation("an index's eval sets, each with why trials may not use it (or null)", remote=True, scope="index")
-    def evals(self, index: str) -> list[dict]:
-        return import_module("core.trials.evals").listing(self._vectors, index)
-
-    @operation("build an HNSW graph from stored vectors, measure recall@k and latency per ef_search; a TrialResult",
-               remote=True, scope="index", mutates=True, retryable=True)
-    def trial(self, index: str, m: int, ef_construction: int, ef_search: list[int], eval_name: str | None = None,
-              progress: Listener | None = None, cancel: threading.Event | None = None):
-        return import_module("core.trials.run").run_trial(self._vectors, index, m, ef_construction, ef_search,
-                                                          eval_name, listener=progress, cancel=cancel)
-
-    @operation("an index's trials this profile ran (best: top recall; pareto: the front)", remote=True, scope="index")
-    def trials(self, index: str, best: bool = False, pareto: bool = False) -> list:
-        return import_module("core.trials.run").listing(self._vectors, index, best, pareto)
-
-    @operation("make a trial's graph a new active generation", remote=True, scope="index", audited=True, mutates=True)
-    def trial_promote(self, trial_id: str, ef_search: int | None = None, actor: str | None = None):
-        return import_module("core.trials.promote").audited(self._vectors, self.audit_log, trial_id, ef_search,
-                                                            actor or _user())
-
-    @operation("explore HNSW settings within a time budget; promote the Pareto winner if it beats the active one",
-               remote=True, scope="index", mutates=True, retryable=True)
-    def autotune(self, index: str, budget="10m", min_recall: float | None = None, objective: str | None = None,
-                 eval_name: str | None = None, progress: Listener | None = None, cancel=None) -> dict:
-        return import_module("core.trials.autotune").tune_index(self._vectors, index, budget, min_recall,
-                                                                objective, eval_name, progress, cancel)
 
     # -- ask: grounded answers from a local model ---------------------------------------
     @operation("answer from the data: NL→SQL, RAG with citations, or hybrid; an AskResult",

@@ -259,6 +259,9 @@ class SearchHit:
     chunk_id: str
     text: str
     row: dict[str, Any] | None  # the source row now (None if it no longer exists)
+    boost: float = 0.0  # added by playbook memory (search --memory)
+    memories: list[int] = field(default_factory=list)  # the memories whose endorsement gave it
+    was_rank: int | None = None  # its rank before the boost (None: no memory boost asked)
 
 
 @dataclass
@@ -274,6 +277,39 @@ class SearchResult:
     timings_ms: dict[str, float]
     column: str = ""  # the embedded column of the source dataset
     key: list[str] = field(default_factory=list)  # the columns that make row_key
+    memory: dict[str, Any] | None = None  # what the memory boost did (counts), when asked for
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class MemoryEntry:
+    """A playbook memory: an operation that worked on an index, the row keys it endorses,
+    the scope it applies in, and its validity, version and retirement (core/memory)."""
+    id: int
+    index: str
+    operation: str
+    approach: str
+    keys: list[str]
+    scope: dict[str, str]
+    actor: str
+    profile: str
+    created_at: str
+    updated_at: str
+    valid_from: str
+    valid_until: str | None
+    fingerprint: str
+    version: int
+    parent_id: int | None
+    superseded_at: str | None
+    superseded_by: int | None
+    retired_at: str | None
+    retired_reason: str | None
+    embedder: str
+    status: str = "live"  # live | retired | superseded | expired | pending (valid_from ahead)
+    action: str = ""  # what an add did: ADD | UPDATE | NOOP
+    similarity: float | None = None  # in a memory search
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -339,6 +375,8 @@ class TrialResult:
     promoted_generation: int | None = None
     k: int = 10
     job_id: str = ""
+    origin: str = "trial"  # what ran it: trial | autotune | retrial
+    graph_removed: bool = False  # pruned (core/trials/graphs.py): its figures stay, it cannot be promoted
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

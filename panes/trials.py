@@ -22,7 +22,7 @@ from .messages import DatasetsChanged
 POLL_S = 1.0
 EF_SEARCH = [30, 50, 64, 100]  # the CLI's default beams, plus the profile's own
 # (header, the point's key): the table's columns, each sortable
-COLUMNS = [("trial", "trial"), ("M", "m"), ("ef_c", "ef_construction"), ("ef_s", "ef_search"),
+COLUMNS = [("trial", "trial"), ("by", "origin"), ("M", "m"), ("ef_c", "ef_construction"), ("ef_s", "ef_search"),
            ("recall", "recall"), ("p50 µs", "p50_us"), ("p95 µs", "p95_us"), ("p99 µs", "p99_us"),
            ("build s", "build_s"), ("bytes", "index_bytes"), ("status", "status"), ("promoted", "promoted")]
 
@@ -54,7 +54,8 @@ def points(trials: list, active=None) -> list[dict]:
     rows = []
     for t in trials:
         base = dict(trial=t.id, m=t.m, ef_construction=t.ef_construction, build_s=t.build_s,
-                    index_bytes=t.index_bytes, status=t.status, eval_set=t.eval_set,
+                    index_bytes=t.index_bytes, eval_set=t.eval_set, origin=t.origin,
+                    status=t.status + (" · no graph" if t.graph_removed else ""),
                     promoted=f"g{t.promoted_generation}" if t.promoted_generation is not None else "")
         for p in t.points or [{}]:
             row = dict(base, ef_search=p.get("ef_search"), recall=p.get("recall"), p50_us=p.get("p50_us"),
@@ -266,7 +267,7 @@ class TrialsPane(Pane):
 
     # -- progress -----------------------------------------------------------------------
     def poll(self) -> None:
-        if self.lh is not None and self.index and self.is_attached:
+        if self.lh is not None and self.index and self.is_attached and self.is_on_screen:  # hidden: no polling
             self.poll_jobs(self.index)
 
     @work(thread=True, exclusive=True, group="trials-poll")

@@ -236,6 +236,9 @@ def test_autotune_promotes_a_measured_winner_as_a_job(people):
     assert len(trials) == out["trials"] and trials[pick["trial_id"]].promoted_generation == 2
     job = next(j for j in lh.jobs() if j.kind == "autotune")
     assert job.status == "succeeded" and job.message == out["reason"]
+    lh.audit_log.flush()
+    audit = lh.sql("SELECT statement, outcome, datasets FROM _audit WHERE action = 'trial_promote'").to_pylist()
+    assert audit == [{"statement": pick["trial_id"], "outcome": "ok", "datasets": "people"}]  # zero clicks, on record
 
 
 def test_autotune_refuses_bad_input_and_a_second_run(people):

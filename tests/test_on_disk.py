@@ -1,6 +1,6 @@
 """The README's "On disk" section is the truth about the storage root: a session that
 touches every area (ingest, a keyed edit, SQL, an index, search, an eval set and a trial,
-a profile activated in the background, a detached daemon with a TCP port, the demo)
+a memory and a boosted search, a profile activated in the background, a detached daemon with a TCP port, the demo)
 writes nothing the section does not name, and everything it names as always present is
 there."""
 
@@ -47,12 +47,15 @@ def _wait(cond, what: str, timeout: float = 120) -> None:
 
 def test_every_file_a_session_writes_is_in_the_readme(cli, home, data):
     (data / "people.csv").write_text("id,name,bio\n1,Ada,writes engines\n2,Bo,paints walls\n")
+    (data / "questions.txt").write_text("who builds engines?\n")
     for args in (("ingest", str(data / "people.csv"), "--key", "id"),
                  ("update", "people", "--key", "1", "--set", "name=Ada L", "--reason", "typo"),
                  ("sql", "SELECT * FROM people"),
                  ("embed", "people", "--column", "bio", "--index", "bios", "--model", "hashing"),
                  ("search", "bios", "engines"),
-                 ("eval", "create", "bios", "--queries", "2"), ("trial", "bios"), ("autotune", "bios", "--budget", "1s"),
+                 ("memory", "add", "bios", "an engine expert was placed", "--key", "1"),
+                 ("search", "bios", "engines", "--memory"),
+                 ("eval", "create", "bios", "--from", str(data / "questions.txt"), "--k", "1"), ("trial", "bios"), ("autotune", "bios", "--budget", "1s"),
                  ("demo", "--scale", "0.001"),
                  ("profile", "create", "small", "--datasets", "people", "--indexes", "bios"),
                  ("profile", "activate", "small")):  # in the background: its log goes to logs/
@@ -64,6 +67,7 @@ def test_every_file_a_session_writes_is_in_the_readme(cli, home, data):
     assert code == 0, err
     pid = json.loads((home / "daemon.json").read_text())["pid"]
     assert cli("--remote", "sql", "SELECT count(*) FROM people")[0] == 0
+    assert cli("--remote", "memory", "list")[0] == 0  # the daemon holds memory.sqlite open: its -wal, -shm
     while_serving = _listing(home)
     os.kill(pid, signal.SIGTERM)
     _wait(lambda: not (home / "daemon.json").exists(), "the daemon stopped")

@@ -250,7 +250,7 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.same("drop_index", "people", 2)
         b.same("vector_cache")
         # trials (issue 16): an eval set, a trial, its listing, its graph promoted, then rolled back
-        b.same("eval_create", "people", 20, k=5)
+        b.same("eval_create", "people", 6, k=5)
         b.same("evals", "people")
         b.fails(NotFound, "eval_create", "nope")
         tr, rtr = b.same("trial", "people", 8, 40, [10, 20], progress=lambda ev: None)
@@ -260,6 +260,21 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.fails(NotFound, "trial_promote", "nope")
         b.fails(VectorError, "autotune", "people", budget="0")  # a run's figures are volatile: tests/test_autotune.py
         b.same("rollback", "people")
+        # playbook memory (issue 17): upsert, a boosted search, versions, retirement, the journal
+        m, rm = b.same("memory_add", "people", "kubernetes placement", ["P00003"], scope={"state": "TX"})
+        b.same("memory_add", "people", "kubernetes placement", ["P00003"], scope={"state": "TX"})  # a NOOP
+        b.fails(VectorError, "memory_add", "people", "kubernetes placement", ["nope"])
+        b.same("search", "people", "kubernetes migration", 5, where="state = 'TX'", memory=True)
+        v2, rv2 = b.same("memory_revise", m.id, approach="asked references", remote_args=(rm.id,))
+        b.same("memory_history", m.id, remote_args=(rm.id,))
+        b.same("memory_show", v2.id, remote_args=(rv2.id,))
+        b.same("memory_list", "people", "all")
+        b.same("memory_search", "people", "kubernetes")
+        b.same("memory_retire", v2.id, reason="the client left", remote_args=(rv2.id,))
+        b.fails(VectorError, "memory_retire", v2.id, reason="again", remote_args=(rv2.id,))
+        b.same("memory_retire", index="people", where="operation LIKE 'k%'", reason="none left")
+        b.same("memory_journal")
+        b.fails(NotFound, "memory_show", 999)
         b.same("rows_query", "people", ["P00003", "P00004"])
         b.fails(LakehouseError, "rows_query", "notes", ["x"])
         stub.fail_next(1000, 500, "model runner crashed")  # Ollama refuses every embedding
@@ -405,10 +420,19 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["search", "cli_people", "kubernetes migration", "-k", "3"],
         ["search", "--compare", "cli_people@g1", "cli_people@g2", "terraform", "-k", "3"],
         ["search", "nope", "text"],
+        ["memory", "add", "cli_people", "kubernetes placement", "--key", "P00003", "--scope", "state=TX"],
+        ["memory", "add", "cli_people", "kubernetes placement", "--key", "nope"],
+        ["memory", "add", "cli_people", "x", "--key", "P00003", "--scope", "state"],
+        ["search", "cli_people", "kubernetes migration", "-k", "3", "--where", "state = 'TX'", "--memory"],
+        ["memory", "revise", "1", "--approach", "asked references", "--reason", "it worked"],
+        ["memory", "history", "2"], ["memory", "show", "2"], ["memory", "show", "9"],
+        ["memory", "list", "--status", "all"], ["memory", "search", "cli_people", "kubernetes"],
+        ["memory", "retire", "2", "--reason", "done"], ["memory", "retire", "--reason", "x"],
+        ["memory", "journal", "--format", "json"],
         ["index", "list"], ["index", "generations", "cli_people", "--format", "json"], ["index", "promote", "cli_people", "2"],
         ["index", "rollback", "cli_people"], ["index", "rebuild", "cli_people", "1"],
         ["index", "verify", "cli_people"], ["index", "drop", "cli_people", "2"], ["index", "drop", "nope"],
-        ["eval", "create", "cli_people", "--queries", "20", "--k", "5"], ["eval", "list", "cli_people"],
+        ["eval", "create", "cli_people", "--queries", "6", "--k", "5"], ["eval", "list", "cli_people"],
         ["trial", "cli_people", "--m", "8", "--ef-construction", "40", "--ef-search", "10,20", "--format", "json"],
         ["trials", "cli_people", "--format", "json"], ["trial", "cli_people", "--m", "1"], ["trial", "promote", "nope"],
         ["autotune", "cli_people", "--budget", "0"],

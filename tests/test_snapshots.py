@@ -316,7 +316,7 @@ def test_trials_pane_with_trials(snap_home, snap_compare):
         await pilot.press("f5")
         pane = app.pane("trials")
         await until(pilot, lambda: len(pane.rows) == 6)
-        for _ in range(5):  # trial, M, ef_c, ef_s: then recall
+        for _ in range(6):  # trial, by, M, ef_c, ef_s: then recall
             await pilot.press("o")
         assert pane.sort_key == "recall"
         await stabilise(pilot)

@@ -33,22 +33,55 @@ def _nothing_written(lh, index="people", rows_before=0):
 
 
 # -- eval sets --------------------------------------------------------------------------------
-def test_an_eval_set_is_perturbed_queries_with_exact_truth(people):
+def test_an_eval_set_holds_sampled_vectors_out_with_exact_truth_over_the_rest(people):
     row = people.eval_create("people", queries=100, k=10)
-    assert (row["name"], row["queries"], row["source"], row["k"], row["generation"]) == ("e1", 100, "perturbed", 10, 1)
+    assert (row["name"], row["queries"], row["source"], row["k"], row["generation"]) == ("e1", 100, "held-out", 10, 1)
     ev = load_eval(people._vectors, "people", "e1")
     stored = np.load(people.root / "vectors" / "people" / "g1" / "vectors.npy")
     assert ev.queries.shape == (100, stored.shape[1]) and ev.truth.shape == (100, 10)
-    assert np.allclose(np.linalg.norm(ev.queries, axis=1), 1.0, atol=1e-5)
-    scores = ev.queries @ stored.T
-    assert (scores.max(axis=1) < 0.999).all()  # perturbed: no query is a stored vector
-    assert np.array_equal(ev.truth, np.argsort(-scores, axis=1, kind="stable")[:, :10])  # exact top-k
+    assert len(set(ev.held_out)) == 100 and np.array_equal(ev.queries, stored[ev.held_out])  # the vectors themselves
+    rest = np.setdiff1d(np.arange(len(stored)), ev.held_out)
+    scores = ev.queries @ stored[rest].T
+    assert np.array_equal(ev.truth, rest[np.argsort(-scores, axis=1, kind="stable")[:, :10]])  # exact top-k of the rest
+    assert not np.isin(ev.truth, ev.held_out).any()  # no query finds itself or another held-out one
     d = people.root / "vectors" / "people" / "evals" / "e1"
     meta = json.loads((d / "meta.json").read_text())
     assert (meta["source"], meta["dataset_version"], meta["provider"], meta["vectors"]) == \
-        ("perturbed", 0, "hashing", len(stored))
+        ("held-out", 0, "hashing", len(stored))
     assert {"queries.parquet", "truth.parquet"} == set(meta["files"])
     assert [e["name"] for e in people.evals("people")] == ["e1"] and people.evals("people")[0]["refused"] is None
+
+
+def test_a_trial_measures_without_the_held_out_vectors_and_its_graph_then_holds_them(people):
+    people.eval_create("people", queries=150)
+    t = people.trial("people", m=8, ef_construction=40, ef_search=[10])
+    info = people.trial_promote(t.id)
+    stored = np.load(people.root / "vectors" / "people" / "g1" / "vectors.npy")
+    ev = load_eval(people._vectors, "people", "e1")
+    from core.vectors.ann import HnswIndex
+
+    graph = HnswIndex.load(str(people.root / "vectors" / "people" / f"g{info.active_gen}" / "hnsw.bin"),
+                           stored.shape[1], 64)
+    assert len(graph) == len(stored)  # the promoted graph holds every vector, held-out ones too
+    found, _ = graph.search(stored[ev.held_out[:20]], 1, ef=64)
+    assert (found[:, 0] == ev.held_out[:20]).all()
+
+
+def test_sampled_queries_are_at_most_a_tenth_of_the_vectors(people):
+    assert people.eval_create("people")["queries"] == 200  # the default on 2,000 vectors
+    with pytest.raises(VectorError, match=r"holds 2,000 vectors: an eval set may hold out at most a tenth of "
+                                          r"them \(200\) and leave k \(10\) to find, not 201"):
+        people.eval_create("people", queries=201)
+
+
+def test_an_eval_set_of_perturbed_queries_is_refused_as_stale(people):
+    people.eval_create("people", queries=20)
+    meta_file = people.root / "vectors" / "people" / "evals" / "e1" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps(dict(meta, source="perturbed")))  # as the first method wrote them
+    with pytest.raises(VectorError, match="eval set 'e1' is stale: its queries are perturbed copies"):
+        people.trial("people", m=8, ef_construction=40, ef_search=[10])
+    assert "perturbed copies" in people.evals("people")[0]["refused"]
 
 
 def test_an_eval_set_from_a_file_of_questions(people, data):
@@ -245,7 +278,9 @@ def test_the_cli_runs_trials_and_says_bad_input_in_one_sentence(cli, data):
     assert cli("ingest", str(write_profiles(data / "people.csv", 300)), "--key", "person_id")[0] == 0
     assert cli("embed", "people", "--column", "profile", "--index", "people", "--embedder", "hashing")[0] == 0
     code, out, err = cli("eval", "create", "people", "--queries", "40")
-    assert code == 0 and "eval set e1 — 40 perturbed queries" in out
+    assert code == 1 and "holds 300 vectors: an eval set may hold out at most a tenth of them (30)" in err
+    code, out, err = cli("eval", "create", "people", "--queries", "25")
+    assert code == 0 and "eval set e1 — 25 held-out queries" in out
     code, out, err = cli("trial", "people", "--m", "8", "--ef-construction", "40", "--ef-search", "20,40")
     assert code == 0 and "recall@10" in out
     code, out, _ = cli("trials", "people", "--format", "json")

@@ -1,6 +1,6 @@
 """`lakehouse` — the scripted frontend. Thin: parse, call core.Lakehouse, render.
 
-One module per group of commands (data, changes, query, vectors, jobs, profiles,
+One module per group of commands (data, changes, query, vectors, memory, jobs, profiles,
 system); this one builds the Typer app from them and runs it (`main`), and is the one
 place a LakehouseError becomes `error: …` (with its hint, app/hints.py) on stderr and its
 exit code. Heavy libraries (duckdb, pyarrow, deltalake) are imported only by the commands
@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from app import globals as global_options
-from app.cli import changes, data, jobs, profiles, query, system, trials, vectors
+from app.cli import changes, data, jobs, memory, profiles, query, system, trials, vectors
 from app.cli.argv import normalise_argv
 from app.cli.session import ctrl_c, state
 from app.hints import error_line
@@ -36,6 +36,7 @@ app.add_typer(jobs.group, name="jobs")
 app.add_typer(profiles.group, name="profile")
 app.add_typer(vectors.group, name="index")
 app.add_typer(trials.group, name="eval")
+app.add_typer(memory.group, name="memory")
 for command in (data.ingest, data.datasets, data.describe, query.sql, data.annotate, changes.update,
                 changes.delete, changes.restore, changes.versions, changes.history, data.compact, data.pin,
                 data.unpin, data.cache, data.resync, jobs.errors, system.demo, vectors.embed, vectors.search,

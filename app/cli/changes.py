@@ -7,20 +7,13 @@ from typing import List, Optional
 
 import typer
 
-from app.cli.options import ACTOR, DATASET, JSON_RESULT, LIST_FORMAT, REASON, ListFormat
+from app.cli.options import ACTOR, DATASET, JSON_RESULT, LIST_FORMAT, REASON, ListFormat, pairs
 from app.cli.session import open_lh, with_lh
 from app.output import say as print  # noqa: A001 — every message prints inert
 
 
 def _parse_sets(sets: List[str]) -> dict:
-    out = {}
-    for item in sets:
-        col, eq, value = item.partition("=")
-        if not eq or not col.strip():
-            print(f"error: --set {item!r} is not col=value — write e.g. --set city=Chicago", file=sys.stderr)
-            raise typer.Exit(2)
-        out[col.strip()] = value
-    return out
+    return pairs(sets, "--set", "city=Chicago")
 
 
 def _print_mutation(result, as_json: bool) -> None:

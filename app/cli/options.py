@@ -34,3 +34,20 @@ PROFILE = typer.Argument(..., help="Profile name.")
 ACTOR = typer.Option(None, "--actor", help="Who (default: your user name).")  # a change's journal entry
 REASON = typer.Option("", "--reason", help="Why, for the journal.")
 JSON_RESULT = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
+def pairs(items: list[str] | None, flag: str, example: str) -> dict:
+    """`--set col=value` / `--scope col=value` options as a dict, or exit 2 with one sentence."""
+    import sys
+
+    from app.output import say
+
+    out = {}
+    for item in items or []:
+        col, eq, value = item.partition("=")
+        if not eq or not col.strip():
+            say(f"error: {flag} {item!r} is not col=value — write e.g. {flag} {example}", file=sys.stderr)
+            raise typer.Exit(2)
+        out[col.strip()] = value
+    return out
+

@@ -23,7 +23,8 @@ group = typer.Typer(help="Eval sets: fixed queries with their exact top-k, the y
 @group.command("create")
 def eval_create(
     index: str = INDEX,
-    queries: int = typer.Option(200, "--queries", help="How many queries to sample from the index (perturbed)."),
+    queries: Optional[int] = typer.Option(None, "--queries", help="How many of the index's vectors to hold out as "
+                                          "queries (default 200; at most a tenth of them)."),
     from_file: Optional[Path] = typer.Option(None, "--from", help="A text file of questions, one per line, "
                                              "embedded with the index's embedder (instead of sampling)."),
     k: int = typer.Option(10, "--k", "-k", help="Neighbours per query in the truth (recall@k)."),
@@ -126,8 +127,9 @@ def print_trials(out: list) -> None:
 
     rows = []
     for t in out:
-        common = [t.id, f"g{t.generation}", t.eval_set, t.m, t.ef_construction]
-        status = t.status + (f" → g{t.promoted_generation}" if t.promoted_generation is not None else "")
+        common = [t.id, t.origin, f"g{t.generation}", t.eval_set, t.m, t.ef_construction]
+        status = t.status + (f" → g{t.promoted_generation}" if t.promoted_generation is not None else "") + \
+            (" · graph removed" if t.graph_removed else "")
         figures = [t.build_s, human_bytes(t.index_bytes) if t.index_bytes is not None else "-",
                    human_bytes(t.peak_mem_bytes) if t.peak_mem_bytes is not None else "-", status]
         if not t.points:
@@ -135,7 +137,7 @@ def print_trials(out: list) -> None:
         for p in t.points:
             rows.append(common + [p["ef_search"], f"{p['recall']:.4f}", p["p50_us"], p["p95_us"], p["p99_us"]]
                         + figures)
-    print_rows(["trial", "gen", "eval", "M", "ef_c", "ef_s", f"recall@{out[0].k}", "p50_us", "p95_us", "p99_us",
+    print_rows(["trial", "by", "gen", "eval", "M", "ef_c", "ef_s", f"recall@{out[0].k}", "p50_us", "p95_us", "p99_us",
                 "build_s", "index", "peak_mem", "status"], rows)
 
 

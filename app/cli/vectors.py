@@ -84,6 +84,12 @@ def _hit_rows(result, width_cols: int = 4) -> tuple[list[str], list[list]]:
     cols = ["rank", "score", "row_key", "text"] + extra
     rows = [[h.rank, f"{h.score:.3f}", h.row_key, h.text] + [(h.row or {}).get(c) for c in extra]
             for h in result.hits]
+    if result.memory is not None:  # why each hit moved: "+0.08 from memories #12, #40 (was 11)"
+        from core.memory.boost import why
+
+        cols.insert(2, "memory")
+        for h, row in zip(result.hits, rows):
+            row.insert(2, why(h) + (f" (was {h.was_rank})" if h.was_rank != h.rank else ""))
     return cols, rows
 
 
@@ -91,8 +97,13 @@ def _search_caption(r) -> str:
     scope = f"{r.passed_filter:,} of {r.chunks:,} chunks passed --where" if r.passed_filter is not None \
         else f"{r.chunks:,} chunks"
     source = f" ({r.hits[0].dataset}.{r.column})" if r.hits else ""
+    memory = ""
+    if r.memory is not None:
+        from core.memory.facade import boost_counts
+
+        memory = f"\nmemory: {boost_counts(r.memory)}"
     return (f"{r.index} g{r.gen}{source} · {r.embedder} · {r.strategy} · {scope} · "
-            f"{r.timings_ms['total_ms']:.1f} ms")
+            f"{r.timings_ms['total_ms']:.1f} ms{memory}")
 
 
 def search(
@@ -102,6 +113,9 @@ def search(
     ef: Optional[int] = typer.Option(None, "--ef", help="HNSW search beam for this query (default: the generation's)."),
     embedder: Optional[Embedder] = typer.Option(None, "--embedder", help="Must match the embedder that built the index."),
     compare: bool = typer.Option(False, "--compare", help="Search two generations side by side (overlap@k)."),
+    memory: Optional[bool] = typer.Option(None, "--memory/--no-memory", help="Re-rank with playbook memory: rows "
+                                          "that similar past operations endorsed rise, each saying why (default: "
+                                          "the profile's memory, else [memory] search)."),
     format: ListFormat = LIST_FORMAT,
 ):
     """Search an index by meaning; --where narrows to rows passing a SQL condition (hybrid)."""
@@ -118,7 +132,7 @@ def search(
             out = lh.compare(args[0], args[1], args[2], k, where=where)
         else:
             out = lh.search(args[0], args[1], k, where=where, ef=ef,
-                            embedder=embedder.value if embedder else None)
+                            embedder=embedder.value if embedder else None, memory=memory)
     if not compare:
         if format == ListFormat.json:
             print(dumps(out.to_dict()))

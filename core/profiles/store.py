@@ -37,6 +37,7 @@ KEYS: dict[str, tuple[type, str]] = {
     "sql_memory_limit": (str, "its queries' DuckDB memory limit, e.g. '2GB'; empty = [sql] memory_limit"),
     "autotune_min_recall": (float, "its autotunes' minimum recall@k (above 0, at most 1); empty = [trials] min_recall"),
     "autotune_objective": (str, "what its autotunes lower: p50, p95, build or memory; empty = [trials] objective"),
+    "memory": (bool, "whether its searches and asks use playbook memory; empty = [memory] search / ask"),
 }
 HNSW_KEYS = ("m", "ef_construction", "ef_search")
 
@@ -56,6 +57,7 @@ class Profile:
     sql_memory_limit: str = ""  # empty: [sql] memory_limit
     autotune_min_recall: float | None = None  # None: [trials] min_recall
     autotune_objective: str = ""  # empty: [trials] objective
+    memory: bool | None = None  # None: [memory] search / ask
     defined: bool = True  # False for the built-in default
 
     @property
@@ -113,6 +115,9 @@ def parse(raw: Any, path: Path | str) -> dict[str, Profile]:
                         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
                     raise ConfigError(f"{where} must be a table like {{ m = 16, ef_construction = 80, "
                                       "ef_search = 50 }} of positive integers")
+            elif typ is bool:
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{where} must be true or false, got {value!r}")
             elif key == "autotune_min_recall":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
                     raise ConfigError(f"{where} must be a recall above 0 and at most 1, e.g. 0.95, got {value!r}")

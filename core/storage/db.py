@@ -18,10 +18,12 @@ def now() -> str:
 
 
 class Db:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, conn=None):
+        """`conn`: an open autocommit DB-API connection to use instead (memory.sqlite's, which
+        has sqlite-vec loaded)."""
         self.path = path
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self.conn = conn or sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")

@@ -312,10 +312,11 @@ def parse_budget(text: str | int | float) -> float:
 
 # -- an index's autotune, as a job (the facade's `autotune`) ----------------------------
 def tune_index(vectors, index: str, budget="10m", min_recall: float | None = None, objective: str | None = None,
-               eval_name: str | None = None, listener=None, cancel=None) -> dict:
+               eval_name: str | None = None, listener=None, cancel=None, audit_log=None) -> dict:
     """Autotune `index` (the generation this profile searches) on eval set `eval_name`
     (None: the newest usable one) as an "autotune" job, one at a time per index, and
-    promote the outcome's point through the trial promote path. min_recall / objective:
+    promote the outcome's point through the trial promote path (in `audit_log` as a
+    trial_promote, like a user's). min_recall / objective:
     None takes the profile's autotune_* key, else [trials] in the config (`goals`).
     Returns the Outcome as a dict; the job's last message says what was promoted or why
     nothing was."""
@@ -351,8 +352,8 @@ def tune_index(vectors, index: str, budget="10m", min_recall: float | None = Non
                            cancel=job.check_cancel, progress=job.progress, history=earlier)
             if out.promote is not None:
                 job.check_cancel()  # a cancel asked for during the last trial promotes nothing
-                info = promote.promote(vectors, out.promote["trial_id"], out.promote["ef_search"],
-                                       actor=f"autotune (job {job.id})")
+                args = (vectors, out.promote["trial_id"], out.promote["ef_search"], f"autotune (job {job.id})")
+                info = promote.audited(args[0], audit_log, *args[1:]) if audit_log else promote.promote(*args)
                 out.generation = info.active_gen
             job.progress(message=out.reason, force=True)
             return out.to_dict()

@@ -25,7 +25,7 @@ def m001_eval_sets_trials(db: sqlite3.Connection) -> None:
     model TEXT NOT NULL,
     k INTEGER NOT NULL,
     queries INTEGER NOT NULL,
-    source TEXT NOT NULL,            -- perturbed | file
+    source TEXT NOT NULL,            -- held-out | file (perturbed: an early method, refused as stale)
     created_at TEXT NOT NULL,
     profile TEXT NOT NULL,
     PRIMARY KEY (index_name, name)

@@ -5,6 +5,8 @@ with given M and ef_construction, and measure it on an eval set at each ef_searc
     vectors/<index>/trials/t<id>/                   a finished trial: hnsw.bin, meta.json
                                                     (until graphs.prune removes it)
 
+A graph measured on held-out queries is built without them and gets them inserted after
+its measurement (core/trials/evals.py), so build seconds cover every vector.
 The graph is written beside and renamed into place when every figure is measured; only
 then are its rows recorded with status ok. A cancelled or failed trial removes what it
 wrote and leaves one row saying so; a killed one leaves at most its .building directory,
@@ -91,14 +93,19 @@ def _run(vectors, index, gen, vecs, ev, m, efc, efs, job) -> TrialResult:
     _sweep(vectors, index)
     bdir.mkdir(parents=True)
     try:
-        graph, build_s, peak = _build(vecs, m, efc, max(efs), job)
-        graph.save(str(bdir / store.HNSW))
+        graph, build_s, peak = _build(vecs, ev.held_out, m, efc, max(efs), job)
         points = []
         for i, ef in enumerate(efs):
             job.progress(i, len(efs), "ef_search", f"measuring ef_search {ef} on {len(ev.queries):,} queries",
                          force=True)
             points.append(point(graph, ev.queries, ev.truth, ef))
         job.pause_point("measured")
+        if ev.held_out is not None:  # the graph that may be promoted holds every vector
+            t0 = time.perf_counter()
+            with PeakMemory() as mem:
+                graph.add(vecs, ev.held_out)
+            build_s, peak = build_s + time.perf_counter() - t0, max(peak, mem.bytes)
+        graph.save(str(bdir / store.HNSW))
         size = (bdir / store.HNSW).stat().st_size
         figures = dict(build_s=round(build_s, 4), index_bytes=size, peak_mem_bytes=peak)
         meta = dict(base, **figures, points=points, vectors=len(vecs),
@@ -128,7 +135,8 @@ def _sweep(vectors, index: str) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _build(vecs: np.ndarray, m: int, efc: int, ef: int, job):
+def _build(vecs: np.ndarray, held_out, m: int, efc: int, ef: int, job):
+    """The graph of every vector but the held-out ones (None: of all), its seconds and peak memory."""
     from core.vectors.ann import HnswIndex
 
     def prog(done, total):
@@ -137,7 +145,8 @@ def _build(vecs: np.ndarray, m: int, efc: int, ef: int, job):
     job.progress(0, len(vecs), "vectors", f"building HNSW (M {m}, ef_construction {efc})", force=True)
     t0 = time.perf_counter()
     with PeakMemory() as mem:
-        graph = HnswIndex.build(vecs, m, efc, ef, progress=prog)
+        rows = None if held_out is None else np.setdiff1d(np.arange(len(vecs)), held_out)
+        graph = HnswIndex.build(vecs, m, efc, ef, progress=prog, rows=rows)
     return graph, time.perf_counter() - t0, mem.bytes
 
 
@@ -158,7 +167,8 @@ def result(rows: list[dict]) -> TrialResult:
     return TrialResult(r["trial_id"], r["index_name"], r["generation"], r["eval_set"], r["m"],
                        r["ef_construction"], r["build_s"], r["index_bytes"], r["peak_mem_bytes"], points,
                        r["dataset_version"], r["embedder"], r["model"], r["machine"], r["profile"], r["status"],
-                       r["created_at"], r["promoted_generation"], r["k"], r["job_id"])
+                       r["created_at"], r["promoted_generation"], r["k"], r["job_id"], r["origin"],
+                       bool(r["graph_removed"]))
 
 
 def listing(vectors, index: str, best: bool = False, pareto: bool = False) -> list[TrialResult]:

@@ -99,22 +99,33 @@ class HnswIndex:
     @classmethod
     def build(cls, vectors: np.ndarray, m: int, ef_construction: int, ef_search: int,
               threads: int = 0, progress: Callable[[int, int], None] | None = None,
-              seed: int = 100) -> "HnswIndex":
+              seed: int = 100, rows: np.ndarray | None = None) -> "HnswIndex":
+        """A graph of `vectors` labelled by row; `rows`: only those rows, with room left
+        for the others (`add` them later — a trial holds its eval set's queries out)."""
         import hnswlib
 
         n, dim = vectors.shape
         index = hnswlib.Index(space="cosine", dim=dim)
         index.init_index(max_elements=max(n, 1), ef_construction=ef_construction, M=m, random_seed=seed)
+        graph = cls(index, ef_search)
+        graph.add(vectors, rows, threads, progress)
+        return graph
+
+    def add(self, vectors: np.ndarray, rows: np.ndarray | None = None, threads: int = 0,
+            progress: Callable[[int, int], None] | None = None) -> None:
+        """Insert vectors[rows] (every row: None), labelled by their row numbers."""
+        n = len(vectors) if rows is None else len(rows)
         threads = threads or os.cpu_count() or 1
         # add_items is one native call: in slices of at most 50k vectors, so progress (and an
         # ETA) shows and a cancel raised by `progress` is noticed within seconds
         step = min(50_000, max(10_000, n // 50))
         for start in range(0, n, step):
             stop = min(start + step, n)
-            index.add_items(vectors[start:stop], np.arange(start, stop), num_threads=threads)
+            labels = np.arange(start, stop) if rows is None else rows[start:stop]
+            self.index.add_items(vectors[start:stop] if rows is None else vectors[labels], labels,
+                                 num_threads=threads)
             if progress:
                 progress(stop, n)
-        return cls(index, ef_search)
 
     @classmethod
     def load(cls, path: str, dim: int, ef_search: int) -> "HnswIndex":

@@ -96,8 +96,8 @@ class Vectors:
 
     # -- searching -------------------------------------------------------------------------
     def search(self, selector: str, text: str, k: int = 10, where: str | None = None,
-               ef: int | None = None, embedder: str | None = None) -> SearchResult:
-        return self.searcher.search(selector, text, k, where, ef, embedder)
+               ef: int | None = None, embedder: str | None = None, q=None) -> SearchResult:
+        return self.searcher.search(selector, text, k, where, ef, embedder, q)
 
     def warm(self, name: str, gen: int) -> None:
         self.searcher.warm(name, gen)

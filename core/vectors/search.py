@@ -33,7 +33,8 @@ class Searcher:
         self.row_cache: dict[str, tuple] = {}  # dataset -> ((version, key sql), rows, key -> position)
 
     def search(self, selector: str, text: str, k: int = 10, where: str | None = None,
-               ef: int | None = None, embedder: str | None = None) -> SearchResult:
+               ef: int | None = None, embedder: str | None = None, q: np.ndarray | None = None) -> SearchResult:
+        """`q`: the query's vector when the caller embedded it already (query_vector)."""
         t0 = time.perf_counter()
         self._check_request(text, k, ef)
         idx, row = self.registry.resolve(selector)
@@ -49,10 +50,7 @@ class Searcher:
         t = {}
         subset_sql = filter_sql(idx["dataset"], where, self.key_sql(idx)) if where else None
         emb = self.embedder(row)
-        from core.vectors.ann import normalise
-        from core.vectors.embedders import check_vectors
-
-        q = normalise(check_vectors(emb.embed([text]), 1, row["dim"], emb.describe()))
+        q = self.query_vector(row, text) if q is None else q
         t["embed_ms"] = (time.perf_counter() - t0) * 1000
         cached = self.ctx.cache.loaded(name, gen)
         t_load = time.perf_counter()
@@ -70,6 +68,14 @@ class Searcher:
         t["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(name, gen, emb.describe(), strategy, k, hits, len(loaded.row_keys), passed,
                             {a: round(b, 3) for a, b in t.items()}, idx["column_name"], idx["key"])
+
+    def query_vector(self, row: dict, text: str) -> np.ndarray:
+        """`text` embedded with generation `row`'s embedder, normalised: a (1, dim) array."""
+        from core.vectors.ann import normalise
+        from core.vectors.embedders import check_vectors
+
+        emb = self.embedder(row)
+        return normalise(check_vectors(emb.embed([text]), 1, row["dim"], emb.describe()))
 
     def _check_request(self, text, k, ef) -> None:
         if not isinstance(text, str) or not text.strip():

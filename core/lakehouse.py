@@ -459,7 +459,7 @@ class Lakehouse(TrialsOps, MemoryOps):
              cancel: threading.Event | None = None) -> list[IngestResult]:
         from core.demo.start import start
 
-        return start(self.root, self._jobs, self.ingest, self.embed, scale, progress, cancel)
+        return start(self.root, self._jobs, self.ingest, self.embed, scale, progress, cancel, self.sql, self.memory_add)
 
 
 def _as_of(value):

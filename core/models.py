@@ -345,6 +345,8 @@ class AskResult:
     attempts: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    index: str = ""  # rag/hybrid: the index the passages came from
+    memory: dict[str, Any] | None = None  # rag/hybrid: what the playbook-memory boost did (None: not used)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

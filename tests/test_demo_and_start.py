@@ -33,6 +33,20 @@ def test_demo_makes_resumes_searchable_by_meaning_within_a_sql_filter(lh):
     assert lh.demo(scale=0.01) and len(lh.index("resumes").generations) == 1  # re-running is a no-op
 
 
+def test_demo_remembers_its_successful_placements_and_a_search_shows_the_boost(lh):
+    lh.demo(scale=0.01)
+    seeded = lh.memory_list("resumes", limit=0)
+    done = lh.sql("SELECT count(DISTINCT job_id) FROM placements WHERE status = 'completed'").column(0)[0].as_py()
+    assert 0 < len(seeded) <= min(done, 300) and all(e.actor == "demo" and e.status == "live" for e in seeded)
+    e = seeded[0]
+    assert e.operation.startswith("placed ") and set(e.scope) == {"city", "state"} and e.keys
+    res = lh.search("resumes", e.operation, k=10, where=f"state = '{e.scope['state']}'", memory=True)
+    assert res.memory["considered"] > 0 and res.memory["matched"] > 0
+    lh.demo(scale=0.01)  # re-running remembers nothing twice
+    assert len(lh.memory_list("resumes", limit=0)) == len(seeded)
+    assert [r["op"] for r in lh.memory_journal()].count("update") == 0
+
+
 def test_start_on_empty_root_points_at_demo(cli, home):
     code, out, err = cli()
     assert code == 0

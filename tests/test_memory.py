@@ -249,3 +249,22 @@ def test_memory_search_and_dropping_the_index_retires_its_memories(people):
     people.drop_index("people")
     journal = people._memory.rows.journal()
     assert [r["op"] for r in journal][-2:] == ["retire", "retire"] and "index people was dropped" in journal[-1]["reason"]
+
+
+def test_asks_retrieve_with_memory_unless_the_profile_says_no(people, ollama, home):
+    question = "who could handle our Kubernetes Terraform migration?"
+    k = people.config.get("ask.rag_k")
+    target = people.search("people", question, k=k + 1, memory=False).hits[k].row_key  # just outside the passages
+    for op in ("handled a kubernetes terraform migration", "kubernetes terraform migration handled well",
+               "our terraform kubernetes migration was handled"):
+        people.memory_add("people", op, [target])
+    ollama.chat_replies = ["Several people could [1]."]
+    r = people.ask(question, mode="rag")
+    assert r.outcome == "answered" and r.index == "people"
+    assert f"(people {target})" in ollama.chat_requests[-1]["messages"][1]["content"]  # among the passages now
+    assert r.memory["matched"] == 3 and r.memory["hits_boosted"] >= 1
+    (home / "lakehouse.toml").write_text("[profiles.plain]\nmemory = false\n")
+    with Lakehouse.open(home=home, profile="plain") as plain:
+        ollama.chat_replies = ["Several people could [1]."]
+        r = plain.ask(question, mode="rag")
+        assert r.memory is None and f"(people {target})" not in ollama.chat_requests[-1]["messages"][1]["content"]

@@ -22,13 +22,14 @@ def _split(value: str | None) -> list[str] | None:
 
 def _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
                      m, ef_construction, ef_search, sql_timeout=None, sql_memory_limit=None,
-                     min_recall=None, objective=None) -> dict:
+                     min_recall=None, objective=None, memory=None) -> dict:
     hnsw = {k: v for k, v in (("m", m), ("ef_construction", ef_construction), ("ef_search", ef_search))
             if v is not None}
     return {"description": description, "datasets": _split(datasets), "indexes": _split(indexes),
             "chat_model": chat_model, "embedder": embedder, "embed_model": embed_model,
             "keep_alive": keep_alive, "hnsw": hnsw or None, "sql_timeout_s": sql_timeout,
-            "sql_memory_limit": sql_memory_limit, "autotune_min_recall": min_recall, "autotune_objective": objective}
+            "sql_memory_limit": sql_memory_limit, "autotune_min_recall": min_recall, "autotune_objective": objective,
+            "memory": memory}
 
 
 _P_DESC = typer.Option(None, "--description", help="What the profile is for.")
@@ -45,6 +46,8 @@ _P_TIMEOUT = typer.Option(None, "--sql-timeout", help="Its queries' time limit i
 _P_MEM = typer.Option(None, "--sql-memory-limit", help="Its queries' memory limit, e.g. 2GB.")
 _P_RECALL = typer.Option(None, "--autotune-min-recall", help="Its autotunes' minimum recall@k, e.g. 0.95.")
 _P_OBJ = typer.Option(None, "--autotune-objective", help="What its autotunes lower: p50, p95, build or memory.")
+_P_MEMORY = typer.Option(None, "--memory/--no-memory", help="Whether its searches and asks use playbook memory "
+                         "(default: [memory] search / ask).")
 
 
 def _print_profile(p: dict) -> None:
@@ -59,6 +62,8 @@ def _print_profile(p: dict) -> None:
     if p.get("autotune_min_recall") is not None or p.get("autotune_objective"):
         print(f"  autotune:    min recall {p.get('autotune_min_recall') or '[trials] min_recall'}, "
               f"objective {p.get('autotune_objective') or '[trials] objective'}")
+    if p.get("memory") is not None:
+        print(f"  memory:      {'on' if p['memory'] else 'off'} for its searches and asks")
     for problem in p["problems"]:
         print(f"  problem: {problem}", file=sys.stderr)
 
@@ -96,11 +101,12 @@ def profile_create(name: str = PROFILE, description: Optional[str] = _P_DESC,
                    embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
                    m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS,
                    sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM,
-                   autotune_min_recall: Optional[float] = _P_RECALL, autotune_objective: Optional[str] = _P_OBJ):
+                   autotune_min_recall: Optional[float] = _P_RECALL, autotune_objective: Optional[str] = _P_OBJ,
+                   memory: Optional[bool] = _P_MEMORY):
     """Create a profile in lakehouse.toml (the rest of the file is kept as it was)."""
     changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
                                m, ef_construction, ef_search, sql_timeout, sql_memory_limit,
-                               autotune_min_recall, autotune_objective)
+                               autotune_min_recall, autotune_objective, memory)
     if changes["datasets"] is None:
         print("error: a profile needs --datasets (names or globs it may see, e.g. documents,docs_*)", file=sys.stderr)
         raise typer.Exit(2)
@@ -114,11 +120,12 @@ def profile_edit(name: str = PROFILE, description: Optional[str] = _P_DESC,
                  embed_model: Optional[str] = _P_EMB_MODEL, keep_alive: Optional[str] = _P_KEEP,
                  m: Optional[int] = _P_M, ef_construction: Optional[int] = _P_EFC, ef_search: Optional[int] = _P_EFS,
                  sql_timeout: Optional[float] = _P_TIMEOUT, sql_memory_limit: Optional[str] = _P_MEM,
-                 autotune_min_recall: Optional[float] = _P_RECALL, autotune_objective: Optional[str] = _P_OBJ):
+                 autotune_min_recall: Optional[float] = _P_RECALL, autotune_objective: Optional[str] = _P_OBJ,
+                 memory: Optional[bool] = _P_MEMORY):
     """Change some keys of a profile (the others, and the rest of the file, stay)."""
     changes = _profile_changes(description, datasets, indexes, chat_model, embedder, embed_model, keep_alive,
                                m, ef_construction, ef_search, sql_timeout, sql_memory_limit,
-                               autotune_min_recall, autotune_objective)
+                               autotune_min_recall, autotune_objective, memory)
     _print_profile(with_lh(lambda lh: lh.profile_save(name, changes, create=False)))
 
 

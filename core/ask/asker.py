@@ -193,15 +193,17 @@ class Asker:
 
     def _rag(self, question: str, result: AskResult, index: str, where: str | None, on_token, t: dict) -> None:
         t0 = time.perf_counter()
+        memory = self.lh._uses_memory(None, "ask")  # memory re-ranks the passages: profile, else [memory] ask
         try:
-            found = self.lh.search(index, question, self.cfg.get("ask.rag_k"), where=where)
+            found = self.lh.search(index, question, self.cfg.get("ask.rag_k"), where=where, memory=memory)
         except LakehouseError as e:
             if not where:
                 raise
             result.reason += f"; the model's filter was dropped ({e})"  # search all rows instead
             result.where = ""
-            found = self.lh.search(index, question, self.cfg.get("ask.rag_k"))
+            found = self.lh.search(index, question, self.cfg.get("ask.rag_k"), memory=memory)
         t["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+        result.index, result.memory = found.index, found.memory
         hits = found.hits
         result.citations = [Citation(i + 1, h.dataset, h.row_key, h.chunk_id, h.score, h.text)
                             for i, h in enumerate(hits)]

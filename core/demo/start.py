@@ -10,8 +10,9 @@ from core.errors import Cancelled, Hint, LakehouseError
 from core.demo import KEYS, generate
 
 
-def start(root: Path, jobs, ingest, embed, scale: float, progress, cancel) -> list:
-    """`ingest` and `embed` are the facade's own (audited, profile-checked) operations."""
+def start(root: Path, jobs, ingest, embed, scale: float, progress, cancel, sql=None, remember=None) -> list:
+    """`ingest`, `embed`, `sql` and `remember` (memory_add) are the facade's own (audited,
+    profile-checked) operations."""
     if not (0 < scale <= 100):
         raise LakehouseError(f"--scale must be between 0 and 100, got {scale}")
     out = root / "demo" / f"scale-{scale:g}"
@@ -29,6 +30,13 @@ def start(root: Path, jobs, ingest, embed, scale: float, progress, cancel) -> li
             # the candidates' resumes, searchable by meaning (`lakehouse search resumes "..."`)
             embed("candidates", "resume_text", index="resumes", actor="demo", progress=progress,
                   cancel=job.cancel_event)
+            if remember is not None:  # successful placements as playbook memory (core/demo/memories.py)
+                from core.demo.memories import seed
+
+                job.progress(message="remembering the most recent successful placements", force=True)
+                job.check_cancel()
+                seeded = seed(sql, remember)
+                job.progress(message=f"{seeded} successful placements remembered", force=True)
         except Cancelled as e:
             where = (f"all {len(paths)} sources are loaded, the resumes index is not finished"
                      if loaded == len(paths) else f"{loaded} of {len(paths)} sources are loaded")

@@ -268,3 +268,46 @@ def test_asks_retrieve_with_memory_unless_the_profile_says_no(people, ollama, ho
         ollama.chat_replies = ["Several people could [1]."]
         r = plain.ask(question, mode="rag")
         assert r.memory is None and f"(people {target})" not in ollama.chat_requests[-1]["messages"][1]["content"]
+
+
+def test_hostile_scopes_and_conditions_stay_data(people):
+    key = _keys(people.search("people", QUERY, k=1))
+    with pytest.raises(VectorError, match=r"scope years='abc' is not a BIGINT value"):
+        people.memory_add("people", "x", key, scope={"years": "abc"})
+    odd = people.memory_add("people", "kubernetes placement", key, scope={"state": "IL' OR 1=1 --"})
+    res = people.search("people", QUERY, k=5, where="state = 'IL'", memory=True)
+    assert res.memory["considered"] == 0  # a quote in a value is a value, not SQL
+    for where in ("state = 'IL' OR getenv('HOME') IS NOT NULL", "length(read_text('/etc/passwd')) > 0",
+                  "state IN (SELECT state FROM people)", "1=1) OR (1=1", "state = 'IL'; DROP TABLE x"):
+        with pytest.raises(VectorError):
+            people.memory_retire(index="people", where=where, reason="x")
+    assert people.memory_show(odd.id).status == "live"
+
+
+def test_a_store_another_process_fills_is_seen_by_an_open_one(people, home):
+    with Lakehouse.open(home=home) as other:  # opened while the store is still empty
+        assert other.memory_list() == []
+        other.search("people", QUERY, k=3, memory=True)
+        target = people.search("people", QUERY, k=11).hits[10].row_key
+        for n in range(3):
+            people.memory_add("people", f"kubernetes terraform migration {n}", [target])
+        res = other.search("people", QUERY, k=10, memory=True)
+        assert res.memory["matched"] == 3 and target in _keys(res)
+
+
+def test_two_processes_adding_at_once_lose_nothing(people, home):
+    keys = _keys(people.search("people", QUERY, k=2))
+    people.close()
+    code = ("import sys\nfrom core import Lakehouse\nlh = Lakehouse.open(home=sys.argv[1])\n"
+            "for i in range(15):\n    lh.memory_add('people', f'{sys.argv[2]} placement {i}', [sys.argv[3]])\n"
+            "lh.close()\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(home), who, key], stderr=subprocess.PIPE, text=True)
+             for who, key in (("alpha", keys[0]), ("beta", keys[1]))]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    with Lakehouse.open(home=home) as lh:
+        rows = lh._memory.rows
+        entries = rows.select()
+        assert len(entries) == 30 and len(rows.journal()) == 30
+        dim = entries[0]["dim"]
+        assert rows.db.query(f"SELECT count(*) FROM vec_d{dim}")[0][0] == 30

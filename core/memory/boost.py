@@ -28,6 +28,7 @@ from core.names import quote_ident
 from core.storage.db import now
 
 POOL = 3  # hits ranked before the boost, per hit returned
+_ID = "__lakehouse_memory_id"  # the id column beside a scope's (or entry's) values
 
 
 def pool_size(k: int, max_k: int) -> int:
@@ -68,20 +69,41 @@ def _passing(table: str, types: dict[str, str], where: str, ids: list[int], valu
 
     from core.query.gate import filter_sql
 
-    sql = filter_sql(table, where, '"__id"')  # one condition on the table's columns, or a refusal
+    sql = filter_sql(table, where, f'"{_ID}"')  # one condition on the table's columns, or a refusal
     if not ids:
         return set()
-    raw = pa.table({"__id": pa.array(ids, pa.int64()),
+    raw = pa.table({_ID: pa.array(ids, pa.int64()),
                     **{f"c{i}": pa.array([None if v.get(name) is None else str(v[name]) for v in values], pa.string())
                        for i, name in enumerate(types)}})
     con = duckdb.connect(config={"enable_external_access": False})
     try:
         con.register("__raw", raw)
         cols = ", ".join(f"TRY_CAST(c{i} AS {t}) AS {quote_ident(name)}" for i, (name, t) in enumerate(types.items()))
-        con.execute(f'CREATE TEMP VIEW {quote_ident(table)} AS SELECT "__id", {cols} FROM __raw')
+        con.execute(f'CREATE TEMP VIEW {quote_ident(table)} AS SELECT "{_ID}", {cols} FROM __raw')
         return {r[0] for r in con.execute(sql).fetchall()}
+    except duckdb.Error as e:  # a function it may not use, a type mismatch: one sentence
+        from core.errors import VectorError
+        from core.query.messages import clean_error
+
+        raise VectorError(f"--where cannot be applied to the {'memories' if table == 'memories' else 'memory scopes'}"
+                          f": {str(clean_error(e)).splitlines()[0]}") from None
     finally:
         con.close()
+
+
+def uncastable(types: dict[str, str], scope: dict[str, str]) -> list[str]:
+    """The scope's columns whose value is not a value of the column's type (e.g. years=abc)."""
+    import duckdb
+
+    if not scope:
+        return []
+    con = duckdb.connect(config={"enable_external_access": False})
+    try:
+        row = con.execute("SELECT " + ", ".join(f"TRY_CAST(? AS {types[c]}) IS NULL" for c in scope),
+                          list(scope.values())).fetchone()
+    finally:
+        con.close()
+    return [c for c, bad in zip(scope, row) if bad]
 
 
 def apply(hits: list, near: list[tuple[int, float]], entries: dict[int, dict], *, k: int, weight: float,

@@ -21,7 +21,9 @@ def boost_counts(stats: dict) -> str:
     """What a memory boost did, in words (its audit entry, the CLI's caption)."""
     return (f"memories considered {stats['considered']}, matched {stats['matched']}, keys endorsed "
             f"{stats['keys_endorsed']}, hits boosted {stats['hits_boosted']}, moved {stats['moved']}"
-            + (" (within the filter)" if stats.get("scoped") else ""))
+            + (" (within the filter)" if stats.get("scoped") else "")
+            + (f"; {stats['other_embedder']} made with another embedder are not used — re-add them"
+               if stats.get("other_embedder") else ""))
 
 
 class MemoryOps:
@@ -150,8 +152,8 @@ class MemoryOps:
                                   weight=cfg.get("memory.weight"), cap=cfg.get("memory.cap"),
                                   min_similarity=cfg.get("memory.min_similarity"),
                                   half_life_days=cfg.get("memory.half_life_days"), at=at)
-        stats = {"considered": mem.rows.live_count(idx["name"], at, scope_ids), **stats,
-                 "scoped": where is not None}
+        same, other = mem.rows.live_count(idx["name"], at, identity(gen), scope_ids)
+        stats = {"considered": same, **stats, "scoped": where is not None, "other_embedder": other}
         timings = dict(res.timings_ms, memory_ms=round((time.perf_counter() - t1) * 1000, 3),
                        total_ms=round((time.perf_counter() - t0) * 1000, 3))
         return replace(res, k=k, hits=hits, memory=stats, timings_ms=timings)

@@ -150,7 +150,7 @@ class MemoryRows:
             scope_ids: list[int] | None = None) -> list[tuple[int, float]]:
         """(entry id, cosine similarity) of the k live, valid entries of `index` nearest
         to q, made with `embedder`, within `scope_ids` (None: any scope)."""
-        if dim not in self._dims or k < 1 or scope_ids == []:
+        if k < 1 or scope_ids == [] or not self._has_table(dim):
             return []
         scoped = f" AND scope_id IN ({','.join(str(int(s)) for s in scope_ids)})" if scope_ids is not None else ""
         rows = self.db.query(
@@ -159,13 +159,22 @@ class MemoryRows:
             (np.asarray(q, np.float32).tobytes(), int(k), index, embedder, at, at))
         return [(int(i), 1.0 - float(d)) for i, d in rows]
 
-    def live_count(self, index: str, at: str, scope_ids: list[int] | None = None) -> int:
-        scoped = f" AND scope_id IN ({','.join(str(int(s)) for s in scope_ids)})" if scope_ids else ""
+    def _has_table(self, dim: int) -> bool:
+        """Whether vec_d<dim> exists (another process may have made it since this one looked)."""
+        if dim not in self._dims and self.db.query("SELECT 1 FROM sqlite_master WHERE name = ?", (f"vec_d{int(dim)}",)):
+            self._dims.add(dim)
+        return dim in self._dims
+
+    def live_count(self, index: str, at: str, embedder: str, scope_ids: list[int] | None = None) -> tuple[int, int]:
+        """(live, valid entries of `index` within the scopes made with `embedder`, those made with another)."""
         if scope_ids == []:
-            return 0
-        return self.db.query("SELECT count(*) FROM entries WHERE index_name = ? AND retired_at IS NULL AND "
-                             "superseded_at IS NULL AND valid_from <= ? AND (valid_until IS NULL OR valid_until > ?)"
-                             + scoped, (index, at, at))[0][0]
+            return 0, 0
+        scoped = f" AND scope_id IN ({','.join(str(int(s)) for s in scope_ids)})" if scope_ids else ""
+        same, other = self.db.query(
+            "SELECT count(*) FILTER (WHERE embedder = ?), count(*) FILTER (WHERE embedder != ?) FROM entries "
+            "WHERE index_name = ? AND retired_at IS NULL AND superseded_at IS NULL AND valid_from <= ? AND "
+            "(valid_until IS NULL OR valid_until > ?)" + scoped, (embedder, embedder, index, at, at))[0]
+        return same, other
 
     def journal(self, entry_id: int | None = None, vectors: bool = False) -> list[dict]:
         cond, args = ("WHERE entry_id = ?", (entry_id,)) if entry_id is not None else ("", ())

@@ -112,6 +112,10 @@ class MemoryService:
             raise VectorError("a memory needs its operation: what was done, e.g. \"filled 3 welders in Toledo\"")
         if len(operation) > MAX_TEXT or len(approach) > MAX_TEXT:
             raise VectorError(f"operation and approach take at most {MAX_TEXT:,} characters each")
+        if isinstance(keys, str) or not isinstance(keys, (list, tuple)) and keys is not None:
+            raise VectorError("keys must be a list of row keys, e.g. [\"P00105\"]")
+        if scope is not None and not isinstance(scope, dict):
+            raise VectorError("a scope must be a table of column = value, e.g. {\"state\": \"IL\"}")
         keys = list(dict.fromkeys(str(k) for k in (keys or [])))
         if not keys:
             raise VectorError("a memory endorses at least one row key (--key K, repeatable)")
@@ -131,6 +135,13 @@ class MemoryService:
                                f"columns, e.g. {next(iter(sorted(columns)), 'city')}=VALUE")
         if len(scope) > MAX_SCOPE:
             raise VectorError(f"a scope takes at most {MAX_SCOPE} columns")
+        from core.memory.boost import uncastable
+
+        types = {c.name: c.type for c in ds.columns}
+        bad = uncastable(types, scope)
+        if bad:
+            raise VectorError(f"scope {bad[0]}={scope[bad[0]]!r} is not a {types[bad[0]]} value, the type of "
+                              f"{ds.name}.{bad[0]} — a filtered search could never match it")
         return operation, approach, keys, dict(sorted(scope.items()))
 
     def _embed(self, gen: dict, operation: str, approach: str):

@@ -311,3 +311,28 @@ def test_two_processes_adding_at_once_lose_nothing(people, home):
         assert len(entries) == 30 and len(rows.journal()) == 30
         dim = entries[0]["dim"]
         assert rows.db.query(f"SELECT count(*) FROM vec_d{dim}")[0][0] == 30
+
+
+def test_delete_removes_an_entry_and_a_deleted_revision_gives_the_tip_back(people, tmp_path):
+    from core.memory.rows import MemoryRows, rebuild
+
+    target = people.search("people", QUERY, k=11).hits[10].row_key
+    ids = [people.memory_add("people", f"kubernetes terraform migration {n}", [target]).id for n in range(3)]
+    v2 = people.memory_revise(ids[0], approach="v2")
+    with pytest.raises(VectorError, match=rf"memory #{ids[0]} was revised by #{v2.id} — delete the newest version"):
+        people.memory_delete(ids[0], reason="x")
+    gone = people.memory_delete(v2.id, reason="revised by mistake")
+    assert gone.action == "DELETE" and people.memory_show(ids[0]).status == "live"  # the tip again
+    assert [e.id for e in people.memory_history(ids[0])] == [ids[0]]
+    for i in ids:
+        people.memory_delete(i, reason="entered by mistake")
+    res = people.search("people", QUERY, k=10, memory=True)
+    assert target not in _keys(res) and res.memory["considered"] == 0 and people.memory_list(status="all") == []
+    with pytest.raises(NotFound, match=f"no memory #{ids[0]}"):
+        people.memory_delete(ids[0], reason="again")
+    rebuild(tmp_path / "again.sqlite", people._memory.rows.journal(vectors=True))
+    again = MemoryRows(tmp_path / "again.sqlite")
+    try:
+        assert again.select() == []
+    finally:
+        again.close()

@@ -273,6 +273,9 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.same("memory_retire", v2.id, reason="the client left", remote_args=(rv2.id,))
         b.fails(VectorError, "memory_retire", v2.id, reason="again", remote_args=(rv2.id,))
         b.same("memory_retire", index="people", where="operation LIKE 'k%'", reason="none left")
+        d, rd = b.same("memory_add", "people", "added by mistake", ["P00004"])
+        b.same("memory_delete", d.id, reason="a mistake", remote_args=(rd.id,))
+        b.fails(NotFound, "memory_delete", d.id, reason="again", remote_args=(rd.id,))
         b.same("memory_journal")
         b.fails(NotFound, "memory_show", 999)
         b.same("rows_query", "people", ["P00003", "P00004"])
@@ -428,6 +431,7 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["memory", "history", "2"], ["memory", "show", "2"], ["memory", "show", "9"],
         ["memory", "list", "--status", "all"], ["memory", "search", "cli_people", "kubernetes"],
         ["memory", "retire", "2", "--reason", "done"], ["memory", "retire", "--reason", "x"],
+        ["memory", "delete", "2", "--reason", "a mistake"], ["memory", "delete", "2", "--reason", "again"],
         ["memory", "journal", "--format", "json"],
         ["index", "list"], ["index", "generations", "cli_people", "--format", "json"], ["index", "promote", "cli_people", "2"],
         ["index", "rollback", "cli_people"], ["index", "rebuild", "cli_people", "1"],

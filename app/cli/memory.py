@@ -106,6 +106,22 @@ def retire(
     print(f"retired {len(done)} memor{'y' if len(done) == 1 else 'ies'}{': ' + ids if ids else ''} — {reason}")
 
 
+@group.command("delete")
+def delete(entry_id: int = typer.Argument(..., help="The memory to remove (its newest version)."),
+           reason: str = typer.Option(..., "--reason", help="Why (journaled)."),
+           actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: your user name)."),
+           format: ListFormat = LIST_FORMAT):
+    """Remove a memory (a mistake, say); deleting a revision makes the version before it the tip again."""
+    from app.output import dumps
+
+    e = with_lh(lambda lh: lh.memory_delete(entry_id, reason=reason, actor=actor))
+    if format == ListFormat.json:
+        print(dumps(e.to_dict()))
+        return
+    back = f" — #{e.parent_id} is the newest version again" if e.parent_id is not None else ""
+    print(f"memory #{e.id} deleted: {e.operation}{back}")
+
+
 @group.command("history")
 def history(entry_id: int = typer.Argument(..., help="Any version of the memory."), format: ListFormat = LIST_FORMAT):
     """A memory's versions, root to tip."""

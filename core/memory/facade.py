@@ -91,6 +91,12 @@ class MemoryOps:
                                     lambda: self._memory.retire_where(index, where, reason, actor=actor),
                                     rows=len)
 
+    @operation("remove a memory no later version revises (a deleted revision's parent is the tip again); "
+               "the MemoryEntry as it was", remote=True, scope="index", audited=True, mutates=True)
+    def memory_delete(self, entry_id: int, *, reason: str = "", actor: str | None = None):
+        return self.audit_log.timed("memory_delete", self._memory_index(entry_id), f"#{entry_id} {reason}",
+                                    lambda: self._memory.delete(entry_id, reason, actor=actor or _user()))
+
     def _memory_index(self, entry_id) -> list[str]:
         e = self._memory.rows.get(entry_id) if isinstance(entry_id, int) else None
         return [e["index_name"]] if e else []

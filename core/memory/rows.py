@@ -73,7 +73,7 @@ def m001_entries(db) -> None:
     db.execute("""CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
-    op TEXT NOT NULL,                -- add | update | revise | supersede | retire
+    op TEXT NOT NULL,                -- add | update | revise | supersede | retire | delete
     entry_id INTEGER NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
@@ -209,9 +209,7 @@ class MemoryRows:
                 self.db.conn.execute("UPDATE entries SET superseded_at = ?, superseded_by = ?, updated_at = ? "
                                      "WHERE id = ?", (e["created_at"], e["id"], e["created_at"], supersede))
                 self.db.conn.execute(f"UPDATE vec_d{int(e['dim'])} SET live = 0 WHERE entry_id = ?", (supersede,))
-                cur = self.db.conn.execute("SELECT * FROM entries WHERE id = ?", (supersede,))
-                parent = _decoded(dict(zip([d[0] for d in cur.description], cur.fetchone())))
-                self._journal("supersede", parent, actor, reason, None)
+                self._journal("supersede", self._row(supersede), actor, reason, None)
             self._put_vector(e, vector)
             self._journal(op, e, actor, reason, vector)
         return e["id"]
@@ -232,6 +230,26 @@ class MemoryRows:
                 self.db.conn.execute(f"UPDATE {table} SET embedding = ? WHERE entry_id = ?",
                                      (np.asarray(vector, np.float32).tobytes(), e["id"]))
             self._journal(op, e, actor, reason, vector)
+
+    def delete(self, e: dict, actor: str, reason: str) -> None:
+        """Remove entry `e` and its vector; its parent (if it revised one) is the tip again."""
+        with self._change():
+            self.db.conn.execute("DELETE FROM entries WHERE id = ?", (e["id"],))
+            self.db.conn.execute(f"DELETE FROM vec_d{int(e['dim'])} WHERE entry_id = ?", (e["id"],))
+            self._journal("delete", e, actor, reason, None)
+            if e["parent_id"] is not None and (parent := self._row(e["parent_id"])) is not None:
+                parent.update(superseded_at=None, superseded_by=None, updated_at=now())
+                self.db.conn.execute("UPDATE entries SET superseded_at = NULL, superseded_by = NULL, updated_at = ? "
+                                     "WHERE id = ?", (parent["updated_at"], parent["id"]))
+                live = int(parent["retired_at"] is None)
+                self.db.conn.execute(f"UPDATE vec_d{int(parent['dim'])} SET live = ? WHERE entry_id = ?",
+                                     (live, parent["id"]))
+                self._journal("update", parent, actor, f"its revision #{e['id']} was deleted", None)
+
+    def _row(self, entry_id: int) -> dict | None:
+        cur = self.db.conn.execute("SELECT * FROM entries WHERE id = ?", (entry_id,))
+        row = cur.fetchone()
+        return _decoded(dict(zip([d[0] for d in cur.description], row))) if row else None
 
     def vector(self, entry_id: int, dim: int) -> np.ndarray:
         with self.db.lock:
@@ -298,6 +316,9 @@ def rebuild(path: Path, journal_rows: list[dict]) -> None:
         vectors: dict[int, bytes] = {}
         for r in journal_rows:
             e = json.loads(r["entry"])
+            if r["op"] == "delete":
+                last.pop(e["id"], None)
+                continue
             if r.get("vector") is not None:
                 vectors[e["id"]] = r["vector"]
             last[e["id"]] = e

@@ -223,6 +223,17 @@ class MemoryService:
         self.rows.update(dict(e, retired_at=t, retired_reason=reason, updated_at=t), None, "retire", actor, reason)
         return entry(self.rows.get(entry_id), t)
 
+    def delete(self, entry_id: int, reason: str, *, actor: str) -> MemoryEntry:
+        """Remove an entry no later version revises (a revision deleted: its parent is the
+        tip again). The journal keeps the line that says so."""
+        reason = _reason(reason)
+        e = self._visible(self.rows.get(entry_id), entry_id)
+        if e["superseded_at"] is not None:
+            raise VectorError(f"memory #{entry_id} was revised by #{e['superseded_by']} — delete the newest version "
+                              f"(#{self._tip(entry_id)}) first, or retire it")
+        self.rows.delete(e, actor, reason)
+        return entry(e, now(), action="DELETE")
+
     def retire_where(self, index: str, where: str, reason: str, *, actor: str) -> list[MemoryEntry]:
         """Retire the live entries of `index` that pass a SQL condition over their fields
         (operation, approach, actor, created_at, valid_from, valid_until, version) and their

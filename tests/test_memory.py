@@ -336,3 +336,25 @@ def test_delete_removes_an_entry_and_a_deleted_revision_gives_the_tip_back(peopl
         assert again.select() == []
     finally:
         again.close()
+
+
+def test_the_boost_is_capped_per_row_and_decays_with_age():
+    from core.memory.boost import apply
+    from core.models import SearchHit
+
+    hits = [SearchHit(r + 1, 0.9 - r * 0.01, "d", f"k{r}", f"c{r}", "t", None) for r in range(5)]
+    old = {"keys": ["k4"], "valid_from": "2026-01-01T00:00:00.000+00:00"}
+    new = {"keys": ["k4", "k3"], "valid_from": "2026-12-01T00:00:00.000+00:00"}
+    at = "2026-12-01T00:00:00.000+00:00"
+    kw = dict(k=5, weight=0.05, cap=0.15, min_similarity=0.3, at=at)
+    out, stats = apply(hits, [(1, 0.8), (2, 0.9), (3, 0.2)], {1: old, 2: new, 3: new}, half_life_days=0, **kw)
+    by = {h.row_key: h for h in out}
+    assert by["k4"].boost == pytest.approx(0.05 * 0.8 + 0.05 * 0.9) and by["k4"].memories == [1, 2]
+    assert by["k3"].boost == pytest.approx(0.045) and stats["matched"] == 2  # #3 is below min_similarity
+    assert [h.row_key for h in out][:3] == ["k4", "k3", "k0"] and (by["k4"].was_rank, by["k4"].rank) == (5, 1)
+    decayed, _ = apply(hits, [(1, 0.8), (2, 0.9)], {1: old, 2: new}, half_life_days=30, **kw)
+    k4 = next(h for h in decayed if h.row_key == "k4")
+    assert k4.boost == pytest.approx(0.05 * 0.8 * 0.5 ** (334 / 30) + 0.045, abs=1e-6)  # the old one nearly gone
+    many = {i: {"keys": ["k4"], "valid_from": at} for i in range(100)}
+    capped, _ = apply(hits, [(i, 1.0) for i in range(100)], many, half_life_days=0, **kw)
+    assert next(h for h in capped if h.row_key == "k4").boost == 0.15

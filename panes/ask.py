@@ -1,7 +1,8 @@
 """The Ask pane: a conversation with your data.
 
 Each question streams its answer token by token; under it come the SQL that ran
-(ctrl+r opens it in the SQL pane), the first rows, or the cited passages. The pane shows
+(ctrl+r opens it in the SQL pane), the first rows, or the cited passages; an answer that
+cited rows can be remembered as a playbook memory (ctrl+s). The pane shows
 exactly what the facade's ask returns, as `lakehouse ask` does: when Ollama cannot be
 reached, its one sentence saying so and what to do.
 """
@@ -36,6 +37,7 @@ class AskPane(Pane):
     def rescope(self) -> None:
         self.last_sql = ""
         self.last_citations: list = []
+        self.last_answer = None  # the last AskResult: what ctrl+s remembers
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "ask-input" or self.lh is None:
@@ -68,10 +70,11 @@ class AskPane(Pane):
         except LakehouseError as e:
             self.app.call_from_thread(self._finish, answer, literal(said(e), "red"), "")
             return
-        self.app.call_from_thread(self._finish, answer, _render(r), r.sql, r.citations)
+        self.app.call_from_thread(self._finish, answer, _render(r), r.sql, r.citations, r)
 
-    def _finish(self, answer: Static, text, sql: str, citations=None) -> None:
+    def _finish(self, answer: Static, text, sql: str, citations=None, result=None) -> None:
         answer.update(text)
+        self.last_answer = result
         if sql:
             self.last_sql = sql
         if citations:
@@ -96,6 +99,56 @@ class AskPane(Pane):
             self.app.notify(said(e), severity="warning")  # literal: LakehouseApp.notify
             return
         self.post_message(OpenInSql(query))
+
+    def action_remember(self) -> None:
+        r = getattr(self, "last_answer", None)
+        if self.lh is None:
+            return
+        if r is None:
+            self._tell(literal("nothing to remember yet: ask a question first", "yellow"))
+        elif not r.citations:
+            self._tell(literal("the last answer cites no rows, so there is nothing for a memory to endorse — "
+                               "answers from passages (rag) cite rows", "yellow"))
+        elif r.outcome != "answered":
+            self._tell(literal("the last answer was not found in the data, so it is not remembered", "yellow"))
+        else:
+            self.remember(r)
+
+    @work(thread=True, group="ask-remember")
+    def remember(self, r) -> None:
+        """The question as the memory's operation, endorsing the cited rows of the index the
+        passages came from (the answer says which; an older daemon's does not: then the one
+        index over the cited dataset)."""
+        from core.errors import LakehouseError
+
+        try:
+            index = getattr(r, "index", "") or self._index_of(r.citations[0].dataset)
+            if not index:
+                self.app.call_from_thread(self._tell, literal(
+                    f"cannot tell which index the cited rows came from ({r.citations[0].dataset} has none or "
+                    f"several) — remember it from the CLI with lakehouse memory add", "yellow"))
+                return
+            dataset = next((i.dataset for i in self.lh.indexes() if i.name == index.split("@")[0]), None)
+            keys = list(dict.fromkeys(c.row_key for c in r.citations if dataset is None or c.dataset == dataset))
+            e = self.lh.memory_add(index.split("@")[0], r.question, keys, approach="accepted answer to an ask")
+        except LakehouseError as e:
+            self.app.call_from_thread(self._tell, literal(said(e), "red"))
+            return
+        done = {"ADD": "added", "UPDATE": "updated", "NOOP": "unchanged"}.get(e.action, e.action.lower())
+        shows = key_of("app", "pane('memory')")
+        self.app.call_from_thread(self._tell, line((f"memory #{e.id} {done}", "bold"), f": {e.index}, endorsing "
+                                                   f"{len(e.keys)} cited row{'s' * (len(e.keys) != 1)}",
+                                                   (f"  (the Memory pane, {shows}, shows it)", "dim")))
+
+    def _index_of(self, dataset: str) -> str:
+        names = [i.name for i in self.lh.indexes() if i.dataset == dataset and i.active_gen is not None]
+        return names[0] if len(names) == 1 else ""
+
+    def _tell(self, text) -> None:
+        """A line of the pane's own under the conversation."""
+        log = self.query_one("#ask-log", VerticalScroll)
+        log.mount(Static(text, classes="ask-note"))
+        log.scroll_end(animate=False)
 
 
 def _render(r):

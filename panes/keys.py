@@ -45,19 +45,20 @@ class Action:
 
 
 SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL", "trials": "Trials",
-          "system": "System", "picker": "Pickers (profile, history, names)", "confirm": "A confirmation",
+          "system": "System", "memory": "Memory", "picker": "Pickers (profile, history, names)",
+          "reason": "The retire or revise prompt", "confirm": "A confirmation",
           "cell": "A result cell's value", "help": "The help screen"}
 
-# the tabs in this order; Trials came after System had F4, so it has F5
+# the tabs in this order; Trials came after System had F4, so it has F5; Memory came next: F6
 PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("trials", "Trials", "f5"),
-         ("system", "System", "f4")]
+         ("system", "System", "f4"), ("memory", "Memory", "f6")]
 
 ACTIONS: list[Action] = [
     # priority: a binding the focused widget does not take fires only after the key has bubbled
     # up to the app, and by then the keys typed right after it have gone to the old focus
     *[Action("app", key, f"pane('{pid}')", title, f"the {title} pane", priority=True,
              command=f"{title} pane", command_help=f"Show the {title} pane") for pid, title, key in PANES],
-    Action("app", "ctrl+n", "next_pane", "Next pane", "the next pane (Ask, Explore, SQL, Trials, System, Ask …)",
+    Action("app", "ctrl+n", "next_pane", "Next pane", "the next pane, in the order of the tabs (Memory → Ask)",
            footer=True, priority=True),
     Action("app", "ctrl+o", "pick_profile", "Profile", "switch profile: 1–9 picks one, or type to filter",
            footer=True, priority=True, command="Switch profile", command_help="Pick a profile and activate it"),
@@ -72,6 +73,9 @@ ACTIONS: list[Action] = [
            footer=True, command="Open the last answer's SQL", command_help="Run it in the SQL pane"),
     Action("ask", "ctrl+l", "open_cited", "Cited rows", "open the last answer's cited rows in the SQL pane",
            footer=True, command="Open the cited rows", command_help="The last answer's source rows, in the SQL pane"),
+    Action("ask", "ctrl+s", "remember", "Remember", "remember the last answer as a playbook memory: its question, "
+           "endorsing the rows it cited", footer=True, command="Remember the last answer",
+           command_help="A memory of the question endorsing the cited rows (Memory pane)"),
 
     Action("explore", "enter", "query", "Query it", "query the selected dataset, column or system table in SQL",
            footer=True, priority=True),
@@ -133,6 +137,25 @@ ACTIONS: list[Action] = [
            command_help="Run the failed, cancelled or interrupted job highlighted in the System pane again",
            to_pane=True),
     Action("system", "r", "refresh", "Refresh", "refresh now (it refreshes every 3 s)", footer=True),
+
+    Action("memory", "enter", None, "Search", "in the search box: the index's live memories most like its text "
+           "(an empty box lists them again)"),
+    Action("memory", "f", "cycle_status", "Status", "show the next status: live, retired, superseded, expired, "
+           "pending, all", footer=True),
+    Action("memory", "x", "retire", "Retire", "retire the highlighted memory (asks for the reason)", footer=True,
+           command="Retire memory", command_help="Retire the memory highlighted in the Memory pane, with a reason",
+           to_pane=True),
+    Action("memory", "v", "revise", "Revise", "revise the highlighted memory's approach: a new version "
+           "(asks for it and the reason)", footer=True, command="Revise memory",
+           command_help="A new version of the highlighted memory, with another approach", to_pane=True),
+    Action("memory", "w", "side_by_side", "With/without", "search the index for the search box's text without and "
+           "with memory, side by side: which rows moved and why", footer=True,
+           command="Search with and without memory", command_help="Which rows the memory boost moved, and why",
+           to_pane=True),
+    Action("memory", "r", "reload", "Reload", "list the memories again", footer=True),
+
+    Action("reason", "enter", None, "Done", "in the last box: retire or revise with what was typed"),
+    Action("reason", "escape", "close", "Cancel", "close without changing anything", footer=True),
 
     Action("picker", "up", "move(-1)", "Up", "move through the list while typing the filter", shown_as="up / down"),
     Action("picker", "down", "move(1)", "Down", ""),  # listed with up

@@ -322,3 +322,40 @@ def test_trials_pane_with_trials(snap_home, snap_compare):
         await stabilise(pilot)
 
     assert snap_compare(app_on(snap_home), terminal_size=SIZE, run_before=run_before)
+
+
+def test_memory_pane_with_memories(snap_home, snap_compare, monkeypatch):
+    """Memory: an index's memories of every status (one revised, one retired), the
+    highlighted one's endorsement and version chain below. They are made at a fixed time
+    (created_at is on screen, in the table, which is not masked)."""
+    import core.memory.rows
+    import core.memory.service
+    from core import Lakehouse
+
+    with Lakehouse.open(home=snap_home, profile="default") as lh:
+        lh.embed("staff", "name", index="staff_names", embedder="hashing")
+        with monkeypatch.context() as m:
+            for module in (core.memory.rows, core.memory.service):
+                m.setattr(module, "now", lambda: "2026-01-05T09:00:00")
+            first = lh.memory_add("staff_names", "staffed the compiler rewrite", ["2", "5"],
+                                  approach="platform engineers who shipped compilers", actor="ann")
+            lh.memory_add("staff_names", "research lead for the proofs project", ["1", "3"],
+                          approach="mathematicians first", scope={"team": "research"}, actor="ann")
+            gone = lh.memory_add("staff_names", "analytics audit", ["4"], actor="bo")
+            lh.memory_retire(gone.id, reason="the audit was cancelled", actor="bo")
+            lh.memory_revise(first.id, approach="platform engineers with compiler or OS work",
+                             reason="wider pool", actor="ann")
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await opened(pilot)
+        await pilot.press("f6")
+        pane = app.pane("memory")
+        await until(pilot, lambda: len(pane.entries) == 2)
+        pane.query_one("#memory-status-filter").value = "all"
+        await until(pilot, lambda: len(pane.entries) == 4)
+        # newest first: the revised memory's new version is highlighted, its chain below
+        await until(pilot, lambda: "→" in str(pane.query_one("#memory-detail").render()))
+        await stabilise(pilot)
+
+    assert snap_compare(app_on(snap_home), terminal_size=SIZE, run_before=run_before)

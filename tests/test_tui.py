@@ -63,7 +63,7 @@ def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home,
         async with opened(people_home) as (app, pilot):
             for key, pane in [("f4", "system"), ("f2", "explore"), ("f4", "system"), ("f3", "sql"), ("f1", "ask"),
                               ("ctrl+n", "explore"), ("ctrl+n", "sql"), ("ctrl+n", "trials"), ("ctrl+n", "system"),
-                              ("ctrl+n", "ask"), ("f5", "trials"),
+                              ("ctrl+n", "memory"), ("ctrl+n", "ask"), ("f5", "trials"), ("f6", "memory"),
                               ("f3", "sql")]:
                 await pilot.press(key)
                 assert app.query_one("TabbedContent").active == pane
@@ -477,7 +477,7 @@ def test_keys_as_tmux_sends_them_switch_panes_and_type_nothing_into_the_hidden_b
             feed(app, "\x08\x08\x08")  # ctrl+h as terminals send it: Backspace, so no history here
             await until(pilot, lambda: editor.text == before.replace(example, ""))
             assert app.screen.__class__.__name__ != "HistoryPicker"
-            for pane in ("trials", "system", "ask", "explore", "sql"):
+            for pane in ("trials", "system", "memory", "ask", "explore", "sql"):
                 feed(app, "\x0e")  # ctrl+n
                 await until(pilot, lambda: app.query_one("TabbedContent").active == pane)
             assert ask.value == "" and editor.text == before.replace(example, "")

@@ -54,6 +54,7 @@ class LakehouseApp(App):
     def compose(self) -> ComposeResult:
         from panes.ask import AskPane
         from panes.explore import ExplorePane
+        from panes.memory import MemoryPane
         from panes.sql import SqlPane
         from panes.system import SystemPane
         from panes.trials import TrialsPane
@@ -61,7 +62,8 @@ class LakehouseApp(App):
         with Horizontal(id="topbar"):
             yield Static("Lakehouse", id="brand")
             yield Static("opening…", id="status")
-        panes = {"ask": AskPane, "explore": ExplorePane, "sql": SqlPane, "trials": TrialsPane, "system": SystemPane}
+        panes = {"ask": AskPane, "explore": ExplorePane, "sql": SqlPane, "trials": TrialsPane, "system": SystemPane,
+                 "memory": MemoryPane}
         with TabbedContent(id="panes"):
             for pid, title, key in PANES:
                 with TabPane(f"{title} ({key.upper()})", id=pid):

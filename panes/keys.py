@@ -50,15 +50,15 @@ SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL",
           "cell": "A result cell's value", "help": "The help screen"}
 
 # the tabs in this order; Trials came after System had F4, so it has F5; Memory came next: F6
-PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("trials", "Trials", "f5"),
-         ("system", "System", "f4"), ("memory", "Memory", "f6")]
+PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("trials", "Trials", "f4"),
+         ("memory", "Memory", "f5"), ("system", "System", "f6")]  # the design card's order: F-keys follow the tabs
 
 ACTIONS: list[Action] = [
     # priority: a binding the focused widget does not take fires only after the key has bubbled
     # up to the app, and by then the keys typed right after it have gone to the old focus
     *[Action("app", key, f"pane('{pid}')", title, f"the {title} pane", priority=True,
              command=f"{title} pane", command_help=f"Show the {title} pane") for pid, title, key in PANES],
-    Action("app", "ctrl+n", "next_pane", "Next pane", "the next pane, in the order of the tabs (Memory → Ask)",
+    Action("app", "ctrl+n", "next_pane", "Next pane", "the next pane, in the order of the tabs (System → Ask)",
            footer=True, priority=True),
     Action("app", "ctrl+o", "pick_profile", "Profile", "switch profile: 1–9 picks one, or type to filter",
            footer=True, priority=True, command="Switch profile", command_help="Pick a profile and activate it"),

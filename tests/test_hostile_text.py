@@ -452,7 +452,7 @@ def tui(world):
             views["explore.index"] = rendered(idx.label)
             views["explore.screen"] = screen_text(app)
             # System: jobs, errors, audit
-            await pilot.press("f4")
+            await pilot.press("f6")
             errors = app.query_one("#system-errors")
             await until(pilot, lambda: "bad" in widget_text(errors))
             views["system.errors"] = widget_text(errors)

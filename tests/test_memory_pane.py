@@ -49,7 +49,7 @@ def test_browse_filters_by_index_and_status_and_shows_the_detail(remembered):
 
     async def go():
         async with opened(home, size=(80, 24)) as (app, pilot):
-            await pilot.press("f6")
+            await pilot.press("f5")
             p = pane(app)
             assert app.query_one("TabbedContent").active == "memory"
             await until(pilot, lambda: len(p.entries) == 4)
@@ -79,7 +79,7 @@ def test_search_by_meaning_then_retire_with_a_reason_and_revise_to_a_new_version
         async with opened(home, size=(80, 24)) as (app, pilot):
             shown = []
             app.notify = lambda text, **kw: shown.append(text)
-            await pilot.press("f6")
+            await pilot.press("f5")
             p = pane(app)
             await until(pilot, lambda: len(p.entries) == 4)
             box = p.query_one("#memory-search")
@@ -145,7 +145,7 @@ def test_side_by_side_shows_the_row_memory_moved_and_why(remembered):
 
     async def go():
         async with opened(home, size=(80, 24)) as (app, pilot):
-            await pilot.press("f6")
+            await pilot.press("f5")
             p = pane(app)
             await until(pilot, lambda: len(p.entries) == 4)
             p.query_one("#memory-table").focus()
@@ -191,7 +191,7 @@ def test_ask_remembers_an_answer_with_its_cited_rows(remembered, ollama):
             assert added.approach == "accepted answer to an ask"
             await pilot.press("ctrl+s")  # the same again: unchanged
             await until(pilot, lambda: f"memory #{added.id} unchanged" in said())
-            await pilot.press("f6")
+            await pilot.press("f5")
             p = pane(app)
             await until(pilot, lambda: any(e.id == added.id for e in p.entries))
     run(go())
@@ -214,7 +214,7 @@ def test_through_the_daemon_the_pane_lists_compares_and_retires(people, ollama):
                 for op in ("placed a kubernetes terraform engineer", "kubernetes terraform migration staffed",
                            "terraform and kubernetes migration filled"):
                     app.lh.memory_add("people", op, [target])
-                await pilot.press("f6")
+                await pilot.press("f5")
                 p = pane(app)
                 await until(pilot, lambda: len(p.entries) == 3)
                 p.query_one("#memory-index").value = "people"

@@ -257,7 +257,7 @@ def test_system_pane_with_health(snap_home, snap_compare):
     async def run_before(pilot) -> None:
         app = pilot.app
         await opened(pilot)
-        await pilot.press("f4")  # from Ask, where the app opens
+        await pilot.press("f6")  # from Ask, where the app opens
         await until(pilot, lambda: "reachable" in str(app.query_one("#system-health").render()))
         assert app.query_one("TabbedContent").active == "system"
         await stabilise(pilot)
@@ -313,7 +313,7 @@ def test_trials_pane_with_trials(snap_home, snap_compare):
     async def run_before(pilot) -> None:
         app = pilot.app
         await opened(pilot)
-        await pilot.press("f5")
+        await pilot.press("f4")
         pane = app.pane("trials")
         await until(pilot, lambda: len(pane.rows) == 6)
         for _ in range(6):  # trial, by, M, ef_c, ef_s: then recall
@@ -349,7 +349,7 @@ def test_memory_pane_with_memories(snap_home, snap_compare, monkeypatch):
     async def run_before(pilot) -> None:
         app = pilot.app
         await opened(pilot)
-        await pilot.press("f6")
+        await pilot.press("f5")
         pane = app.pane("memory")
         await until(pilot, lambda: len(pane.entries) == 2)
         pane.query_one("#memory-status-filter").value = "all"

@@ -36,7 +36,7 @@ def pane(app):
 def test_the_pane_lists_sorts_promotes_and_rolls_back(tried):
     async def go():
         async with opened(tried) as (app, pilot):
-            await pilot.press("f5")
+            await pilot.press("f4")
             p = pane(app)
             await until(pilot, lambda: len(p.rows) == 3)
             assert [r["m"] for r in p.shown_rows()] == [8, 8, 16]  # as they ran: oldest first
@@ -65,7 +65,7 @@ def test_the_pane_lists_sorts_promotes_and_rolls_back(tried):
 def test_a_trial_from_the_key_appears_in_the_table(tried):
     async def go():
         async with opened(tried) as (app, pilot):
-            await pilot.press("f5")
+            await pilot.press("f4")
             p = pane(app)
             await until(pilot, lambda: len(p.rows) == 3)
             await pilot.press("r")
@@ -78,7 +78,7 @@ def test_a_trial_from_the_key_appears_in_the_table(tried):
 def test_autotune_shows_progress_and_stop_cancels_it(tried):
     async def go():
         async with opened(tried) as (app, pilot):
-            await pilot.press("f5")
+            await pilot.press("f4")
             p = pane(app)
             await until(pilot, lambda: len(p.rows) == 3)
             p.query_one("#trials-budget").value = "10m"
@@ -108,7 +108,7 @@ def test_filter_compare_and_refusals_are_said(tried):
         async with opened(tried) as (app, pilot):
             shown = []
             app.notify = lambda text, **kw: shown.append(text)
-            await pilot.press("f5")
+            await pilot.press("f4")
             p = pane(app)
             await until(pilot, lambda: len(p.rows) == 5)
             p.query_one("#trials-eval").value = "other"
@@ -146,7 +146,7 @@ def test_through_the_daemon_a_trial_runs_and_is_listed(people, ollama):
             app = LakehouseApp(opener=lambda: remote.connect(config.load(home=people), d.sock))
             async with app.run_test(size=(140, 45)) as pilot:
                 await until(pilot, lambda: app.lh is not None)
-                await pilot.press("f5")
+                await pilot.press("f4")
                 p = pane(app)
                 await until(pilot, lambda: p.index == "people")
                 await pilot.press("r")

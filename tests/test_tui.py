@@ -61,9 +61,9 @@ def run(coro):
 def test_panes_open_by_key_and_a_query_shows_its_result_and_exports(people_home, tmp_path):
     async def go():
         async with opened(people_home) as (app, pilot):
-            for key, pane in [("f4", "system"), ("f2", "explore"), ("f4", "system"), ("f3", "sql"), ("f1", "ask"),
-                              ("ctrl+n", "explore"), ("ctrl+n", "sql"), ("ctrl+n", "trials"), ("ctrl+n", "system"),
-                              ("ctrl+n", "memory"), ("ctrl+n", "ask"), ("f5", "trials"), ("f6", "memory"),
+            for key, pane in [("f6", "system"), ("f2", "explore"), ("f6", "system"), ("f3", "sql"), ("f1", "ask"),
+                              ("ctrl+n", "explore"), ("ctrl+n", "sql"), ("ctrl+n", "trials"), ("ctrl+n", "memory"),
+                              ("ctrl+n", "system"), ("ctrl+n", "ask"), ("f4", "trials"), ("f5", "memory"),
                               ("f3", "sql")]:
                 await pilot.press(key)
                 assert app.query_one("TabbedContent").active == pane
@@ -280,7 +280,7 @@ def test_system_pane_cancels_a_job_and_filters_the_audit(people_home):
                 return t
             t, later = start("slow"), None
             try:
-                await pilot.press("f4")
+                await pilot.press("f6")
                 pane = app.query_one("SystemPane")
                 await until(pilot, lambda: ids.get("slow") in (getattr(pane, "job_ids", None) or []))
                 jobs = app.query_one("#system-jobs")
@@ -335,7 +335,7 @@ def test_ask_citations_open_their_source_rows(people_home, ollama):
 def test_system_pane_shows_health_with_ollama_and_disk_use(people_home, ollama):
     async def go():
         async with opened(people_home) as (app, pilot):
-            await pilot.press("f4")
+            await pilot.press("f6")
             health = app.query_one("#system-health")
             await until(pilot, lambda: "reachable" in str(health.render()))
             text = str(health.render())
@@ -357,7 +357,7 @@ def test_system_pane_retries_a_failed_job(people_home, data):
 
     async def go():
         async with opened(people_home, size=(140, 60)) as (app, pilot):
-            await pilot.press("f4")
+            await pilot.press("f6")
             pane = app.query_one("SystemPane")
             await until(pilot, lambda: failed in (getattr(pane, "job_ids", None) or []))
             jobs = app.query_one("#system-jobs")
@@ -477,7 +477,7 @@ def test_keys_as_tmux_sends_them_switch_panes_and_type_nothing_into_the_hidden_b
             feed(app, "\x08\x08\x08")  # ctrl+h as terminals send it: Backspace, so no history here
             await until(pilot, lambda: editor.text == before.replace(example, ""))
             assert app.screen.__class__.__name__ != "HistoryPicker"
-            for pane in ("trials", "system", "memory", "ask", "explore", "sql"):
+            for pane in ("trials", "memory", "system", "ask", "explore", "sql"):
                 feed(app, "\x0e")  # ctrl+n
                 await until(pilot, lambda: app.query_one("TabbedContent").active == pane)
             assert ask.value == "" and editor.text == before.replace(example, "")
@@ -665,7 +665,7 @@ def test_the_command_palette_is_the_action_table(people_home):
             await until(pilot, lambda: getattr(app.focused, "id", None) == "sql-editor-2")
             app.call_later(palette["Close SQL buffer"].callback)
             await until(pilot, lambda: app.query_one("#sql-buffers").tab_count == 1)
-            app.call_later(palette["System pane (F4)"].callback)
+            app.call_later(palette["System pane (F6)"].callback)
             await until(pilot, lambda: app.query_one("#panes").active == "system")
     run(go())
 

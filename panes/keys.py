@@ -152,6 +152,9 @@ ACTIONS: list[Action] = [
            "with memory, side by side: which rows moved and why", footer=True,
            command="Search with and without memory", command_help="Which rows the memory boost moved, and why",
            to_pane=True),
+    Action("memory", "e", "endorse", "Endorse", "in the side-by-side results: remember the highlighted row as what "
+           "worked for that search (a memory endorsing it)", command="Endorse search hit",
+           command_help="Remember the highlighted side-by-side row as what worked for that search", to_pane=True),
     Action("memory", "r", "reload", "Reload", "list the memories again", footer=True),
 
     Action("reason", "enter", None, "Done", "in the last box: retire or revise with what was typed"),

@@ -358,6 +358,27 @@ class MemoryPane(Pane):
             style = "bold yellow" if reason else "dim" if moved else ""  # boosted up; pushed down by it
             table.add_row(label(str(rank)), label(a), label((b, style)), label((moved, style)), label(reason))
         self.query_one("#memory-below", ContentSwitcher).current = "memory-compare"
-        self.compared = rows
+        self.compared, self.compared_query = rows, (index, text)
         self._say(line((index, "bold"), " · ", (text, "italic"), f" without and with memory (k {K}): ",
                        boost_counts(counts) if counts else "no memory boost ran"))
+
+    # -- write-through: a search hit that worked becomes a memory ------------------------
+    def action_endorse(self) -> None:
+        table = self.query_one("#memory-compare", DataTable)
+        rows = getattr(self, "compared", None)
+        if self.lh is None or not rows or self.query_one("#memory-below", ContentSwitcher).current != "memory-compare":
+            self._say(line(("search with and without memory first", "yellow"), f" ({key_of('memory', 'side_by_side')}),"
+                           " then highlight the row that worked"))
+            return
+        key = rows[min(max(table.cursor_row, 0), len(rows) - 1)][2]
+        if key:
+            self.endorse(*self.compared_query, key)
+
+    @work(thread=True, group="memory-change")
+    def endorse(self, index: str, text: str, key: str) -> None:
+        e = self._call(self.lh.memory_add, index, text, [key], approach="endorsed from a search in the workstation")
+        if e is not None:
+            said_as = {"ADD": "added", "UPDATE": "updated", "NOOP": "unchanged (remembered before)"}[e.action]
+            self._notify(f"memory #{e.id} {said_as}: {key} worked for “{text}”")
+            self.app.call_from_thread(self.reload)
+

@@ -164,6 +164,13 @@ def test_side_by_side_shows_the_row_memory_moved_and_why(remembered):
             assert p.query_one("#memory-below").current == "memory-compare"
             status = str(p.query_one("#memory-status").render())
             assert "memories considered 4, matched 3" in status and "hits boosted 1" in status
+            # write-through: the row that worked for this search becomes a memory endorsing it
+            compare = p.query_one("#memory-compare")
+            compare.focus()
+            compare.move_cursor(row=2)
+            picked = p.compared[2][2]
+            await pilot.press("e")
+            await until(pilot, lambda: any(e.operation == QUERY and e.keys == [picked] for e in p.entries))
     run(go())
 
 

@@ -174,6 +174,9 @@ def test_bad_input_is_one_sentence_and_writes_nothing(people):
         (VectorError, "say why", lambda: people.memory_retire(1, reason=" ")),
         (VectorError, "one of the three", lambda: people.memory_retire(reason="x")),
         (VectorError, "unknown status 'gone'", lambda: people.memory_list(status="gone")),
+        (VectorError, "limit must be 0 \\(all\\) or more", lambda: people.memory_list(limit=-5)),
+        (VectorError, "k must be between 1 and 1000", lambda: people.memory_search("people", "x", k=10**9)),
+        (VectorError, "the search text is empty", lambda: people.memory_search("people", " ")),
     ]
     for cls, text, fn in cases:
         with pytest.raises(cls, match=text):

@@ -30,7 +30,7 @@ from core.models import MemoryEntry
 from core.storage.db import now
 
 STATUSES = ("live", "retired", "superseded", "expired", "pending", "all")
-MAX_TEXT, MAX_KEYS, MAX_SCOPE = 4000, 1000, 32
+MAX_TEXT, MAX_KEYS, MAX_SCOPE, MAX_K = 4000, 1000, 32, 1000
 
 
 def status_of(e: dict, at: str) -> str:
@@ -281,6 +281,8 @@ class MemoryService:
     def listing(self, index: str | None = None, status: str = "live", limit: int = 100) -> list[MemoryEntry]:
         if status not in STATUSES:
             raise VectorError(f"unknown status {status!r} — one of {', '.join(STATUSES)}")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise VectorError(f"limit must be 0 (all) or more, got {limit!r}")
         if index is not None:
             names = [self._index(index)[0]["name"]]
         else:
@@ -297,6 +299,8 @@ class MemoryService:
         """Memories of `index` most like `text` (embedded with the index's embedder)."""
         if not isinstance(text, str) or not text.strip():
             raise VectorError("the search text is empty — say what to look for")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise VectorError(f"k must be between 1 and {MAX_K}, got {k!r}")
         idx, gen, _ = self._index(index)
         q = self._embed(gen, text.strip(), "")
         t = now()

@@ -5,9 +5,12 @@
                   condition once per scope, not once per entry (core/memory/boost.py)
     journal       every change: the entry as it became (JSON) and its vector — the store can
                   be rebuilt from it alone (`rebuild`)
+    embedders     a small id per embedder identity (the vec tables filter on integers)
     vec_d<dim>    a sqlite-vec vec0 table per vector dimension: cosine KNN partitioned by
-                  index, with live / scope / validity as metadata columns filtered during
-                  the scan (retired and superseded entries have live = 0)
+                  index and scope (a filtered search scans only its scopes' vectors), with
+                  live, embedder id and validity (epoch ms) as integer metadata filtered
+                  during the scan — text metadata costs a lookup per row; retired and
+                  superseded entries have live = 0
 
 Python's sqlite3 can load extensions only when built to (this one is not, nor are many
 pyenv and macOS builds); then sqlean.py is used: a maintained build of current SQLite with
@@ -29,10 +32,16 @@ from core.storage.faults import crash_point
 from core.storage.migrations import Migrations, migrate
 
 migrations = Migrations("memory")
-FOREVER = "9999-12-31T23:59:59.999+00:00"  # valid_until of an open-ended entry, in the vec metadata
+FOREVER = 2 ** 62  # valid_until (epoch ms) of an open-ended entry, in the vec metadata
 FIELDS = ("id", "index_name", "operation", "approach", "keys", "scope", "scope_id", "natural_key", "actor", "profile",
           "created_at", "updated_at", "valid_from", "valid_until", "fingerprint", "version", "parent_id",
           "superseded_at", "superseded_by", "retired_at", "retired_reason", "embedder", "dim")
+
+
+def epoch_ms(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
 @migrations
@@ -80,6 +89,14 @@ def m001_entries(db) -> None:
     entry TEXT NOT NULL,             -- the entry as it became (JSON)
     vector BLOB                      -- its vector when it changed (float32)
 )""")
+
+
+@migrations
+def m002_live_index_and_embedders(db) -> None:
+    # what a boosted search counts (live in its scopes, by embedder) read from the index alone
+    db.execute("CREATE INDEX IF NOT EXISTS entries_live ON entries (index_name, scope_id, retired_at, superseded_at, "
+               "valid_from, valid_until, embedder)")
+    db.execute("CREATE TABLE IF NOT EXISTS embedders (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE)")
 
 
 def connect(path: Path):
@@ -152,11 +169,15 @@ class MemoryRows:
         to q, made with `embedder`, within `scope_ids` (None: any scope)."""
         if k < 1 or scope_ids == [] or not self._has_table(dim):
             return []
+        found = self.db.query("SELECT id FROM embedders WHERE identity = ?", (embedder,))
+        if not found:
+            return []
         scoped = f" AND scope_id IN ({','.join(str(int(s)) for s in scope_ids)})" if scope_ids is not None else ""
+        t = epoch_ms(at)
         rows = self.db.query(
             f"SELECT entry_id, distance FROM vec_d{int(dim)} WHERE embedding MATCH ? AND k = ? "
-            f"AND index_name = ? AND live = 1 AND embedder = ? AND valid_from <= ? AND valid_until > ?{scoped}",
-            (np.asarray(q, np.float32).tobytes(), int(k), index, embedder, at, at))
+            f"AND index_name = ?{scoped} AND live = 1 AND embedder_id = ? AND valid_from <= ? AND valid_until > ?",
+            (np.asarray(q, np.float32).tobytes(), int(k), index, found[0][0], t, t))
         return [(int(i), 1.0 - float(d)) for i, d in rows]
 
     def _has_table(self, dim: int) -> bool:
@@ -223,9 +244,8 @@ class MemoryRows:
                                  [_encoded(f, e[f]) for f in cols] + [e["id"]])
             table = f"vec_d{int(e['dim'])}"
             live = int(e["retired_at"] is None and e["superseded_at"] is None)
-            self.db.conn.execute(f"UPDATE {table} SET live = ?, scope_id = ?, valid_from = ?, valid_until = ? "
-                                 "WHERE entry_id = ?", (live, e["scope_id"], e["valid_from"],
-                                                        e["valid_until"] or FOREVER, e["id"]))
+            self.db.conn.execute(f"UPDATE {table} SET live = ?, valid_from = ?, valid_until = ? WHERE entry_id = ?",
+                                 (live, epoch_ms(e["valid_from"]), _until(e), e["id"]))  # a scope never changes
             if vector is not None:
                 self.db.conn.execute(f"UPDATE {table} SET embedding = ? WHERE entry_id = ?",
                                      (np.asarray(vector, np.float32).tobytes(), e["id"]))
@@ -265,16 +285,19 @@ class MemoryRows:
             self.db.conn.execute(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS vec_d{int(dim)} USING vec0(entry_id INTEGER PRIMARY KEY, "
                 f"embedding float[{int(dim)}] distance_metric=cosine, index_name TEXT partition key, "
-                "embedder TEXT, live INTEGER, scope_id INTEGER, valid_from TEXT, valid_until TEXT)")
+                "scope_id INTEGER partition key, live INTEGER, embedder_id INTEGER, valid_from INTEGER, "
+                "valid_until INTEGER)")
         self._dims.add(dim)
 
     def _put_vector(self, e: dict, vector: np.ndarray) -> None:
         live = int(e["retired_at"] is None and e["superseded_at"] is None)
+        self.db.conn.execute("INSERT OR IGNORE INTO embedders (identity) VALUES (?)", (e["embedder"],))
+        emb = self.db.conn.execute("SELECT id FROM embedders WHERE identity = ?", (e["embedder"],)).fetchone()[0]
         self.db.conn.execute(
-            f"INSERT INTO vec_d{int(e['dim'])} (entry_id, embedding, index_name, embedder, live, scope_id, valid_from, "
-            "valid_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (e["id"], np.asarray(vector, np.float32).tobytes(), e["index_name"], e["embedder"], live, e["scope_id"],
-             e["valid_from"], e["valid_until"] or FOREVER))
+            f"INSERT INTO vec_d{int(e['dim'])} (entry_id, embedding, index_name, scope_id, live, embedder_id, "
+            "valid_from, valid_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (e["id"], np.asarray(vector, np.float32).tobytes(), e["index_name"], e["scope_id"], live, emb,
+             epoch_ms(e["valid_from"]), _until(e)))
 
     def _scope_id(self, index: str, scope: dict) -> int:
         text = json.dumps(scope, sort_keys=True, ensure_ascii=False)
@@ -296,6 +319,10 @@ class MemoryRows:
             self.update(dict(e, retired_at=now(), retired_reason=f"index {index} was dropped", updated_at=now()),
                         None, "retire", "lakehouse", f"index {index} was dropped")
         return len(gone)
+
+
+def _until(e: dict) -> int:
+    return FOREVER if e["valid_until"] is None else epoch_ms(e["valid_until"])
 
 
 def _encoded(field: str, value):

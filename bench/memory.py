@@ -265,39 +265,6 @@ def knn_vs_numpy(lh, texts: list[str]) -> dict:
             "ms": {k: {"p50": pct(v, 50), "p99": pct(v, 99)} for k, v in t.items()}}
 
 
-def knn_variants(lh, texts: list[str]) -> dict:
-    """Where MemoryRows.knn's time goes: its vec0 query (core/memory/rows.py) with the
-    metadata filters dropped one group at a time, median ms; and the plan of live_count."""
-    from core.memory.service import identity
-    from core.storage.db import now
-
-    rows = lh._memory.rows
-    idx, gen = lh._vectors.registry.resolve(INDEX)
-    dim, ident, at, name = gen["dim"], identity(gen), now(), idx["name"]
-    head = f"SELECT entry_id, distance FROM vec_d{int(dim)} WHERE embedding MATCH ? AND k = {K} AND index_name = ?"
-    variants = {
-        "as knn runs it (live, embedder, valid_from, valid_until)":
-            (" AND live = 1 AND embedder = ? AND valid_from <= ? AND valid_until > ?", (ident, at, at)),
-        "without embedder = ?": (" AND live = 1 AND valid_from <= ? AND valid_until > ?", (at, at)),
-        "without the validity pair": (" AND live = 1 AND embedder = ?", (ident,)),
-        "live = 1 only": (" AND live = 1", ()),
-        "partition key only": ("", ())}
-    qs = [lh._vectors.searcher.query_vector(gen, t)[0].astype(np.float32).tobytes() for t in texts]
-    out = {}
-    for label, (tail, args) in variants.items():
-        ms = []
-        for q in qs:
-            t0 = time.perf_counter()
-            rows.db.query(head + tail, (q, name, *args))
-            ms.append((time.perf_counter() - t0) * 1000)
-        out[label] = med(ms)
-    long_text = {"embedder": len(ident), "valid_from": len(at)}
-    plan = rows.db.query("EXPLAIN QUERY PLAN SELECT count(*) FILTER (WHERE embedder = ?) FROM entries WHERE "
-                         "index_name = ? AND retired_at IS NULL AND superseded_at IS NULL AND valid_from <= ? AND "
-                         "(valid_until IS NULL OR valid_until > ?)", (ident, name, at, at))
-    return {"knn_ms_median": out, "metadata_text_chars": long_text, "live_count_plan": [r[-1] for r in plan]}
-
-
 # -- report ---------------------------------------------------------------------------------
 
 def report(r: dict) -> str:
@@ -329,10 +296,6 @@ def report(r: dict) -> str:
          f"\n**sqlite-vec KNN vs NumPy exact** ({kn['entries']:,} × {kn['dim']}, k {K}, {kn['queries']} single "
          f"queries; overlap of their top {K}: {kn['overlap_at_10']} unscoped, {kn['overlap_at_10_scoped']} scoped):\n",
          md_table(["", "p50 ms", "p99 ms"], [[k, v["p50"], v["p99"]] for k, v in kn["ms"].items()]),
-         "\nThe knn's vec0 query with its metadata filters dropped (median ms; text lengths "
-         f"{r['knn_variants']['metadata_text_chars']}):\n",
-         md_table(["vec0 query", "ms"], list(r["knn_variants"]["knn_ms_median"].items())),
-         f"\n`live_count` plan: {r['knn_variants']['live_count_plan']}",
          f"\ncProfile of {a['profiled']} boosted searches (where bucket = 7), by own time:\n```\n{r['profile']}\n```"]
     return "\n".join(L)
 
@@ -372,7 +335,6 @@ def main() -> None:
         r["boost"] = boost_cost(lh, texts, a.warm)
         r["parts"] = boost_parts(lh, texts[:100])
         r["knn"] = knn_vs_numpy(lh, queries(rng, a.knn_queries))
-        r["knn_variants"] = knn_variants(lh, queries(rng, 30))
         r["profile"] = profile_boosted(lh, queries(rng, a.profiled), "bucket = 7")
     r["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     RESULTS.write_text(json.dumps(r, indent=1, default=str))

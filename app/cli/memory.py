@@ -21,9 +21,14 @@ def _scope(items: list[str] | None) -> dict | None:
     return {k.strip(): v.strip() for k, v in pairs(items, "--scope", "state=IL").items()} or None
 
 
+def _minute(iso: str | None) -> str | None:
+    """A time as a table shows it: to the minute, UTC (JSON keeps the full ISO text)."""
+    return iso[:16].replace("T", " ") if iso else iso
+
+
 def _records(entries) -> list[dict]:
-    return [dict(e.to_dict(), keys=", ".join(e.keys), scope=", ".join(f"{k}={v}" for k, v in e.scope.items()))
-            for e in entries]
+    return [dict(e.to_dict(), keys=", ".join(e.keys), scope=", ".join(f"{k}={v}" for k, v in e.scope.items()),
+                 created_at=_minute(e.created_at), valid_until=_minute(e.valid_until)) for e in entries]
 
 
 def _show(entries, format: ListFormat, columns=COLUMNS) -> None:
@@ -138,7 +143,7 @@ def show(entry_id: int = typer.Argument(...), format: ListFormat = LIST_FORMAT):
     if format == ListFormat.json:
         print(dumps(e.to_dict()))
         return
-    rec = _records([e])[0]
+    rec = dict(_records([e])[0], created_at=e.created_at, valid_until=e.valid_until)  # the full times here
     print_rows(["field", "value"], [[k, rec[k]] for k in ("id", "index", "status", "operation", "approach", "keys",
                                                            "scope", "valid_from", "valid_until", "version",
                                                            "parent_id", "superseded_by", "retired_at",

@@ -77,7 +77,8 @@ def roots(tmp_path_factory):
 _VOLATILE_KEYS = {"created_at", "updated_at", "started_at", "finished_at", "ts", "timestamp", "at",
                   "seconds", "build_seconds", "duration_ms", "timings_ms", "load_ms", "last_used",
                   "expires_at", "id", "job_id", "ask_id", "pid", "timings_json", "ms", "bytes",
-                  "p50_us", "p95_us", "p99_us", "build_s", "peak_mem_bytes", "index_bytes"}  # a trial's measured figures
+                  "p50_us", "p95_us", "p99_us", "build_s", "peak_mem_bytes", "index_bytes",  # a trial's measured figures
+                  "recall"}  # (hnswlib builds on two threads: a small graph's recall varies run to run)
 _ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
 _HEX_ID = re.compile(r"\b[0-9a-f]{10,12}\b")  # job and ask ids
 _DURATION = re.compile(r"\d[\d.,]*\s?(ms|s|chunks/s)\b")  # durations, rates
@@ -492,5 +493,7 @@ def test_every_command_prints_the_same_with_remote(roots):
         (lo, le), (ro, re_) = (p.communicate(timeout=300) for p in procs)
         local, remote = (procs[0].returncode, _screen(lo, roots), _screen(le, roots)), \
             (procs[1].returncode, _screen(ro, roots), _screen(re_, roots))
+        if not argv:  # the start screen's sample query has no ORDER BY: its rows may come in any order
+            local, remote = [(c, sorted(o.splitlines()), e) for c, o, e in (local, remote)]
         assert remote == local, f"lakehouse {' '.join(argv)}"
         assert "Traceback" not in le + re_ and procs[0].returncode != 70, (argv, le)

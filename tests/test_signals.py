@@ -360,8 +360,7 @@ def test_ctrl_c_during_a_long_query_says_cancelled_once(home, texts):
     try:
         deadline = time.monotonic() + WAIT
         # the catalog is open: imports are done and the query is about to run or running
-        while not any("catalog.sqlite" in os.path.realpath(f"/proc/{p.p.pid}/fd/{fd}")
-                      for fd in _fds(p.p.pid)):
+        while not any("catalog.sqlite" in _target(p.p.pid, fd) for fd in _fds(p.p.pid)):
             assert p.p.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
         p.type(b"\x03")
@@ -379,6 +378,14 @@ def _fds(pid: int) -> list[str]:
         return os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return []
+
+
+def _target(pid: int, fd: str) -> str:
+    """What an open fd points at ("" when it closed since it was listed)."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return ""
 
 
 # -- the TUI ----------------------------------------------------------------------------------

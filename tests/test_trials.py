@@ -67,6 +67,14 @@ def test_a_trial_measures_without_the_held_out_vectors_and_its_graph_then_holds_
     assert (found[:, 0] == ev.held_out[:20]).all()
 
 
+def test_a_tiny_index_asks_for_a_file_of_questions(lh, data):
+    lh.ingest([str(write_profiles(data / "few.csv", 5))], key="person_id")
+    lh.embed("few", "profile", index="few", embedder="hashing")
+    with pytest.raises(VectorError, match=r"holds 5 vectors, too few to hold a tenth out as queries \(it takes 10 at "
+                                          r"least\) — give a file of questions instead"):
+        lh.eval_create("few")
+
+
 def test_sampled_queries_are_at_most_a_tenth_of_the_vectors(people):
     assert people.eval_create("people")["queries"] == 200  # the default on 2,000 vectors
     with pytest.raises(VectorError, match=r"holds 2,000 vectors: an eval set may hold out at most a tenth of "

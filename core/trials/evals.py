@@ -147,6 +147,9 @@ def _held_out_count(index: str, n: int, asked: int | None, k: int) -> int:
     """How many vectors to hold out: `asked`, or by default 200 (fewer on a small index);
     never more than a tenth of them, and k must remain to find."""
     most = int(n * HELD_OUT_SHARE)
+    if most < 1 and asked is None:
+        raise VectorError(f"index {index!r} holds {n:,} vectors, too few to hold a tenth out as queries "
+                          f"(it takes {int(1 / HELD_OUT_SHARE)} at least) — give a file of questions instead")
     if asked is None:
         asked = min(DEFAULT_QUERIES, most)
     if not 1 <= asked <= MAX_QUERIES:

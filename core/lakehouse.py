@@ -16,7 +16,8 @@ from core import access
 from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
-from core.memory.facade import MemoryOps, boost_counts
+from core.memory.boost import boost_counts
+from core.memory.facade import MemoryOps
 from core.models import Description, Dataset, ErrorEvent, IngestResult, JobInfo
 from core.names import quote_ident
 from core.ops.desk import OpsDesk

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, DataTable, Input, Select, Static
 
 from core.memory.boost import why
-from core.memory.facade import boost_counts
+from core.memory.boost import boost_counts
 
 from .base import Pane, TextInput, label, line, literal, said
 from .keys import bindings, key_of

@@ -99,7 +99,7 @@ def _search_caption(r) -> str:
     source = f" ({r.hits[0].dataset}.{r.column})" if r.hits else ""
     memory = ""
     if r.memory is not None:
-        from core.memory.facade import boost_counts
+        from core.memory.boost import boost_counts
 
         memory = f"\nmemory: {boost_counts(r.memory)}"
     return (f"{r.index} g{r.gen}{source} · {r.embedder} · {r.strategy} · {scope} · "

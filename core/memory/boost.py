@@ -147,3 +147,12 @@ def why(hit) -> str:
     ids = ", ".join(f"#{i}" for i in hit.memories[:5]) + (f" and {len(hit.memories) - 5} more"
                                                            if len(hit.memories) > 5 else "")
     return f"+{hit.boost:.2f} from {'memory' if len(hit.memories) == 1 else 'memories'} {ids}"
+
+
+def boost_counts(stats: dict) -> str:
+    """What a memory boost did, in words (its audit entry, the CLI's caption)."""
+    return (f"memories considered {stats['considered']}, matched {stats['matched']}, keys endorsed "
+            f"{stats['keys_endorsed']}, hits boosted {stats['hits_boosted']}, moved {stats['moved']}"
+            + (" (within the filter)" if stats.get("scoped") else "")
+            + (f"; {stats['other_embedder']} made with another embedder are not used — re-add them"
+               if stats.get("other_embedder") else ""))

@@ -17,15 +17,6 @@ def _user() -> str:
     return current_user()
 
 
-def boost_counts(stats: dict) -> str:
-    """What a memory boost did, in words (its audit entry, the CLI's caption)."""
-    return (f"memories considered {stats['considered']}, matched {stats['matched']}, keys endorsed "
-            f"{stats['keys_endorsed']}, hits boosted {stats['hits_boosted']}, moved {stats['moved']}"
-            + (" (within the filter)" if stats.get("scoped") else "")
-            + (f"; {stats['other_embedder']} made with another embedder are not used — re-add them"
-               if stats.get("other_embedder") else ""))
-
-
 class MemoryOps:
     """Mixed into Lakehouse: uses its root, config, profile, audit log and vectors."""
 
@@ -146,7 +137,7 @@ class MemoryOps:
         t0 = time.perf_counter()
         mem, cfg = self._memory, self.config
         idx, gen = self._vectors.registry.resolve(index)
-        self._vectors.searcher._check_request(text, k, ef)
+        self._vectors.searcher.check_request(text, k, ef)
         q = self._vectors.searcher.query_vector(gen, text)
         pool = boost.pool_size(k, cfg.get("vectors.max_k"))
         res = self._vectors.search(index, text, pool, where, ef, embedder, q=q)

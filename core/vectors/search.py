@@ -36,7 +36,7 @@ class Searcher:
                ef: int | None = None, embedder: str | None = None, q: np.ndarray | None = None) -> SearchResult:
         """`q`: the query's vector when the caller embedded it already (query_vector)."""
         t0 = time.perf_counter()
-        self._check_request(text, k, ef)
+        self.check_request(text, k, ef)
         idx, row = self.registry.resolve(selector)
         name, gen = idx["name"], row["gen"]
         if embedder is not None and embedder not in ("auto", row["provider"]):
@@ -77,7 +77,7 @@ class Searcher:
         emb = self.embedder(row)
         return normalise(check_vectors(emb.embed([text]), 1, row["dim"], emb.describe()))
 
-    def _check_request(self, text, k, ef) -> None:
+    def check_request(self, text, k, ef) -> None:
         if not isinstance(text, str) or not text.strip():
             raise VectorError("the search text is empty — say what to look for")
         max_k = self.ctx.cfg.get("vectors.max_k")

@@ -85,6 +85,9 @@ class ExactIndex:
         return subset[idx], vals
 
 
+SMALL_GRAPH = 20_000  # vectors below which a graph is built on one thread
+
+
 class HnswIndex:
     kind = "hnsw"
 
@@ -115,7 +118,9 @@ class HnswIndex:
             progress: Callable[[int, int], None] | None = None) -> None:
         """Insert vectors[rows] (every row: None), labelled by their row numbers."""
         n = len(vectors) if rows is None else len(rows)
-        threads = threads or os.cpu_count() or 1
+        # a small graph builds in moments on one thread, and one thread makes it the same every
+        # time (hnswlib's parallel inserts race): a trial's figures on it are then reproducible
+        threads = threads or (1 if n < SMALL_GRAPH else os.cpu_count() or 1)
         # add_items is one native call: in slices of at most 50k vectors, so progress (and an
         # ETA) shows and a cancel raised by `progress` is noticed within seconds
         step = min(50_000, max(10_000, n // 50))

@@ -95,14 +95,22 @@ class Lakehouse(TrialsOps, MemoryOps):
     def ingest(self, paths, *, name: str | None = None, format: str | None = None,
                types: str | dict | None = None, mode: str | None = None,
                key: str | list[str] | None = None, actor: str | None = None, reason: str = "",
+               query: str | None = None, table: str | None = None, incremental_by: str | None = None,
+               schema_change: str = "refuse", column_map: str | dict | None = None,
                progress: Listener | None = None, cancel: threading.Event | None = None) -> list[IngestResult]:
-        """Ingest files, directories or globs (mode create|append|replace|upsert; `key`
-        declares the primary key). Per-file outcomes are in the results; bad arguments
-        raise IngestError. Failures are recorded in `_errors`."""
+        """Ingest files, directories, globs or a PostgreSQL URL (with `query` or `table`;
+        `incremental_by` fetches only rows past the last high-water mark). Mode
+        create|append|replace|upsert; `key` declares the primary key. A schema that differs
+        from the dataset's is refused with its diff unless `schema_change` is "additive"
+        (added columns only) or "accept"; `column_map` maps incoming columns onto the
+        dataset's ("full_name=first_name"). Per-source outcomes are in the results; bad
+        arguments raise IngestError. Failures are recorded in `_errors`."""
         from core.datasets.intake import ingest
 
         return ingest(self.profile, self.root, self.config, self.catalog, self.tables, self._jobs, paths,
                       name=name, fmt=format, types=types, mode=mode, key=key, actor=actor, reason=reason,
+                      query=query, table=table, incremental_by=incremental_by,
+                      schema_change=schema_change, column_map=column_map,
                       listener=progress, cancel=cancel)
 
     @operation("the datasets this profile sees", remote=True, scope="datasets")

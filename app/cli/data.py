@@ -51,7 +51,7 @@ def print_ingest(results, as_json: bool = False) -> int:
 
 
 def ingest(
-    paths: List[str] = typer.Argument(..., help="Files, directories or globs."),
+    paths: List[str] = typer.Argument(..., help="Files, directories or globs, or one postgresql://USER@HOST/DB URL."),
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: from the file name; documents go to 'documents')."),
     format: Optional[str] = typer.Option(None, "--format", help="Input format: csv, tsv, json, parquet, pdf, text (default: from the extension)."),
     types: Optional[str] = typer.Option(None, "--types", help="Column types that override inference, e.g. id=BIGINT,price=DECIMAL(10,2)."),
@@ -59,12 +59,21 @@ def ingest(
     key: Optional[str] = typer.Option(None, "--key", help="Primary key column(s), e.g. id or region,id: declared at create, matched by upsert."),
     actor: Optional[str] = typer.Option(None, "--actor", help="Who is making the change (default: your user name)."),
     reason: str = REASON,
+    query: Optional[str] = typer.Option(None, "--query", help="For a postgresql:// source: the SELECT whose rows to ingest."),
+    table: Optional[str] = typer.Option(None, "--table", help="For a postgresql:// source: the table (schema.name) to ingest."),
+    incremental_by: Optional[str] = typer.Option(None, "--incremental-by", metavar="COLUMN",
+                                                 help="For a postgresql:// source: fetch only rows whose COLUMN is past the last run's high-water mark."),
+    accept_schema: bool = typer.Option(False, "--accept-schema", help="Take a schema change (added, removed, retyped or renamed columns) that is refused by default."),
+    column_map: Optional[str] = typer.Option(None, "--map", metavar="SOURCE=COLUMN,…",
+                                             help="Write the source's column into the dataset's, e.g. --map full_name=first_name."),
     json_out: bool = typer.Option(False, "--json", help="Print per-file results as JSON."),
 ):
-    """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files into Delta tables."""
+    """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files, or a PostgreSQL query or table, into Delta tables."""
     with open_lh() as lh:
         results = run_job(lh.ingest, paths, name=name, format=format, types=types, mode=mode,
-                          key=key, actor=actor, reason=reason)
+                          key=key, actor=actor, reason=reason, query=query, table=table,
+                          incremental_by=incremental_by, column_map=column_map,
+                          schema_change="accept" if accept_schema else "refuse")
     raise typer.Exit(print_ingest(results, json_out))
 
 

@@ -33,6 +33,7 @@ from core.ingest.documents import ingest_documents
 from core.ingest.jsoncheck import BackgroundJsonCheck, check_json
 from core.ingest.paths import expand
 from core.ingest.sources import TabularSource, prepare_csv
+from core.ingest.evolve import SchemaOptions
 from core.ingest.write import AlreadyIngested, TableWrite
 
 MODES = ("create", "append", "replace", "upsert")
@@ -73,6 +74,11 @@ def parse_types(spec: str | dict | None) -> dict[str, str]:
     return out
 
 
+def is_database_url(source: str) -> bool:
+    """A PostgreSQL connection URL (the one database source) rather than a path."""
+    return source.split("://", 1)[0].lower() in ("postgresql", "postgres") and "://" in source
+
+
 def parse_key(key: str | list[str] | None) -> list[str]:
     """'id' / 'region,id' / ['region', 'id'] -> key columns."""
     if not key:
@@ -107,6 +113,8 @@ class Ingestor:
     def ingest(self, paths: list[str | Path], *, name: str | None = None, fmt: str | None = None,
                types: str | dict | None = None, mode: str | None = None,
                key: str | list[str] | None = None, actor: str | None = None, reason: str = "",
+               query: str | None = None, table: str | None = None, incremental_by: str | None = None,
+               schema_change: str = "refuse", column_map: str | dict | None = None,
                listener: Listener | None = None,
                cancel: threading.Event | None = None) -> list[IngestResult]:
         if mode is not None and mode not in MODES:
@@ -115,9 +123,24 @@ class Ingestor:
             check_dataset_name(name)
         self.key = parse_key(key)
         self.who = {"actor": actor or current_user(), "reason": reason or ""}
+        self.schema = SchemaOptions.of(schema_change, column_map)
         overrides = parse_types(types)
         if not paths:
             raise IngestError("nothing to ingest — give one or more files, directories or globs")
+        urls = [str(p) for p in paths if is_database_url(str(p))]
+        if urls:
+            if len(paths) != 1:
+                raise IngestError("a database URL is ingested on its own — give one "
+                                  "postgresql://USER@HOST/DB per ingest, without files beside it")
+            from core.ingest.postgres import ingest_postgres
+
+            return ingest_postgres(self, urls[0], name=name, query=query, table=table,
+                                   incremental_by=incremental_by, mode=mode, types=overrides,
+                                   listener=listener, cancel=cancel)
+        for flag, value in (("--query", query), ("--table", table), ("--incremental-by", incremental_by)):
+            if value is not None:
+                raise IngestError(f"{flag} is for a database source — give a "
+                                  "postgresql://USER@HOST/DB URL, or drop the flag for files")
         found = expand(paths)
         files = found.files
 

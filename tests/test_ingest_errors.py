@@ -142,6 +142,8 @@ def test_types_override_that_does_not_fit(lh, data):
 def test_append_with_incompatible_values(lh, data):
     lh.ingest([write(data / "n1.csv", "id,qty\n1,5\n")], name="stock")
     msg = refused(lh, write(data / "n2.csv", "id,qty\n2,many\n"), name="stock", mode="append")
+    assert "type changed qty BIGINT → VARCHAR" in msg and "nothing was written" in msg
+    msg = refused(lh, data / "n2.csv", name="stock", mode="append", schema_change="accept")
     assert "does not fit the type the column already has in dataset stock" in msg
     assert lh.dataset("stock").row_count == 1
     assert lh.sql("SELECT count(*) FROM stock").column(0)[0].as_py() == 1

@@ -147,11 +147,12 @@ def test_many_files_into_one_named_dataset(lh, data):
 
 def test_append_merges_new_columns_and_replace_overwrites(lh, data):
     ingest_one(lh, write(data / "v1.csv", "id,name\n1,a\n"), name="items")
-    ingest_one(lh, write(data / "v2.csv", "id,name,price\n2,b,3.5\n"), name="items", mode="append")
+    ingest_one(lh, write(data / "v2.csv", "id,name,price\n2,b,3.5\n"), name="items", mode="append",
+               schema_change="additive")
     t = lh.sql("SELECT id, price FROM items ORDER BY id")
     assert t.column(1).to_pylist() == [None, 3.5]
     assert len(lh.describe("items").schema_versions) == 2
-    ingest_one(lh, write(data / "v3.csv", "id\n9\n"), name="items", mode="replace")
+    ingest_one(lh, write(data / "v3.csv", "id\n9\n"), name="items", mode="replace", schema_change="accept")
     assert lh.sql("SELECT id FROM items").column(0).to_pylist() == [9]
     assert lh.dataset("items").row_count == 1
 

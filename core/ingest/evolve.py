@@ -57,6 +57,21 @@ class SchemaOptions:
         return self.column_map.get(column, column)
 
 
+def apply_map(column_map: dict[str, str], names: list[str], source) -> list[str]:
+    """A source's column names as the dataset gets them; a map naming a column the source
+    lacks, or writing two columns into one, is refused."""
+    unknown = [c for c in column_map if c not in names]
+    if unknown:
+        raise IngestError(f"{source}: --map names {', '.join(map(repr, unknown))}, which it does not "
+                          f"have — its columns are: {', '.join(names)}")
+    out = [column_map.get(c, c) for c in names]
+    clash = sorted({n for n in out if out.count(n) > 1})
+    if clash:
+        raise IngestError(f"{source}: --map writes into {', '.join(map(repr, clash))}, which it already "
+                          "has — map the other column too, or drop one of them")
+    return out
+
+
 @dataclass
 class SchemaDiff:
     added: list[tuple[str, str]] = field(default_factory=list)  # (column, type) only the source has
@@ -212,10 +227,6 @@ def gate(ing, dataset: str, existing, mode: str, incoming: list[tuple[str, str]]
     (None when there is none). `new_sample`: the source's values by column, for renames."""
     opts: SchemaOptions = getattr(ing, "schema", None) or SchemaOptions()
     if existing is None:
-        unknown = set(opts.column_map) - {c for c, _ in incoming} - set(opts.column_map.values())
-        if unknown:
-            raise IngestError(f"{source}: --map names {', '.join(sorted(unknown))}, which it does not "
-                              f"have — its columns are: {', '.join(c for c, _ in incoming)}")
         return None
     old = [(c.name, c.type) for c in existing.columns]
     have = {c for c, _ in old}
@@ -224,6 +235,11 @@ def gate(ing, dataset: str, existing, mode: str, incoming: list[tuple[str, str]]
         raise IngestError(f"--map writes into {', '.join(map(repr, bad))}, which dataset {dataset} does not "
                           f"have — its columns are: {', '.join(c for c, _ in old)}")
     names = {c for c, _ in incoming}
+    if mode in ("append", "upsert") and not names & have:
+        cut = lambda cols: ", ".join(cols[:6]) + (", …" if len(cols) > 6 else "")  # noqa: E731
+        raise IngestError(f"{source}: none of its columns ({cut([c for c, _ in incoming])}) are in dataset "
+                          f"{dataset} ({cut([c for c, _ in old])}) — it looks like different data; "
+                          "ingest it under another --name")
     removed = [c for c in have if c not in names]
     diff = compare(old, incoming, mode, old_sample(ing.tables, dataset, removed, existing.table_version),
                    new_sample)
@@ -232,10 +248,13 @@ def gate(ing, dataset: str, existing, mode: str, incoming: list[tuple[str, str]]
     if opts.policy == "accept" or (opts.policy == "additive" and diff.additive):
         return diff
     how = "pass --accept-schema to take it"
+    if diff.retyped and mode in ("append", "upsert"):  # Delta keeps a column's type on append
+        how = ("a column's type changes only with --mode replace --accept-schema; or fix the values, "
+               "or pass --accept-schema to append them cast to the dataset's types")
     if diff.renamed:
         o, n, _ = diff.renamed[0]
         how += f", or --map {n}={o} to write {n} into the dataset's {o}"
     if opts.policy == "additive":
         how = "this source takes added columns only: " + how
-    raise IngestError(f"{source}: its columns differ from dataset {dataset}'s — {diff.describe()}; "
+    raise IngestError(f"{source}: its columns differ from those of dataset {dataset} — {diff.describe()}; "
                       f"nothing was written ({how})")

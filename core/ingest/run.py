@@ -109,6 +109,7 @@ class _Plan:
 class Ingestor:
     def __init__(self, root: Path, config: Config, catalog: Catalog, tables: Tables, jobs: Jobs):
         self.root, self.config, self.catalog, self.tables, self.jobs = root, config, catalog, tables, jobs
+        self.schema = SchemaOptions()  # what a re-ingest may do to a schema (set per ingest call)
 
     def ingest(self, paths: list[str | Path], *, name: str | None = None, fmt: str | None = None,
                types: str | dict | None = None, mode: str | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from core.errors import IngestError
+from core.ingest.evolve import apply_map
 from core.ingest.paths import has_magic
 from core.ingest.sources import TabularSource, flatten_select, literal_path
 from core.names import quote_ident
@@ -15,8 +16,10 @@ from core.storage.duck import delta_cast
 WIDE_ROW = "lakehouse: row too wide"  # the error() a row over the cap raises inside DuckDB
 
 
-def select_sql(con, src: TabularSource, conform: dict[str, str], dataset: str) -> str:
-    """The full SELECT: flattened, cast to Delta-storable types, conformed on append."""
+def select_sql(con, src: TabularSource, conform: dict[str, str], dataset: str,
+               column_map: dict[str, str] | None = None) -> str:
+    """The full SELECT: flattened, cast to Delta-storable types, columns renamed by the
+    user's map (source column -> dataset column), conformed on append."""
     read = src.read_path or src.path
     if has_magic(str(read)):  # DuckDB globs its paths: make sure it reads this one file
         hits = [r[0] for r in con.execute("SELECT file FROM glob(?)", [literal_path(read)]).fetchall()]
@@ -45,16 +48,18 @@ def select_sql(con, src: TabularSource, conform: dict[str, str], dataset: str) -
         cols, types = r.columns, r.types
     else:
         base = f"SELECT * FROM {src.from_sql()}"
-    if conform and not set(cols) & set(conform):
+    names = apply_map(column_map or {}, list(cols), src.path)
+    if conform and not set(names) & set(conform):
         raise IngestError(
             f"{src.path}: none of its columns ({', '.join(cols[:6])}{', …' if len(cols) > 6 else ''}) "
             f"are in dataset {dataset} ({', '.join(list(conform)[:6])}{', …' if len(conform) > 6 else ''}) "
             "— it looks like different data; ingest it under another --name")
     out = []
-    for c, t in zip(cols, types):
-        q = quote_ident(c)
-        target = conform.get(c) or delta_cast(str(t))
-        out.append(f"CAST({q} AS {target}) AS {q}" if target and target != str(t) else q)
+    for c, n, t in zip(cols, names, types):
+        q, alias = quote_ident(c), quote_ident(n)
+        target = conform.get(n) or delta_cast(str(t))
+        out.append(f"CAST({q} AS {target}) AS {alias}" if target and target != str(t) else
+                   (q if c == n else f"{q} AS {alias}"))
     return f"SELECT {', '.join(out)} FROM ({base})"
 
 

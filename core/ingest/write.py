@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from core.datasets.register import register
 from core.errors import IngestError, LakehouseError
 from core.ingest.detect import BackgroundHash, changed, changed_error, scan
+from core.ingest.evolve import SAMPLE_ROWS, gate
 from core.ingest.select import WIDE_ROW, cap_rows, check_key, select_sql
 from core.ingest.sources import TabularSource
 from core.ops.jobs import Job
@@ -122,7 +123,8 @@ class TableWrite:
     def _reader(self, con, failure: list):
         """DuckDB's Arrow reader over the full SELECT, or None with the bind error in `failure`."""
         try:
-            sql = select_sql(con, self.src, self.conform, self.dataset)
+            self._check_schema(con)
+            sql = select_sql(con, self.src, self.conform, self.dataset, self.ing.schema.column_map)
             if self.window_budget:
                 sql = cap_rows(con, sql, self.window_budget // _READ_ROWS)
             if self.key:
@@ -133,6 +135,22 @@ class TableWrite:
         except Exception as e:  # the reader refused at bind time
             failure.append(e)
             return None
+
+    def _check_schema(self, con) -> None:
+        """Before a row is written: the source's columns against the dataset's, refused or
+        taken by the ingest's schema-change policy (core/ingest/evolve.py)."""
+        existing = self.ing.catalog.datasets.get(self.dataset)
+        if existing is None:
+            return
+        raw = con.sql(select_sql(con, self.src, {}, self.dataset, self.ing.schema.column_map))
+        incoming = [(c, str(t)) for c, t in zip(raw.columns, raw.types)]
+        have = {c.name for c in existing.columns}
+        sample = None
+        if any(c not in have for c, _ in incoming) and have - set(raw.columns):
+            sample = raw.limit(SAMPLE_ROWS).to_arrow_table().to_pydict()  # evidence of renames
+        diff = gate(self.ing, self.dataset, existing, self.mode, incoming, sample, str(self.src.path))
+        if diff is not None and not any(n.startswith("schema changed") for n in self.src.notes):
+            self.src.notes.append(f"schema changed: {diff.describe()}")
 
     def _batches(self, rdr, failure: list, counted: list):
         """The batches on their way to the writer: the writer's window of rows kept within

@@ -28,9 +28,10 @@ from core.storage import root as storage_root
 from core.storage.catalog import Catalog
 from core.storage.tables import Tables
 from core.trials.facade import TrialsOps
+from core.vectors.freshness import FreshnessOps
 
 
-class Lakehouse(TrialsOps, MemoryOps):
+class Lakehouse(TrialsOps, MemoryOps, FreshnessOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root

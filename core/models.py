@@ -209,6 +209,7 @@ class IndexInfo:
     active_gen: int | None
     generations: list[Generation]
     dataset_version: int | None  # the dataset's current version (None: dataset gone)
+    auto_refresh: bool = True  # a change to the dataset re-embeds into a new live generation
 
     @property
     def active(self) -> Generation | None:
@@ -223,7 +224,23 @@ class IndexInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "dataset": self.dataset, "column": self.column, "key": self.key,
                 "active_gen": self.active_gen, "stale": self.stale, "dataset_version": self.dataset_version,
+                "auto_refresh": self.auto_refresh,
                 "generations": [g.to_dict() for g in self.generations]}
+
+
+@dataclass
+class RefreshOutcome:
+    """What refreshing one index did: a new live generation, nothing to do, or why not."""
+
+    index: str
+    dataset: str
+    status: str  # refreshed | up-to-date | not-live | failed
+    gen: int | None = None  # the generation now active
+    embedded: int = 0  # chunks embedded by this refresh (the rest were reused)
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass

@@ -249,6 +249,12 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.same("verify_index", "people")
         b.same("drop_index", "people", 2)
         b.same("vector_cache")
+        # indexes that stay fresh (issue 18)
+        b.same("set_auto_refresh", "people", False)
+        b.same("refresh")
+        b.same("refresh", index="people")
+        b.same("set_auto_refresh", "people", True)
+        b.fails(NotFound, "set_auto_refresh", "nope", True)
         # trials (issue 16): an eval set, a trial, its listing, its graph promoted, then rolled back
         b.same("eval_create", "people", 6, k=5)
         b.same("evals", "people")
@@ -435,7 +441,8 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["memory", "journal", "--format", "json"],
         ["index", "list"], ["index", "generations", "cli_people", "--format", "json"], ["index", "promote", "cli_people", "2"],
         ["index", "rollback", "cli_people"], ["index", "rebuild", "cli_people", "1"],
-        ["index", "verify", "cli_people"], ["index", "drop", "cli_people", "2"], ["index", "drop", "nope"],
+        ["index", "verify", "cli_people"], ["index", "auto-refresh", "cli_people", "off"], ["index", "refresh"],
+        ["index", "refresh", "cli_people"], ["index", "auto-refresh", "cli_people", "on"], ["index", "drop", "cli_people", "2"], ["index", "drop", "nope"],
         ["eval", "create", "cli_people", "--queries", "6", "--k", "5"], ["eval", "list", "cli_people"],
         ["trial", "cli_people", "--m", "8", "--ef-construction", "40", "--ef-search", "10,20", "--format", "json"],
         ["trials", "cli_people", "--format", "json"], ["trial", "cli_people", "--m", "1"], ["trial", "promote", "nope"],

@@ -66,6 +66,7 @@ def ingest(
     accept_schema: bool = typer.Option(False, "--accept-schema", help="Take a schema change (added, removed, retyped or renamed columns) that is refused by default."),
     column_map: Optional[str] = typer.Option(None, "--map", metavar="SOURCE=COLUMN,…",
                                              help="Write the source's column into the dataset's, e.g. --map full_name=first_name."),
+    refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="Re-embed the changed rows into the indexes over the dataset (those with auto-refresh on) before exiting."),
     json_out: bool = typer.Option(False, "--json", help="Print per-file results as JSON."),
 ):
     """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files, or a PostgreSQL query or table, into Delta tables."""
@@ -74,7 +75,13 @@ def ingest(
                           key=key, actor=actor, reason=reason, query=query, table=table,
                           incremental_by=incremental_by, column_map=column_map,
                           schema_change="accept" if accept_schema else "refuse")
-    raise typer.Exit(print_ingest(results, json_out))
+        code = print_ingest(results, json_out)
+        changed = sorted({r.dataset for r in results if r.status == "ingested"})
+        for ds in changed if refresh else []:
+            for o in run_job(lh.refresh, ds, actor=actor):
+                print(("warning: " if o.status in ("failed", "not-live") else "") + o.message,
+                      file=sys.stderr if json_out or o.status in ("failed", "not-live") else sys.stdout)
+    raise typer.Exit(code)
 
 
 def print_datasets(datasets, fmt: ListFormat) -> None:

@@ -189,8 +189,46 @@ def index_list(format: ListFormat = LIST_FORMAT):
                      "embedder": a.embedder if a else "-",
                      "kind": f"{a.kind}" + (f" M{a.m} ef{a.ef_search}" if a and a.kind == "hnsw" else "") if a else "-",
                      "fresh": ("stale: dataset is at v%s, index at v%s" % (i.dataset_version, a.dataset_version))
-                     if i.stale else "yes"})
-    print_records(recs, ["index", "source", "active", "generations", "chunks", "embedder", "kind", "fresh"], "table")
+                     if i.stale else "yes", "auto-refresh": "on" if i.auto_refresh else "off"})
+    print_records(recs, ["index", "source", "active", "generations", "chunks", "embedder", "kind", "fresh",
+                         "auto-refresh"], "table")
+
+
+@group.command("refresh")
+def index_refresh(
+    name: Optional[str] = typer.Argument(None, help="The index to refresh (default: every stale index with auto-refresh on)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only the indexes over this dataset."),
+    format: ListFormat = LIST_FORMAT,
+):
+    """Re-embed stale indexes with their active generation's settings; the new generation goes live."""
+    from app.output import dumps
+
+    with open_lh() as lh:
+        outcomes = run_job(lh.refresh, dataset, index=name)
+    if format == ListFormat.json:
+        print(dumps([o.to_dict() for o in outcomes]))
+    elif not outcomes:
+        off = [i.name for i in with_lh(lambda lh: lh.indexes()) if i.stale and not i.auto_refresh
+               and (dataset is None or i.dataset == dataset)]
+        print("every index is up to date" if not off else
+              f"nothing refreshed: {', '.join(off)} {'is' if len(off) == 1 else 'are'} stale with auto-refresh "
+              "off — name one to refresh it (`lakehouse index refresh NAME`)")
+    for o in outcomes if format != ListFormat.json else []:
+        print(o.message, file=sys.stderr if o.status in ("failed", "not-live") else sys.stdout)
+    raise typer.Exit(1 if any(o.status == "failed" for o in outcomes) else 0)
+
+
+class Switch(str, Enum):
+    on = "on"
+    off = "off"
+
+
+@group.command("auto-refresh")
+def index_auto_refresh(name: str = INDEX,
+                       state: Switch = typer.Argument(..., help="on: a change to the dataset refreshes the index; off: only `index refresh` does.")):
+    """Turn an index's automatic refresh on or off."""
+    with_lh(lambda lh: lh.set_auto_refresh(name, state == Switch.on))
+    print(f"index {name}: auto-refresh {state.value}")
 
 
 @group.command("generations")

@@ -44,7 +44,7 @@ class IndexRegistry:
         ds = self.catalog.datasets.get(idx["dataset"])
         gens = [self._generation(r, idx["active_gen"]) for r in self.catalog.indexes.generations(name)]
         return IndexInfo(name, idx["dataset"], idx["column_name"], idx["key"], idx["active_gen"], gens,
-                         ds.table_version if ds else None)
+                         ds.table_version if ds else None, bool(idx.get("auto_refresh", 1)))
 
     def list(self) -> list[IndexInfo]:
         return [self.info(i["name"]) for i in self.catalog.indexes.all() if self.ctx.visible(i)]

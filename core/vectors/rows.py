@@ -65,6 +65,12 @@ def m001_indexes_generations_events(db: sqlite3.Connection) -> None:
 )""")
 
 
+@migrations
+def m002_auto_refresh(db: sqlite3.Connection) -> None:
+    # 1: an ingest that changes the dataset re-embeds the changed chunks into a new live generation
+    db.execute("ALTER TABLE indexes ADD COLUMN auto_refresh INTEGER NOT NULL DEFAULT 1")
+
+
 class IndexRows:
     def __init__(self, db: Db):
         self._db = db
@@ -85,6 +91,10 @@ class IndexRows:
         t = now()
         self._db.execute("INSERT OR IGNORE INTO indexes (name, dataset, column_name, key_json, created_at, "
                          "updated_at) VALUES (?, ?, ?, ?, ?, ?)", (name, dataset, column, json.dumps(key), t, t))
+
+    def set_auto_refresh(self, name: str, on: bool) -> None:
+        self._db.execute("UPDATE indexes SET auto_refresh = ?, updated_at = ? WHERE name = ?",
+                         (int(bool(on)), now(), name))
 
     def generations(self, name: str) -> list[dict]:
         return self._db.dicts("SELECT * FROM index_generations WHERE index_name = ? ORDER BY gen", (name,))

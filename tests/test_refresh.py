@@ -1,0 +1,69 @@
+"""Indexes that stay fresh: an ingest that changes a dataset re-embeds only the changed
+chunks into a new generation that goes live on its own (auto-refresh, per index)."""
+
+from __future__ import annotations
+
+from conftest import write
+
+
+def _bios(lh, data, index="bios_bio", **embed):
+    lh.ingest([write(data / "b1.csv", "id,bio\n1,likes rust and go\n2,writes python daily\n")],
+              name="bios", key="id")
+    lh.embed("bios", "bio", index=index, embedder="hashing", **embed)
+
+
+def test_refresh_embeds_only_new_chunks_and_goes_live(lh, data):
+    _bios(lh, data, m=8, ef_construction=40, ef_search=30)
+    lh.ingest([write(data / "b2.csv", "id,bio\n3,builds duckdb extensions\n")], name="bios", mode="append")
+    assert lh.index("bios_bio").stale
+    [o] = lh.refresh("bios")
+    assert (o.status, o.gen, o.embedded) == ("refreshed", 2, 1)
+    info = lh.index("bios_bio")
+    assert not info.stale and info.active_gen == 2
+    a = info.active  # the active generation's settings carried over
+    assert (a.m, a.ef_construction, a.ef_search, a.provider) == (8, 40, 30, "hashing")
+    hits = lh.search("bios_bio", "duckdb extensions", 3).hits
+    assert hits[0].row_key == "3"
+    assert lh.refresh("bios") == []  # nothing stale: nothing done
+
+
+def test_auto_refresh_off_is_skipped_unless_named(lh, data):
+    _bios(lh, data)
+    lh.set_auto_refresh("bios_bio", False)
+    lh.ingest([write(data / "b2.csv", "id,bio\n3,x\n")], name="bios", mode="append")
+    assert lh.refresh() == [] and lh.index("bios_bio").stale and not lh.index("bios_bio").auto_refresh
+    [o] = lh.refresh(index="bios_bio")
+    assert o.status == "refreshed" and not lh.index("bios_bio").stale
+    [o] = lh.refresh(index="bios_bio")
+    assert o.status == "up-to-date"
+
+
+def test_a_failing_index_is_reported_and_the_others_refresh(home, data, ollama):
+    from core import Lakehouse
+
+    with Lakehouse.open(home=home) as lh:
+        _bios(lh, data)
+        lh.embed("bios", "bio", index="bios_o", embedder="ollama")
+        lh.ingest([write(data / "b2.csv", "id,bio\n3,x\n")], name="bios", mode="append")
+        ollama.fail_next(1000, 500, "model runner crashed")
+        out = {o.index: o for o in lh.refresh("bios")}
+        assert out["bios_bio"].status == "refreshed"
+        assert out["bios_o"].status == "failed" and "was not refreshed" in out["bios_o"].message
+        assert "lakehouse index refresh bios_o" in out["bios_o"].message
+        assert lh.index("bios_o").stale and lh.index("bios_o").active_gen == 1  # the old one still serves
+
+
+def test_cli_ingest_refreshes_before_it_exits(cli, data):
+    write(data / "b1.csv", "id,bio\n1,likes rust\n")
+    write(data / "b2.csv", "id,bio\n2,likes go\n")
+    write(data / "b3.csv", "id,bio\n3,likes zig\n")
+    assert cli("ingest", str(data / "b1.csv"), "--name", "bios", "--key", "id")[0] == 0
+    assert cli("embed", "bios", "--column", "bio", "--embedder", "hashing")[0] == 0
+    code, out, err = cli("ingest", str(data / "b2.csv"), "--name", "bios", "--mode", "append")
+    assert code == 0 and "index bios_bio: g2 live (1 chunk embedded, 1 reused)" in out, err
+    code, out, _ = cli("ingest", str(data / "b3.csv"), "--name", "bios", "--mode", "append", "--no-refresh")
+    assert code == 0 and "bios_bio" not in out
+    code, out, _ = cli("index", "list", "--format", "json")
+    assert '"stale": true' in out
+    code, out, _ = cli("index", "refresh")
+    assert code == 0 and "g3 live" in out

@@ -80,6 +80,7 @@ class SchemaVersion:
     table_version: int
     columns: list[Column]
     created_at: str
+    change: str = ""  # what changed from the version before: "+city VARCHAR; -age; qty BIGINT → DOUBLE"
 
 
 @dataclass

@@ -67,6 +67,7 @@ def test_accepting_a_change_makes_a_new_schema_version(people, data):
     assert r.status == "ingested" and r.notes == ["schema changed: added city VARCHAR"]
     versions = lh.describe("people").schema_versions
     assert len(versions) == 2 and [c.name for c in versions[-1].columns][-1] == "city"
+    assert [v.change for v in versions] == ["created", "+city VARCHAR"]
     assert lh.sql("SELECT city FROM people WHERE id = 6").to_pylist() == [{"city": "Austin"}]
 
 

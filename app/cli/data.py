@@ -131,8 +131,8 @@ def describe(
                  l.created_at[:19].replace("T", " "), l.active) for l in d.lineage], title="lineage",
                full=("source",))  # a path cut short would hide its file name
     if len(d.schema_versions) > 1:
-        print_rows(["schema version", "table version", "columns", "at"],
-                   [(s.schema_version, s.table_version, ", ".join(c.name for c in s.columns),
+        print_rows(["schema version", "table version", "change", "columns", "at"],
+                   [(s.schema_version, s.table_version, s.change, ", ".join(c.name for c in s.columns),
                      s.created_at[:19]) for s in d.schema_versions], title="schema versions")
     sample = d.sample
     print_rows(sample.column_names, zip(*(c.to_pylist() for c in sample.columns)) if sample.num_rows else [],

@@ -122,6 +122,15 @@ _JOURNAL_COLS = ("id, ts, dataset, entity, field, old_value, new_value, actor, s
                  "table_version, rows_added, rows_updated, rows_deleted, job_id")
 
 
+def _change(before: list[Column], after: list[Column]) -> str:
+    """One schema version's change from the one before, in a line."""
+    was, now_ = {c.name: c.type for c in before}, {c.name: c.type for c in after}
+    parts = [f"+{c} {t}" for c, t in now_.items() if c not in was]
+    parts += [f"-{c}" for c in was if c not in now_]
+    parts += [f"{c} {was[c]} → {t}" for c, t in now_.items() if c in was and was[c] != t]
+    return "; ".join(parts) or "nullability"
+
+
 def _dataset(row: tuple) -> Dataset:
     (name, kind, fmt, uri, h, schema_json, rows, nbytes, created, updated, version,
      desc, owner, tags, pk, pinned) = row
@@ -292,7 +301,11 @@ class DatasetRows:
     def schema_versions(self, name: str) -> list[SchemaVersion]:
         rows = self._db.query("SELECT schema_version, table_version, schema_json, created_at FROM "
                               "schema_versions WHERE dataset = ? ORDER BY schema_version", (name,))
-        return [SchemaVersion(v, tv, _columns(sj), at) for v, tv, sj, at in rows]
+        out: list[SchemaVersion] = []
+        for v, tv, sj, at in rows:
+            cols = _columns(sj)
+            out.append(SchemaVersion(v, tv, cols, at, _change(out[-1].columns, cols) if out else "created"))
+        return out
 
     def pinned(self) -> set[str]:
         return {r[0] for r in self._db.query("SELECT name FROM datasets WHERE pinned = 1")}

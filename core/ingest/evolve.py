@@ -88,16 +88,21 @@ class SchemaDiff:
         """Only new columns: every existing column still arrives with a type it can take."""
         return bool(self.added) and not (self.removed or self.retyped or self.renamed)
 
-    def describe(self) -> str:
+    def describe(self, most: int = 8) -> str:
+        """The diff in a line: up to `most` columns of each kind, then how many more."""
+        def listed(items: list[str]) -> str:
+            more = f" and {len(items) - most} more" if len(items) > most else ""
+            return ", ".join(items[:most]) + more
+
         parts = []
         if self.renamed:
-            parts.append("likely renamed " + ", ".join(f"{o} → {n} ({why})" for o, n, why in self.renamed))
+            parts.append("likely renamed " + listed([f"{o} → {n} ({why})" for o, n, why in self.renamed]))
         if self.added:
-            parts.append("added " + ", ".join(f"{c} {t}" for c, t in self.added))
+            parts.append("added " + listed([f"{c} {t}" for c, t in self.added]))
         if self.removed:
-            parts.append("removed " + ", ".join(f"{c} {t}" for c, t in self.removed))
+            parts.append("removed " + listed([f"{c} {t}" for c, t in self.removed]))
         if self.retyped:
-            parts.append("type changed " + ", ".join(f"{c} {a} → {b}" for c, a, b in self.retyped))
+            parts.append("type changed " + listed([f"{c} {a} → {b}" for c, a, b in self.retyped]))
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
@@ -154,10 +159,8 @@ def _value_score(old: list, new: list) -> float:
     b = [str(v).strip().lower() for v in new if v is not None and str(v).strip()]
     if not a or not b:
         return 0.0
-    hits = 0
-    for v in b:
-        if v in a or any(len(o) >= 2 and (v.startswith(o + " ") or v.endswith(" " + o)) for o in a):
-            hits += 1
+    # a value, or one of its words, among the other side's values: linear in the sample
+    hits = sum(1 for v in b if v in a or any(len(w) >= 2 and w in a for w in v.split()))
     return hits / len(b)
 
 
@@ -180,12 +183,13 @@ def compare(old: list[tuple[str, str]], new: list[tuple[str, str]], mode: str,
     pos_old = {c: i for i, (c, _) in enumerate(old)}
     pos_new = {c: i for i, (c, _) in enumerate(new)}
     scored = []
+    by_values = len(removed) * len(added) <= 400  # a wide reshuffle: names alone, in bounded time
     for oc, ot in removed:
         for nc, nt in added:
             if not _fits(nt, ot) and not _fits(ot, nt):
                 continue
             names = _name_score(oc, nc)
-            values = _value_score(old_sample.get(oc, []), new_sample.get(nc, []))
+            values = _value_score(old_sample.get(oc, []), new_sample.get(nc, [])) if by_values else 0.0
             place = 0.15 if pos_old[oc] == pos_new[nc] else 0.0
             score = max(values, 0.8 * names + place, 0.5 * names + 0.5 * values + place)
             if score >= _RENAMED:

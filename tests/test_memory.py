@@ -151,7 +151,7 @@ def test_retire_by_condition_and_on_schema_drift(people, data):
         w = csv.writer(f)
         w.writerow(["person_id", "state", "years", "profile", "team"])
         w.writerow(["P09999", "IL", 3, "kubernetes", "blue"])
-    people.ingest([str(data / "wide.csv")], name="people", mode="append")
+    people.ingest([str(data / "wide.csv")], name="people", mode="append", schema_change="additive")
     drifted = people.memory_retire(index="people", drifted=True, reason="the people schema changed")
     assert [e.id for e in drifted] == [ca.id] and drifted[0].retired_reason == "the people schema changed"
 

@@ -67,3 +67,29 @@ def test_cli_ingest_refreshes_before_it_exits(cli, data):
     assert '"stale": true' in out
     code, out, _ = cli("index", "refresh")
     assert code == 0 and "g3 live" in out
+
+
+def test_an_append_extends_the_graph_and_a_change_rebuilds_it(lh, data):
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+
+    def text(i):
+        return " ".join(words[(i * 7 + j * 3) % len(words)] + str(i * 31 + j) for j in range(6))
+
+    write(data / "a.csv", "id,bio\n" + "".join(f"{i},{text(i)}\n" for i in range(300)))
+    write(data / "b.csv", "id,bio\n" + "".join(f"{i},{text(i)}\n" for i in range(300, 360)))
+    lh.ingest([data / "a.csv"], name="bios", key="id")
+    lh.embed("bios", "bio", embedder="hashing")
+    lh.ingest([data / "b.csv"], name="bios", mode="append")
+    seen = []
+    [o] = lh.refresh("bios", progress=lambda ev: seen.append(ev.message))
+    assert o.status == "refreshed" and o.embedded == 60
+    assert any("extending HNSW" in m for m in seen) and not any("building HNSW" in m for m in seen)
+    for i in (0, 150, 299, 300, 333, 359):  # old and new rows each find themselves first
+        assert lh.search("bios_bio", text(i), 1).hits[0].row_key == str(i)
+    lh.update("bios", "5", {"bio": "a changed biography"}, reason="test")
+    seen.clear()
+    [o] = lh.refresh("bios", progress=lambda ev: seen.append(ev.message))
+    assert o.status == "refreshed" and any("building HNSW" in m for m in seen)
+    assert lh.search("bios_bio", "a changed biography", 1).hits[0].row_key == "5"
+    assert lh.search("bios_bio", text(340), 1).hits[0].row_key == "340"
+    assert lh.verify_index("bios_bio") == []

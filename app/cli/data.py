@@ -76,9 +76,17 @@ def ingest(
                           incremental_by=incremental_by, column_map=column_map,
                           schema_change="accept" if accept_schema else "refuse")
         code = print_ingest(results, json_out)
-        changed = sorted({r.dataset for r in results if r.status == "ingested"})
-        for ds in changed if refresh else []:
-            for o in run_job(lh.refresh, ds, actor=actor):
+        from core.errors import Cancelled
+
+        # also after an unchanged re-run: an earlier refresh may have been interrupted
+        touched = sorted({r.dataset for r in results if r.status in ("ingested", "unchanged")})
+        for ds in touched if refresh else []:
+            try:
+                outcomes = run_job(lh.refresh, ds, actor=actor)
+            except Cancelled as e:
+                raise Cancelled(f"{e} (the rows are ingested; `lakehouse index refresh --dataset {ds}` "
+                                "finishes the refresh)") from None
+            for o in outcomes:
                 print(("warning: " if o.status in ("failed", "not-live") else "") + o.message,
                       file=sys.stderr if json_out or o.status in ("failed", "not-live") else sys.stdout)
     raise typer.Exit(code)

@@ -72,6 +72,7 @@ class Builder:
             gen, resumed = self._building(p, job.id)
             bdir = store.building_dir(self.root, name, gen)
             have = self._have(p.base, name, bdir / "parts", p.settings["dim"])
+            chunks, extend_from = self._append_only(p, have, chunks)
             todo = [i for i, cid in enumerate(chunks["chunk_id"]) if cid not in have]
             base_ids = set(have.get("_base_ids", ()))
             current = set(chunks["chunk_id"])
@@ -79,7 +80,7 @@ class Builder:
                 return self._up_to_date(p, gen, bdir, chunks, actor, job, started)
             embedded = self._embed_missing(p.emb, chunks, todo, bdir / "parts", job, name)
             job.progress(message=f"indexing {len(current):,} chunks ({p.kind})", force=True)
-            meta = self._finish(p, gen, chunks, bdir, job)
+            meta = self._finish(p, gen, chunks, bdir, job, extend_from)
             meta.update(embedded=embedded, reused=len(current) - embedded,
                         split_inputs=getattr(p.emb, "split_inputs", 0),
                         build_seconds=round(time.monotonic() - started, 3))
@@ -309,7 +310,20 @@ class Builder:
                               "same embed command again to finish them")
         return ids, store.vectors_numpy(pool.column("vector").take(pos), p.emb.dim)
 
-    def _finish(self, p: Plan, gen: int, chunks: dict, bdir: Path, job) -> dict:
+    def _append_only(self, p: Plan, have: dict, chunks: dict) -> tuple[dict, tuple[int, int] | None]:
+        """(chunks, (base generation, its chunk count) to extend): the base's chunks first
+        when this build only adds to a graph of the same settings (core/vectors/extend.py)."""
+        from core.vectors import extend
+
+        b = p.base
+        if b is None or p.kind != "hnsw" or (b["kind"], b["m"], b["ef_construction"]) != (p.kind, p.m, p.efc):
+            return chunks, None
+        base_ids = have.get("_base_ids", [])
+        order = extend.append_order(base_ids, chunks["chunk_id"])
+        return (chunks, None) if order is None else (extend.reorder(chunks, order), (b["gen"], len(base_ids)))
+
+    def _finish(self, p: Plan, gen: int, chunks: dict, bdir: Path, job,
+                extend_from: tuple[int, int] | None = None) -> dict:
         """Assemble the generation from reused and new vectors, build its index, and
         move it into place."""
         import pyarrow as pa
@@ -328,7 +342,7 @@ class Builder:
             "model": pa.array([emb.model] * len(ids), pa.string()).dictionary_encode(),
         })
         normalised = normalise(vectors)
-        hnsw = self._graph(p, gen, normalised, job) if p.kind == "hnsw" else None
+        hnsw = self._graph(p, gen, normalised, job, extend_from) if p.kind == "hnsw" else None
         meta = {"index": p.name, "gen": gen, "kind": p.kind, "dataset": p.dataset, "column": p.column,
                 "key": p.keys, **emb.identity(), "chunk_size": None, "overlap": None, "m": p.m,
                 "ef_construction": p.efc, "ef_search": p.efs, "dataset_version": p.version,
@@ -344,13 +358,21 @@ class Builder:
         meta["bytes"] = sum(f["bytes"] for f in meta["files"].values())
         return meta
 
-    def _graph(self, p: Plan, gen: int, normalised: np.ndarray, job):
+    def _graph(self, p: Plan, gen: int, normalised: np.ndarray, job, extend_from: tuple[int, int] | None = None):
         from core.vectors.ann import HnswIndex
+        from core.vectors.extend import extended_graph
 
         def prog(done, total):
-            job.progress(done, total, "vectors", f"building HNSW (M {p.m}, ef_construction {p.efc})")
+            job.progress(done, total, "vectors", f"{'extending' if extend_from else 'building'} HNSW "
+                                                 f"(M {p.m}, ef_construction {p.efc})")
             job.pause_point("hnsw")
         try:
+            if extend_from is not None:  # (base generation, its chunk count): insert only the new vectors
+                base_gen, n_base = extend_from
+                graph = extended_graph(store.gen_dir(self.root, p.name, base_gen), f"{p.name} g{base_gen}",
+                                       n_base, normalised, p.efs, prog)
+                if graph is not None:
+                    return graph
             return HnswIndex.build(normalised, p.m, p.efc, p.efs, progress=prog)
         except Cancelled:
             raise Cancelled(f"building the HNSW graph of {p.name} g{gen} was cancelled; its "

@@ -102,6 +102,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "cap": (float, 0.15, "the most one row's score can gain from memories, however many endorse it"),
         "half_life_days": (float, 0.0, "a memory's boost halves every this many days of age; 0 = no decay"),
     },
+    "watch": {
+        "settle_s": (float, 2.0, "a watched file is ingested once its size and mtime have not changed for this many seconds"),
+        "rescan_s": (float, 30.0, "watched folders are walked again this often, catching what file events missed"),
+        "refresh_s": (float, 5.0, "the process running watches brings auto-refreshing indexes up to date this often"),
+    },
     "cache": {
         "memory_limit": (str, "1GB", "memory for pinned datasets copied into DuckDB; least recently used are evicted"),
     },

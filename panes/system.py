@@ -30,6 +30,8 @@ class SystemPane(Pane):
                          f"{key_of('system', 'retry_job')} retries a failed, cancelled or interrupted one",
                          classes="system-title")
             yield OptionList(id="system-jobs")
+            yield Static("Watches and schedules", classes="system-title", id="system-live-title")
+            yield Static(id="system-live")
             yield Static("Errors", classes="system-title")
             yield Static(id="system-errors")
             yield Static("Audit (latest)", classes="system-title")
@@ -81,7 +83,9 @@ class SystemPane(Pane):
                         for w in words)][:12]
         audit_text = "\n".join(f"{a['ts'][11:19]} {a['profile']:<18} {a['action']:<7} {a['outcome']:<7} "
                                f"{_flat(a['statement'] or '')[:70]}" for a in audit) or "none"
+        live_title, live_text = _live(lh)
         self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text)
+        self.app.call_from_thread(self._show_live, live_title, live_text)
 
     audit_filter = ""
 
@@ -160,6 +164,46 @@ class SystemPane(Pane):
             options.highlighted = self.job_ids.index(keep) if keep in self.job_ids else 0
         self.query_one("#system-errors", Static).update(literal(errors))
         self.query_one("#system-audit", Static).update(literal(audit))
+
+
+    def _show_live(self, title: str, text: str) -> None:
+        """Folders, sources and outcomes quote files and errors: literal text, as the jobs'."""
+        self.query_one("#system-live-title", Static).update(title)
+        self.query_one("#system-live", Static).update(literal(text))
+
+
+def _live(lh) -> tuple[str, str]:
+    """The title (who runs them) and one line per watch and schedule: state, last outcome,
+    last and next run."""
+    import os
+
+    runner = lh.watch_runner()
+    pid = runner.get("pid")
+    if not pid:
+        who = "not running — `lakehouse serve`, a TUI or `lakehouse watch run` runs them"
+    elif pid == os.getpid():
+        who = "run by this TUI"
+    elif pid == getattr(lh, "server_pid", None):
+        who = f"run by the daemon (pid {pid})"
+    else:
+        who = f"run by pid {pid}"
+    lines = [f"watch {w.id:<3} {w.state:<7} {_flat(w.folder)} ({_flat(w.pattern)}) -> {w.dataset or '(file stem)'} · "
+             f"last {_hm(w.last_event_at)} {_flat(w.last_error or w.last_outcome or 'nothing yet')[:80]}"
+             for w in lh.watch_list()]
+    schedules = getattr(lh, "schedule_list", None)
+    for s in (schedules() if schedules else []):
+        d = s.to_dict()
+        took = f" ({d['last_duration_s']:.1f} s)" if d.get("last_duration_s") is not None else ""
+        lines.append(f"sched {d['id']:<3} {d['state']:<7} every {d['every']} {_flat(str(d['source']))} · last "
+                     f"{_hm(d.get('last_run_at'))} {_flat(d.get('last_outcome') or 'not run yet')[:60]}{took} · "
+                     f"next {_hm(d.get('next_run_at'))}")
+    return f"Watches and schedules — {who}", "\n".join(lines) or "none — `lakehouse watch add DIR`, " \
+        "`lakehouse schedule add SOURCE --every 15m`"
+
+
+def _hm(iso) -> str:
+    """A time as the pane shows it: hours and minutes (UTC), or a dash."""
+    return str(iso)[11:16] if iso and len(str(iso)) >= 16 else "-"
 
 
 def _outcome(result) -> tuple[str, bool]:

@@ -179,6 +179,7 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
     from core.errors import Cancelled, ConfigError, LakehouseError, NameError_, NotFound, OllamaError, SqlError, \
         VectorError
     from core.datasets.mutate import MutationError, MutationResult
+    from core.errors import IngestError
 
     b = Both(roots)
     stub, data = roots.stub, roots.data
@@ -332,6 +333,18 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.fails(LakehouseError, "audit", since="yesterday")
         b.same("errors", limit=10)
         b.fails(LakehouseError, "errors", since="soon")
+        # watched folders (issue 18): R's daemon runs its watches, L has no runner; an empty folder
+        # keeps the two alike (tests/test_live_watch.py watches files arrive)
+        (data / "inbox").mkdir(exist_ok=True)
+        w, rw = b.same("watch_add", str(data / "inbox"), pattern="*.csv", name="inbox")
+        b.same("watch_list")
+        b.same("watch_pause", w.id, remote_args=(rw.id,))
+        b.same("watch_resume", w.id, remote_args=(rw.id,))
+        b.same("watch_runner")  # L: nobody, R: the daemon — both only a pid and a time
+        b.fails(NotFound, "watch_add", str(data / "nope"))
+        b.fails(IngestError, "watch_add", str(data / "inbox"), pattern="a/*.csv")
+        b.same("watch_remove", w.id, remote_args=(rw.id,))
+        b.fails(NotFound, "watch_pause", 99)
         # the demo workload, smallest scale
         b.same("demo", 0.001)
         b.fails(LakehouseError, "demo", 0)
@@ -386,6 +399,7 @@ NOT_REMOTE = {  # commands that cannot run through a daemon by design, and why
     "serve": "it is the daemon",
     "status": "it reports on the daemon itself: in-process there is nothing to ask",
     "tui": "a full-screen app; test_daemon.py drives it through the daemon (tui --connect)",
+    "watch run": "it runs the watches in this process; a daemon runs them itself (test_live_watch.py)",
 }
 
 
@@ -457,6 +471,11 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["--profile", "default", "profile", "activate", "default", "--wait"],
         ["profile", "delete", "viewer"],
         ["jobs", "--limit", "5"], ["jobs", "cancel", "nope"], ["jobs", "retry", "nope"],
+        # watch 2 (the facade test made and removed watch 1); listed only while there is none,
+        # since a listing of watches says which process runs them (here none, there the daemon)
+        ["watch", "list"], ["watch", "add", str(data / "inbox"), "--pattern", "*.csv", "--name", "inbox"],
+        ["watch", "add", str(data / "nope")], ["watch", "pause", "2"], ["watch", "resume", "2", "--format", "json"],
+        ["watch", "remove", "2"], ["watch", "remove", "2"],
         ["errors", "--limit", "5"], ["audit", "--limit", "5", "--format", "json"], ["config"],
         ["demo", "--scale", "0.001"], ["demo", "--scale", "0"],
     ]
@@ -482,6 +501,7 @@ def _screen(s: str, roots) -> str:
 
 def test_every_command_prints_the_same_with_remote(roots):
     (roots.data / "cli.csv").write_text("id,city\n1,Chicago\n2,Denver\n3,Austin\n")
+    (roots.data / "inbox").mkdir(exist_ok=True)  # watched by `watch add`: kept empty
 
     def reply(req):  # the stand-in model: SQL when asked for the schema's JSON, then the answer
         return sql_reply("SELECT state, count(*) AS n FROM people GROUP BY state ORDER BY state") \

@@ -101,6 +101,7 @@ class Daemon(Listener, Dispatcher, Scheduler):
         self._tasks: set = set()  # each connection's task
         self._stopping: asyncio.Event | None = None
         self._hurry: asyncio.Event | None = None
+        self.live = None  # the LiveRunner: this root's watches and schedules (core/live/runner.py)
 
     # -- lifecycle --------------------------------------------------------------------
     def claim(self) -> None:
@@ -154,6 +155,7 @@ class Daemon(Listener, Dispatcher, Scheduler):
                                        "tcp": f"{self.tcp[0]}:{self.tcp[1]}" if self.tcp else None,
                                        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                        "version": wire.VERSION})
+        self._start_live()
         if ready is not None:
             ready()
         try:
@@ -183,6 +185,8 @@ class Daemon(Listener, Dispatcher, Scheduler):
         interrupted; at its end the socket and daemon.json go and the process exits, even
         if a worker is still stuck (serve() then leaves with os._exit)."""
         t0 = time.monotonic()
+        if self.live is not None:  # an ingest in flight is cancelled now, like a job
+            self.live.stop_event.set()
         for s in self._servers:
             s.close()
         if self._tcp_sock is not None:
@@ -214,6 +218,8 @@ class Daemon(Listener, Dispatcher, Scheduler):
         if self.hard_exit:
             self.log.warning(f"{self.busy} request(s) still running after the {self.grace:g} s grace period "
                              "([daemon] shutdown_grace_s) — exiting without waiting for them")
+        if self.live is not None:
+            await asyncio.to_thread(self.live.stop, max(0.5, t0 + self.grace - time.monotonic()))
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.control_pool.shutdown(wait=False, cancel_futures=True)
         for lh in self.facades.values():
@@ -231,6 +237,20 @@ class Daemon(Listener, Dispatcher, Scheduler):
                 pass
         if self._lock_fd is not None:
             os.close(self._lock_fd)
+
+    def _start_live(self) -> None:
+        """Run this root's watches and schedules here, unless another process (a TUI, `watch
+        run`) already does; a failure to start is logged, never fatal to serving."""
+        from core.live.runner import LiveRunner, holder
+
+        try:
+            self.live = LiveRunner(self.cfg)
+            if not self.live.start():
+                self.live = None
+                self.log.info(f"watches and schedules run in pid {(holder(self.root) or {}).get('pid', '?')}")
+        except Exception as e:  # noqa: BLE001 - serving goes on without them
+            self.live = None
+            self.log.warning(f"watches and schedules cannot run here: {type(e).__name__}: {e}")
 
     async def _quiet(self, until: float) -> None:
         """Wait until no request is in flight, or the monotonic time `until`."""

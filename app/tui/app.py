@@ -49,6 +49,7 @@ class LakehouseApp(App):
         self._wanted_theme = theme
         self._jobs_lock = threading.Lock()
         self._jobs_running, self._closing = 0, False
+        self.live = None  # the LiveRunner, when this TUI runs the root's watches and schedules
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -101,9 +102,20 @@ class LakehouseApp(App):
         self.lh = message.lh
         for problem in self.lh.profile_problems:
             self.notify(problem, severity="warning", timeout=8)
+        if self.opener is None:  # in-process: run the watches and schedules unless another process does
+            self._start_live()
         self.refresh_status()
         for pane in self.panes():
             pane.ready(self.lh)
+
+    def _start_live(self) -> None:
+        from core.live.runner import LiveRunner
+
+        try:
+            runner = LiveRunner(self.lh.config)
+            self.live = runner if runner.start() else None
+        except Exception as e:  # noqa: BLE001 - the workstation works without them
+            self.notify(f"watches and schedules cannot run in this TUI: {type(e).__name__}: {e}", severity="warning")
 
     def panes(self):
         from panes.base import Pane
@@ -115,6 +127,8 @@ class LakehouseApp(App):
         return self.query_one(f"#{pane_id}").query_children().first()
 
     def on_unmount(self) -> None:
+        if self.live is not None:  # an ingest in flight is cancelled; nothing is left half-written
+            self.live.stop(3.0)
         with self._jobs_lock:  # a job still stopping closes the facade when it has stopped
             self._closing = True
             if self.lh is not None and not self._jobs_running:

@@ -1,0 +1,1 @@
+"""Living data: watched folders and schedules that keep datasets current (issue 18)."""

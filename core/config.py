@@ -37,6 +37,10 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "sample_bytes": (int, 1048576, "bytes read up front to detect a CSV's dialect and validate its structure"),
         "memory_limit": (str, "1GB", "DuckDB memory limit while ingesting (bounds RAM for big files)"),
     },
+    "postgres": {
+        "secrets_file": (str, "", "TOML file (mode 0600) of passwords for postgresql:// sources, one per \"user@host[:port]/db\" under [passwords]; empty = none (PGPASSWORD and ~/.pgpass still apply)"),
+        "connect_timeout_s": (int, 10, "seconds to wait for a PostgreSQL server to answer before the ingest fails"),
+    },
     "sql": {
         "threads": (int, 0, "DuckDB threads for queries; 0 = one per core"),
         "memory_limit": (str, "", "DuckDB memory limit for queries, e.g. '4GB'; empty = DuckDB's default"),
@@ -105,7 +109,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     "watch": {
         "settle_s": (float, 2.0, "a watched file is ingested once its size and mtime have not changed for this many seconds"),
         "rescan_s": (float, 30.0, "watched folders are walked again this often, catching what file events missed"),
-        "refresh_s": (float, 5.0, "the process running watches brings auto-refreshing indexes up to date this often"),
+        "refresh_s": (float, 5.0, "the process running watches brings auto-refreshing indexes up to date this often; 0 = only after its own ingests"),
     },
     "cache": {
         "memory_limit": (str, "1GB", "memory for pinned datasets copied into DuckDB; least recently used are evicted"),

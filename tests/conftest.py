@@ -65,3 +65,20 @@ def cli(home):
         return p.returncode, p.stdout, p.stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A private PostgreSQL cluster for the session (tests/pgserver.py; one per xdist
+    worker). Skipped when no server binaries are installed — unless
+    LAKEHOUSE_REQUIRE_POSTGRES=1 (CI), where that is a failure."""
+    from pgserver import PgServer, binaries
+
+    if binaries() is None:
+        why = ("PostgreSQL server binaries (initdb, pg_ctl) are not installed — "
+               "apt-get install postgresql, or see .ci/run")
+        if os.environ.get("LAKEHOUSE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(why + " (LAKEHOUSE_REQUIRE_POSTGRES=1)")
+        pytest.skip(why)
+    with PgServer() as server:
+        yield server

@@ -16,6 +16,7 @@ from core import access
 from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
+from core.live.schedule_ops import ScheduleOps
 from core.live.watch_ops import WatchOps
 from core.memory.boost import boost_counts
 from core.memory.facade import MemoryOps
@@ -32,7 +33,7 @@ from core.trials.facade import TrialsOps
 from core.vectors.freshness import FreshnessOps
 
 
-class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, WatchOps):
+class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root

@@ -47,7 +47,10 @@ def roots(tmp_path_factory):
     local, served = tmp / "L", tmp / "R"
     local.mkdir()
     (local / "lakehouse.toml").write_text(f'[ollama]\nhost = "{stub.url}"\nretries = 1\n'
-                                          "[daemon]\nshutdown_grace_s = 1.0\n")
+                                          "[daemon]\nshutdown_grace_s = 1.0\n"
+                                          # R's daemon runs watches and schedules; refreshing stale
+                                          # indexes on its own would make R's generations differ from L's
+                                          "[watch]\nrefresh_s = 0.0\n")
     with Lakehouse.open(home=local) as lh:
         lh.ingest([str(data / "people.csv")], key="person_id")
         lh.ingest([str(data / "notes.csv")])
@@ -77,7 +80,8 @@ def roots(tmp_path_factory):
 _VOLATILE_KEYS = {"created_at", "updated_at", "started_at", "finished_at", "ts", "timestamp", "at",
                   "seconds", "build_seconds", "duration_ms", "timings_ms", "load_ms", "last_used",
                   "expires_at", "id", "job_id", "ask_id", "pid", "timings_json", "ms", "bytes",
-                  "p50_us", "p95_us", "p99_us", "build_s", "peak_mem_bytes", "index_bytes"}  # a trial's measured figures
+                  "p50_us", "p95_us", "p99_us", "build_s", "peak_mem_bytes", "index_bytes",  # a trial's measured figures
+                  "last_duration_s"}  # a schedule run's
 _ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
 _HEX_ID = re.compile(r"\b[0-9a-f]{10,12}\b")  # job and ask ids
 _DURATION = re.compile(r"\d[\d.,]*\s?(ms|s|chunks/s)\b")  # durations, rates
@@ -180,6 +184,7 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         VectorError
     from core.datasets.mutate import MutationError, MutationResult
     from core.errors import IngestError
+    from core.live.schedules import ScheduleError
 
     b = Both(roots)
     stub, data = roots.stub, roots.data
@@ -215,6 +220,13 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         gone = threading.Event()
         gone.set()  # cancelled before it starts: the job is recorded as cancelled on both sides
         b.fails(Cancelled, "ingest", [str(data / "more.csv")], name="never", cancel=gone)
+        # schedules (issue 18): made, run now (identical bytes: unchanged), paused, resumed, removed
+        sch, _ = b.same("schedule_add", str(data / "extra.csv"), "1h", name="extra", mode="upsert", key="id")
+        b.same("schedule_run", sch.id, progress=lambda ev: None)
+        for op in ("schedule_pause", "schedule_resume", "schedule_list", "schedule_remove"):
+            b.same(op, *(() if op == "schedule_list" else (sch.id,)))
+        b.fails(ScheduleError, "schedule_add", str(data / "extra.csv"), "5x")
+        b.fails(NotFound, "schedule_run", 99)
         # mutations: MutationResult and MutationError
         m, _ = b.same("update", "people", "P00001", {"state": "ZZ"}, reason="moved")
         assert isinstance(m, MutationResult) and m.changes
@@ -471,6 +483,10 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["--profile", "default", "profile", "activate", "default", "--wait"],
         ["profile", "delete", "viewer"],
         ["jobs", "--limit", "5"], ["jobs", "cancel", "nope"], ["jobs", "retry", "nope"],
+        # schedule 2: the facade test above made and removed schedule 1 on both roots
+        ["schedule", "add", csv, "--every", "1h", "--name", "cli", "--mode", "upsert", "--key", "id"],
+        ["schedule", "list"], ["schedule", "run", "2"], ["schedule", "pause", "2"], ["schedule", "resume", "2"],
+        ["jobs", "--limit", "3", "--format", "json"], ["schedule", "remove", "2"], ["schedule", "run", "9"],
         # watch 2 (the facade test made and removed watch 1); listed only while there is none,
         # since a listing of watches says which process runs them (here none, there the daemon)
         ["watch", "list"], ["watch", "add", str(data / "inbox"), "--pattern", "*.csv", "--name", "inbox"],

@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from app import globals as global_options
-from app.cli import changes, data, jobs, memory, profiles, query, system, trials, vectors, watches
+from app.cli import changes, data, jobs, memory, profiles, query, schedules, system, trials, vectors, watches
 from app.cli.argv import normalise_argv
 from app.cli.session import ctrl_c, state
 from app.hints import error_line
@@ -37,6 +37,7 @@ app.add_typer(profiles.group, name="profile")
 app.add_typer(vectors.group, name="index")
 app.add_typer(trials.group, name="eval")
 app.add_typer(memory.group, name="memory")
+app.add_typer(schedules.group, name="schedule")
 app.add_typer(watches.group, name="watch")
 for command in (data.ingest, data.datasets, data.describe, query.sql, data.annotate, changes.update,
                 changes.delete, changes.restore, changes.versions, changes.history, data.compact, data.pin,

@@ -28,13 +28,20 @@ def jobs(
         return
     from app.output import print_records
 
-    records = with_lh(lambda lh: [j.to_dict() for j in lh.jobs(limit)])
+    from app.cli import schedules as sched
+
+    records, schedules = with_lh(lambda lh: ([j.to_dict() for j in lh.jobs(limit)], lh.schedule_list()))
+    if format == ListFormat.json:  # schedules follow the jobs, each marked kind "schedule"
+        print_records(records + [dict(s.to_dict(), kind="schedule", status=s.state, target=s.source)
+                                 for s in schedules], [], "json")
+        return
     for r in records:
         r["progress"] = (f"{r['done']:,.0f}/{r['total']:,.0f} {r['unit']}" if r["total"]
                          else f"{r['done']:,.0f} {r['unit']}".strip())
         r["started"] = r["started_at"][:19].replace("T", " ")
-    print_records(records, ["id", "kind", "target", "status", "progress", "started", "message"],
-                  format.value)
+    print_records(records, ["id", "kind", "target", "status", "progress", "started", "message"], "table")
+    if schedules:
+        print_records(sched.records(schedules), sched.COLUMNS, "table", title="schedules")
 
 
 @group.command("cancel")

@@ -134,6 +134,25 @@ def test_a_run_missed_while_no_runner_was_up_runs_once_and_the_next_is_from_now(
     assert len(run_due(lh, now=later + HOUR)) == 1
 
 
+def test_a_run_that_writes_refreshes_the_indexes_over_its_dataset(lh, data):
+    from core.live.schedules import run_due
+
+    folder = data / "notes"
+    folder.mkdir()
+    write(folder / "a.csv", "id,body\n1,kubernetes migration for a bank\n")
+    s = lh.schedule_add(str(folder / "*.csv"), "10m", name="notes", key="id")
+    t = time.time() + 600
+    run_due(lh, now=t)
+    lh.embed("notes", "body", index="notes_body", embedder="hashing")
+    g = lh.index("notes_body").active_gen
+    write(folder / "b.csv", "id,body\n2,terraform modules for a shop\n")
+    [run] = run_due(lh, now=t + 600)
+    assert run["outcome"] == "ingested", run
+    idx = lh.index("notes_body")
+    assert idx.active_gen > g and not idx.stale  # the new rows are searchable when the run ends
+    assert _sched(lh, s.id).last_outcome == "ingested"
+
+
 def test_a_vanished_source_fails_the_run_in_one_sentence_and_the_schedule_tries_again(lh, data, tmp_path):
     from core.live.schedules import run_due
 
@@ -300,6 +319,36 @@ def test_a_restricted_profile_schedules_only_its_datasets_and_sees_only_those(ho
         assert [s.id for s in lh.schedule_list()] == [mine.id]
         with pytest.raises(NotFound):
             lh.schedule_remove(other.id)
+
+
+def test_a_postgres_schedule_fetches_new_rows_and_never_stores_the_password(pg, lh, home, monkeypatch):
+    from pgserver import PASSWORD
+
+    from core.live.schedules import ScheduleError, run_due
+
+    with pytest.raises(ScheduleError, match="PGPASSWORD"):
+        lh.schedule_add(pg.url(password=True), "10m", table="public.feed")
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)  # where a run finds it
+    pg.sql("DROP TABLE IF EXISTS feed", "CREATE TABLE feed (id int PRIMARY KEY, v text)",
+           "INSERT INTO feed VALUES (1, 'a'), (2, 'b')")
+    inc = lh.schedule_add(pg.url(), "10m", table="public.feed", incremental_by="id", name="feed")
+    full = lh.schedule_add(pg.url(), "10m", query="SELECT id, v FROM feed", name="feed_all")
+    t = time.time() + 600
+    assert [(r["id"], r["message"]) for r in run_due(lh, now=t)] == [(inc.id, "2 rows into feed"),
+                                                                     (full.id, "2 rows into feed_all")]
+    pg.sql("INSERT INTO feed VALUES (3, 'c')")
+    assert [r["message"] for r in run_due(lh, now=t + 600)] == ["1 row into feed", "3 rows into feed_all"]
+    assert [r["outcome"] for r in run_due(lh, now=t + 1200)] == ["unchanged", "unchanged"]
+    assert lh.sql("SELECT count(*) AS n FROM feed").to_pylist() == [{"n": 3}]
+    assert lh.sql("SELECT count(*) AS n FROM feed_all").to_pylist() == [{"n": 3}]
+    pg.sql("DROP TABLE feed")
+    runs = run_due(lh, now=t + 1800)
+    assert [r["outcome"] for r in runs] == ["failed", "failed"] and all("does not exist" in r["message"] for r in runs)
+    assert [s.state for s in lh.schedule_list()] == ["active", "active"]
+    lh.close()
+    for f in home.rglob("*"):
+        if f.is_file():
+            assert PASSWORD.encode() not in f.read_bytes(), f
 
 
 # -- the CLI ------------------------------------------------------------------------------------

@@ -241,7 +241,9 @@ def _ingest(lh, row: dict, progress, job) -> tuple[str, str]:
         return "failed", failed[0].message + more + (f"; {wrote}" if written else "") + notes
     if written:
         return "ingested", wrote + notes
-    return "unchanged", "no new data (identical bytes), nothing written"
+    if len(results) == 1 and results[0].message:  # its own words: identical bytes, the same rows, none newer
+        return "unchanged", results[0].message
+    return "unchanged", f"{len(results)} sources unchanged (identical bytes) — nothing written"
 
 
 def _refresh(lh, datasets: list[str], cancel: threading.Event) -> str:

@@ -115,7 +115,7 @@ def test_a_glob_schedule_ingests_new_files_and_identical_bytes_are_unchanged(lh,
     assert (info.runs, info.last_outcome, info.last_job_id) == (3, "unchanged", run["job_id"])
     assert info.last_duration_s is not None and info.last_duration_s >= 0
     job = lh.job(run["job_id"])  # the run is a job that names its schedule
-    assert (job.kind, job.target, job.status) == ("schedule", f"things (schedule {s.id})", "succeeded")
+    assert (job.kind, job.target, job.status) == ("schedule run", f"things (schedule {s.id})", "succeeded")
 
 
 def test_a_run_missed_while_no_runner_was_up_runs_once_and_the_next_is_from_now(lh, data):
@@ -300,7 +300,7 @@ def test_two_processes_calling_run_due_at_once_run_a_schedule_once(lh, data, hom
     assert all(p.returncode == 0 for p in procs), outs
     assert sum(int(o) for o, _ in outs) == 3  # each schedule ran in exactly one of them
     assert [_sched(lh, i).runs for i in ids] == [1, 1, 1]
-    assert len([j for j in lh.jobs() if j.kind == "schedule"]) == 3
+    assert len([j for j in lh.jobs() if j.kind == "schedule run"]) == 3
 
 
 def test_a_restricted_profile_schedules_only_its_datasets_and_sees_only_those(home, data):
@@ -367,8 +367,8 @@ def test_cli_add_list_run_and_jobs_show_schedules(cli, data):
     assert code == 0 and "schedules" in out and "things (schedule 1)" in out and "ingested" in out
     code, out, err = cli("jobs", "--format", "json")
     listed = json.loads(out)
-    assert listed[0]["kind"] == "ingest" or listed[0]["kind"] == "schedule"
-    [entry] = [r for r in listed if r["kind"] == "schedule" and "every" in r]
+    assert [r["kind"] for r in listed if "every" not in r][:1] == ["ingest"]  # the newest job: the run's ingest
+    [entry] = [r for r in listed if r["kind"] == "schedule"]  # a schedule, not a job
     assert entry["last_outcome"] == "ingested" and entry["status"] == "active" and entry["runs"] == 1
     assert cli("schedule", "pause", "1")[0] == 0 and "paused" in cli("schedule", "list")[1]
     assert "active" in cli("schedule", "resume", "1")[1]

@@ -163,7 +163,7 @@ def run_claimed(lh, row: dict, progress=None, cancel: threading.Event | None = N
         threading.Thread(target=_link, args=(stop, run_cancel, done), daemon=True,
                          name=f"schedule-{sid}-stop").start()
     try:
-        with lh._jobs.run("schedule", _target(row), progress, run_cancel) as job:
+        with lh._jobs.run("schedule run", _target(row), progress, run_cancel) as job:
             job_id = job.id
             job.progress(message=f"running schedule {sid}: {redact(row['source'])}", force=True)
             outcome, message = _ingest(lh, row, progress, job)

@@ -394,3 +394,33 @@ def test_permission_denied_on_a_file_and_on_the_folder():
                     os.path.join(root, n)) else None
         os.chmod(base / "inbox", 0o700)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_an_in_process_tui_runs_the_watches_and_its_system_pane_lists_them(tmp_path, inbox):
+    import asyncio
+
+    from test_tui import opened, until
+
+    from core import Lakehouse
+
+    home = home_with(tmp_path / "home", settle=0.2)
+    with Lakehouse.open(home=home) as lh:
+        lh.watch_add(str(inbox), pattern="*.csv", name="tui_drops")
+
+    async def go():
+        async with opened(home) as (app, pilot):
+            await until(pilot, lambda: app.live is not None and app.live.running)
+            await pilot.press("f6")
+            (inbox / "a.csv").write_text("id\n1\n2\n")
+            live = app.query_one("#system-live")
+            await until(pilot, lambda: "a.csv -> tui_drops: 2 rows" in str(live.render()), timeout=60)
+            assert "run by this TUI" in str(app.query_one("#system-live-title").render())
+            # beside it, another process runs nothing and says who does
+            p = subprocess.run([LAKEHOUSE, "watch", "run", "--once"], capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "LAKEHOUSE_HOME": str(home)})
+            assert p.returncode == 1 and f"pid {os.getpid()} runs the watches" in p.stderr
+            runner = app.live
+        assert not runner.running  # quitting stopped it
+    asyncio.run(go())
+    with Lakehouse.open(home=home) as lh:
+        assert lh.watch_runner()["pid"] is None

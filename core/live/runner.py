@@ -148,9 +148,9 @@ class LiveRunner:
                 return
             if not self.once:
                 self._schedules()
-                if now - last_refresh >= self.refresh_s:
+                if self.refresh_s > 0 and now - last_refresh >= self.refresh_s:
                     last_refresh = now
-                    self._refresh(None)
+                    self._catch_up()
 
     def _sync(self) -> None:
         """Follow the catalog: watches added, removed, paused or resumed by any process."""
@@ -184,8 +184,11 @@ class LiveRunner:
                 except (OSError, RuntimeError) as e:  # a folder went in between: its check reports it
                     log.warning(f"cannot watch {', '.join(folders)}: {e}")
                     self._watched = ()
-        settling = any(w.pending or w.gone for w in self.watches.values())
-        timeout = max(50, int(min(TICK_S, self.settle_s / 4) * 1000)) if settling else int(TICK_S * 1000)
+        # wake when the first settling file is due (a file is not left waiting for a tick)
+        due = [p.since + self.settle_s for w in self.watches.values() for p in w.pending.values()] + \
+            [t + 2 * self.settle_s for w in self.watches.values() for t in w.gone.values()]
+        wake = min([TICK_S, *(d - time.monotonic() for d in due)])
+        timeout = max(20, int(wake * 1000) + 5)
         if self._notifier is None:
             self.stop_event.wait(timeout / 1000)
             return set()
@@ -215,14 +218,29 @@ class LiveRunner:
         except Exception as e:  # noqa: BLE001 - run_due records its own failures; a bug must not stop watches
             log.warning(f"running due schedules failed: {type(e).__name__}: {e}")
 
-    def _refresh(self, dataset: str | None) -> None:
+    def _catch_up(self) -> None:
+        """Refresh the auto-refreshing indexes whose dataset changed at least `refresh_s` ago and
+        that are still stale: whoever changed it (`ingest` on the command line refreshes itself)
+        had that long to do so, so the two rarely reach for one index at once."""
+        try:
+            now = datetime.now(timezone.utc)
+            stale = {i.dataset for i in self.lh.indexes() if i.auto_refresh and i.stale}
+            due = [d for d in sorted(stale) if (now - datetime.fromisoformat(
+                self.lh.dataset(d).updated_at)).total_seconds() >= self.refresh_s]
+        except Exception as e:  # noqa: BLE001 - a dataset dropped meanwhile: next time
+            log.warning(f"looking for stale indexes failed: {type(e).__name__}: {e}")
+            return
+        for dataset in due:
+            self._refresh(dataset)
+
+    def _refresh(self, dataset: str) -> None:
         """Bring auto-refreshing indexes up to date (Lakehouse.refresh, when the facade has it)."""
         refresh = getattr(self.lh, "refresh", None)
         if refresh is None or self.stop_event.is_set():
             return
         try:
-            refresh(dataset, cancel=self.stop_event) if dataset else refresh(cancel=self.stop_event)
+            refresh(dataset, cancel=self.stop_event)
         except Cancelled:
             raise
         except Exception as e:  # noqa: BLE001 - refresh records its own failures in _errors
-            log.warning(f"refreshing indexes{' of ' + dataset if dataset else ''} failed: {e}")
+            log.warning(f"refreshing the indexes of {dataset} failed: {e}")

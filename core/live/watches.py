@@ -79,6 +79,7 @@ class Watch:
         self.said: set[tuple[str, str]] = set()  # (kind, path) reported once
         self.ok: bool | None = None  # the folder is there and readable (None: not looked yet)
         self.ingested: list[str] = []  # datasets written by the last step (the runner refreshes them)
+        self._files: dict[str, dict] | None = None  # see known()
 
     # -- reporting ----------------------------------------------------------------------------
     def _report(self, kind: str, message: str, *, record: bool = False, last_error: str | None = None,
@@ -130,7 +131,7 @@ class Watch:
     def scan(self) -> None:
         """Walk the folder: every wanted file not handled at its present size and mtime
         becomes pending; a handled one no longer there is noted as gone."""
-        seen = self.rows.files(self.id)
+        seen = self.known()
         present: set[str] = set()
         for path in self._walk():
             present.add(path)
@@ -169,6 +170,23 @@ class Watch:
                        "symlinked folders — watch that folder itself")
 
     # -- files --------------------------------------------------------------------------------
+    def known(self) -> dict[str, dict]:
+        """The files this watch has handled, by path: read once, then kept in step with the
+        writes below (only the one runner of the root writes them)."""
+        if self._files is None:
+            self._files = self.rows.files(self.id)
+        return self._files
+
+    def _seen(self, path: str, size: int | None = None, mtime_ns: int | None = None, sha: str | None = None,
+              status: str = "", dataset: str = "", message: str = "") -> None:
+        if size is None:  # only the status changes
+            self.rows.set_file_status(self.id, path, status)
+            self.known()[path] = dict(self.known()[path], status=status)
+            return
+        self.rows.seen(self.id, path, size, mtime_ns, sha, status, dataset, message)
+        self.known()[path] = {"path": path, "size": size, "mtime_ns": mtime_ns, "sha256": sha, "status": status,
+                              "dataset": dataset, "message": message}
+
     def touched(self, path: str, seen: dict | None = None, *, deleted: bool = False) -> None:
         """A file event (or a walk's find): pending unless handled at its present state."""
         if not wanted(os.path.basename(path), self.row["pattern"]):
@@ -182,13 +200,13 @@ class Watch:
             elif os.path.lexists(path) and not isinstance(e, FileNotFoundError):
                 self._once("unreadable", path, f"{path} cannot be read ({e.strerror or e}); skipped")
             else:
-                seen = seen if seen is not None else self.rows.files(self.id).get(path)
+                seen = seen if seen is not None else self.known().get(path)
                 if seen is not None and seen["status"] != "gone":
                     self.gone.setdefault(path, time.monotonic())
             return
         if not os.path.isfile(path):
             return
-        seen = seen if seen is not None else self.rows.files(self.id).get(path)
+        seen = seen if seen is not None else self.known().get(path)
         self.gone.pop(path, None)
         if seen is not None and seen["status"] != "gone" and (seen["size"], seen["mtime_ns"]) == \
                 (st.st_size, st.st_mtime_ns):
@@ -230,10 +248,10 @@ class Watch:
                 self._vanished(path)
 
     def _vanished(self, path: str) -> None:
-        r = self.rows.files(self.id).get(path)
+        r = self.known().get(path)
         if r is None or r["status"] == "gone" or os.path.exists(path):
             return
-        self.rows.set_file_status(self.id, path, "gone")
+        self._seen(path, status="gone")
         where = f"; the rows it added stay in {r['dataset']}" if r["dataset"] and r["status"] == "ingested" else ""
         self._report("deleted", f"{path} was deleted or moved out of {self.folder}{where}")
 
@@ -246,7 +264,7 @@ class Watch:
         try:
             detect_format(Path(path), None)
         except IngestError:
-            self.rows.seen(self.id, path, st.st_size, st.st_mtime_ns, None, "skipped")
+            self._seen(path, st.st_size, st.st_mtime_ns, None, "skipped")
             self._once("type", path, f"{path}: unknown file type {Path(path).suffix or '(no extension)'!r}; "
                        "skipped — supported: csv, tsv, json/ndjson/jsonl, parquet, pdf, txt, md")
             return
@@ -266,7 +284,7 @@ class Watch:
             self.pending[path] = Pending(st.st_size, st.st_mtime_ns, 0.0, 0.0)  # picked up again next time
             raise
         except LakehouseError as e:  # recorded in _errors by ingest
-            self.rows.seen(self.id, path, st.st_size, st.st_mtime_ns, sha, "failed", message=str(e))
+            self._seen(path, st.st_size, st.st_mtime_ns, sha, "failed", message=str(e))
             self._report("failed", str(e), last_error=str(e))
             return
         for r in results:
@@ -276,17 +294,18 @@ class Watch:
         """A vanished file of these bytes: this one is it, renamed or moved."""
         if sha is None:
             return None
-        for other, r in self.rows.files(self.id).items():
+        for other, r in list(self.known().items()):
             if other != path and r["sha256"] == sha and (other in self.gone or r["status"] == "gone") \
                     and not os.path.exists(other):
                 self.gone.pop(other, None)
                 self.rows.forget_file(self.id, other)
+                self._files.pop(other, None)
                 return other
         return None
 
     def _outcome(self, path: str, st, sha, r, renamed: str | None) -> None:
         status = r.status if r.status in ("ingested", "unchanged", "failed") else "skipped"
-        self.rows.seen(self.id, path, st.st_size, st.st_mtime_ns, sha, status, r.dataset, r.message)
+        self._seen(path, st.st_size, st.st_mtime_ns, sha, status, r.dataset, r.message)
         before = f"{renamed} was renamed to {path}: " if renamed else ""
         if status == "ingested":
             self.ingested.append(r.dataset)

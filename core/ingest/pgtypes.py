@@ -210,38 +210,52 @@ def decimal_scale(conn, inner, cols: list[PgColumn], source: str) -> None:
 
 
 def arrays(cols: list[PgColumn], rows: list[tuple], source: str) -> list:
-    """Fetched rows -> one Arrow array per column."""
+    """Fetched rows -> one Arrow array per column: the rows go into a struct array in one
+    pass over the tuples (2-4x cheaper than transposing them and converting each column),
+    then each column is finished vectorised. A value that does not convert sends the batch
+    down the per-column path, which names the column."""
     import pyarrow as pa
 
-    n = len(cols)
-    values = list(zip(*rows)) if rows else [()] * n
+    raw = pa.struct([pa.field(f"c{i}", _raw(c)) for i, c in enumerate(cols)])
+    try:
+        children = pa.array(rows, type=raw).flatten() if rows else [pa.array([], type=_raw(c)) for c in cols]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        children = None
     out = []
-    for c, v in zip(cols, values):
+    values = list(zip(*rows)) if children is None else [None] * len(cols)
+    for i, c in enumerate(cols):
         try:
-            out.append(_array(c, v))
+            a = children[i] if children is not None else pa.array(values[i], type=_raw(c))
+            out.append(_finish(c, a))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
+            v = values[i] if children is None else [r[i] for r in rows]
             raise IngestError(_refusal(c, v, e, source)) from None
     return out
 
 
-def _array(c: PgColumn, v):
+def _raw(c: PgColumn):
+    """The Arrow type a column's fetched Python values convert to."""
     import pyarrow as pa
 
-    if c.kind == "plain":
-        return pa.array(v, type=c.arrow)
-    if c.kind == "decimal":
-        return pa.array(v, type=pa.string()).cast(c.arrow)
+    return {"plain": c.arrow, "list": c.arrow, "decimal": pa.string(), "decimal_int": pa.int64(),
+            "list_decimal": pa.list_(pa.string()), "date": pa.int32(), "ts": pa.int64(),
+            "list_date": pa.list_(pa.int32()), "list_ts": pa.list_(pa.int64())}[c.kind]
+
+
+def _finish(c: PgColumn, a):
+    """A column's raw Arrow array -> the array stored."""
+    import pyarrow as pa
+
+    if c.kind in ("plain", "list"):
+        return a
+    if c.kind in ("decimal", "list_decimal"):
+        return a.cast(c.arrow)
     if c.kind == "decimal_int":
-        return _unscaled(pa.array(v, type=pa.int64()), c.arrow)
-    if c.kind == "list_decimal":
-        return pa.array(v, type=pa.list_(pa.string())).cast(c.arrow)
-    if c.kind == "list":
-        return pa.array(v, type=c.arrow)
+        return _unscaled(a, c.arrow)
     if c.kind in ("list_date", "list_ts"):
-        la = pa.array(v, type=pa.list_(pa.int32() if c.kind == "list_date" else pa.int64()))
-        inner = _shift(c, la.values, c.kind == "list_date", c.arrow.value_type)
-        return pa.ListArray.from_arrays(la.offsets, inner, type=c.arrow, mask=la.is_null())
-    return _shift(c, pa.array(v, type=pa.int32() if c.kind == "date" else pa.int64()), c.kind == "date", c.arrow)
+        inner = _shift(c, a.values, c.kind == "list_date", c.arrow.value_type)
+        return pa.ListArray.from_arrays(a.offsets, inner, type=c.arrow, mask=a.is_null())
+    return _shift(c, a, c.kind == "date", c.arrow)
 
 
 def _unscaled(a, to):
@@ -249,7 +263,9 @@ def _unscaled(a, to):
     import numpy as np
     import pyarrow as pa
 
-    v = np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a), offset=a.offset * 8)
+    if a.offset:  # a slice: its validity bits start mid-byte, so copy it to offset 0
+        a = pa.concat_arrays([a])
+    v = np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a))
     wide = np.empty((len(a), 2), dtype=np.int64)
     wide[:, 0] = v
     wide[:, 1] = v >> 63

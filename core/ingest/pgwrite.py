@@ -11,6 +11,7 @@ files, so no half dataset is ever committed.
 from __future__ import annotations
 
 import hashlib
+import sys
 import queue
 import threading
 
@@ -26,15 +27,18 @@ from core.storage.locks import write_lock
 from core.storage.recovery import recover_dataset
 from core.text import count
 
-_MIN_ROWS, _START_ROWS = 1024, 8192
+_MIN_ROWS, _START_ROWS = 16, 1024  # a first fetch small enough for very wide rows
 _AHEAD = 2  # batches fetched ahead of the writer
-_BATCH_BYTES = 32 * 1024 * 1024  # a fetched batch is kept near this size in Arrow
+# The rows of one fetch, as Python objects (sized from the first fetch): a few of them are
+# alive at once (being fetched, queued, converted), so this bounds the stream's memory.
+_FETCH_BYTES = 8 * 1024 * 1024
 
 
 class _Prefetch:
-    """Fetches, converts and hashes the batches after the first on a thread of its own, at
-    most _AHEAD batches ahead of the writer (memory stays bounded). The cursor is used by
-    this thread alone until `stop()` returns."""
+    """Fetches the rows after the first batch on a thread of its own, at most _AHEAD
+    fetches ahead of the writer (memory stays bounded), so the server computes the next
+    rows while this process converts and writes the last ones. The cursor is used by this
+    thread alone until `stop()` returns."""
 
     def __init__(self, w: "PgWrite", schema):
         self.w, self.schema = w, schema
@@ -49,11 +53,8 @@ class _Prefetch:
         try:
             while not self.stopping.is_set():
                 rows = self.w._fetch()
-                batch = self.w._batch(rows, self.schema) if rows else None
-                if batch is not None:
-                    self.w._hash(batch)
-                self._put(("batch", batch))
-                if batch is None:
+                self._put(("rows", rows))
+                if not rows:
                     return
         except BaseException as e:  # handed to the writer's thread, which raises it
             self._put(("error", e))
@@ -67,10 +68,16 @@ class _Prefetch:
                 continue
 
     def next(self):
+        """The next batch (None at the end): converted and hashed here, on the writer's
+        thread, while the fetching thread already waits for the server's next rows."""
         kind, value = self.q.get()
         if kind == "error":
             raise value
-        return value
+        if not value:
+            return None
+        batch = self.w._batch(value, self.schema)
+        self.w._hash(batch)
+        return batch
 
     def stop(self) -> None:
         self.stopping.set()
@@ -83,6 +90,7 @@ class PgWrite:
         self.mode, self.result, self.cols = run.mode, run.result, run.cols
         self.max_rows = max(_MIN_ROWS, int(self.ing.config.get("ingest.batch_rows")))
         self.n = min(_START_ROWS, self.max_rows)
+        self.sized = False
         self.rows = self.nbytes = 0
         self.sha = hashlib.sha256()
         self.casts: dict[int, object] = {}  # column position -> the dataset's Arrow type
@@ -111,7 +119,7 @@ class PgWrite:
 
     def _batch(self, rows: list[tuple], schema=None):
         """Fetched rows -> a RecordBatch (renamed and cast to the dataset's types), and the
-        next fetch sized so a batch stays near _BATCH_BYTES."""
+        fetch size set from the first rows (_FETCH_BYTES of Python objects per fetch)."""
         import pyarrow as pa
 
         arrays = pgtypes.arrays(self.cols, rows, f"{self.src.shown} ({self.src.label})")
@@ -125,10 +133,11 @@ class PgWrite:
                     "--query, or use --mode replace to start the dataset over (nothing was written)") from None
         batch = pa.RecordBatch.from_arrays(arrays, schema=schema) if schema is not None else \
             pa.RecordBatch.from_arrays(arrays, names=[self.ing.schema.rename(c.name) for c in self.cols])
-        if batch.num_rows >= self.n and batch.nbytes < _BATCH_BYTES // 4:
-            self.n = min(self.n * 2, self.max_rows)
-        elif batch.nbytes > _BATCH_BYTES:
-            self.n = max(self.n // 2, _MIN_ROWS)
+        if rows and not self.sized:  # fetched rows are Python objects: ~5-10x their Arrow size
+            self.sized = True
+            sample = rows[:: max(1, len(rows) // 64)]
+            per_row = sum(sys.getsizeof(r) + sum(map(sys.getsizeof, r)) for r in sample) / len(sample)
+            self.n = int(min(self.max_rows, max(_MIN_ROWS, _FETCH_BYTES // max(per_row, 1))))
         return batch
 
     def _batches(self, first_batch, schema, failure: list):

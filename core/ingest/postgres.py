@@ -36,7 +36,6 @@ from core.storage.locks import write_lock
 from core.storage.recovery import recover_dataset
 from core.text import count
 
-_BATCH_BYTES = 32 * 1024 * 1024  # a fetched batch is kept around this size in Arrow (halved/doubled)
 _ORDERABLE = {"int2", "int4", "int8", "numeric", "float4", "float8", "date", "timestamp",
               "timestamptz", "text", "varchar", "bpchar", "uuid", "oid"}
 _TYPE_TEXT = re.compile(r"^[A-Za-z0-9_ ().,\"]+$")  # a stored high-water mark's type, as format_type wrote it

@@ -285,6 +285,9 @@ def test_bad_input_is_one_sentence_in_the_result_errors_and_job(pg, lh):
         (good, {"query": "SELECT id, a FROM odd WHERE id = 3", "name": "md"}, "multi-dimensional"),
         (good, {"query": "SELECT g FROM generate_series(1,3) g; DROP TABLE odd", "name": "evil"}, "more than one statement"),
         (good, {"query": "SELECT nextval('lh_seq') AS n", "name": "w"}, "a query here only reads"),
+        (good, {"query": "SELECT '294276-12-31 23:59:59'::timestamp AS far", "name": "far"}, "outside the range"),
+        (good, {"query": "SELECT 'infinity'::date AS d", "name": "infd"}, "holds infinity"),
+        (good, {"query": "SELECT ARRAY['infinity'::timestamptz] AS a", "name": "infa"}, "holds infinity"),
     ]
     for url, kw, expect in cases:
         [r] = lh.ingest([url], **kw)
@@ -355,5 +358,34 @@ def test_the_cli_and_the_daemon_ingest_the_same(pg, home, cli, tmp_path):
                                     "--format", "csv")
         assert code == 0 and "true" in out.lower(), (out, err)
     finally:
-        served.stop()
+        _, log = served.stop()
+    assert PASSWORD not in log  # the daemon's log (its stderr here; daemon.log when detached)
     _no_password_under(home)
+
+
+def test_the_high_water_mark_survives_a_crash_before_the_catalog_commit(pg, cli):
+    pg.sql("DROP TABLE IF EXISTS crashy", "CREATE TABLE crashy AS SELECT g AS id FROM generate_series(1, 100) g")
+    args = ("ingest", pg.url(), "--table", "public.crashy", "--incremental-by", "id")
+    code, out, err = cli(*args, env={"PGPASSWORD": PASSWORD, "LAKEHOUSE_CRASH_AT": "after_delta_commit"})
+    assert code != 0  # killed between the Delta commit and the catalog's
+    code, out, err = cli(*args, env={"PGPASSWORD": PASSWORD})  # recovery registers the commit, mark and all
+    assert code == 0 and "no rows past id = 100" in out, (out, err)
+    code, out, err = cli("sql", "SELECT count(*) AS n FROM crashy", "--format", "csv")
+    assert out.split() == ["n", "100"], out
+
+
+def test_a_changed_schema_is_refused_with_its_diff_then_taken_or_mapped(pg, lh):
+    pg.sql("DROP TABLE IF EXISTS grow", "CREATE TABLE grow (id int, name text)", "INSERT INTO grow VALUES (1, 'ann')")
+    url = pg.url(password=True)
+    assert lh.ingest([url], table="public.grow", key="id")[0].status == "ingested"
+    pg.sql("ALTER TABLE grow ADD COLUMN score float8", "INSERT INTO grow VALUES (2, 'bo', 1.5)")
+    [r] = lh.ingest([url], table="public.grow", mode="upsert")
+    assert r.status == "failed" and "added score DOUBLE" in r.message and "--accept-schema" in r.message, r
+    _one_sentence(r.message)
+    [r] = lh.ingest([url], table="public.grow", mode="upsert", schema_change="accept")
+    assert r.status == "ingested" and any("added score" in n for n in r.notes), r
+    pg.sql("ALTER TABLE grow RENAME COLUMN name TO full_name", "INSERT INTO grow VALUES (3, 'cy', 2.5)")
+    [r] = lh.ingest([url], table="public.grow", mode="upsert", column_map="full_name=name")
+    assert r.status == "ingested", r
+    assert _rows(lh, "SELECT id, name, score FROM grow ORDER BY id") == [(1, "ann", None), (2, "bo", 1.5), (3, "cy", 2.5)]
+    assert [c.name for c in lh.dataset("grow").columns] == ["id", "name", "score"]

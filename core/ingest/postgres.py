@@ -202,6 +202,9 @@ class _Run:
         import psycopg
 
         msg = _msg(e, self)
+        if isinstance(e, psycopg.errors.QueryCanceled) and not (self.conn is None or self.conn.broken):
+            return (f"{self.src.shown}: the server cancelled the {self.src.label} ({msg}) — nothing was "
+                    f"written; `lakehouse jobs retry {self.job.id}` runs it again")
         if isinstance(e, psycopg.OperationalError) or self.conn is None or self.conn.broken:
             return (f"the connection to PostgreSQL at {self.where} was lost ({msg}) — nothing was "
                     f"written; `lakehouse jobs retry {self.job.id}` runs it again")

@@ -22,7 +22,8 @@ from core import api
 from core.lakehouse import Lakehouse
 
 LIFECYCLE = {"open", "close", "new_engine", "engine", "tables", "interrupt_sql"}
-RETRYABLE = {"ingest", "embed", "rebuild_index", "activate", "demo", "trial", "autotune"}  # as before the registry, and trials
+RETRYABLE = {"ingest", "embed", "rebuild_index", "activate", "demo", "trial", "autotune",  # as before the registry, and trials
+             "refresh"}  # an index refresh (issue 18)
 
 
 def public_members(cls) -> dict[str, object]:

@@ -361,6 +361,26 @@ def test_watches_run_in_the_daemon(tmp_path, inbox):
     assert code == 0 and "Traceback" not in err, err
 
 
+def test_a_daemon_stopped_mid_ingest_cancels_it_and_leaves_nothing(tmp_path, inbox):
+    from core import Lakehouse
+
+    home = home_with(tmp_path / "home", settle=0.2)
+    with Lakehouse.open(home=home) as lh:
+        lh.watch_add(str(inbox), name="held")
+    d = Served(home, {"LAKEHOUSE_TEST_PAUSE_AT": "ingest:write"})
+    try:
+        (inbox / "a.csv").write_text("id\n1\n")
+        with Lakehouse.open(home=home) as lh:
+            wait_for(lambda: any(j.status == "running" and "test pause" in j.message for j in lh.jobs(5)),
+                     what="the daemon's ingest paused mid-write")
+    finally:
+        code, err = d.stop()
+    assert code == 0 and "Traceback" not in err, err
+    with Lakehouse.open(home=home) as lh:
+        assert [j.status for j in lh.jobs(5) if j.kind == "ingest"] == ["cancelled"]
+        assert not any(ds.name == "held" for ds in lh.datasets()) and lh.watch_runner()["pid"] is None
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="drops to an unprivileged user with setpriv (root only sees no permission errors)")
 def test_permission_denied_on_a_file_and_on_the_folder():

@@ -187,7 +187,7 @@ class Watch:
         self.known()[path] = {"path": path, "size": size, "mtime_ns": mtime_ns, "sha256": sha, "status": status,
                               "dataset": dataset, "message": message}
 
-    def touched(self, path: str, seen: dict | None = None, *, deleted: bool = False) -> None:
+    def touched(self, path: str, seen: dict | None = None) -> None:
         """A file event (or a walk's find): pending unless handled at its present state."""
         if not wanted(os.path.basename(path), self.row["pattern"]):
             return

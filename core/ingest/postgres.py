@@ -231,8 +231,9 @@ class _Run:
         with conn.cursor() as cur:
             cur.execute(sql.SQL("SELECT * FROM ({}) AS lh_src LIMIT 0").format(src.inner()))
             desc = cur.description
-        if desc is None:
-            raise IngestError(f"{src.shown}: --query returns no rows to ingest — give a SELECT")
+        if not desc:
+            raise IngestError(f"{src.shown}: the {src.label} has no columns to ingest — give a SELECT "
+                              "that names some")
         self.cols = pgtypes.plan(conn, desc, f"{src.shown} ({src.label})")
         if src.by is not None:
             self._incremental()
@@ -302,7 +303,7 @@ class _Run:
         back = {self.ing.schema.rename(c.name): c.name for c in self.cols}
         missing = [k for k in key if k not in back]
         if missing:
-            raise IngestError(f"{src.shown}: --key {', '.join(missing)} is not a column of the {src.label} "
+            raise IngestError(f"{src.shown}: key column {', '.join(missing)} is not a column of the {src.label} "
                               f"— its columns are: {', '.join(c.name for c in self.cols)}")
         ids = [sql.Identifier(back[k]) for k in key]
         nulls = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(i) for i in ids)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pgserver import DB, PASSWORD, ROLE
+from pgserver import DB, PASSWORD, ROLE, wait_for
 
 N_BIG = 1_000_000
 
@@ -338,6 +338,29 @@ def test_cancel_stops_the_stream_and_writes_nothing(pg, big, lh, monkeypatch):
         lh.ingest([pg.url(password=True)], table="public.big", name="stopped", cancel=stop)
     assert "stopped" not in {d.name for d in lh.datasets()}
     assert not (lh.root / "tables" / "stopped").exists()
+
+
+def test_cancel_interrupts_a_query_the_server_is_still_running(pg, lh):
+    from core.errors import Cancelled
+
+    stop, outcome = threading.Event(), []
+
+    def run():
+        try:
+            lh.ingest([pg.url(password=True)], query="SELECT 1 AS x FROM pg_sleep(600)", name="slow", cancel=stop)
+        except Cancelled as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    with pg.connect() as con:  # the server is running it
+        assert wait_for(lambda: con.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                            "'lakehouse ingest' AND state = 'active' AND query LIKE 'FETCH%'"
+                                            ).fetchone()[0] == 1)
+    stop.set()
+    t.join(120)  # far less than the query's 600 s: the server was told to stop
+    assert not t.is_alive() and outcome, "the cancel did not interrupt the server's query"
+    assert lh.jobs()[0].status == "cancelled"
 
 
 # -- the CLI and the daemon ------------------------------------------------------------------

@@ -162,8 +162,11 @@ class _Run:
 
     # -- connecting ------------------------------------------------------------------
     def _connect(self):
-        import psycopg
-
+        try:
+            import psycopg
+        except ImportError:
+            raise IngestError("postgresql:// sources need psycopg 3 — install it with "
+                              "pip install 'psycopg[binary]' (a dependency of lakehouse)") from None
         self.password = url_password(self.src.url) or secrets_password(
             self.ing.config.get("postgres.secrets_file"), self.where)
         kw = {"connect_timeout": max(1, int(self.ing.config.get("postgres.connect_timeout_s"))),
@@ -174,11 +177,16 @@ class _Run:
             conn = psycopg.connect(without_password(self.src.url), autocommit=False, **kw)
         except psycopg.Error as e:
             raise IngestError(self._connect_error(e)) from None
-        conn.read_only = True
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
-                     "SET statement_timeout = 0")
-        pgtypes.register_loaders(conn)
+        try:
+            conn.read_only = True
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            # UTC and ISO text for the values read as text (high-water marks, intervals)
+            conn.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
+                         "SET statement_timeout = 0")
+            pgtypes.register_loaders(conn)
+        except psycopg.Error as e:
+            conn.close()
+            raise IngestError(self._connect_error(e)) from None
         return conn
 
     def _connect_error(self, e) -> str:

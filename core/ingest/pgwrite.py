@@ -93,6 +93,7 @@ class PgWrite:
         self.sized = False
         self.rows = self.nbytes = 0
         self.sha = hashlib.sha256()
+        self.hashed_schema = False
         self.casts: dict[int, object] = {}  # column position -> the dataset's Arrow type
 
     def run(self) -> None:
@@ -167,7 +168,11 @@ class PgWrite:
                 ahead.stop()
 
     def _hash(self, batch) -> None:
-        """sha256 over the Arrow buffers (no copy): equal rows, equal digest."""
+        """sha256 over the Arrow buffers (no copy), after the column names and types: equal
+        rows written the same way, equal digest."""
+        if not self.hashed_schema:
+            self.hashed_schema = True
+            self.sha.update(str(batch.schema).encode())
         for col in batch.columns:
             for buf in col.buffers():
                 if buf is not None:

@@ -100,7 +100,7 @@ class PgWrite:
         ing, src, job = self.ing, self.src, self.job
         self.cur = self.run_.conn.cursor(name=f"lakehouse_{job.id}", binary=True)
         self.cur.execute(self.run_.select())
-        job.progress(0, None, "rows", f"reading {src.label} from {self.run_.where}", force=True)
+        job.progress(0, self.run_.estimate(), "rows", f"reading {src.label} from {self.run_.where}", force=True)
         first = self._fetch()
         with write_lock(ing.root, on_wait=lambda: job.progress(message="waiting for another writer")):
             recover_dataset(ing.catalog, ing.tables, src.dataset)

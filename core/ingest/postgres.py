@@ -253,6 +253,16 @@ class _Run:
         if key:
             self._check_key(key)
 
+    def estimate(self) -> int | None:
+        """The table's row count as the planner last counted it (for the progress bar), or None."""
+        if not self.src.table or self.filter is not None:
+            return None
+        from psycopg import sql
+
+        name = sql.Identifier(*self.src.table.split(".")).as_string(self.conn)
+        row = self.conn.execute("SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass(%s)", (name,)).fetchone()
+        return row[0] if row and row[0] and row[0] > 0 else None
+
     def _filtered(self):
         from psycopg import sql
 

@@ -43,8 +43,7 @@ class Target:
 
 def _split(url: str):
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises on a port that is not a number)
+        parts = urlsplit(url)  # (its port is libpq's to read: a URL may name several host:port)
     except ValueError as e:
         raise IngestError(f"{redact(url, safe=True)} is not a PostgreSQL URL ({e}) — write "
                           "postgresql://USER@HOST[:PORT]/DB") from None

@@ -36,6 +36,20 @@ def _one_sentence(msg: str) -> None:
     assert msg and "\n" not in msg and "Traceback" not in msg and PASSWORD not in msg, msg
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://ann:pa%40ss@db.example:5433/sales", "postgresql://ann:***@db.example:5433/sales"),
+    ("postgres://ann@db/sales?sslmode=require&password=hunter2", "postgres://ann@db/sales?sslmode=require&password=***"),
+    ("postgresql://ann:***@db/sales", "postgresql://ann:***@db/sales"),
+    ("postgresql://ann@db/sales", "postgresql://ann@db/sales"),
+])
+def test_urls_are_redacted_and_a_masked_password_is_no_password(url, shown):
+    from core.ingest.secrets import redact, url_password, without_password
+
+    assert redact(url) == shown
+    assert "***" not in without_password(url) and "hunter2" not in without_password(url)
+    assert url_password(shown) is None  # a retried job's URL connects through the other sources
+
+
 # -- the million rows (loaded once for the module) -------------------------------------------
 @pytest.fixture(scope="module")
 def big(pg, tmp_path_factory):

@@ -361,6 +361,28 @@ def test_watches_run_in_the_daemon(tmp_path, inbox):
     assert code == 0 and "Traceback" not in err, err
 
 
+def test_a_user_cancelling_a_watched_ingest_and_removing_its_watch_does_not_stop_the_runner(live, tmp_path,
+                                                                                              monkeypatch):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    wa = live.lh.watch_add(str(a), name="ds_a")
+    monkeypatch.setenv("LAKEHOUSE_TEST_PAUSE_AT", "ingest:write")
+    live.start()
+    (a / "1.csv").write_text("id\n1\n")
+    job = wait_for(lambda: next((j for j in live.lh.jobs(5) if j.status == "running" and "test pause" in j.message),
+                                None), what="the watched ingest paused mid-write")
+    live.lh.watch_remove(wa.id)
+    assert live.lh.cancel_job(job.id)
+    wait_for(lambda: live.said("cancelled", "1.csv"), what="the cancel's report")
+    monkeypatch.delenv("LAKEHOUSE_TEST_PAUSE_AT")
+    live.lh.watch_add(str(b), name="ds_b")
+    (b / "1.csv").write_text("id\n1\n")
+    wait_for(lambda: live.rows("ds_b") == 1, what="the runner going on")
+    assert live.runner.running and live.rows("ds_a") == 0 and "is tried again when it changes" in \
+        live.said("cancelled")[0]
+
+
 def test_a_daemon_stopped_mid_ingest_cancels_it_and_leaves_nothing(tmp_path, inbox):
     from core import Lakehouse
 

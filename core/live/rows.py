@@ -103,10 +103,11 @@ class WatchRows:
 
     def seen(self, wid: int, path: str, size: int, mtime_ns: int, sha256: str | None, status: str,
              dataset: str = "", message: str = "") -> None:
+        # a watch removed while its file was being ingested: nothing to remember it by
         self._db.execute(
             "INSERT OR REPLACE INTO watch_files (watch_id, path, size, mtime_ns, sha256, status, dataset, message, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (wid, path, size, mtime_ns, sha256, status, dataset, message, now()))
+            "updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM watches WHERE id = ?)",
+            (wid, path, size, mtime_ns, sha256, status, dataset, message, now(), wid))
 
     def set_file_status(self, wid: int, path: str, status: str) -> None:
         self._db.execute("UPDATE watch_files SET status = ?, updated_at = ? WHERE watch_id = ? AND path = ?",

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -29,6 +30,28 @@ from .watches import Watch
 log = logging.getLogger("lakehouse.live")
 LOCK = "live.lock"
 TICK_S = 1.0  # how often schedules are looked at, and the longest a file event waits to be seen
+
+
+class Stop(threading.Event):
+    """The runner's stop. Each job it starts gets a child event (`child()`): a job's cancel
+    event is set when a user cancels that job, which must stop that job only, while the
+    runner stopping cancels every job it has running."""
+
+    def __init__(self):
+        super().__init__()
+        self._children: weakref.WeakSet = weakref.WeakSet()
+
+    def set(self) -> None:
+        super().set()
+        for ev in list(self._children):
+            ev.set()
+
+    def child(self) -> threading.Event:
+        ev = threading.Event()
+        self._children.add(ev)
+        if self.is_set():
+            ev.set()
+        return ev
 
 
 def holder(root: Path) -> dict | None:
@@ -55,7 +78,7 @@ class LiveRunner:
         self.config, self.root = config, config.root
         self.say = say or (lambda wid, kind, text: None)
         self.once = once
-        self.stop_event = threading.Event()
+        self.stop_event = Stop()
         self.settle_s = float(config.get("watch.settle_s"))
         self.rescan_s = float(config.get("watch.rescan_s"))
         self.refresh_s = float(config.get("watch.refresh_s"))
@@ -127,30 +150,54 @@ class LiveRunner:
         self.rows = WatchRows(self.lh.catalog.db)
         self.watches: dict[int, Watch] = {}
         self._notifier, self._watched = None, ()
-        last_scan = last_refresh = time.monotonic()
+        self._last = {"scan": time.monotonic(), "refresh": time.monotonic()}
         while not self.stop_event.is_set():
-            self._sync()
-            events = self._wait()
-            for change, path in events:
-                self._event(change, path)
-            now = time.monotonic()
-            if now - last_scan >= self.rescan_s:
-                last_scan = now
-                for w in self.watches.values():
-                    if w.ok and w.check_folder():
-                        w.scan()
-            for w in list(self.watches.values()):
-                if w.ok:
-                    w.step(self.stop_event)
-                    for dataset in dict.fromkeys(w.ingested):
-                        self._refresh(dataset)
-            if self.once and not any(w.pending or w.gone for w in self.watches.values()):
-                return
-            if not self.once:
-                self._schedules()
-                if self.refresh_s > 0 and now - last_refresh >= self.refresh_s:
-                    last_refresh = now
-                    self._catch_up()
+            try:
+                if self._tick():
+                    return
+            except Exception as e:  # noqa: BLE001 - a bug, or the catalog busy: logged, and on again
+                if isinstance(e, Cancelled) and self.stop_event.is_set():
+                    raise
+                log.exception(f"the watch runner's tick failed: {type(e).__name__}: {e}")
+                self.stop_event.wait(TICK_S)
+
+    def _tick(self) -> bool:
+        """One round: follow the catalog, take file events, ingest what settled, run due
+        schedules and catch-up refreshes. True when a `once` run has nothing left."""
+        self._sync()
+        for change, path in self._wait():
+            self._event(change, path)
+        now = time.monotonic()
+        if now - self._last["scan"] >= self.rescan_s:
+            self._last["scan"] = now
+            for w in self.watches.values():
+                if w.ok and w.check_folder():
+                    w.scan()
+        for w in list(self.watches.values()):
+            if w.ok:
+                self._step(w)
+        if self.once:
+            return not any(w.pending or w.gone for w in self.watches.values())
+        self._schedules()
+        if self.refresh_s > 0 and now - self._last["refresh"] >= self.refresh_s:
+            self._last["refresh"] = now
+            self._catch_up()
+        return False
+
+    def _step(self, w: Watch) -> None:
+        """One watch's settled files; a failure of one watch never stops the others."""
+        try:
+            w.step(self.stop_event)
+        except Exception as e:  # noqa: BLE001 - a bug: said once per kind in _errors, the others go on
+            if isinstance(e, Cancelled) and self.stop_event.is_set():
+                raise
+            message = f"watch {w.id} on {w.folder} failed unexpectedly: {type(e).__name__}: {e}"
+            log.exception(message)
+            if ("bug", type(e).__name__) not in w.said:
+                w.said.add(("bug", type(e).__name__))
+                self.lh.catalog.errors.add("watch", message)
+        for dataset in dict.fromkeys(w.ingested):
+            self._refresh(dataset)
 
     def _sync(self) -> None:
         """Follow the catalog: watches added, removed, paused or resumed by any process."""
@@ -212,9 +259,10 @@ class LiveRunner:
         except ImportError:
             return
         try:
-            run_due(self.lh, self.stop_event)
+            run_due(self.lh, self.stop_event.child())
         except Cancelled:
-            raise
+            if self.stop_event.is_set():
+                raise
         except Exception as e:  # noqa: BLE001 - run_due records its own failures; a bug must not stop watches
             log.warning(f"running due schedules failed: {type(e).__name__}: {e}")
 
@@ -239,8 +287,9 @@ class LiveRunner:
         if refresh is None or self.stop_event.is_set():
             return
         try:
-            refresh(dataset, cancel=self.stop_event)
-        except Cancelled:
-            raise
+            refresh(dataset, cancel=self.stop_event.child())
+        except Cancelled:  # the runner stopping ends the loop; a user's cancel of the job does not
+            if self.stop_event.is_set():
+                raise
         except Exception as e:  # noqa: BLE001 - refresh records its own failures in _errors
             log.warning(f"refreshing the indexes of {dataset} failed: {e}")

@@ -70,9 +70,9 @@ class Pending:
 class Watch:
     """A watch's in-memory state in the runner; its rows are the truth across restarts."""
 
-    def __init__(self, row: dict, lh, rows, settle_s: float, say: Say, cancel: threading.Event):
+    def __init__(self, row: dict, lh, rows, settle_s: float, say: Say, cancel):
         self.id, self.row, self.lh, self.rows, self.settle_s, self.say = row["id"], row, lh, rows, settle_s, say
-        self._cancel = cancel  # the runner's stop: an ingest in flight is cancelled
+        self._cancel = cancel  # the runner's Stop: an ingest in flight is cancelled when it is set
         self.folder = Path(row["folder"])
         self.pending: dict[str, Pending] = {}
         self.gone: dict[str, float] = {}  # path -> monotonic time it was found missing
@@ -279,10 +279,15 @@ class Watch:
         try:
             results = self.lh.ingest([path], name=self._dataset(path), mode=self.row["mode"],
                                      key=self.row["key"] or None, schema_change=self.row["schema_change"],
-                                     reason=f"watch {self.id}", cancel=self._cancel)
-        except Cancelled:
-            self.pending[path] = Pending(st.st_size, st.st_mtime_ns, 0.0, 0.0)  # picked up again next time
-            raise
+                                     reason=f"watch {self.id}", cancel=self._cancel.child())
+        except Cancelled as e:
+            if self._cancel.is_set():  # the runner is stopping: the next one picks the file up
+                raise
+            # a user cancelled this ingest's job: not tried again until the file changes
+            message = f"{e}; {path} is tried again when it changes"
+            self._seen(path, st.st_size, st.st_mtime_ns, sha, "failed", message=message)
+            self._report("cancelled", message, last_error=message)
+            return
         except LakehouseError as e:  # recorded in _errors by ingest
             self._seen(path, st.st_size, st.st_mtime_ns, sha, "failed", message=str(e))
             self._report("failed", str(e), last_error=str(e))

@@ -36,8 +36,8 @@ _I64 = (-(2**63), 2**63 - 1)  # a timestamp's -infinity / infinity
 _DIRECT = {"int2": "int16", "int4": "int32", "int8": "int64", "float4": "float32",
            "float8": "float64", "bool": "bool_", "text": "string", "varchar": "string",
            "bpchar": "string", "name": "string", "bytea": "binary"}
-_AS_TEXT = {"json", "jsonb", "uuid", "time", "interval", "citext", "xid", "cid"}
-_OTHER_INTS = {"oid": "int64", "regclass": "int64"}
+_AS_TEXT = {"json", "jsonb", "uuid", "time", "interval", "citext", "xid", "cid", "regclass", "regtype"}
+_OTHER_INTS = {"oid": "int64"}
 _TIMES = {"date", "timestamp", "timestamptz"}
 _HINT = {"money": "{c}::numeric", "timetz": "{c}::text", "inet": "{c}::text", "cidr": "{c}::text",
          "macaddr": "{c}::text", "xml": "{c}::text", "bit": "{c}::text", "varbit": "{c}::text"}

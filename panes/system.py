@@ -188,14 +188,15 @@ def _live(lh) -> tuple[str, str]:
     else:
         who = f"run by pid {pid}"
     lines = [f"watch {w.id:<3} {w.state:<7} {_flat(w.folder)} ({_flat(w.pattern)}) -> {w.dataset or '(file stem)'} · "
-             f"last {_hm(w.last_event_at)} {_flat(w.last_error or w.last_outcome or 'nothing yet')[:80]}"
-             for w in lh.watch_list()]
+             + (f"{_hm(w.last_event_at)} {_flat(w.last_error or w.last_outcome)[:80]}" if w.last_event_at
+                else "nothing yet") for w in lh.watch_list()]
     schedules = getattr(lh, "schedule_list", None)
     for s in (schedules() if schedules else []):
         d = s.to_dict()
         took = f" ({d['last_duration_s']:.1f} s)" if d.get("last_duration_s") is not None else ""
-        lines.append(f"sched {d['id']:<3} {d['state']:<7} every {d['every']} {_flat(str(d['source']))} · last "
-                     f"{_hm(d.get('last_run_at'))} {_flat(d.get('last_outcome') or 'not run yet')[:60]}{took} · "
+        last = f"{_hm(d['last_run_at'])} {_flat(d.get('last_outcome') or '')[:60]}{took}" if d.get("last_run_at") \
+            else "not run yet"
+        lines.append(f"sched {d['id']:<3} {d['state']:<7} every {d['every']} {_flat(str(d['source']))} · {last} · "
                      f"next {_hm(d.get('next_run_at'))}")
     return f"Watches and schedules — {who}", "\n".join(lines) or "none — `lakehouse watch add DIR`, " \
         "`lakehouse schedule add SOURCE --every 15m`"

@@ -195,7 +195,7 @@ def test_a_folder_that_disappears_is_an_error_once_and_comes_back(live, inbox, t
     wait_for(lambda: live.watch(1).state == "active", what="the folder coming back")
     (inbox / "b.csv").write_text("id\n2\n")
     wait_for(lambda: live.rows("back") == 2)
-    assert live.errors("no longer exists") == 1 and len(live.said("folder", "watching it again")) == 1, (live.events, live.lh.errors())
+    assert live.errors("no longer exists") == 1 and len(live.said("folder", "watching it again")) == 1, live.events
 
 
 def test_bad_input_at_add_is_one_sentence(live, inbox, tmp_path):

@@ -50,7 +50,8 @@ def add(
     name: Optional[str] = typer.Option(None, "--name", help="Dataset every file goes to (default: the folder's name)."),
     name_from_file: bool = typer.Option(False, "--name-from-file", help="Each file goes to the dataset named by its "
                                         "stem, as `ingest` names it."),
-    mode: WatchMode = typer.Option(WatchMode.append, "--mode", help="append (default), upsert (needs --key) or replace."),
+    mode: WatchMode = typer.Option(WatchMode.append, "--mode",
+                                   help="append (default), upsert (needs --key) or replace."),
     key: Optional[str] = typer.Option(None, "--key", help="Primary key column(s), e.g. id or region,id."),
     on_schema_change: Policy = typer.Option(Policy.refuse, "--on-schema-change",
                                             help="refuse (default: the file fails with the diff, in errors) or "

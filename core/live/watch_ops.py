@@ -77,7 +77,9 @@ class WatchOps:
                            "create it first, or give the folder the files arrive in")
         root = Path(os.path.realpath(self.root))
         real = Path(os.path.realpath(path))
-        if real == root or root in real.parents or real in root.parents:
+        # the root inside it is walked into unless a hidden folder holds it (hidden ones are skipped)
+        walked_into = real in root.parents and not any(p.startswith(".") for p in root.relative_to(real).parts)
+        if real == root or root in real.parents or walked_into:
             raise IngestError(f"{path} holds or is inside the storage root {self.root} — watch a folder of "
                               "your own files instead")
         check_pattern(pattern)

@@ -9,8 +9,8 @@ identical bytes stay a no-op. A file that vanishes is reported after two settle
 intervals, as renamed when a file with its bytes appeared meanwhile, else as deleted;
 its rows stay in the dataset.
 
-The folder is walked recursively; the pattern applies to file names. Hidden files
-(.name) and names of partial downloads (*.part, *.tmp, *.crdownload, *.partial, *~) are
+The folder is walked recursively; the pattern applies to file names. Hidden files and
+folders (.name) and names of partial downloads (*.part, *.tmp, *.crdownload, *.partial, *~) are
 never picked up; symlinked folders are not followed (a loop cannot be walked into).
 Every problem is one sentence in `_errors` and the watch's last outcome, said once.
 """
@@ -51,9 +51,10 @@ def check_pattern(pattern: str) -> str:
     return pattern
 
 
-def wanted(name: str, pattern: str) -> bool:
-    """A file name the watch picks up (case-insensitively)."""
-    if name.startswith(".") or name.lower().endswith(_PARTIAL):
+def wanted(name: str, pattern: str, sub: str = "") -> bool:
+    """A file name the watch picks up (case-insensitively); `sub`: its folder below the
+    watched one, none of whose parts may be hidden."""
+    if any(p.startswith(".") for p in Path(sub).parts) or name.startswith(".") or name.lower().endswith(_PARTIAL):
         return False
     return fnmatch.fnmatchcase(name.lower(), pattern.lower())
 
@@ -147,7 +148,8 @@ class Watch:
                 self._once("unreadable", where, f"{where} cannot be read ({e.strerror or e}); its files are "
                            "not watched")
         for top, dirs, names in os.walk(self.folder, onerror=failed, followlinks=False):
-            for d in list(dirs):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden folders are never walked
+            for d in dirs:
                 full = os.path.join(top, d)
                 if os.path.islink(full):
                     self._symlinked_folder(full)
@@ -189,7 +191,8 @@ class Watch:
 
     def touched(self, path: str, seen: dict | None = None) -> None:
         """A file event (or a walk's find): pending unless handled at its present state."""
-        if not wanted(os.path.basename(path), self.row["pattern"]):
+        sub = os.path.relpath(os.path.dirname(path), self.folder)
+        if not wanted(os.path.basename(path), self.row["pattern"], sub):
             return
         try:
             st = os.stat(path)

@@ -292,7 +292,11 @@ class _Run:
             raise IngestError(f"{src.shown}: --incremental-by {src.by!r} is a {col.pg} column — give a "
                               "number, date, timestamp or text column that grows with new rows")
         by = sql.Identifier(src.by)
-        prev = previous_mark(self.ing, src)
+        entry = last_source(self.ing, src) or {}
+        prev = entry.get("high_water")
+        if entry.get("log_gone"):
+            value = mark_from_rows(self.ing, src)
+            prev = {"value": value, "type": col.pg} if value is not None else None
         cond = None
         if prev is not None and _TYPE_TEXT.match(prev["type"]):
             cond = sql.SQL("{} > {}::{}").format(by, sql.Literal(prev["value"]), sql.SQL(prev["type"]))
@@ -352,11 +356,14 @@ def last_source(ing, src: PgSource) -> dict | None:
 
     if ing.catalog.datasets.get(src.dataset) is None:
         return None
-    want = src.descriptor()
+    want, gone = src.descriptor(), False
     for entry in reversed(ing.catalog.datasets.lineage(src.dataset)):
         if not entry.active or entry.source_uri != src.shown or entry.format != "postgres":
             continue
-        info = _log_commit_info(ing.tables.path(src.dataset), entry.table_version) or {}
+        info = _log_commit_info(ing.tables.path(src.dataset), entry.table_version)
+        if info is None:  # the log file is gone (Delta's log retention): its entry is unknown
+            gone = True
+            continue
         try:
             meta = json.loads(info.get(META_KEY) or "{}")
         except ValueError:
@@ -364,7 +371,30 @@ def last_source(ing, src: PgSource) -> dict | None:
         for s in meta.get("sources", []):
             if s.get("uri") == src.shown and all(s.get(k) == v for k, v in want.items()):
                 return {**s, "sha256": s.get("sha256") or entry.content_hash}
-    return None
+    return {"log_gone": True} if gone else None
+
+
+def mark_from_rows(ing, src: PgSource) -> str | None:
+    """When the commit holding the last mark has left the Delta log: the largest value of
+    the column in the dataset's rows, as PostgreSQL text (the rows hold what was fetched)."""
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    import pyarrow.compute as pc
+
+    from core.storage.tables import open_at
+
+    ds = ing.catalog.datasets.get(src.dataset)
+    col = ing.schema.rename(src.by)
+    if ds is None or col not in {c.name for c in ds.columns}:
+        return None
+    data = open_at(ing.tables.path(src.dataset), src.dataset, upto=ds.table_version).to_pyarrow_dataset()
+    v = pc.max(data.to_table(columns=[col]).column(0)).as_py()
+    if v is None:
+        return None
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    return format(v, "f") if isinstance(v, Decimal) else str(v)
 
 
 def psycopg_error():

@@ -128,6 +128,24 @@ def test_files_already_there_are_ingested_identical_bytes_are_a_no_op_and_a_bad_
     assert info.state == "active" and info.ingested == 3
 
 
+def test_subfolders_are_watched_hidden_ones_and_partial_downloads_are_not(live, inbox):
+    (inbox / "2026" / "jan").mkdir(parents=True)
+    (inbox / ".cache").mkdir()
+    (inbox / "2026" / "jan" / "a.csv").write_text("id\n1\n")
+    (inbox / ".cache" / "b.csv").write_text("id\n2\n")
+    live.lh.watch_add(str(inbox), pattern="*.CSV", name="deep")  # the pattern is case-insensitive
+    live.start()
+    wait_for(lambda: live.rows("deep") == 1, what="the file in a subfolder")
+    (inbox / "2026" / "feb").mkdir()  # a folder made after the watch started
+    (inbox / ".cache" / "c.csv").write_text("id\n3\n")
+    (inbox / "2026" / "feb" / "d.csv.part").write_text("id\n4\n")
+    (inbox / "2026" / "feb" / "e.csv").write_text("id\n5\n")  # the witness
+    wait_for(lambda: live.rows("deep") >= 2, what="the new subfolder's file")
+    (inbox / "f.csv").write_text("id\n6\n")  # a second witness, written after all of them
+    wait_for(lambda: 6 in live.lh.sql("SELECT id FROM deep").column("id").to_pylist())
+    assert sorted(live.lh.sql("SELECT id FROM deep").column("id").to_pylist()) == [1, 5, 6]
+
+
 def test_deleted_and_renamed_files_are_reported_and_their_rows_stay(live, inbox):
     (inbox / "one.csv").write_text("id\n1\n2\n")
     (inbox / "two.csv").write_text("id\n3\n")

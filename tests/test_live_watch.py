@@ -107,6 +107,24 @@ def test_a_file_copied_in_pieces_is_ingested_only_once_complete_and_then_once(tm
         lv.close()
 
 
+def test_a_file_renamed_into_place_is_ingested_once(live, inbox, tmp_path):
+    live.lh.watch_add(str(inbox), pattern="*.csv", name="moved")
+    live.start()
+    with open(inbox / "report.csv.part", "w") as f:  # a download in progress: its name is not picked up
+        f.write("id,v\n")
+        f.flush()
+        outside = tmp_path / "elsewhere.csv"
+        outside.write_text("id,v\n7,x\n8,y\n")
+        os.rename(outside, inbox / "moved_in.csv")  # moved in from outside, complete
+        wait_for(lambda: live.rows("moved") == 2, what="the file moved in")
+        f.write("1,a\n2,b\n3,c\n")
+    os.rename(inbox / "report.csv.part", inbox / "report.csv")  # the download done: renamed into place
+    wait_for(lambda: live.rows("moved") == 5, what="the file renamed into place")
+    (inbox / "witness.csv").write_text("id,v\n9,z\n")
+    wait_for(lambda: live.rows("moved") == 6)
+    assert len(live.said("ingested")) == 3 and not live.said("failed")
+
+
 def test_files_already_there_are_ingested_identical_bytes_are_a_no_op_and_a_bad_file_does_not_stop_it(live, inbox):
     (inbox / "a.csv").write_text("id,v\n1,x\n2,y\n")
     (inbox / "notes.txt.part").write_text("half a download")  # never picked up

@@ -440,3 +440,11 @@ def test_a_changed_schema_is_refused_with_its_diff_then_taken_or_mapped(pg, lh):
     assert r.status == "ingested", r
     assert _rows(lh, "SELECT id, name, score FROM grow ORDER BY id") == [(1, "ann", None), (2, "bo", 1.5), (3, "cy", 2.5)]
     assert [c.name for c in lh.dataset("grow").columns] == ["id", "name", "score"]
+
+
+def test_a_query_that_is_not_a_select_is_refused_and_runs_nothing(lh, pg):
+    pg.sql("CREATE TABLE IF NOT EXISTS keep_me (id int)", "INSERT INTO keep_me VALUES (1)")
+    [r] = lh.ingest([pg.url(password=True)], query="DELETE FROM keep_me RETURNING *", name="gone")
+    assert r.status == "failed" and "--query must be one SELECT" in r.message and "not DELETE" in r.message
+    with pg.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM keep_me").fetchone()[0] == 1

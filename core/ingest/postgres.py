@@ -219,6 +219,10 @@ class _Run:
         if isinstance(e, psycopg.errors.SyntaxError) and self.src.query is not None:
             if re.search(r'at or near ";"', msg):
                 return "--query holds more than one statement — give one SELECT (nothing was written)"
+            first = (self.src.query.split() or [""])[0].upper()
+            if first not in ("SELECT", "WITH", "VALUES", "TABLE", "("):  # it is read as a subquery
+                return (f"{self.src.shown}: --query must be one SELECT (or WITH … SELECT), not "
+                        f"{first[:20] or 'empty'} — nothing was run or written")
             return f"{self.src.shown}: --query does not parse: {msg} (nothing was written)"
         odd = re.search(r"cannot convert (NaN|infinity|-infinity) to bigint", msg, re.I)
         scaled = [c.name for c in self.cols if c.kind == "decimal_int"]

@@ -180,7 +180,7 @@ def test_deleted_and_renamed_files_are_reported_and_their_rows_stay(live, inbox)
 
 
 def test_unknown_types_symlink_loops_and_growing_files_are_reported_once_and_it_keeps_going(tmp_path, inbox):
-    lv = Live(home_with(tmp_path / "home", settle=0.2)).start()
+    lv = Live(home_with(tmp_path / "home", settle=0.5)).start()  # the writer below pauses 0.02 s: 25x less
     try:
         (inbox / "photo.jpg").write_bytes(b"\xff\xd8\xff")
         os.symlink(inbox, inbox / "loop")  # a folder that leads back into the watched one
@@ -199,7 +199,7 @@ def test_unknown_types_symlink_loops_and_growing_files_are_reported_once_and_it_
                     f.write(f"{i}\n")
                     f.flush()
                     i += 1
-                    time.sleep(0.03)
+                    time.sleep(0.02)
         t = threading.Thread(target=grow)
         t.start()
         try:

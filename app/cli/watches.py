@@ -60,7 +60,8 @@ def add(
 ):
     """Watch a folder: each file is ingested once complete (its size and mtime unchanged for [watch] settle_s),
     files already there too; identical bytes are a no-op; deleted and renamed files are reported. Hidden files
-    and partial downloads (*.part, *.tmp, *.crdownload) are left alone; symlinked folders are not followed."""
+    and folders and partial downloads (*.part, *.tmp, *.crdownload) are left alone; symlinked folders are not
+    followed."""
     from app.output import dumps
 
     w = with_lh(lambda lh: lh.watch_add(os.path.abspath(os.path.expanduser(folder)), pattern=pattern, name=name,

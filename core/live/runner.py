@@ -239,7 +239,7 @@ class LiveRunner:
         if self._notifier is None:
             self.stop_event.wait(timeout / 1000)
             return set()
-        got = self._notifier.watch(100, 20, timeout, self.stop_event)
+        got = self._notifier.watch(100, 50, timeout, self.stop_event)
         return got if isinstance(got, set) else set()
 
     def _event(self, change: int, path: str) -> None:

@@ -177,6 +177,8 @@ def test_deleted_and_renamed_files_are_reported_and_their_rows_stay(live, inbox)
     assert not live.said("deleted", "one.csv")
     assert "rows it added stay in nums" in live.said("deleted", "two.csv")[0]
     assert live.rows("nums") == 3
+    info = live.watch(1)  # the deletion stays on record after later events
+    assert (info.files, info.gone) == (1, 1)  # uno.csv (one.csv renamed), and two.csv gone
 
 
 def test_unknown_types_symlink_loops_and_growing_files_are_reported_once_and_it_keeps_going(tmp_path, inbox):

@@ -32,6 +32,7 @@ class Policy(str, Enum):
 
 def _records(watches) -> list[dict]:
     return [dict(w.to_dict(), dataset=w.dataset or "(file stem)",
+                 files=f"{w.files}" + (f" ({w.gone} gone)" if w.gone else ""),
                  last_event=(w.last_event_at or "")[:16].replace("T", " "),
                  last_outcome=w.last_outcome + (f" (error: {w.last_error})" if w.last_error and
                                                 w.last_error != w.last_outcome else ""))

@@ -75,7 +75,8 @@ class WatchRows:
 
     def all(self) -> list[dict]:
         return self._db.dicts("SELECT w.*, (SELECT count(*) FROM watch_files f WHERE f.watch_id = w.id "
-                              "AND f.status != 'gone') AS files FROM watches w ORDER BY w.id")
+                              "AND f.status != 'gone') AS files, (SELECT count(*) FROM watch_files f WHERE "
+                              "f.watch_id = w.id AND f.status = 'gone') AS gone FROM watches w ORDER BY w.id")
 
     def remove(self, wid: int) -> bool:
         return self._db.execute("DELETE FROM watches WHERE id = ?", (wid,)) > 0

@@ -35,6 +35,7 @@ class WatchInfo:
     last_error: str = ""
     files: int = 0  # files it has seen and handled
     ingested: int = 0  # files that wrote rows
+    gone: int = 0  # files it had handled that were deleted or moved out since (their rows stay)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,7 +45,7 @@ class WatchInfo:
         return cls(row["id"], row["folder"], row["pattern"], row["dataset"], row["mode"],
                    [k for k in row["key"].split(",") if k], row["schema_change"], row["state"], row["created_at"],
                    row["last_event_at"], row["last_outcome"], row["last_error"], row.get("files", 0),
-                   row["ingested"])
+                   row["ingested"], row.get("gone", 0))
 
 
 class WatchOps:

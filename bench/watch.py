@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -118,6 +119,7 @@ def main() -> int:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(60)
         lh.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     p50 = lambda xs: round(statistics.median(xs), 3)
     fig = {"files": args.files, "rows_per_file": args.rows, "settle_s": args.settle,
            "runner": "daemon" if args.daemon else "in-process",

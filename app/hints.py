@@ -31,6 +31,8 @@ USAGE: dict[str, str] = {
     "eval_create": "eval create {index}",
     "trial": "trial {index} --m 16 --ef-construction 80 --ef-search 30,50,64,100",
     "trials": "trials {index}",
+    "schedule_add": "schedule add SOURCE --every 15m",
+    "watch_add": "watch add {folder}",
 }
 
 

@@ -87,7 +87,7 @@ def test_unknown_ids_are_not_found_in_one_sentence(lh, data):
     from core.errors import NotFound
 
     for op in (lh.schedule_remove, lh.schedule_pause, lh.schedule_resume, lh.schedule_run):
-        with pytest.raises(NotFound, match="there are none; add one"):
+        with pytest.raises(NotFound, match="there are none"):
             op(7)
     lh.schedule_add(str(write(data / "a.csv", "id\n1\n")), "1h")
     with pytest.raises(NotFound, match="no schedule 'x' — schedules: 1"):

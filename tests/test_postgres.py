@@ -350,7 +350,7 @@ def test_a_connection_dropped_mid_stream_leaves_nothing_and_the_job_retries(pg, 
     assert "dropped" not in {d.name for d in lh.datasets()}
     assert not (lh.root / "tables" / "dropped").exists()
     job = next(j for j in lh.jobs() if j.status == "failed")
-    assert f"jobs retry {job.id}" in r.message
+    assert f"retry job {job.id} to run it again" in r.message
     monkeypatch.delitem(faults.HOOKS, "postgres:batch")
     [again] = lh.retry_job(job.id)
     assert (again.status, again.rows) == ("ingested", N_BIG), again

@@ -66,6 +66,10 @@ class PgSource:
         return sql.SQL(self.query)
 
 
+_NOT_QUERIES = {"INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "COPY", "GRANT",
+                "REVOKE", "CALL", "DO", "SET", "BEGIN", "COMMIT", "VACUUM", "ANALYZE", "REFRESH", "LOCK"}
+
+
 def source_of(url: str, *, name: str | None, query: str | None, table: str | None,
               incremental_by: str | None, types: dict) -> PgSource:
     """The arguments checked (one sentence for each mistake) before anything connects."""
@@ -212,15 +216,15 @@ class _Run:
         msg = _msg(e, self)
         if isinstance(e, psycopg.errors.QueryCanceled) and not (self.conn is None or self.conn.broken):
             return (f"{self.src.shown}: the server cancelled the {self.src.label} ({msg}) — nothing was "
-                    f"written; `lakehouse jobs retry {self.job.id}` runs it again")
+                    f"written; retry job {self.job.id} to run it again")
         if isinstance(e, psycopg.OperationalError) or self.conn is None or self.conn.broken:
             return (f"the connection to PostgreSQL at {self.where} was lost ({msg}) — nothing was "
-                    f"written; `lakehouse jobs retry {self.job.id}` runs it again")
+                    f"written; retry job {self.job.id} to run it again")
         if isinstance(e, psycopg.errors.SyntaxError) and self.src.query is not None:
             if re.search(r'at or near ";"', msg):
                 return "--query holds more than one statement — give one SELECT (nothing was written)"
             first = (self.src.query.split() or [""])[0].upper()
-            if first not in ("SELECT", "WITH", "VALUES", "TABLE", "("):  # it is read as a subquery
+            if first in _NOT_QUERIES:  # read as a subquery, another statement fails to parse
                 return (f"{self.src.shown}: --query must be one SELECT (or WITH … SELECT), not "
                         f"{first[:20] or 'empty'} — nothing was run or written")
             return f"{self.src.shown}: --query does not parse: {msg} (nothing was written)"

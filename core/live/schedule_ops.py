@@ -11,7 +11,7 @@ from functools import cached_property
 
 from core import access
 from core.api import operation
-from core.errors import NotFound
+from core.errors import Hint, NotFound
 from core.ops.jobs import Listener
 
 
@@ -134,7 +134,7 @@ class ScheduleOps:
         row = self._schedule(schedule_id)
         if not self._schedule_rows.claim_now(row["id"], time.time()):
             raise s.ScheduleError(f"schedule {row['id']} is running now — wait for that run to finish "
-                                  "(`lakehouse jobs` shows it)")
+                                  "(the jobs list shows it)")
         s.run_claimed(self, row, progress, cancel)
         return _info(self._schedule(row["id"]))
 
@@ -147,8 +147,8 @@ class ScheduleOps:
         row = self._schedule_rows.get(sid) if sid is not None else None
         if row is None or not self._sees_schedule(row):
             known = ", ".join(str(r["id"]) for r in self._schedule_rows.all() if self._sees_schedule(r))
-            raise NotFound(f"no schedule {schedule_id!r} — " + (f"schedules: {known}" if known else
-                                                                  "there are none; add one with `lakehouse schedule add`"))
+            raise NotFound(f"no schedule {schedule_id!r} — " + (f"schedules: {known}" if known else "there are none"),
+                           hint=None if known else Hint("add one with {schedule add}", "schedule_add"))
         return row
 
     def _sees_schedule(self, row: dict) -> bool:

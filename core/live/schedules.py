@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from core.errors import Cancelled, LakehouseError
+from core.errors import Cancelled, Hint, LakehouseError
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # the runner ticks about once a second; a shorter interval than this is a watched folder's job
@@ -40,8 +40,9 @@ def parse_every(every) -> int:
                             "30s, 15m, 2h or 1d")
     seconds = int(m.group(1)) * UNITS[m.group(2)]
     if seconds < MIN_EVERY_S:
-        raise ScheduleError(f"--every {every} is too often — a schedule runs at most every {MIN_EVERY_S}s "
-                            "(to follow a folder as files land, use `lakehouse watch add`)")
+        raise ScheduleError(f"--every {every} is too often — a schedule runs at most every {MIN_EVERY_S}s",
+                            hint=Hint("to follow a folder as files land, {watch it} instead", "watch_add",
+                                      {"folder": "FOLDER"}))
     if seconds > MAX_EVERY_S:
         raise ScheduleError(f"--every {every} is longer than a year — use at most 366d")
     return seconds
@@ -107,7 +108,7 @@ def check_policy(policy: str | None) -> str:
     if policy not in POLICIES:
         raise ScheduleError(f"--on-schema-change {policy!r} is not a schedule's policy — use refuse (report the "
                             "change and write nothing) or additive (take added columns only); to take another "
-                            "change, run `lakehouse ingest … --accept-schema` once by hand")
+                            "change, ingest that source once by hand with --accept-schema")
     return policy
 
 

@@ -99,8 +99,11 @@ def _check_url(source: str, query: str | None, table: str | None) -> str:
 
 
 def redact(source: str) -> str:
-    """A URL with any password replaced, for messages."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", source)
+    """A source as messages show it: a URL's password (in its userinfo or a password=
+    parameter) replaced, never raising (core/ingest/secrets.py)."""
+    from core.ingest.secrets import redact as redact_url
+
+    return redact_url(source, safe=True) if "://" in source else source
 
 
 def check_policy(policy: str | None) -> str:

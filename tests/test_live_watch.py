@@ -504,3 +504,27 @@ def test_an_in_process_tui_runs_the_watches_and_its_system_pane_lists_them(tmp_p
     asyncio.run(go())
     with Lakehouse.open(home=home) as lh:
         assert lh.watch_runner()["pid"] is None
+
+
+def test_a_tui_working_as_a_restricted_profile_leaves_the_watches_alone(tmp_path, inbox):
+    """They would ingest only into its own datasets: an unrestricted process runs them."""
+    import asyncio
+
+    from test_tui import until
+
+    from app.tui.app import LakehouseApp
+    from core import Lakehouse
+
+    home = home_with(tmp_path / "home", settle=0.2, extra='[profiles.viewer]\ndatasets = ["pub"]\n')
+    with Lakehouse.open(home=home) as lh:
+        lh.watch_add(str(inbox), pattern="*.csv", name="drops")
+
+    async def go():
+        app = LakehouseApp(home=home, profile="viewer")
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: app.lh is not None)
+            await pilot.pause(0.5)
+            assert app.live is None
+    asyncio.run(go())
+    with Lakehouse.open(home=home) as lh:
+        assert lh.watch_runner()["pid"] is None

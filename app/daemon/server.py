@@ -241,9 +241,13 @@ class Daemon(Listener, Dispatcher, Scheduler):
     def _start_live(self) -> None:
         """Run this root's watches and schedules here, unless another process (a TUI, `watch
         run`) already does; a failure to start is logged, never fatal to serving."""
+        from core.access import restricted
         from core.live.runner import LiveRunner, holder
 
         try:
+            if restricted(self.facade(None).profile):  # it would ingest only into its own datasets
+                self.log.info("watches and schedules do not run in a daemon serving a restricted profile")
+                return
             self.live = LiveRunner(self.cfg)
             if not self.live.start():
                 self.live = None

@@ -109,8 +109,11 @@ class LakehouseApp(App):
             pane.ready(self.lh)
 
     def _start_live(self) -> None:
+        from core.access import restricted
         from core.live.runner import LiveRunner
 
+        if restricted(self.lh.profile):  # watches and schedules run as an unrestricted profile
+            return
         try:
             runner = LiveRunner(self.lh.config)
             self.live = runner if runner.start() else None

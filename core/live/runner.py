@@ -146,6 +146,10 @@ class LiveRunner:
 
     def _loop(self) -> None:
         from core.live.rows import WatchRows
+        from core.live.schedules import run_due  # imported now: a tick may meet a process out of files
+
+        self._run_due = run_due
+        self._said: tuple[str, float] = ("", 0.0)
 
         self.rows = WatchRows(self.lh.catalog.db)
         self.watches: dict[int, Watch] = {}
@@ -158,8 +162,17 @@ class LiveRunner:
             except Exception as e:  # noqa: BLE001 - a bug, or the catalog busy: logged, and on again
                 if isinstance(e, Cancelled) and self.stop_event.is_set():
                     raise
-                log.exception(f"the watch runner's tick failed: {type(e).__name__}: {e}")
+                self._log_failure(f"the watch runner's tick failed: {type(e).__name__}: {e}")
                 self.stop_event.wait(TICK_S)
+
+    def _log_failure(self, message: str) -> None:
+        """One line (the traceback at debug level), and the same line at most once a minute:
+        a failure that lasts (a process out of file descriptors) must not flood the log."""
+        now = time.monotonic()
+        if message != self._said[0] or now - self._said[1] >= 60:
+            self._said = (message, now)
+            log.error(message)
+        log.debug("the failure's traceback", exc_info=True)
 
     def _tick(self) -> bool:
         """One round: follow the catalog, take file events, ingest what settled, run due
@@ -192,7 +205,7 @@ class LiveRunner:
             if isinstance(e, Cancelled) and self.stop_event.is_set():
                 raise
             message = f"watch {w.id} on {w.folder} failed unexpectedly: {type(e).__name__}: {e}"
-            log.exception(message)
+            self._log_failure(message)
             if ("bug", type(e).__name__) not in w.said:
                 w.said.add(("bug", type(e).__name__))
                 self.lh.catalog.errors.add("watch", message)
@@ -254,12 +267,8 @@ class LiveRunner:
                     w.scan()
 
     def _schedules(self) -> None:
-        try:  # built beside the watches (core/live/schedules.py); absent until it lands
-            from core.live.schedules import run_due
-        except ImportError:
-            return
         try:
-            run_due(self.lh, self.stop_event.child())
+            self._run_due(self.lh, self.stop_event.child())
         except Cancelled:
             if self.stop_event.is_set():
                 raise

@@ -56,7 +56,7 @@ def test_every_file_a_session_writes_is_in_the_readme(cli, home, data):
                  ("memory", "add", "bios", "an engine expert was placed", "--key", "1"),
                  ("search", "bios", "engines", "--memory"),
                  ("eval", "create", "bios", "--from", str(data / "questions.txt"), "--k", "1"), ("trial", "bios"), ("autotune", "bios", "--budget", "1s"),
-                 ("demo", "--scale", "0.001"),
+                 ("demo", "--scale", "0.001"), ("watch", "run", "--once"),
                  ("profile", "create", "small", "--datasets", "people", "--indexes", "bios"),
                  ("profile", "activate", "small")):  # in the background: its log goes to logs/
         code, out, err = cli(*args)

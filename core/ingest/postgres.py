@@ -202,7 +202,8 @@ class _Run:
         if "no password supplied" in low or "password is required" in low:
             return (f"PostgreSQL at {w} wants a password for user {w.user} and none was given — set "
                     f"PGPASSWORD, add {w.host}:{w.port}:{w.db}:{w.user}:PASSWORD to ~/.pgpass, or an entry "
-                    f"\"{w.key()}\" to the [postgres] secrets_file (nothing was written)")
+                    f"\"{w.key()}\" to the [postgres] secrets_file — of the process that connects: a "
+                    "daemon's own environment and home, not the client's (nothing was written)")
         if any(s in low for s in ("connection refused", "could not translate", "timeout expired",
                                   "no route to host", "name or service not known", "network is unreachable")):
             return (f"cannot reach a PostgreSQL server at {w.host}:{w.port} ({msg}) — is it running, "

@@ -528,3 +528,15 @@ def test_a_tui_working_as_a_restricted_profile_leaves_the_watches_alone(tmp_path
     asyncio.run(go())
     with Lakehouse.open(home=home) as lh:
         assert lh.watch_runner()["pid"] is None
+
+
+def test_a_fifo_in_the_folder_is_reported_once_and_never_read(live, inbox):
+    os.mkfifo(inbox / "pipe.csv")  # opening it to read would block the runner for good
+    (inbox / "a.csv").write_text("id\n1\n")
+    live.lh.watch_add(str(inbox), pattern="*.csv", name="drops")
+    live.start()
+    wait_for(lambda: live.rows("drops") == 1, what="the regular file beside the FIFO")
+    wait_for(lambda: live.errors("pipe.csv is not a regular file") == 1, what="the FIFO reported")
+    (inbox / "b.csv").write_text("id\n2\n")
+    wait_for(lambda: live.rows("drops") == 2, what="the runner still going")
+    assert live.errors("pipe.csv") == 1  # said once

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -207,7 +208,9 @@ class Watch:
                 if seen is not None and seen["status"] != "gone":
                     self.gone.setdefault(path, time.monotonic())
             return
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISDIR(st.st_mode):  # a FIFO, socket or device: reading it could block
+                self._once("special", path, f"{path} is not a regular file (a FIFO, socket or device); skipped")
             return
         seen = seen if seen is not None else self.known().get(path)
         self.gone.pop(path, None)

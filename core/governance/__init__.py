@@ -1,0 +1,1 @@
+"""Governance: column sensitivity detection (tags pii, financial, health with evidence)."""

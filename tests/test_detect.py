@@ -4,7 +4,6 @@ import datetime as dt
 import random
 import uuid
 
-
 from core.governance.detect import (Finding, birth_date_ok, credit_card_ok, email_ok,
                                     iban_ok, icd10_ok, ip_ok, luhn_ok, phone_ok, scan,
                                     ssn_ok)

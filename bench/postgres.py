@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,6 +111,17 @@ def main() -> int:
     r: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": m,
                "rows": args.rows, "big": args.big, "runs": args.runs}
     tmp = Path(tempfile.mkdtemp(prefix="lh-bench-pg-"))
+    try:
+        _measure(args, r, tmp)
+    finally:  # the ingested homes are hundreds of MB: nothing is left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+    r["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    RESULTS.write_text(json.dumps(r, indent=2) + "\n")
+    print(report(r))
+    return 0
+
+
+def _measure(args, r: dict, tmp: Path) -> None:
     with PgServer() as pg:
         t = time.perf_counter()
         pg.sql(TABLE.format(name="big", rows=args.rows), "VACUUM ANALYZE big")
@@ -136,10 +148,6 @@ def main() -> int:
                 log(f"loaded {rows:,} rows in {time.perf_counter() - t:.1f} s")
             r["rss_mib"][str(rows)] = peak_rss(pg, "big" if name == "small" else "bigger", tmp)
             log(f"peak RSS at {rows:,} rows: {r['rss_mib'][str(rows)]:.0f} MiB")
-    r["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    RESULTS.write_text(json.dumps(r, indent=2) + "\n")
-    print(report(r))
-    return 0
 
 
 def peak_rss(pg: PgServer, table: str, tmp: Path) -> float:

@@ -18,18 +18,9 @@ from pathlib import Path
 import pytest
 
 from test_daemon import Served
+from test_daemon_hardening import until as wait_for
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
-
-
-def wait_for(cond, timeout: float = 60.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def home_with(path: Path, settle: float = 0.4, extra: str = "") -> Path:

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 
+from core.ops.jobs import _alive
 from core.storage.db import Db
 from core.storage.migrations import Migrations, migrate
 
@@ -42,16 +43,6 @@ def m001_schedules(db: sqlite3.Connection) -> None:
     running_pid INTEGER,             -- the process running it now (NULL: none)
     running_since REAL
 )""")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ScheduleRows:
@@ -96,7 +87,7 @@ class ScheduleRows:
     def release_dead_claims(self) -> None:
         """A claim whose process died (a crash mid-run) is dropped, so the schedule runs again."""
         for sid, pid in self._db.query("SELECT id, running_pid FROM schedules WHERE running_pid IS NOT NULL"):
-            if not _alive(pid):
+            if not _alive(pid):  # core.ops.jobs's liveness check, as jobs use it
                 self._db.execute("UPDATE schedules SET running_pid = NULL, running_since = NULL "
                                  "WHERE id = ? AND running_pid = ?", (sid, pid))
 

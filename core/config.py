@@ -150,6 +150,13 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     },
 }
 
+# sections of named tables ([profiles.NAME], ...) -> the module whose parse(raw, path) validates them
+NAMED: dict[str, str] = {
+    "profiles": "core.profiles.store",
+    "policies": "core.governance.policies",
+    "contracts": "core.governance.contracts",
+}
+
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
 
 
@@ -171,6 +178,8 @@ class Config:
     sources: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
     profiles: dict = field(default_factory=dict)  # id -> core.profiles.store.Profile, as defined in the file
+    policies: dict = field(default_factory=dict)  # name -> core.governance.policies.Policy ([policies.NAME])
+    contracts: dict = field(default_factory=dict)  # dataset -> core.governance.contracts.Contract ([contracts.NAME])
     profile: str | None = None  # --profile, else LAKEHOUSE_PROFILE; None: the activated one, else default
 
     @property
@@ -244,14 +253,14 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML — {e}") from None
     out: dict[str, dict[str, Any]] = {}
     for section, keys in data.items():
-        if section == "profiles":  # named tables, validated by core.profiles.store
-            from core.profiles.store import parse
+        if section in NAMED:  # named tables ([profiles.NAME] ...), each validated by its own module
+            import importlib
 
-            out["profiles"] = parse(keys, path)
+            out[section] = importlib.import_module(NAMED[section]).parse(keys, path)
             continue
         if section not in SCHEMA:
             raise ConfigError(
-                f"{path}: unknown section [{section}] — known sections: {', '.join(SCHEMA)}, profiles"
+                f"{path}: unknown section [{section}] — known sections: {', '.join([*SCHEMA, *NAMED])}"
             )
         if not isinstance(keys, dict):
             raise ConfigError(f"{path}: '{section}' must be a table ([{section}]), got {keys!r}")
@@ -289,13 +298,13 @@ def load(home: str | Path | None = None, config_file: str | Path | None = None,
         path = default_config_file()
     if path is not None and path.is_file():
         parsed = read_file(path)
-        profiles = parsed.pop("profiles", {})
+        named = {n: parsed.pop(n, {}) for n in NAMED}
         for section, keys in parsed.items():
             for key, value in keys.items():
                 values[section][key] = value
                 sources[f"{section}.{key}"] = str(path)
     else:
-        path, profiles = None, {}
+        path, named = None, {}
 
     if home is not None:
         values["storage"]["root"] = str(Path(home).expanduser().resolve())
@@ -306,5 +315,6 @@ def load(home: str | Path | None = None, config_file: str | Path | None = None,
     elif not values["storage"]["root"]:
         values["storage"]["root"] = str(default_root())
         sources["storage.root"] = "default (platform data dir)"
-    return Config(values=values, sources=sources, file=path, profiles=profiles,
+    return Config(values=values, sources=sources, file=path, profiles=named.get("profiles", {}),
+                  policies=named.get("policies", {}), contracts=named.get("contracts", {}),
                   profile=(profile or env.get("LAKEHOUSE_PROFILE") or None))

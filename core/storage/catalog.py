@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.ask.rows import AskRows, migrations as ask_migrations
 from core.datasets.rows import DatasetRows, migrations as dataset_migrations
+from core.governance.rows import TagRows, migrations as governance_migrations
 from core.ops.rows import AuditRows, ErrorRows, JobRows, migrations as ops_migrations
 from core.storage.db import Db
 from core.storage.migrations import migrate
@@ -24,7 +25,7 @@ from core.vectors.rows import IndexRows, migrations as vector_migrations
 
 # every area's migrations, applied in this order (storage first: the others' rows bump its generation)
 AREAS = [storage_migrations, dataset_migrations, ops_migrations, vector_migrations, ask_migrations,
-         trial_migrations]
+         trial_migrations, governance_migrations]
 
 
 class Catalog:
@@ -42,6 +43,7 @@ class Catalog:
         self.indexes = IndexRows(self.db)
         self.asks = AskRows(self.db)
         self.trials = TrialRows(self.db)
+        self.tags = TagRows(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -148,6 +148,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "offer_on_first_run": (bool, True, "offer to load the demo workload when the storage root is empty"),
         "scale": (float, 1.0, "size of the demo workload (1 = 2.47M rows) offered on first run and made by `lakehouse demo`"),
     },
+    "mcp": {
+        "calls_per_minute": (int, 60, "calls of one read tool an MCP client may make in any minute; past it the call is refused with when to retry; 0 = no limit"),
+        "write_calls_per_minute": (int, 10, "calls of one write tool an MCP client may make in any minute; 0 = no limit"),
+        "max_rows": (int, 200, "most rows (or entries) one MCP tool result carries; a larger limit, k or sample_rows is refused"),
+    },
 }
 
 # sections of named tables ([profiles.NAME], ...) -> the module whose parse(raw, path) validates them
@@ -236,6 +241,9 @@ _RULES = {
     "memory.weight": (lambda v: 0 <= v <= 1, "between 0 and 1"),
     "memory.cap": (lambda v: 0 <= v <= 1, "between 0 and 1"),
     "memory.half_life_days": (lambda v: v >= 0, "0 or more"),
+    "mcp.calls_per_minute": (lambda v: v >= 0, "0 or more"),
+    "mcp.write_calls_per_minute": (lambda v: v >= 0, "0 or more"),
+    "mcp.max_rows": (lambda v: v >= 1, "1 or more"),
 }
 
 

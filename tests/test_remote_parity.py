@@ -412,6 +412,7 @@ NOT_REMOTE = {  # commands that cannot run through a daemon by design, and why
     "status": "it reports on the daemon itself: in-process there is nothing to ask",
     "tui": "a full-screen app; test_daemon.py drives it through the daemon (tui --connect)",
     "watch run": "it runs the watches in this process; a daemon runs them itself (test_live_watch.py)",
+    "mcp": "a stdio server for agent clients that opens the storage root itself (test_mcp.py)",
 }
 
 

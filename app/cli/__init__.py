@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from app import globals as global_options
-from app.cli import changes, data, jobs, memory, profiles, query, schedules, system, trials, vectors, watches
+from app.cli import agents, changes, data, jobs, memory, profiles, query, schedules, system, trials, vectors, watches
 from app.cli.argv import normalise_argv
 from app.cli.session import ctrl_c, state
 from app.hints import error_line
@@ -43,7 +43,7 @@ for command in (data.ingest, data.datasets, data.describe, query.sql, data.annot
                 changes.delete, changes.restore, changes.versions, changes.history, data.compact, data.pin,
                 data.unpin, data.cache, data.resync, jobs.errors, system.demo, vectors.embed, vectors.search,
                 trials.trial, trials.trials, trials.autotune, query.ask, query.models, profiles.audit, system.tui,
-                system.serve, system.status, system.config):  # in the order `lakehouse --help` lists them
+                system.serve, system.status, system.config, agents.mcp):  # in the order `lakehouse --help` lists them
     app.command()(command)
 
 _HELP = global_options.VALUED

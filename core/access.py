@@ -131,7 +131,7 @@ def system_rows(profile, catalog, name: str, table):
         bound = {i["name"] for i in catalog.indexes.all() if sees_index(profile, i)}
         keep = [v in bound for v in table.column("index_name").to_pylist()]
     else:
-        col = {"_datasets": "name", "_journal": "dataset", "_errors": "dataset", "_jobs": "target"}[name]
+        col = {"_datasets": "name", "_columns": "dataset", "_journal": "dataset", "_errors": "dataset", "_jobs": "target"}[name]
         idx = _index_datasets(catalog)
         keep = [bool(v) and _shows(profile, v.split()[0], idx) for v in table.column(col).to_pylist()]
     return table.filter(pa.array(keep, pa.bool_()))

@@ -16,6 +16,7 @@ from core import access
 from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
+from core.governance.tag_ops import TagOps
 from core.live.schedule_ops import ScheduleOps
 from core.live.watch_ops import WatchOps
 from core.memory.boost import boost_counts
@@ -33,7 +34,7 @@ from core.trials.facade import TrialsOps
 from core.vectors.freshness import FreshnessOps
 
 
-class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps):
+class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, TagOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root
@@ -129,14 +130,8 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps):
     def describe(self, name: str, sample_rows: int = 5) -> Description:
         ds = self.dataset(name)
         sample = self.sql(f"SELECT * FROM {quote_ident(name)} LIMIT {int(sample_rows)}")
-        return Description(ds, self.catalog.datasets.lineage(name), self.catalog.datasets.schema_versions(name), sample)
-
-    @operation("set a dataset's description, owner or tags", remote=True, scope="datasets", mutates=True)
-    def annotate(self, name: str, *, description: str | None = None, owner: str | None = None,
-                 tags: list[str] | None = None) -> Dataset:
-        self.dataset(name)
-        self.catalog.datasets.annotate(name, description, owner, tags)
-        return self.dataset(name)
+        return Description(ds, self.catalog.datasets.lineage(name), self.catalog.datasets.schema_versions(name), sample,
+                           **self._governance_facts(name))
 
     @operation("rebuild catalog facts from the tables", remote=True, scope="datasets", mutates=True)
     def resync(self, name: str | None = None) -> list[str]:

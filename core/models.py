@@ -89,6 +89,8 @@ class Description:
     lineage: list[LineageEntry]
     schema_versions: list[SchemaVersion]
     sample: Any  # pyarrow.Table with the first rows
+    column_tags: list = field(default_factory=list)  # a ColumnTag per column (core/governance/tag_ops.py)
+    description_drafted: bool = False  # the description is the chat model's draft, not yet a person's
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +98,8 @@ class Description:
             "lineage": [asdict(x) for x in self.lineage],
             "schema_versions": [asdict(x) for x in self.schema_versions],
             "sample": self.sample.to_pylist(),
+            "column_tags": [t.to_dict() for t in self.column_tags],
+            "description_drafted": self.description_drafted,
         }
 
 

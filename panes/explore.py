@@ -111,13 +111,15 @@ class ExplorePane(Pane):
     @work(thread=True, group="explore-columns")
     def columns(self, node) -> None:
         d = self.lh.dataset(node.data[1])
-        self.app.call_from_thread(self._add_columns, node, d)
+        tags = {t.column: t.tag for t in self.lh.tags(d.name) if t.tag}
+        self.app.call_from_thread(self._add_columns, node, d, tags)
 
-    def _add_columns(self, node, d) -> None:
+    def _add_columns(self, node, d, tags: dict) -> None:
         node.remove_children()
         for c in d.columns:
             key = " 🔑" if c.name in d.primary_key else ""
-            node.add_leaf(label(c.name, "  ", (c.type, "dim"), key), data=("column", d.name, c.name))
+            tag = ("  " + tags[c.name], "bold") if c.name in tags else ""  # a word: seen without colour
+            node.add_leaf(label(c.name, "  ", (c.type, "dim"), key, tag), data=("column", d.name, c.name))
 
     def selected(self) -> tuple | None:
         node = self.query_one(Tree).cursor_node
@@ -246,13 +248,15 @@ def _dataset_text(desc, versions) -> Content:
     lines = [line((d.name, "bold"), f"  {count(d.row_count, 'row')} · {count(len(d.columns), 'column')} · "
                   f"version {d.table_version}" + (" · pinned" if d.pinned else ""))]
     if d.description:
-        lines.append(literal(d.description))
+        lines.append(literal(d.description + (" (drafted)" if desc.description_drafted else "")))
     meta = [f"owner {d.owner}" if d.owner else "", f"tags {', '.join(d.tags)}" if d.tags else "",
             f"key {', '.join(d.primary_key)}" if d.primary_key else ""]
     if any(meta):
         lines.append(literal(" · ".join(m for m in meta if m)))
+    tags = {t.column: t.tag for t in desc.column_tags if t.tag}
     lines.append(line("columns: ", *(piece for n, c in enumerate(d.columns)
-                                     for piece in (", " if n else "", c.name, " ", (c.type, "dim")))))
+                                     for piece in (", " if n else "", c.name, " ", (c.type, "dim"),
+                                                   (f" {tags[c.name]}", "bold") if c.name in tags else ""))))
     for lin in desc.lineage[-3:]:
         lines.append(literal(f"lineage: {lin.source_uri} → v{lin.table_version} ({count(lin.rows, 'row')}, {lin.mode})"))
     for v in versions:

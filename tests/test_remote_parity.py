@@ -203,6 +203,12 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         assert ok_l and ok_r and du_l.keys() == du_r.keys() and all(isinstance(v, int) for v in du_r.values())
         b.same("resync", "people")
         b.same("annotate", "people", description="workers and their skills", owner="ops", tags=["hr"])
+        # column sensitivity tags (issue 19): listed, set by a person, refused in one sentence
+        b.same("tags")
+        b.same("tag", "people", "state", "pii", reason="parity")
+        b.same("tags", "people")
+        b.fails(NotFound, "tag", "people", "nope", "pii")
+        b.fails(LakehouseError, "tag", "people", "state", "secret")
         # SQL
         b.same("sql", "SELECT state, count(*) AS n, sum(years) AS y FROM people GROUP BY state ORDER BY state")
         b.same("sql_stream", "SELECT person_id, years FROM people ORDER BY person_id", batch_rows=7)
@@ -302,6 +308,8 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         stub.fail_next(1000, 500, "model runner crashed")  # Ollama refuses every embedding
         b.fails(OllamaError, "embed", "people", "profile", index="people_o", embedder="ollama")
         stub.reset_counters()
+        stub.chat_replies = ["Workers, their skills and where they are."] * 2
+        b.same("draft_description", "notes")  # a description drafted by the chat model
         # ask (the Ollama stand-in writes the SQL) and accept
         stub.chat_replies = [sql_reply("SELECT state, count(*) AS n FROM people GROUP BY state ORDER BY state"),
                              "Twelve per state."] * 2
@@ -445,6 +453,8 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["sql", "SELECT person_id, years FROM people ORDER BY person_id LIMIT 5", "--format", "json"],
         ["sql", "SELECT * FROM nope"], ["sql", "DROP TABLE people"],
         ["annotate", "people", "--description", "from the CLI", "--tag", "cli"],
+        ["tag", "people.state", "pii", "--reason", "cli"], ["tag", "people", "pii"], ["tags"],
+        ["tags", "people", "--format", "json"], ["annotate", "notes", "--draft"],
         ["ingest", csv, "--key", "id"], ["ingest", csv, "--key", "id"], ["ingest", "--name", "Bad Name", csv],
         ["update", "cli", "--key", "1", "--set", "city=Boston"], ["update", "notes", "--key", "x", "--set", "body=y"],
         ["delete", "cli", "--key", "2", "--json"], ["versions", "cli"], ["history", "cli"],

@@ -127,13 +127,14 @@ def describe(
     print(f"{ds.name}  ({ds.kind}, {ds.format})  {count(ds.row_count, 'row')}  {human_bytes(ds.bytes)}  "
           f"version {ds.table_version}  updated {ds.updated_at[:19].replace('T', ' ')}")
     if ds.description:
-        print(ds.description)
-    if ds.owner or ds.tags:
-        print(f"owner: {ds.owner or '-'}   tags: {', '.join(ds.tags) or '-'}")
+        print(ds.description + ("  (drafted by the chat model)" if d.description_drafted else ""))
+    print(f"owner: {ds.owner or '-'}   tags: {', '.join(ds.tags) or '-'}")
     print(f"primary key: {', '.join(ds.primary_key) or '(none — update/delete/upsert need one)'}"
           + ("   pinned in the hot cache" if ds.pinned else ""))
-    print_rows(["column", "type", "nullable"], [(c.name, c.type, c.nullable) for c in ds.columns],
-               title="schema")
+    tagged = {t.column: t for t in d.column_tags}
+    print_rows(["column", "type", "nullable", "sensitivity"],
+               [(c.name, c.type, c.nullable, _sensitivity(tagged.get(c.name))) for c in ds.columns],
+               title="schema", full=("sensitivity",))
     print_rows(["source", "format", "mode", "rows", "version", "sha256", "at", "active"],
                [(l.source_uri, l.format, l.mode, l.rows, l.table_version, l.content_hash[:12],
                  l.created_at[:19].replace("T", " "), l.active) for l in d.lineage], title="lineage",
@@ -147,15 +148,34 @@ def describe(
                title="sample")
 
 
+def _sensitivity(t) -> str:
+    """`pii (us_ssn, 100% of 512 sampled)`, `none (cleared by alice: ...)`, or `-`."""
+    if t is None or (t.tag is None and t.source != "user"):
+        return "-"
+    return f"{t.tag or 'none'} ({t.evidence()})"
+
+
 def annotate(
     name: str = DATASET,
     description: Optional[str] = typer.Option(None, "--description", help="What the dataset holds."),
     owner: Optional[str] = typer.Option(None, "--owner", help="Who answers for it."),
     tag: Optional[List[str]] = typer.Option(None, "--tag", help="A tag (repeat for several; replaces the tags)."),
+    draft: bool = typer.Option(False, "--draft", help="Have the chat model draft the description (marked as "
+                                                       "drafted until you set one with --description)."),
 ):
-    """Set a dataset's description, owner or tags."""
-    d = with_lh(lambda lh: lh.annotate(name, description=description, owner=owner, tags=tag))
-    print(f"{d.name}: description {d.description!r}, owner {d.owner!r}, tags {', '.join(d.tags) or '-'}")
+    """Set a dataset's description, owner or tags, or have the chat model draft its description."""
+    if draft and description is not None:
+        print("error: give --description or --draft, not both", file=sys.stderr)
+        raise typer.Exit(2)
+
+    def run(lh):
+        drafted = lh.draft_description(name) if draft else None
+        if not drafted or owner is not None or tag is not None:
+            return lh.annotate(name, description=description, owner=owner, tags=tag), drafted
+        return lh.dataset(name), drafted
+    d, drafted = with_lh(run)
+    said = f"{d.description!r}" + (f" (drafted by {drafted['model']})" if drafted else "")
+    print(f"{d.name}: description {said}, owner {d.owner!r}, tags {', '.join(d.tags) or '-'}")
 
 
 

@@ -20,11 +20,15 @@ def ingest(profile, root: Path, config, catalog, tables, jobs, paths, *, name: s
     access.check_ingest(profile, name)
     ing = Ingestor(root, config, catalog, tables, jobs)
     try:
-        return ing.ingest(list(paths), name=name, **options)
+        results = ing.ingest(list(paths), name=name, **options)
     except LakehouseError as e:
         if type(e).__name__ != "Cancelled":
             catalog.errors.add("ingest", str(e), dataset=name or "")
         raise
+    from core.governance.scan import after_ingest
+
+    after_ingest(root, catalog, results)  # column sensitivity tags; never fails the ingest
+    return results
 
 
 def rows_query(ds, row_keys: list[str]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from core.storage.db import Db
+from core.storage.db import Db, now
 from core.storage.migrations import Migrations
 
 migrations = Migrations("governance")
@@ -45,3 +45,66 @@ class TagRows:
                 "ORDER BY column_name, source = 'user'", (dataset,)):
             out[col] = tag  # the user's row sorts last, so it wins
         return {c: t for c, t in out.items() if t != "none"}
+
+    # -- the scan's rows, the user's rows, and what both say --------------------------
+    def set_scan(self, dataset: str, findings: dict) -> None:
+        """Replace `dataset`'s scan rows with `findings` ({column: Finding or None}); the
+        user's rows are not touched. An untagged column gets no row."""
+        import json
+
+        at = now()
+        stmts = [("DELETE FROM column_tags WHERE dataset = ? AND source = 'scan'", (dataset,))]
+        for col, f in findings.items():
+            if f is not None:
+                ev = {"kind": f.kind, "share": f.share, "sampled": f.sampled, "by_name": f.by_name}
+                stmts.append(("INSERT INTO column_tags (dataset, column_name, source, tag, evidence_json, "
+                              "updated_at) VALUES (?, ?, 'scan', ?, ?, ?)",
+                              (dataset, col, f.tag, json.dumps(ev), at)))
+        self._db.transaction(stmts)
+
+    def set_user(self, dataset: str, column: str, tag: str, reason: str, actor: str) -> None:
+        """The user's tag for a column (kept across re-ingests); 'none' clears the scan's."""
+        self._db.execute(
+            "INSERT INTO column_tags (dataset, column_name, source, tag, reason, actor, updated_at) "
+            "VALUES (?, ?, 'user', ?, ?, ?, ?) ON CONFLICT (dataset, column_name, source) DO UPDATE SET "
+            "tag = excluded.tag, reason = excluded.reason, actor = excluded.actor, "
+            "updated_at = excluded.updated_at", (dataset, column, tag, reason, actor, now()))
+
+    def rows(self, dataset: str | None = None) -> dict[tuple[str, str], dict]:
+        """{(dataset, column): {'scan': row, 'user': row}}; each row a dict with tag,
+        evidence (a dict), reason, actor and updated_at."""
+        import json
+
+        where, args = ("WHERE dataset = ?", (dataset,)) if dataset is not None else ("", ())
+        out: dict[tuple[str, str], dict] = {}
+        for ds, col, source, tag, ev, reason, actor, at in self._db.query(
+                "SELECT dataset, column_name, source, tag, evidence_json, reason, actor, updated_at "
+                f"FROM column_tags {where}", args):
+            out.setdefault((ds, col), {})[source] = {"tag": tag, "evidence": json.loads(ev or "{}"),
+                                                     "reason": reason, "actor": actor, "at": at}
+        return out
+
+    # -- a description drafted by the chat model ------------------------------------
+    def set_draft(self, dataset: str, text: str, model: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO description_drafts (dataset, description, model, drafted_at) "
+                         "VALUES (?, ?, ?, ?)", (dataset, text, model, now()))
+
+    def draft(self, dataset: str) -> dict | None:
+        """The drafted description ({description, model, drafted_at}), or None."""
+        rows = self._db.dicts("SELECT description, model, drafted_at FROM description_drafts "
+                              "WHERE dataset = ?", (dataset,))
+        return rows[0] if rows else None
+
+    def clear_draft(self, dataset: str) -> None:
+        self._db.execute("DELETE FROM description_drafts WHERE dataset = ?", (dataset,))
+
+
+@migrations
+def m002_description_drafts(db: sqlite3.Connection) -> None:
+    """A description the chat model drafted: marked as drafted until a user sets one."""
+    db.execute("""CREATE TABLE IF NOT EXISTS description_drafts (
+    dataset TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    drafted_at TEXT NOT NULL
+)""")

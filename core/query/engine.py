@@ -33,7 +33,7 @@ from core.errors import Hint, SqlError
 from core.names import quote_ident, sql_str
 
 SYSTEM_TABLES = ("_datasets", "_jobs", "_errors", "_journal", "_indexes", "_index_events", "_asks", "_audit",
-                 "_trials")
+                 "_trials", "_columns")
 _AT = re.compile(r'"([a-z][a-z0-9_]{0,62})@([^"]+)"')
 
 

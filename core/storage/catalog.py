@@ -57,6 +57,10 @@ class Catalog:
         """A system table (_datasets, _jobs, _errors, _journal ...) as a pyarrow.Table."""
         import pyarrow as pa
 
+        if name == "_columns":  # each column's sensitivity tag and evidence (core/governance)
+            from core.governance.tag_ops import columns_table
+
+            return columns_table(self)
         if name == "_indexes":
             sql = ("SELECT g.index_name AS index_name, g.gen, g.status, COALESCE(i.active_gen = g.gen, false) "
                    "AS active, i.dataset, i.column_name, g.kind, g.provider, g.model, g.digest, g.dim, "

@@ -1,0 +1,111 @@
+"""The sensitivity scan after an ingest: a bounded sample of each column the detectors
+read (core/governance/detect.py), straight from the dataset's data files — never
+through the profile's engine, whose masks would hide what the scan must see — and the
+findings replace the dataset's scan rows (a user's tags stay as they are).
+
+A scan never fails an ingest: its error is one `_errors` row and the rows stay ingested.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from core.governance import detect
+from core.names import quote_ident
+
+ENABLED = True        # bench/sensitivity.py turns it off to measure what it adds
+SAMPLE_ROWS = 2000    # rows sampled per dataset (detect checks up to 512 values of each column)
+SCAN_ROWS = 20_000    # rows the sample is drawn from, newest files first: bounds the cost
+                      # (about 10 ms a table) however big the dataset grows
+# types the detectors never tag (detect._SKIP_TYPES): not even read
+_SKIP = detect._SKIP_TYPES
+
+
+def scannable(dtype: str) -> bool:
+    t = (dtype or "").upper()
+    return not t.startswith(_SKIP) or t.startswith(detect._DATE_TYPES)
+
+
+_con = None
+_con_lock = threading.Lock()
+
+
+def _connection():
+    """One in-memory DuckDB for the process's scans: opening one costs more than a scan."""
+    global _con
+    with _con_lock:
+        if _con is None:
+            import duckdb
+
+            _con = duckdb.connect()
+            _con.execute("SET threads = 1")  # a small read: the other core stays free
+        return _con
+
+
+def _source(root: Path, catalog, name: str, con) -> str | None:
+    """The FROM clause reading dataset `name`'s current files (None: no rows)."""
+    _, specs = catalog.datasets.snapshot()
+    spec = next((s for s in specs if s.name == name), None)
+    if spec is None or not spec.files:
+        return None
+    table_dir = root / "tables" / name
+    if spec.reader == "delta":  # deletion vectors and the like: delta-rs knows which rows are live
+        from core.storage.tables import open_at
+
+        con.register("scanned", open_at(table_dir, name, spec.version).to_pyarrow_dataset())
+        return "scanned"
+    # newest first: the rows just written, in the current schema (an added column is null
+    # in older files), are the ones read before the LIMIT stops
+    files = ", ".join("'" + str(table_dir / f).replace("'", "''") + "'" for f in reversed(spec.files))
+    by_name = ", union_by_name = true" if spec.mixed_schema else ""
+    return f"read_parquet([{files}]{by_name})"
+
+
+def sample(root: Path, catalog, ds, rows: int = SAMPLE_ROWS) -> tuple[dict[str, list], dict[str, str]]:
+    """({column: sampled values}, {column: type}) of dataset `ds`'s scannable columns:
+    a reservoir of `rows` rows drawn from the first SCAN_ROWS read (spread over them, not
+    their head, which is often sorted), reading only those columns."""
+    cols = [c for c in ds.columns if scannable(c.type)]
+    if not cols:
+        return {}, {}
+    con = _connection().cursor()  # its own cursor: scans on several threads never share one
+    try:
+        src = _source(root, catalog, ds.name, con)
+        if src is None:
+            return {}, {}
+        sel = ", ".join(quote_ident(c.name) for c in cols)
+        # a reservoir over at most SCAN_ROWS rows (a smaller dataset is sampled whole)
+        got = con.execute(f"SELECT * FROM (SELECT {sel} FROM {src} LIMIT {SCAN_ROWS}) "
+                          f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (19)").fetchall()
+    finally:
+        con.close()
+    values = {c.name: [r[i] for r in got] for i, c in enumerate(cols)}
+    return values, {c.name: c.type for c in cols}
+
+
+def scan_dataset(root: Path, catalog, name: str) -> dict:
+    """Scan dataset `name` and replace its scan rows; the findings ({column: Finding|None})."""
+    ds = catalog.datasets.get(name)
+    if ds is None or ds.kind != "table":
+        return {}
+    values, types = sample(root, catalog, ds)
+    findings = detect.scan(values, types)
+    catalog.tags.set_scan(name, findings)
+    return findings
+
+
+def after_ingest(root: Path, catalog, results) -> None:
+    """Scan each table dataset an ingest wrote to; a failure is logged, never raised."""
+    if not ENABLED:
+        return
+    for name in dict.fromkeys(r.dataset for r in results if r.status == "ingested" and r.dataset):
+        try:
+            scan_dataset(root, catalog, name)
+        except Exception as e:  # noqa: BLE001 — whatever went wrong, the ingest stands
+            try:
+                catalog.errors.add("scan", f"the sensitivity scan of {name} failed ({type(e).__name__}: "
+                                   f"{e}); its rows are ingested and its column tags are as they were",
+                                   dataset=name)
+            except Exception:  # noqa: BLE001 — a catalog that cannot even log this: nothing more to do
+                pass

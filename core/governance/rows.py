@@ -12,6 +12,7 @@ import sqlite3
 
 from core.storage.db import Db, now
 from core.storage.migrations import Migrations
+from core.storage.rows import MetaRows
 
 migrations = Migrations("governance")
 
@@ -60,15 +61,16 @@ class TagRows:
                 stmts.append(("INSERT INTO column_tags (dataset, column_name, source, tag, evidence_json, "
                               "updated_at) VALUES (?, ?, 'scan', ?, ?, ?)",
                               (dataset, col, f.tag, json.dumps(ev), at)))
+        stmts.append(MetaRows.BUMP)  # masks follow tags: engines reshape their views
         self._db.transaction(stmts)
 
     def set_user(self, dataset: str, column: str, tag: str, reason: str, actor: str) -> None:
         """The user's tag for a column (kept across re-ingests); 'none' clears the scan's."""
-        self._db.execute(
+        self._db.transaction([(
             "INSERT INTO column_tags (dataset, column_name, source, tag, reason, actor, updated_at) "
             "VALUES (?, ?, 'user', ?, ?, ?, ?) ON CONFLICT (dataset, column_name, source) DO UPDATE SET "
             "tag = excluded.tag, reason = excluded.reason, actor = excluded.actor, "
-            "updated_at = excluded.updated_at", (dataset, column, tag, reason, actor, now()))
+            "updated_at = excluded.updated_at", (dataset, column, tag, reason, actor, now())), MetaRows.BUMP])
 
     def rows(self, dataset: str | None = None) -> dict[tuple[str, str], dict]:
         """{(dataset, column): {'scan': row, 'user': row}}; each row a dict with tag,

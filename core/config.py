@@ -117,6 +117,12 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     "audit": {
         "flush_s": (float, 1.0, "seconds between writes of the audit log; a crash loses at most this much of it"),
     },
+    "retention": {
+        "audit_days": (int, 0, "audit entries older than this many days are deleted by the retention job; 0 = keep forever"),
+        "errors_days": (int, 0, "errors-journal entries older than this many days are deleted; 0 = keep forever"),
+        "journal_days": (int, 0, "record-level change events (history) older than this are deleted; Delta versions and restore are untouched; 0 = keep forever"),
+        "asks_days": (int, 0, "asked questions older than this are deleted (accepted ones are kept); 0 = keep forever"),
+    },
     "tui": {
         "theme": (str, "lakehouse-dark", "the workstation's theme: lakehouse-dark or lakehouse-light (--theme overrides)"),
     },

@@ -16,6 +16,7 @@ from core import access
 from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
+from core.governance.contract_ops import ContractOps
 from core.governance.tag_ops import TagOps
 from core.live.schedule_ops import ScheduleOps
 from core.live.watch_ops import WatchOps
@@ -34,7 +35,7 @@ from core.trials.facade import TrialsOps
 from core.vectors.freshness import FreshnessOps
 
 
-class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, TagOps):
+class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, ContractOps, TagOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root

@@ -114,6 +114,7 @@ class IngestResult:
     table_version: int | None = None
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    violations: list[dict] = field(default_factory=list)  # contract rules its rows broke (rule, count, rows, keys)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

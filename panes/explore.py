@@ -56,6 +56,10 @@ class ExplorePane(Pane):
     def load(self) -> None:
         datasets = self.lh.datasets()
         indexes = self.lh.indexes()
+        try:
+            self._fresh = self.lh.freshness()  # {dataset: "ok" | "stale 2h over"} by contract max_age
+        except Exception:  # noqa: BLE001 - an older daemon: no flags
+            self._fresh = {}
         self.app.call_from_thread(self._fill, datasets, indexes)
 
     def _fill(self, datasets, indexes) -> None:
@@ -70,7 +74,9 @@ class ExplorePane(Pane):
             pin = " 📌" if d.pinned else ""
             owner = f" · {d.owner}" if d.owner else ""
             tags = f" · #{' #'.join(d.tags)}" if d.tags else ""
-            ds.add(label(d.name, (f"  {count(d.row_count, 'row')}{owner}{tags}", "dim"), pin),
+            flag = getattr(self, "_fresh", {}).get(d.name, "")
+            stale = (" · ", (flag, "yellow")) if flag.startswith("stale") else ()  # a word, not colour alone
+            ds.add(label(d.name, (f"  {count(d.row_count, 'row')}{owner}{tags}", "dim"), *stale, pin),
                    data=("dataset", d.name))
         ix = tree.root.add(f"indexes ({len(indexes)})", expand=bool(indexes))
         for i in indexes:

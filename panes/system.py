@@ -32,6 +32,8 @@ class SystemPane(Pane):
             yield OptionList(id="system-jobs")
             yield Static("Watches and schedules", classes="system-title", id="system-live-title")
             yield Static(id="system-live")
+            yield Static("Contracts and freshness", classes="system-title")
+            yield Static(id="system-contracts")
             yield Static("Errors", classes="system-title")
             yield Static(id="system-errors")
             yield Static("Audit (latest)", classes="system-title")
@@ -84,7 +86,9 @@ class SystemPane(Pane):
         audit_text = "\n".join(f"{a['ts'][11:19]} {a['profile']:<18} {a['action']:<7} {a['outcome']:<7} "
                                f"{_flat(a['statement'] or '')[:70]}" for a in audit) or "none"
         live_title, live_text = _live(lh)
+        contracts_text = _contracts(lh)
         self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text)
+        self.app.call_from_thread(lambda: self.query_one("#system-contracts", Static).update(literal(contracts_text)))
         self.app.call_from_thread(self._show_live, live_title, live_text)
 
     audit_filter = ""
@@ -200,6 +204,25 @@ def _live(lh) -> tuple[str, str]:
                      f"next {_hm(d.get('next_run_at'))}")
     return f"Watches and schedules — {who}", "\n".join(lines) or "none — `lakehouse watch add DIR`, " \
         "`lakehouse schedule add SOURCE --every 15m`"
+
+
+def _contracts(lh) -> str:
+    """Stale datasets (their contract's max_age passed) and the latest contract failures."""
+    try:
+        contracts = lh.contracts()
+        failed = [e for e in lh.errors(limit=200) if e.operation in ("contract", "freshness")
+                  or " violates contract " in e.message][:5]
+    except Exception as e:  # noqa: BLE001 - an older daemon: said, the rest of the pane still shows
+        return said(e)
+    if not contracts:
+        return "no contracts — add a [contracts.DATASET] table to lakehouse.toml"
+    stale = [c for c in contracts if c["stale"]]
+    lines = [f"{len(contracts)} contract(s) · " + (f"{len(stale)} stale" if stale else "none stale")]
+    lines += [f"STALE {c['dataset']}: {c['fresh']} (max_age {c['max_age']}, last ingest {_hm(c['last_ingest'])})"
+              for c in stale]
+    lines += [f"{e.ts[:16].replace('T', ' ')} {e.operation:<9} {_flat(e.message)[:110]}" for e in failed
+              if e.operation != "freshness"]
+    return "\n".join(lines)
 
 
 def _hm(iso) -> str:

@@ -47,7 +47,7 @@ def test_home_file_env_and_flag_precedence(tmp_path):
 
 @pytest.mark.parametrize("body,message", [
     ("[sql]\nthreadz = 2\n", "{f}: unknown key 'sql.threadz' — known keys in [sql]: threads, memory_limit, display_rows, timeout_s, max_statement_bytes, max_query_blocks"),
-    ("[sqll]\nthreads = 2\n", "{f}: unknown section [sqll] — known sections: storage, ingest, postgres, sql, tables, ollama, ask, vectors, trials, memory, watch, cache, audit, tui, daemon, jobs, demo, mcp, profiles, policies, contracts"),
+    ("[sqll]\nthreads = 2\n", "{f}: unknown section [sqll] — known sections: storage, ingest, postgres, sql, tables, ollama, ask, vectors, trials, memory, watch, cache, audit, retention, tui, daemon, jobs, demo, mcp, profiles, policies, contracts"),
     ("[sql]\nthreads = 'two'\n", "{f}: key 'sql.threads' must be an integer, got str 'two'"),
     ("[sql]\nthreads = true\n", "{f}: key 'sql.threads' must be an integer, got bool True"),
     ("[demo]\noffer_on_first_run = 1\n", "{f}: key 'demo.offer_on_first_run' must be true or false, got int 1"),

@@ -50,7 +50,9 @@ def roots(tmp_path_factory):
                                           "[daemon]\nshutdown_grace_s = 1.0\n"
                                           # R's daemon runs watches and schedules; refreshing stale
                                           # indexes on its own would make R's generations differ from L's
-                                          "[watch]\nrefresh_s = 0.0\n")
+                                          "[watch]\nrefresh_s = 0.0\n"
+                                          # a contract (issue 19): ingests into extra keep ids unique
+                                          '[contracts.extra]\nunique = ["id"]\nmax_age = "30d"\n')
     with Lakehouse.open(home=local) as lh:
         lh.ingest([str(data / "people.csv")], key="person_id")
         lh.ingest([str(data / "notes.csv")])
@@ -226,6 +228,16 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         gone = threading.Event()
         gone.set()  # cancelled before it starts: the job is recorded as cancelled on both sides
         b.fails(Cancelled, "ingest", [str(data / "more.csv")], name="never", cancel=gone)
+        # contracts, freshness and retention (issue 19): a refused append, the checks, the job
+        (data / "dup.csv").write_text("id,city\n1,Boston\n")
+        refused, _ = b.same("ingest", [str(data / "dup.csv")], name="extra", mode="append")
+        assert refused[0].status == "failed" and refused[0].violations[0]["rule"] == "unique"
+        b.same("contracts")
+        b.same("freshness")
+        b.same("check_contract")
+        b.same("check_contract", "extra")
+        b.fails(NotFound, "check_contract", "people")
+        b.same("run_retention")
         # schedules (issue 18): made, run now (identical bytes: unchanged), paused, resumed, removed
         sch, _ = b.same("schedule_add", str(data / "extra.csv"), "1h", name="extra", mode="upsert", key="id")
         b.same("schedule_run", sch.id, progress=lambda ev: None)
@@ -504,6 +516,8 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["watch", "add", str(data / "nope")], ["watch", "pause", "2"], ["watch", "resume", "2", "--format", "json"],
         ["watch", "remove", "2"], ["watch", "remove", "2"],
         ["errors", "--limit", "5"], ["audit", "--limit", "5", "--format", "json"], ["config"],
+        ["contract", "list"], ["contract", "check"], ["contract", "check", "people"],
+        ["contract", "check", "extra", "--format", "json"], ["retention", "run"],
         ["demo", "--scale", "0.001"], ["demo", "--scale", "0"],
     ]
 

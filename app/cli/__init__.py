@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from app import globals as global_options
-from app.cli import (agents, changes, data, governance, jobs, memory, profiles, query, schedules, system, trials,
+from app.cli import (agents, changes, contracts, data, governance, jobs, memory, profiles, query, schedules, system, trials,
                      vectors, watches)
 from app.cli.argv import normalise_argv
 from app.cli.session import ctrl_c, state
@@ -40,6 +40,8 @@ app.add_typer(trials.group, name="eval")
 app.add_typer(memory.group, name="memory")
 app.add_typer(schedules.group, name="schedule")
 app.add_typer(watches.group, name="watch")
+app.add_typer(contracts.group, name="contract")
+app.add_typer(contracts.retention, name="retention")
 for command in (data.ingest, data.datasets, data.describe, query.sql, data.annotate, governance.tag,
                 governance.tags, changes.update,
                 changes.delete, changes.restore, changes.versions, changes.history, data.compact, data.pin,

@@ -92,10 +92,13 @@ def ingest(
     raise typer.Exit(code)
 
 
-def print_datasets(datasets, fmt: ListFormat) -> None:
+def print_datasets(datasets, fmt: ListFormat, fresh: dict | None = None) -> None:
+    """`fresh`: {dataset: "ok" | "stale 2h over"} for datasets whose contract sets max_age."""
     from app.output import human_bytes, print_records
 
     records = [d.to_dict() for d in datasets]
+    for r in records if fresh else ():
+        r["fresh"] = fresh.get(r["name"], "-")
     if fmt == ListFormat.json:
         print_records(records, [], "json")
         return
@@ -104,12 +107,13 @@ def print_datasets(datasets, fmt: ListFormat) -> None:
         r["rows"] = f"{r['row_count']:,}"
         r["columns"] = len(r["columns"])
         r["updated"] = r["updated_at"][:16].replace("T", " ")
-    print_records(records, ["name", "kind", "format", "rows", "columns", "size", "updated"], "table")
+    print_records(records, ["name", "kind", "format", "rows", "columns", "size", "updated"]
+                  + (["fresh"] if fresh else []), "table")
 
 
 def datasets(format: ListFormat = LIST_FORMAT):
     """List datasets with their size and freshness."""
-    with_lh(lambda lh: print_datasets(lh.datasets(), format))
+    with_lh(lambda lh: print_datasets(lh.datasets(), format, lh.freshness()))
 
 
 def describe(

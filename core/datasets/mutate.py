@@ -176,6 +176,9 @@ class Mutator:
         if not changes:
             return MutationResult(name, ds.table_version, f"{name} {self._show(typed_key)}: "
                                   "already has these values — nothing written")
+        from core.governance.contract_check import check_update
+
+        check_update(self, ds, typed_key, {**old, **new}, {ch["field"] for ch in changes})  # nothing written if not
         entity = ",".join(_text(v) for v in typed_key.values())
         meta = {"source": "update", "actor": actor, "reason": reason, "mode": "update",
                 "journal": [{"entity": entity, **ch} for ch in changes]}

@@ -17,6 +17,7 @@ import threading
 
 from core.datasets.register import register
 from core.errors import IngestError, LakehouseError
+from core.governance.contract_check import gate as contract_gate
 from core.ingest import pgtypes
 from core.ingest.evolve import SAMPLE_ROWS, gate
 from core.ingest.postgres import _Unchanged, last_source, psycopg_error
@@ -263,10 +264,12 @@ class PgWrite:
 
     def _commit(self, stream, mode: str, key: list[str], meta: dict, existed: bool):
         tables, keyed_mb = self.ing.tables, self.ing.config.get("tables.keyed_file_mb")
-        if mode == "upsert" and existed:
-            return tables.merge(self.src.dataset, stream, key, meta, keyed_mb)
-        return tables.write(self.src.dataset, stream, replace=(mode == "replace"), meta=meta,
-                            target_file_mb=keyed_mb if key else None)
+        # a dataset with a contract: its rows are staged and checked before delta-rs sees one
+        with contract_gate(self.ing, self.src.dataset, stream, mode, key, self.src.shown) as stream:
+            if mode == "upsert" and existed:
+                return tables.merge(self.src.dataset, stream, key, meta, keyed_mb)
+            return tables.write(self.src.dataset, stream, replace=(mode == "replace"), meta=meta,
+                                target_file_mb=keyed_mb if key else None)
 
     def _raise(self, err: BaseException, prev) -> None:
         """After a write that did not commit: unchanged, cancelled, or one sentence."""

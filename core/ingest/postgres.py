@@ -120,6 +120,7 @@ def ingest_postgres(ing, url: str, *, name: str | None, query: str | None, table
             raise
         except LakehouseError as e:
             result.status, result.message = "failed", str(e)
+            result.violations = getattr(e, "violations", [])  # a contract's rules, for JSON output
     return [result]
 
 

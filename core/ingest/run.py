@@ -246,6 +246,7 @@ class Ingestor:
             raise
         except LakehouseError as e:
             result.message = str(e)
+            result.violations = getattr(e, "violations", [])  # a contract's rules, for JSON output
         finally:
             if src is not None and src.read_path is not None:
                 src.read_path.unlink(missing_ok=True)

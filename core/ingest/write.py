@@ -18,6 +18,7 @@ from contextlib import ExitStack
 
 from core.datasets.register import register
 from core.errors import IngestError, LakehouseError
+from core.governance.contract_check import gate as contract_gate
 from core.ingest.detect import BackgroundHash, changed, changed_error, scan
 from core.ingest.evolve import SAMPLE_ROWS, gate
 from core.ingest.select import WIDE_ROW, cap_rows, check_key, select_sql
@@ -185,10 +186,12 @@ class TableWrite:
 
     def _commit(self, stream, meta: dict):
         tables, keyed_mb = self.ing.tables, self.ing.config.get("tables.keyed_file_mb")
-        if self.mode == "upsert" and self.existed:
-            return tables.merge(self.dataset, stream, self.key, meta, keyed_mb)
-        return tables.write(self.dataset, stream, replace=(self.mode == "replace"), meta=meta,
-                            target_file_mb=keyed_mb if self.key else None)
+        # a dataset with a contract: its rows are staged and checked before delta-rs sees one
+        with contract_gate(self.ing, self.dataset, stream, self.mode, self.key, self.src.path.name) as stream:
+            if self.mode == "upsert" and self.existed:
+                return tables.merge(self.dataset, stream, self.key, meta, keyed_mb)
+            return tables.write(self.dataset, stream, replace=(self.mode == "replace"), meta=meta,
+                                target_file_mb=keyed_mb if self.key else None)
 
     def _retry_or_raise(self, err: BaseException) -> None:
         """After a failed attempt: return to try again (the whole file scanned for its

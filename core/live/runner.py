@@ -30,6 +30,7 @@ from .watches import Watch
 log = logging.getLogger("lakehouse.live")
 LOCK = "live.lock"
 TICK_S = 1.0  # how often schedules are looked at, and the longest a file event waits to be seen
+UPKEEP_S = 60.0  # how often datasets' freshness is checked (a stale one is said once in _errors)
 
 
 class Stop(threading.Event):
@@ -195,7 +196,25 @@ class LiveRunner:
         if self.refresh_s > 0 and now - self._last["refresh"] >= self.refresh_s:
             self._last["refresh"] = now
             self._catch_up()
+        self._upkeep(now)
         return False
+
+    def _upkeep(self, now: float) -> None:
+        """Every UPKEEP_S: datasets that went stale are said in `_errors` (once each); once a
+        day, and at start, [retention] is applied (a job of kind retention)."""
+        from core.governance.retention import DAY_S, due
+
+        try:
+            if now - self._last.get("fresh", -UPKEEP_S) >= UPKEEP_S:
+                self._last["fresh"] = now
+                self.lh.freshness()
+            if due(self.config) and now - self._last.get("retention", -DAY_S) >= DAY_S:
+                self._last["retention"] = now
+                self.lh.run_retention(cancel=self.stop_event.child())
+        except Exception as e:  # noqa: BLE001 - a failed job is in `_errors`; a busy catalog: next time
+            if isinstance(e, Cancelled) and self.stop_event.is_set():
+                raise
+            self._log_failure(f"freshness or retention upkeep failed: {type(e).__name__}: {e}")
 
     def _step(self, w: Watch) -> None:
         """One watch's settled files; a failure of one watch never stops the others."""

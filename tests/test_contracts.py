@@ -1,0 +1,278 @@
+"""Dataset contracts: a file that breaks its dataset's contract is refused before anything
+is written, naming the rule, how many rows and which; updates keep the contract too; a
+dataset past its max_age is flagged stale (in `datasets`, the facade and the System pane)
+and said once in `_errors`; a malformed contract is one ConfigError sentence."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import write
+from core import Lakehouse
+from core.errors import ConfigError
+from core.governance.contracts import ContractError
+
+CONTRACT = """
+[contracts.people]
+columns = { id = "BIGINT", email = "VARCHAR", age = "INTEGER", state = "VARCHAR" }
+not_null = ["id", "email"]
+unique = ["id"]
+accepted = { state = ["CA", "NY", "TX"] }
+ranges = { age = [0, 130] }
+max_age = "1h"
+"""
+GOOD = "id,email,age,state\n1,a@x.org,30,CA\n2,b@x.org,40,NY\n3,c@x.org,50,TX\n"
+
+
+@pytest.fixture
+def chome(home):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text(CONTRACT)
+    return home
+
+
+def _errors(lh, operation=None):
+    return [e for e in lh.errors() if operation is None or e.operation == operation]
+
+
+# rows 1-4 of each file; the bad values are distinctive so a leak would show
+@pytest.mark.parametrize("body,said,rows", [
+    ("id,email,age,state\n1,a@x,30,CA\n2,,40,NY\n3,c@x,50,TX\n4,,60,CA\n",
+     "2 rows have a NULL email", "(rows 2, 4)"),
+    ("id,email,age,state\n1,a@x,30,CA\n2,b@x,40,QQSECRET\n3,c@x,50,TX\n",
+     "1 row has a state outside its accepted values", "(row 2)"),
+    ("id,email,age,state\n1,a@x,30,CA\n2,b@x,40,NY\n3,c@x,987654,TX\n",
+     "1 row has an age outside [0, 130]", "(row 3)"),
+    ("id,email,age,state\n1,a@x,30,CA\n1,b@x,40,NY\n3,c@x,50,TX\n",
+     "2 rows have an id that is not unique", "(rows 1, 2)"),
+    ("id,email,age,state\n1,a@x,30,CA\n2,b@x,9876543210,NY\n",
+     "1 row has an age too large for INTEGER", "(row 2)"),
+    ("id,email,age,state\n1,a@x,thirty,CA\n", "column age is VARCHAR where the contract requires INTEGER", ""),
+    ("id,age,state\n1,30,CA\n", "it has no column email (required as VARCHAR)", ""),
+])
+def test_each_rule_refuses_a_violating_file_with_nothing_written(chome, data, body, said, rows):
+    with Lakehouse.open(home=chome) as lh:
+        [r] = lh.ingest([write(data / "people.csv", body)])
+        assert r.status == "failed"
+        assert r.message.startswith(f"people.csv violates contract people: {said}")
+        assert rows in r.message and "[contracts.people] in lakehouse.toml" in r.message
+        assert "nothing was written" in r.message
+        assert r.violations and r.violations[0]["rule"] in ("not_null", "accepted", "ranges", "unique", "columns")
+        assert lh.catalog.datasets.get("people") is None and not lh.tables.exists("people")
+        assert not list((chome / "tmp" / "ingest").glob("contract-*"))  # the staged rows are gone
+        [e] = _errors(lh, "ingest")
+        assert said in e.message and "QQSECRET" not in e.message and "987654" not in e.message
+
+
+def test_a_refused_append_leaves_version_and_rows_as_they_were(chome, data):
+    with Lakehouse.open(home=chome) as lh:
+        [ok] = lh.ingest([write(data / "people.csv", GOOD)])
+        assert ok.status == "ingested" and ok.rows == 3
+        before = lh.dataset("people").table_version
+        [r] = lh.ingest([write(data / "more.csv", "id,email,age,state\n7,g@x,20,CA\n8,,30,CA\n9,,31,CA\n"
+                               "10,,32,NY\n11,,33,NY\n12,,34,NY\n13,,35,NY\n")], name="people", mode="append")
+        assert r.status == "failed"
+        assert "6 rows have a NULL email (rows 2, 3, 4, 5, 6, …)" in r.message
+        assert r.violations[0]["count"] == 6 and r.violations[0]["keys"][:2] == ["8", "9"]
+        assert lh.dataset("people").table_version == before
+        assert lh.sql("SELECT count(*) AS n FROM people").column("n").to_pylist() == [3]
+
+
+def test_unique_on_append_counts_the_rows_already_there(chome, data):
+    with Lakehouse.open(home=chome) as lh:
+        lh.ingest([write(data / "a.csv", GOOD)], name="people")
+        v = lh.dataset("people").table_version
+        b = write(data / "b.csv", "id,email,age,state\n4,d@x,20,CA\n2,e@x,21,NY\n")
+        [r] = lh.ingest([b], name="people", mode="append")
+        assert r.status == "failed" and "1 row has an id that is not unique here or among the rows already " \
+                                       "in the dataset (row 2)" in r.message
+        assert lh.dataset("people").table_version == v
+        [u] = lh.ingest([b], name="people", mode="upsert", key="id")  # an upsert replaces id 2: still unique
+        assert u.status == "ingested"
+        assert sorted(lh.sql("SELECT id FROM people").column("id").to_pylist()) == [1, 2, 3, 4]
+
+
+def test_several_files_in_one_ingest_are_checked_together(chome, data):
+    """The second file appends to the first: a key both have is refused, the first stays."""
+    with Lakehouse.open(home=chome) as lh:
+        (data / "in").mkdir()
+        write(data / "in" / "a.csv", GOOD)
+        write(data / "in" / "b.csv", "id,email,age,state\n3,z@x,20,CA\n")
+        results = lh.ingest([str(data / "in")], name="people")
+        assert [r.status for r in results] == ["ingested", "failed"]
+        assert "an id that is not unique" in results[1].message
+        assert lh.dataset("people").row_count == 3
+
+
+def test_a_passing_file_ingests_and_the_dataset_is_fresh(chome, data, cli):
+    with Lakehouse.open(home=chome) as lh:
+        [r] = lh.ingest([write(data / "people.csv", GOOD)])
+        assert r.status == "ingested" and r.rows == 3
+        assert lh.freshness() == {"people": "ok"}
+        [c] = lh.contracts()
+        assert c["dataset"] == "people" and c["fresh"] == "ok" and c["unique"] == [["id"]]
+    code, out, _ = cli("datasets")
+    assert code == 0 and "fresh" in out and " ok " in out
+    code, out, err = cli("contract", "check")
+    assert code == 0 and "people (version 0): keeps its contract · ok" in out, err
+
+
+def test_update_that_breaks_the_contract_is_refused(chome, data):
+    with Lakehouse.open(home=chome) as lh:
+        lh.ingest([write(data / "people.csv", GOOD)], key="id")
+        v = lh.dataset("people").table_version
+        for values, said in (({"state": "QQSECRET"}, "state would be outside its accepted values"),
+                             ({"email": "null"}, "email may not be NULL"),
+                             ({"age": "131"}, "age would be outside [0, 130]")):
+            with pytest.raises(ContractError) as e:
+                lh.update("people", "2", values)
+            assert str(e.value) == (f"this update of people violates contract people: {said} — change the value "
+                                    "or [contracts.people] in lakehouse.toml (nothing was written)")
+        assert lh.dataset("people").table_version == v
+        assert lh.update("people", "2", {"age": "41"}).table_version == v + 1
+
+
+def test_update_may_not_repeat_a_unique_key(home, data):
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text('[contracts.people]\nunique = [["email"]]\n')
+    with Lakehouse.open(home=home) as lh:
+        lh.ingest([write(data / "people.csv", GOOD)], key="id")
+        with pytest.raises(ContractError, match="another record already has this email"):
+            lh.update("people", "2", {"email": "a@x.org"})
+        assert lh.update("people", "2", {"email": "new@x.org"}).changes
+
+
+def test_contract_check_reports_current_data(home, data, cli):
+    with Lakehouse.open(home=home) as lh:  # ingested before the contract existed
+        lh.ingest([write(data / "people.csv", "id,email,age,state\n1,a@x,30,CA\n2,,40,ZZ\n3,,50,TX\n")], key="id")
+    (home / "lakehouse.toml").write_text(CONTRACT)
+    with Lakehouse.open(home=home) as lh:
+        [rep] = lh.check_contract("people")
+        assert not rep["ok"] and [v["rule"] for v in rep["violations"]] == ["not_null", "accepted"]
+        assert rep["violations"][0]["rows"] == [2, 3] and "keys" not in rep["violations"][0]
+        assert rep["message"].startswith("version 0 of people violates contract people: 2 rows have a NULL email")
+        lh.check_contract()  # the same failure again: one `_errors` entry per version and rule set
+        assert len(_errors(lh, "contract")) == 1
+    code, out, _ = cli("contract", "check", "people", "--format", "json")
+    assert code == 1 and json.loads(out)[0]["violations"][1]["rows"] == [2]
+    code, _, err = cli("contract", "check", "nope")
+    assert code == 1 and "nope" in err and "Traceback" not in err
+
+
+def _backdate(lh, name: str, hours: float) -> None:
+    at = (datetime.now(timezone.utc) - timedelta(hours=hours)).isoformat(timespec="milliseconds")
+    lh.catalog.db.execute("UPDATE lineage SET created_at = ? WHERE dataset = ?", (at, name))
+
+
+def test_stale_after_max_age_flagged_and_said_once(chome, data, cli):
+    with Lakehouse.open(home=chome) as lh:
+        lh.ingest([write(data / "people.csv", GOOD)])
+        _backdate(lh, "people", 3)  # max_age is 1h: two hours over
+        assert lh.freshness() == {"people": "stale 2h over"}
+        for _ in range(3):
+            lh.contracts()
+            lh.freshness()
+        [e] = _errors(lh, "freshness")
+        assert e.dataset == "people" and "stale" in e.message and "max_age of 1h" in e.message
+        code, out, _ = cli("datasets")
+        assert "stale 2h over" in out
+        # fresh again after an ingest, then stale again: said a second time
+        lh.ingest([write(data / "more.csv", "id,email,age,state\n9,i@x,20,CA\n")], name="people", mode="append")
+        assert lh.freshness() == {"people": "ok"}
+        assert len(_errors(lh, "freshness")) == 1
+        _backdate(lh, "people", 5)
+        lh.freshness()
+        lh.freshness()
+        assert len(_errors(lh, "freshness")) == 2
+
+
+def test_system_pane_shows_a_stale_dataset(chome, data):
+    import asyncio
+
+    from test_tui import opened, until
+
+    with Lakehouse.open(home=chome) as lh:
+        lh.ingest([write(data / "people.csv", GOOD)])
+        _backdate(lh, "people", 3)
+
+    async def go():
+        async with opened(chome) as (app, pilot):
+            await pilot.press("f6")
+            box = app.query_one("#system-contracts")
+            await until(pilot, lambda: "STALE people" in str(box.render()))
+            assert "stale 2h over" in str(box.render()) and "max_age 1h" in str(box.render())
+            await pilot.press("f2")
+            tree = app.query_one("#explore-tree")
+            await until(pilot, lambda: any("stale 2h over" in str(n.label) for n in tree.root.children[0].children)
+                        if tree.root.children else False)
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("body,said", [
+    ('[contracts.people]\nmax_ages = "1h"\n', "unknown key 'contracts.people.max_ages' — known keys: columns"),
+    ('[contracts.people]\ncolumns = { id = "BIGNUM" }\n', "key 'contracts.people.columns.id' is not a type: 'BIGNUM'"),
+    ('[contracts.people]\nmax_age = "1 week"\n', "key 'contracts.people.max_age' must be freshness SLA"),
+    ('[contracts.people]\ncolumns = { id = "BIGINT" }\nnot_null = ["email"]\n',
+     "key 'contracts.people.not_null' names 'email', which 'contracts.people.columns' does not list"),
+    ('[contracts.people]\nranges = { age = [130, 0] }\n', "key 'contracts.people.ranges' must be inclusive [min, max]"),
+    ('[contracts.people]\nunique = "id"\n', "key 'contracts.people.unique' must be a unique key"),
+    ('[contracts.People]\nunique = ["id"]\n', "[contracts.People] does not name a dataset"),
+])
+def test_a_bad_contract_is_one_sentence_naming_its_key(home, body, said):
+    from core import config
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text(body)
+    with pytest.raises(ConfigError) as e:
+        config.load(home=home)
+    assert str(e.value).startswith(f"{home / 'lakehouse.toml'}: ") and said in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_type_families_and_aliases():
+    from core.governance.contracts import canonical_type, type_fits
+
+    assert canonical_type("int") == "INTEGER" and canonical_type("text") == "VARCHAR"
+    assert canonical_type("decimal(10, 2)") == "DECIMAL(10,2)" and canonical_type("nope") is None
+    assert type_fits("INTEGER", "BIGINT") and type_fits("DOUBLE", "BIGINT") and type_fits("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+    assert not type_fits("INTEGER", "DOUBLE") and not type_fits("VARCHAR", "BIGINT")
+
+
+def test_a_postgres_ingest_that_breaks_the_contract_writes_nothing(pg, home):
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text('[contracts.pgpeople]\nnot_null = ["email"]\nunique = ["id"]\n')
+    pg.sql("DROP TABLE IF EXISTS pgpeople", "CREATE TABLE pgpeople (id int, email text)",
+           "INSERT INTO pgpeople VALUES (1, 'a@x'), (2, 'b@x'), (3, NULL)")
+    with Lakehouse.open(home=home) as lh:
+        [r] = lh.ingest([pg.url(password=True)], table="public.pgpeople")
+        assert r.status == "failed" and "violates contract pgpeople: 1 row has a NULL email (row 3)" in r.message
+        assert lh.catalog.datasets.get("pgpeople") is None and not lh.tables.exists("pgpeople")
+        pg.sql("UPDATE pgpeople SET email = 'c@x' WHERE id = 3")
+        [r] = lh.ingest([pg.url(password=True)], table="public.pgpeople")
+        assert r.status == "ingested" and r.rows == 3
+
+
+def test_the_live_runner_says_a_stale_dataset_and_applies_retention(chome, data):
+    import time
+
+    from core import config as config_mod
+    from core.live.runner import LiveRunner
+
+    (chome / "lakehouse.toml").write_text(CONTRACT + "[retention]\nerrors_days = 1\n")
+    with Lakehouse.open(home=chome) as lh:
+        lh.ingest([write(data / "people.csv", GOOD)])
+        _backdate(lh, "people", 3)
+    runner = LiveRunner(config_mod.load(home=chome))
+    assert runner.start()
+    try:
+        with Lakehouse.open(home=chome) as lh:
+            deadline = time.monotonic() + 60
+            while not (_errors(lh, "freshness") and any(j.kind == "retention" for j in lh.jobs(10))):
+                assert time.monotonic() < deadline, "the runner did not check freshness and retention"
+                time.sleep(0.1)
+            assert len(_errors(lh, "freshness")) == 1
+    finally:
+        runner.stop()

@@ -210,3 +210,12 @@ def test_explore_shows_each_columns_tag(people):
             await until(pilot, lambda: "columns:" in str(info.render()))
             assert "ssn VARCHAR pii" in str(info.render())
     asyncio.run(go())
+
+
+def test_a_postgres_ingest_is_scanned_too(pg, lh):
+    pg.sql("DROP TABLE IF EXISTS contacts", "CREATE TABLE contacts (id int, mail text, note text)",
+           "INSERT INTO contacts SELECT g, 'person' || g || '@example.com', 'note ' || g "
+           "FROM generate_series(1, 200) g")
+    [r] = lh.ingest([pg.url(password=True)], table="public.contacts")
+    assert r.status == "ingested", r
+    assert tags_of(lh, "contacts") == {"id": None, "mail": "pii", "note": None}

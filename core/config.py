@@ -168,6 +168,19 @@ NAMED: dict[str, str] = {
     "contracts": "core.governance.contracts",
 }
 
+def named_tables(raw: Any, path, section: str, valid, what: str):
+    """(name, table) of each [SECTION.NAME] table, refusing a malformed one in one sentence:
+    `valid` is a compiled pattern names must match, `what` says what a name must be."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: '{section}' must be tables like [{section}.NAME], got {raw!r}")
+    for name, table in raw.items():
+        if not valid.fullmatch(name):
+            raise ConfigError(f"{path}: [{section}.{name}] — {what}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}.{name}] must be a table of keys, got {table!r}")
+        yield name, table
+
+
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
 
 
@@ -313,6 +326,10 @@ def load(home: str | Path | None = None, config_file: str | Path | None = None,
     if path is not None and path.is_file():
         parsed = read_file(path)
         named = {n: parsed.pop(n, {}) for n in NAMED}
+        if named["policies"]:  # a policy binding a misspelt profile would leave the real one unmasked
+            from core.governance.policies import check_bindings
+
+            check_bindings(named["policies"], named["profiles"], path)
         for section, keys in parsed.items():
             for key, value in keys.items():
                 values[section][key] = value

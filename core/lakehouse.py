@@ -17,6 +17,7 @@ from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
 from core.governance.contract_ops import ContractOps
+from core.governance.policy_ops import PolicyOps
 from core.governance.tag_ops import TagOps
 from core.live.schedule_ops import ScheduleOps
 from core.live.watch_ops import WatchOps
@@ -35,7 +36,8 @@ from core.trials.facade import TrialsOps
 from core.vectors.freshness import FreshnessOps
 
 
-class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, ContractOps, TagOps):
+class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, ContractOps, TagOps,
+                PolicyOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root
@@ -51,6 +53,7 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
         # change the reader but never what the holder may do (core.access)
         self.principal = self.profile
         self.audit_log = AuditLog(self.catalog, self.profile.id, cfg.get("audit.flush_s"))
+        self.audit_log.policy_note = self._audit_policy if cfg.policies else None
         self._jobs = Jobs(self.catalog, cfg.get("jobs.keep"), owner=lambda: self.profile.id)
         self._desk = OpsDesk(self._jobs, self.catalog, self.audit_log, lambda: self.profile, self.principal)
         self._reader = Reader(self.root, cfg, self.catalog, self._jobs, self.profile)
@@ -112,6 +115,7 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
         arguments raise IngestError. Failures are recorded in `_errors`."""
         from core.datasets.intake import ingest
 
+        self._policy_write_check(name, "ingest into")
         return ingest(self.profile, self.root, self.config, self.catalog, self.tables, self._jobs, paths,
                       name=name, fmt=format, types=types, mode=mode, key=key, actor=actor, reason=reason,
                       query=query, table=table, incremental_by=incremental_by,
@@ -132,7 +136,7 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
         ds = self.dataset(name)
         sample = self.sql(f"SELECT * FROM {quote_ident(name)} LIMIT {int(sample_rows)}")
         return Description(ds, self.catalog.datasets.lineage(name), self.catalog.datasets.schema_versions(name), sample,
-                           **self._governance_facts(name))
+                           **self._governance_facts(name), **self._policy_facts(name))
 
     @operation("rebuild catalog facts from the tables", remote=True, scope="datasets", mutates=True)
     def resync(self, name: str | None = None) -> list[str]:
@@ -152,7 +156,10 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
     def _guard(self, operation: str, dataset: str, fn, statement: str = ""):
         from core.datasets.intake import guarded
 
-        return guarded(self.audit_log, self.catalog, self.profile, self.dataset, operation, dataset, fn, statement)
+        def check(name: str) -> None:
+            self.dataset(name)
+            self._policy_write_check(name, operation)
+        return guarded(self.audit_log, self.catalog, self.profile, check, operation, dataset, fn, statement)
 
     @operation("set fields of one record (journaled per field)",
                remote=True, scope="datasets", audited=True, mutates=True)
@@ -185,8 +192,10 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
 
     @operation("journal events of a dataset or one record", remote=True, scope="datasets")
     def history(self, name: str, key: str | None = None) -> list[dict]:
+        from core.governance.shown import journal
+
         self.dataset(name)
-        return self.catalog.datasets.journal(name, key)
+        return journal(self.engine, self.catalog, name, self.catalog.datasets.journal(name, key))
 
     @operation("compact a dataset's small files (and vacuum old ones)",
                remote=True, scope="datasets", audited=True, mutates=True)
@@ -458,7 +467,9 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
 
     @operation("the errors journal", remote=True, scope="datasets")
     def errors(self, since: str | None = None, limit: int | None = None) -> list[ErrorEvent]:
-        return self._desk.errors(since, limit)
+        from core.governance.shown import errors
+
+        return errors(self.engine, self._desk.errors(since, limit))
 
     # -- demo ---------------------------------------------------------------------
     @operation("generate and ingest the demo workload",

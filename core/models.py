@@ -91,6 +91,8 @@ class Description:
     sample: Any  # pyarrow.Table with the first rows
     column_tags: list = field(default_factory=list)  # a ColumnTag per column (core/governance/tag_ops.py)
     description_drafted: bool = False  # the description is the chat model's draft, not yet a person's
+    policy: str = ""  # what the policies binding the reader do to it ('' when nothing)
+    masked: dict = field(default_factory=dict)  # column -> the mask the reader sees it through
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,8 @@ class Description:
             "sample": self.sample.to_pylist(),
             "column_tags": [t.to_dict() for t in self.column_tags],
             "description_drafted": self.description_drafted,
+            "policy": self.policy,
+            "masked": dict(self.masked),
         }
 
 

@@ -259,10 +259,14 @@ def _dataset_text(desc, versions) -> Content:
             f"key {', '.join(d.primary_key)}" if d.primary_key else ""]
     if any(meta):
         lines.append(literal(" · ".join(m for m in meta if m)))
+    if desc.policy:  # what this profile's policies do to it, in words (never colour alone)
+        lines.append(line(("policy: ", "bold"), desc.policy))
     tags = {t.column: t.tag for t in desc.column_tags if t.tag}
     lines.append(line("columns: ", *(piece for n, c in enumerate(d.columns)
                                      for piece in (", " if n else "", c.name, " ", (c.type, "dim"),
-                                                   (f" {tags[c.name]}", "bold") if c.name in tags else ""))))
+                                                   (f" {tags[c.name]}", "bold") if c.name in tags else "",
+                                                   (f" masked:{desc.masked[c.name]}", "italic")
+                                                   if c.name in desc.masked else ""))))
     for lin in desc.lineage[-3:]:
         lines.append(literal(f"lineage: {lin.source_uri} → v{lin.table_version} ({count(lin.rows, 'row')}, {lin.mode})"))
     for v in versions:

@@ -219,7 +219,7 @@ def test_system_pane_shows_a_stale_dataset(chome, data):
      "key 'contracts.people.not_null' names 'email', which 'contracts.people.columns' does not list"),
     ('[contracts.people]\nranges = { age = [130, 0] }\n', "key 'contracts.people.ranges' must be inclusive [min, max]"),
     ('[contracts.people]\nunique = "id"\n', "key 'contracts.people.unique' must be a unique key"),
-    ('[contracts.People]\nunique = ["id"]\n', "[contracts.People] does not name a dataset"),
+    ('[contracts.People]\nunique = ["id"]\n', "[contracts.People] — it does not name a dataset"),
 ])
 def test_a_bad_contract_is_one_sentence_naming_its_key(home, body, said):
     from core import config

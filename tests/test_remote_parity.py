@@ -211,6 +211,7 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.same("tags", "people")
         b.fails(NotFound, "tag", "people", "nope", "pii")
         b.fails(LakehouseError, "tag", "people", "state", "secret")
+        b.same("policy")  # what binds the profile: nothing here (tests/test_policies.py has the rest)
         # SQL
         b.same("sql", "SELECT state, count(*) AS n, sum(years) AS y FROM people GROUP BY state ORDER BY state")
         b.same("sql_stream", "SELECT person_id, years FROM people ORDER BY person_id", batch_rows=7)
@@ -466,7 +467,8 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["sql", "SELECT * FROM nope"], ["sql", "DROP TABLE people"],
         ["annotate", "people", "--description", "from the CLI", "--tag", "cli"],
         ["tag", "people.state", "pii", "--reason", "cli"], ["tag", "people", "pii"], ["tags"],
-        ["tags", "people", "--format", "json"], ["annotate", "notes", "--draft"],
+        ["tags", "people", "--format", "json"], ["annotate", "notes", "--draft"], ["policy"],
+        ["policy", "--format", "json"],
         ["ingest", csv, "--key", "id"], ["ingest", csv, "--key", "id"], ["ingest", "--name", "Bad Name", csv],
         ["update", "cli", "--key", "1", "--set", "city=Boston"], ["update", "notes", "--key", "x", "--set", "body=y"],
         ["delete", "cli", "--key", "2", "--json"], ["versions", "cli"], ["history", "cli"],

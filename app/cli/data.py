@@ -135,9 +135,13 @@ def describe(
     print(f"owner: {ds.owner or '-'}   tags: {', '.join(ds.tags) or '-'}")
     print(f"primary key: {', '.join(ds.primary_key) or '(none — update/delete/upsert need one)'}"
           + ("   pinned in the hot cache" if ds.pinned else ""))
+    if d.policy:
+        print(f"policy: {d.policy}")
     tagged = {t.column: t for t in d.column_tags}
-    print_rows(["column", "type", "nullable", "sensitivity"],
-               [(c.name, c.type, c.nullable, _sensitivity(tagged.get(c.name))) for c in ds.columns],
+    masked = ["masked"] if d.masked else []
+    print_rows(["column", "type", "nullable", "sensitivity", *masked],
+               [(c.name, c.type, c.nullable, _sensitivity(tagged.get(c.name)),
+                 *([d.masked.get(c.name, "-")] if masked else [])) for c in ds.columns],
                title="schema", full=("sensitivity",))
     print_rows(["source", "format", "mode", "rows", "version", "sha256", "at", "active"],
                [(l.source_uri, l.format, l.mode, l.rows, l.table_version, l.content_hash[:12],

@@ -71,8 +71,13 @@ class Mutator:
             raise MutationError(f"dataset {name} has no primary key", hint=Hint(
                 "declare one with {a replacing ingest that names the key} (or give the key at create)", "ingest",
                 {"paths": "FILE", "name": name, "mode": "replace", "key": "COL"}))
+        parts = list(key) if isinstance(key, (list, tuple)) else [key]
+        if not parts or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in parts):
+            raise MutationError(f"a key of {name} is text, a number, or a list of them — got {key!r}")
+        if isinstance(key, (int, float)):  # a JSON client's number
+            key = str(key)
         values = key.split(",") if isinstance(key, str) and len(ds.primary_key) > 1 else (
-            [key] if isinstance(key, str) else list(key))
+            [key] if isinstance(key, str) else [str(v) for v in key])
         if len(values) != len(ds.primary_key):
             raise MutationError(f"dataset {name} is keyed by {', '.join(ds.primary_key)}: give "
                                 f"{len(ds.primary_key)} value(s) separated by commas, got {key!r}")

@@ -126,15 +126,11 @@ def parse(raw: Any, path: Path | str) -> dict[str, Contract]:
     one sentence naming the file, the dotted key and what to write."""
     from core.names import _VALID
 
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: 'contracts' must be tables like [contracts.DATASET], got {raw!r}")
+    from core.config import named_tables
+
     out: dict[str, Contract] = {}
-    for name, table in raw.items():
-        if not _VALID.fullmatch(name):
-            raise ConfigError(f"{path}: [contracts.{name}] does not name a dataset — use the dataset's name "
-                              "(lowercase letters, digits and _)")
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [contracts.{name}] must be a table of keys, got {table!r}")
+    for name, table in named_tables(raw, path, "contracts", _VALID, "it does not name a dataset — use the "
+                                    "dataset's name (lowercase letters, digits and _)"):
         out[name] = _contract(name, table, path)
     return out
 

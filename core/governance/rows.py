@@ -48,9 +48,10 @@ class TagRows:
         return {c: t for c, t in out.items() if t != "none"}
 
     # -- the scan's rows, the user's rows, and what both say --------------------------
-    def set_scan(self, dataset: str, findings: dict) -> None:
+    def set_scan(self, dataset: str, findings: dict, version: int | None = None) -> None:
         """Replace `dataset`'s scan rows with `findings` ({column: Finding or None}); the
-        user's rows are not touched. An untagged column gets no row."""
+        user's rows are not touched. An untagged column gets no row. `version`: the table
+        version scanned (policies that mask by tag rescan a version not yet scanned)."""
         import json
 
         at = now()
@@ -61,8 +62,17 @@ class TagRows:
                 stmts.append(("INSERT INTO column_tags (dataset, column_name, source, tag, evidence_json, "
                               "updated_at) VALUES (?, ?, 'scan', ?, ?, ?)",
                               (dataset, col, f.tag, json.dumps(ev), at)))
+        if version is not None:
+            stmts.append(("INSERT INTO tag_scans (dataset, table_version, scanned_at) VALUES (?, ?, ?) ON CONFLICT "
+                          "(dataset) DO UPDATE SET table_version = excluded.table_version, "
+                          "scanned_at = excluded.scanned_at", (dataset, version, at)))
         stmts.append(MetaRows.BUMP)  # masks follow tags: engines reshape their views
         self._db.transaction(stmts)
+
+    def scanned_version(self, dataset: str) -> int | None:
+        """The table version of `dataset` the scan last read (None: never scanned)."""
+        rows = self._db.query("SELECT table_version FROM tag_scans WHERE dataset = ?", (dataset,))
+        return rows[0][0] if rows else None
 
     def set_user(self, dataset: str, column: str, tag: str, reason: str, actor: str) -> None:
         """The user's tag for a column (kept across re-ingests); 'none' clears the scan's."""
@@ -109,4 +119,15 @@ def m002_description_drafts(db: sqlite3.Connection) -> None:
     description TEXT NOT NULL,
     model TEXT NOT NULL DEFAULT '',
     drafted_at TEXT NOT NULL
+)""")
+
+
+@migrations
+def m003_tag_scans(db: sqlite3.Connection) -> None:
+    """Which table version of each dataset the scan read: an ingest's scan runs after its
+    commit, so a policy masking by tag rescans a version it finds unscanned."""
+    db.execute("""CREATE TABLE IF NOT EXISTS tag_scans (
+    dataset TEXT PRIMARY KEY,
+    table_version INTEGER NOT NULL,
+    scanned_at TEXT NOT NULL
 )""")

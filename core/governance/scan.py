@@ -91,8 +91,25 @@ def scan_dataset(root: Path, catalog, name: str) -> dict:
         return {}
     values, types = sample(root, catalog, ds)
     findings = detect.scan(values, types)
-    catalog.tags.set_scan(name, findings)
+    catalog.tags.set_scan(name, findings, ds.table_version)
     return findings
+
+
+def current_tags(root: Path, catalog, name: str) -> dict[str, str]:
+    """`name`'s effective tags, for a policy that masks by tag: scanned first when its
+    current version was not (the scan follows an ingest's commit; a bound profile must not
+    read the version in between unmasked). A scan that fails refuses the read."""
+    from core.errors import SqlError
+
+    ds = catalog.datasets.get(name)
+    if ENABLED and ds is not None and ds.kind == "table" and catalog.tags.scanned_version(name) != ds.table_version:
+        try:
+            scan_dataset(root, catalog, name)
+        except Exception as e:  # noqa: BLE001 — fail closed, in one sentence
+            raise SqlError(f"the sensitivity scan of {name} failed ({type(e).__name__}: {e}), so the columns a "
+                           "policy masks by tag cannot be told — tag them with a reason, or ingest again",
+                           refused=True) from None
+    return catalog.tags.effective(name)
 
 
 def after_ingest(root: Path, catalog, results) -> None:

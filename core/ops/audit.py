@@ -22,11 +22,21 @@ class AuditLog:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # targets -> what a policy did to them ('' when nothing): set by a facade whose
+        # profile a policy binds, so each masked access says so (outcome "masked")
+        self.policy_note = None
 
     def record(self, action: str, targets, statement: str = "", rows: int | None = None,
                ms: float | None = None, outcome: str = "ok", error: str = "") -> None:
+        note = ""
+        if self.policy_note is not None and targets and outcome == "ok":
+            try:
+                note = self.policy_note(targets)
+            except LakehouseError as e:  # the access went through; say why its note could not be made
+                note = f"(policy not described: {e})"
+            outcome = "masked" if note else outcome
         entry = (now(), self.profile, action, ",".join(sorted(set(targets or ()))), (statement or "")[:4000],
-                 rows, None if ms is None else round(ms, 3), outcome, (error or "")[:1000])
+                 rows, None if ms is None else round(ms, 3), outcome, (error or "")[:1000], note[:1000])
         with self._lock:
             self._buf.append(entry)
             if self._thread is None:

@@ -49,7 +49,7 @@ def m001_jobs_errors_audit(db: sqlite3.Connection) -> None:
     statement TEXT NOT NULL DEFAULT '', -- the SQL, query text or question
     row_count INTEGER,
     duration_ms REAL,
-    outcome TEXT NOT NULL,           -- ok | refused | failed
+    outcome TEXT NOT NULL,           -- ok | masked (a policy shaped it) | refused | failed
     error TEXT NOT NULL DEFAULT ''
 )""")
     db.execute("CREATE INDEX IF NOT EXISTS audit_by_profile ON audit (profile, ts)")
@@ -60,6 +60,12 @@ def m002_job_columns_of_early_catalogs(db: sqlite3.Connection) -> None:
     """Catalogs from the first releases lack these (m001 left their tables as they were)."""
     add_missing_column(db, "jobs", "params TEXT")  # NULL: a job from before retries were recorded
     add_missing_column(db, "jobs", "profile TEXT NOT NULL DEFAULT ''")  # '': before owners were recorded
+
+
+@migrations
+def m003_audit_policy(db: sqlite3.Connection) -> None:
+    """What a policy did to an access (masked columns, filtered rows; '' when nothing)."""
+    add_missing_column(db, "audit", "policy TEXT NOT NULL DEFAULT ''")
 
 
 _JOB_COLS = "id, kind, target, status, started_at, finished_at, done, total, unit, message, pid"
@@ -154,7 +160,7 @@ class AuditRows:
         """Append audit entries in one transaction (the audit log's batched flush)."""
         self._db.transaction([
             ("INSERT INTO audit (ts, profile, action, datasets, statement, row_count, duration_ms, "
-             "outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", tuple(r)) for r in rows])
+             "outcome, error, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tuple(r)) for r in rows])
 
     def recent(self, profile: str | None = None, since: str | None = None, limit: int = 200) -> list[dict]:
         sql, args = "SELECT * FROM audit WHERE 1 = 1", []

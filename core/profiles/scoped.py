@@ -33,7 +33,19 @@ def new_engine(config, catalog, root: Path, profile):
     timeout = profile.sql_timeout_s if profile.sql_timeout_s is not None else c.get("sql.timeout_s")
     limits = Limits(timeout, c.get("sql.max_statement_bytes"), c.get("sql.max_query_blocks"))
     return SqlEngine(catalog, root, c.get("sql.threads"),
-                     profile.sql_memory_limit or c.get("sql.memory_limit"), cache_limit(c), profile, limits)
+                     profile.sql_memory_limit or c.get("sql.memory_limit"), cache_limit(c), profile, limits,
+                     guard_for(config, catalog, root, profile))
+
+
+def guard_for(config, catalog, root: Path, profile):
+    """The policies binding `profile` (None when none does: the engine reads raw)."""
+    if not config.policies:
+        return None
+    from core.governance.policies import guard_for as bound
+
+    from core.governance.scan import current_tags
+
+    return bound(config.policies, profile.id, lambda name: current_tags(root, catalog, name), root)
 
 
 class Reader:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core import access
 from core.query.cache import HotCache
+from core.query.shaping import Shaping
 from core.query.gate import check_query
 from core.query.messages import clean_error
 from core.datasets.rows import ViewSpec
@@ -50,10 +51,16 @@ def _sql_list(items: list[str]) -> str:
     return "[" + ", ".join(sql_str(s) for s in items) + "]"
 
 
-class SqlEngine:
+class SqlEngine(Shaping):
     def __init__(self, catalog: Catalog, root: Path, threads: int = 0, memory_limit: str = "",
-                 cache_limit: int = 0, profile=None, limits: Limits = Limits()):
+                 cache_limit: int = 0, profile=None, limits: Limits = Limits(), guard=None):
         self.catalog, self.root = catalog, root
+        # the policies binding the profile (core/governance/policies.py): datasets they
+        # shape are read masked and filtered, and statements may name nothing else
+        self.guard = guard
+        self._shapes: dict[str, tuple] = {}  # dataset -> its shape's key, as its view was made
+        self._copied: set[str] = set()  # filtered datasets whose copy of this version exists
+        self._shape_memo: dict = {}  # what the guard does to each dataset, until the catalog moves on
         # the reader's profile: only its datasets become views, only their files are
         # readable, and system tables show only its rows (None: everything)
         self.profile = profile if profile is not None and not profile.sees_all else None
@@ -98,6 +105,9 @@ class SqlEngine:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         con.execute("CREATE SCHEMA _cache")
+        if self.guard is not None:
+            self.guard.install(con)
+            con.execute("CREATE SCHEMA _policy")
         return con
 
     def cache_stats(self) -> dict:
@@ -115,6 +125,7 @@ class SqlEngine:
     def _sync(self) -> None:
         """Bring the views in line with the catalog: replace what changed, drop what went."""
         gen, specs = self.catalog.datasets.snapshot()
+        self._shape_memo = {}
         if self.profile is not None:
             specs = [s for s in specs if access.sees_dataset(self.profile, s.name)]
         files = {str(self.root / "tables" / s.name / f) for s in specs if s.reader != "delta" for f in s.files}
@@ -122,7 +133,8 @@ class SqlEngine:
             # a file this connection may not open (a write made it): the configuration is
             # locked, so start a fresh connection (cached copies reload on next use)
             self._con.close()
-            self._con, self._views, self._arrow_views = None, {}, {}
+            self._con, self._views, self._arrow_views, self._shapes = None, {}, {}, {}
+            self._copied.clear()
             self.cache.entries.clear()
         if self._con is None:
             # also the older versions' data files still beside them (time travel reads
@@ -136,21 +148,31 @@ class SqlEngine:
             if name not in wanted:
                 self.cache.drop(con, name)
                 con.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}")
+                con.execute(f"DROP TABLE IF EXISTS _policy.{quote_ident(name)}") if self.guard else None
                 self._arrow_views.pop(name, None)
+                self._shapes.pop(name, None)
                 del self._views[name]
         for name, spec in wanted.items():
-            if self._views.get(name) == spec:
+            shape = self._shape(spec)
+            if self._views.get(name) == spec and self._shapes.get(name) == shape.key():
                 continue
             self.cache.drop(con, name)  # a cached copy of an older version is stale
             self._arrow_views.pop(name, None)
+            self._shapes[name] = shape.key()
             q = quote_ident(name)
-            if spec.reader == "delta":  # registered on each cursor (registrations are per connection)
+            self._copied.discard(name)
+            if self._materialized(name, shape, spec):  # copied at first use (_cursor), a barrier
+                con.execute(f"DROP VIEW IF EXISTS {q}")
+                con.execute(f"DROP TABLE IF EXISTS _policy.{q}")
+                self._views[name] = spec
+                continue
+            elif spec.reader == "delta":  # registered on each cursor (registrations are per connection)
                 from core.storage.tables import open_at
 
                 con.execute(f"DROP VIEW IF EXISTS {q}")
                 self._arrow_views[name] = open_at(tables / name, name, spec.version).to_pyarrow_dataset()
             else:
-                con.execute(f"CREATE OR REPLACE VIEW {q} AS {self.source_sql(spec)}")
+                con.execute(f"CREATE OR REPLACE VIEW {q} AS {self.view_sql(name, spec, con)}")
             self._views[name] = spec
         # only the pins of datasets this profile sees (the rest are none of its business)
         self.cache.pinned = {n for n in self.catalog.datasets.pinned() if access.sees_dataset(self.profile, n)}
@@ -160,7 +182,7 @@ class SqlEngine:
         self._gen = gen
 
     def _restore_view(self, con, name: str) -> None:
-        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {self.source_sql(self._views[name])}")
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {self.view_sql(name, self._views[name])}")
 
     def source_sql(self, spec: ViewSpec) -> str:
         """The SELECT that reads a dataset's current files."""
@@ -175,7 +197,9 @@ class SqlEngine:
     # -- per query -----------------------------------------------------------------
     def _check(self, text: str) -> None:
         """The gate's read-only check, within this engine's size and complexity limits."""
-        check_query(text, self.limits.max_statement_bytes, self.limits.max_query_blocks)
+        found = check_query(text, self.limits.max_statement_bytes, self.limits.max_query_blocks)
+        if self.guard is not None:
+            self.check_guarded(text, set(SYSTEM_TABLES) | {f"{n}@{w}".lower() for n, w in _AT.findall(text)}, found)
 
     def _deadline(self, cur) -> "_Deadline":
         return _Deadline(cur, self.limits.timeout_s)
@@ -193,8 +217,13 @@ class SqlEngine:
         mentioned = self.mentioned(text)
         with self._lock:  # loading a pinned dataset is DDL on the shared connection
             for name in mentioned:
-                if as_of is None and name in self.cache.pinned and name not in self._arrow_views:
-                    self.cache.use(con, name, self.source_sql(self._views[name]))
+                spec = self._views[name]
+                if self._materialized(name, self._shape(spec), spec):
+                    if name not in self._copied:
+                        self._copy_current(con, name)
+                        self._copied.add(name)
+                elif as_of is None and name in self.cache.pinned and name not in self._arrow_views:
+                    self.cache.use(con, name, self.view_sql(name, spec, con))
         cur = con.cursor()
         for name, dataset in self._arrow_views.items():
             cur.register(name, dataset)
@@ -227,7 +256,11 @@ class SqlEngine:
         # never past the catalog's version: a newer commit recovery did not accept is not the dataset's
         dt = open_at(self.root / "tables" / name, name, when, upto=self._views[name].version)
         files, exact = read_plan(dt)
-        if exact and files and set(files) <= self._readable:  # plain Parquet over that version's files (inside the allowed root)
+        exact = exact and files and set(files) <= self._readable
+        if self.guard is not None:  # a masked, filtered copy for this statement only
+            self._materialize(cur, name, self._views[name], f"TEMP TABLE {quote_ident(view)}",
+                              files=files if exact else None, dataset=None if exact else dt.to_pyarrow_dataset())
+        elif exact:  # plain Parquet over that version's files (inside the allowed root)
             cur.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS SELECT * FROM "
                         f"read_parquet({_sql_list(files)}, union_by_name = true)")
         else:
@@ -239,8 +272,12 @@ class SqlEngine:
         lowered = text.lower()
         for t in SYSTEM_TABLES:
             if t in lowered:
-                table = self.catalog.system_table(t)
-                cur.register(t, access.system_rows(self.profile, self.catalog, t, table))
+                table = access.system_rows(self.profile, self.catalog, t, self.catalog.system_table(t))
+                if t in ("_journal", "_errors") and self.guard is not None:  # masked values, filtered records
+                    from core.governance.shown import errors_table, journal_table
+
+                    table = (journal_table if t == "_journal" else errors_table)(self, self.catalog, table)
+                cur.register(t, table)
 
     def _out_of_scope(self, e: SqlError) -> SqlError:
         """DuckDB's 'no such table' for a dataset that exists outside the profile."""

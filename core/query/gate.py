@@ -61,9 +61,10 @@ def _tokens(text: str) -> list[tuple[int, int, object]]:
 
 
 # -- sql: one read-only statement --------------------------------------------------
-def check_query(text: str, max_bytes: int = 0, max_blocks: int = 0) -> None:
+def check_query(text: str, max_bytes: int = 0, max_blocks: int = 0) -> list:
     """Refuse anything but exactly one read-only statement (SELECT, WITH, FROM, DESCRIBE,
-    SHOW, SUMMARIZE, or EXPLAIN of a SELECT), and one too big or complex to plan."""
+    SHOW, SUMMARIZE, or EXPLAIN of a SELECT), and one too big or complex to plan; return
+    DuckDB's parsed statement (a list of one)."""
     if not text or not text.strip():
         raise SqlError("the query is empty — write a SELECT, e.g. SELECT * FROM <dataset> LIMIT 10", refused=True)
     _bounded(text, max_bytes, max_blocks)
@@ -96,6 +97,7 @@ def check_query(text: str, max_bytes: int = 0, max_blocks: int = 0) -> None:
             "SHOW, SUMMARIZE, EXPLAIN)", refused=True,
             hint=Hint("change data by ingesting, updating, deleting or restoring records, and bring files in "
                       "by ingesting them", "ingest", {"paths": "PATH"}))
+    return found
 
 
 def _bounded(text: str, max_bytes: int, max_blocks: int) -> None:
@@ -149,12 +151,22 @@ _EXAMPLE = "write a SQL condition such as \"state = 'IL' AND years_experience > 
 def filter_sql(dataset: str, where: str, key_sql: str) -> str:
     """SQL selecting the keys of the rows that pass `where`. The filter may use the
     dataset's columns and functions, nothing else: no subquery, no other table."""
+    problem = condition_problem(dataset, where)
+    if problem:
+        raise VectorError(f"--where {problem} — {_EXAMPLE}")
+    return f"SELECT DISTINCT {key_sql} FROM {quote_ident(dataset)} WHERE ({where}\n)"
+
+
+def condition_problem(dataset: str, where: str) -> str | None:
+    """Why `where` is not one condition on the columns of `dataset` alone (no subquery,
+    no other table, brackets that pair up within it), or None. Used by `search --where`
+    and by policies' row conditions."""
     ds = quote_ident(dataset)
     if not _self_contained(where):  # e.g. "x) WINDOW w AS (…" would close our bracket
-        raise VectorError(f"--where must be one condition whose brackets pair up on their own — {_EXAMPLE}")
+        return "must be one condition whose brackets pair up on their own"
     ast = parse_tree(f"SELECT 1 FROM {ds} WHERE ({where}\n)")
     if ast.get("error"):
-        raise VectorError(f"--where does not parse: {ast.get('error_message', 'syntax error')} — {_EXAMPLE}")
+        return f"does not parse: {ast.get('error_message', 'syntax error')}"
     stmts = ast["statements"]
     node = stmts[0]["node"] if len(stmts) == 1 else {}
     ok = (len(stmts) == 1 and node.get("type") == "SELECT_NODE" and not node.get("modifiers")
@@ -163,9 +175,9 @@ def filter_sql(dataset: str, where: str, key_sql: str) -> str:
           and node["from_table"].get("table_name") == dataset
           and len(node.get("select_list", [])) == 1)
     if not ok or _has_subquery(node.get("where_clause")):
-        raise VectorError(f"--where must be a condition on the columns of {dataset!r} alone — "
-                          "no subqueries, other datasets or extra clauses")
-    return f"SELECT DISTINCT {key_sql} FROM {ds} WHERE ({where}\n)"
+        return f"must be a condition on the columns of {dataset!r} alone — no subqueries, other datasets or " \
+               "extra clauses"
+    return None
 
 
 def _self_contained(where: str) -> bool:
@@ -246,7 +258,30 @@ def check_select(sql: str, tables: set[str]) -> str:
     return sql
 
 
-def _model_reads(tree, tables: set[str]) -> tuple[list[str], list[str]]:
+# -- a profile under a policy: its datasets only -------------------------------------------
+_GENERATORS = {"range", "generate_series", "unnest"}  # table functions that read nothing
+
+
+def check_guarded(text: str, known: set[str], who: str, forbidden: set[str], found: list | None = None) -> None:
+    """Refuse a statement (already one read, see check_query) that names anything but
+    `known` (the datasets a policy shapes, system tables, its own CTEs), calls a table
+    function that reads (read_parquet over a dataset's raw files), or calls a function in
+    `forbidden` (the keyed mask hash: it would hash a guess). `who` says which policies."""
+    found = found or statements(text)
+    sql = explained(found[0].query) if statement_kind(found[0]) == "EXPLAIN" else text
+    tree = parse_tree(sql)
+    if tree.get("error"):
+        raise SqlError(f"this statement cannot be checked against {who} ({tree.get('error_message', '')[:120]}) — "
+                       "write it as a SELECT (PIVOT as GROUP BY, for instance)", refused=True)
+    problems, unknown = _model_reads(tree["statements"], known, _GENERATORS, forbidden)
+    if problems or unknown:
+        what = problems[0] if problems else f"it names {unknown[0]}, which is not one of its datasets"
+        raise SqlError(f"refused under {who}, which lets this profile read only its datasets through the "
+                       f"policy: {what}", refused=True)
+
+
+def _model_reads(tree, tables: set[str], generators: set[str] = frozenset(),
+                 forbidden: set[str] = frozenset()) -> tuple[list[str], list[str]]:
     """(what reaches outside the datasets, names that are neither a dataset nor a CTE)."""
     ctes: set[str] = set()
     problems: list[str] = []
@@ -259,7 +294,8 @@ def _model_reads(tree, tables: set[str]) -> tuple[list[str], list[str]]:
             t = node.get("type")
             if t == "TABLE_FUNCTION":
                 fn = (node.get("function") or {}).get("function_name", "?")
-                problems.append(f"it calls the table function {fn}(), which reads outside the datasets")
+                if str(fn).lower() not in generators:
+                    problems.append(f"it calls the table function {fn}(), which reads outside the datasets")
             elif t == "BASE_TABLE":
                 name = str(node.get("table_name", "")).lower()
                 if node.get("schema_name") or node.get("catalog_name"):
@@ -269,6 +305,8 @@ def _model_reads(tree, tables: set[str]) -> tuple[list[str], list[str]]:
                     unknown.append(name)
             if node.get("class") == "FUNCTION" and str(node.get("function_name", "")).lower() in _FILE_FUNCTIONS:
                 problems.append(f"it calls {node['function_name']}(), which touches files or the environment")
+            if node.get("class") == "FUNCTION" and str(node.get("function_name", "")).lower() in forbidden:
+                problems.append(f"it calls {node['function_name']}(), which is the policy's own")
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):

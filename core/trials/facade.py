@@ -23,6 +23,7 @@ class TrialsOps:
                remote=True, scope="index", mutates=True)
     def eval_create(self, index: str, queries: int | None = None, from_file: str | None = None, k: int = 10,
                     name: str | None = None) -> dict:
+        self._policy_index_check(index)  # held-out queries are the index's own chunk texts
         return import_module("core.trials.evals").create(self._vectors, index, queries, from_file, k, name)
 
     @operation("an index's eval sets, each with why trials may not use it (or null)", remote=True, scope="index")
@@ -33,6 +34,7 @@ class TrialsOps:
                remote=True, scope="index", mutates=True, retryable=True)
     def trial(self, index: str, m: int, ef_construction: int, ef_search: list[int], eval_name: str | None = None,
               progress: Listener | None = None, cancel: threading.Event | None = None):
+        self._policy_index_check(index)
         return import_module("core.trials.run").run_trial(self._vectors, index, m, ef_construction, ef_search,
                                                           eval_name, listener=progress, cancel=cancel)
 
@@ -49,5 +51,6 @@ class TrialsOps:
                remote=True, scope="index", mutates=True, retryable=True)
     def autotune(self, index: str, budget="10m", min_recall: float | None = None, objective: str | None = None,
                  eval_name: str | None = None, progress: Listener | None = None, cancel=None) -> dict:
+        self._policy_index_check(index)
         return import_module("core.trials.autotune").tune_index(self._vectors, index, budget, min_recall,
                                                                 objective, eval_name, progress, cancel, self.audit_log)

@@ -48,6 +48,8 @@ class Searcher:
         if ds is None:
             raise NotFound(f"index {name!r} covers dataset {idx['dataset']!r}, which no longer exists")
         t = {}
+        if self.guarded(idx) and where is None:  # only the rows the policy leaves: a filter of every row
+            where = "true"
         subset_sql = filter_sql(idx["dataset"], where, self.key_sql(idx)) if where else None
         emb = self.embedder(row)
         q = self.query_vector(row, text) if q is None else q
@@ -68,6 +70,23 @@ class Searcher:
         t["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(name, gen, emb.describe(), strategy, k, hits, len(loaded.row_keys), passed,
                             {a: round(b, 3) for a, b in t.items()}, idx["column_name"], idx["key"])
+
+    def guarded(self, idx: dict) -> bool:
+        """Whether a policy filters the index's dataset (its hits must then pass the filter);
+        refuse an index whose text or key column a policy masks: its passages, its keys and
+        its very ranking (nearest to a guessed value) would show the masked values."""
+        engine = self.ctx.engine
+        if engine.guard is None:
+            return False
+        from core.access import Refused
+
+        shape = engine.shape(idx["dataset"])
+        masked = [c for c in [idx["column_name"], *idx["key"]] if c in shape.masks]
+        if masked:
+            raise Refused(f"index {idx['name']} is built over {idx['dataset']}.{masked[0]}, which policy "
+                          f"{shape.masks[masked[0]][1]} masks for this profile — search an index over columns "
+                          "the policy shows")
+        return shape.row_filter is not None
 
     def query_vector(self, row: dict, text: str) -> np.ndarray:
         """`text` embedded with generation `row`'s embedder, normalised: a (1, dim) array."""
@@ -191,10 +210,12 @@ class Searcher:
     def _cached_rows(self, ds, ke: str, keys: list[str]) -> dict:
         with self.lock:
             hit = self.row_cache.get(ds.name)
-        if hit is None or hit[0] != (ds.table_version, ke):
-            t = self.ctx.engine.run(f"SELECT {ke} AS __row_key, * FROM {quote_ident(ds.name)}")
+        engine = self.ctx.engine  # rows as this engine's policies show them: never shared with another
+        version = (ds.table_version, ke, engine.shape(ds.name).key() if engine.guard is not None else None)
+        if hit is None or hit[0] != version:
+            t = engine.run(f"SELECT {ke} AS __row_key, * FROM {quote_ident(ds.name)}")
             positions = {k: i for i, k in enumerate(t.column(0).to_pylist())}
-            hit = ((ds.table_version, ke), t.drop_columns(["__row_key"]).combine_chunks(), positions)
+            hit = (version, t.drop_columns(["__row_key"]).combine_chunks(), positions)
             with self.lock:
                 self.row_cache[ds.name] = hit
         _, table, positions = hit

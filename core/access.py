@@ -33,7 +33,9 @@ class Refused(LakehouseError):
 
 
 def restricted(profile) -> bool:
-    return "*" not in profile.datasets or "*" not in profile.indexes
+    """Narrower than everything: by its patterns, or because a policy binds it (switching to
+    an unbound profile, or editing one, would step out of the policy)."""
+    return "*" not in profile.datasets or "*" not in profile.indexes or getattr(profile, "bound", False)
 
 
 def may_switch(current, target) -> bool:

@@ -49,6 +49,7 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
 
         # the reader: --profile / LAKEHOUSE_PROFILE, else the activated one, else default
         self.profile = resolve(cfg.profiles, cfg.profile or self.catalog.meta.get("active_profile"))
+        self.profile.bound = any(self.profile.id in p.profiles for p in cfg.policies.values())
         # who holds this facade: the profile it was opened as. Switching (activate) may
         # change the reader but never what the holder may do (core.access)
         self.principal = self.profile

@@ -87,9 +87,9 @@ class SystemPane(Pane):
                                f"{_flat(a['statement'] or '')[:70]}" for a in audit) or "none"
         live_title, live_text = _live(lh)
         contracts_text = _contracts(lh)
-        self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text)
-        self.app.call_from_thread(lambda: self.query_one("#system-contracts", Static).update(literal(contracts_text)))
-        self.app.call_from_thread(self._show_live, live_title, live_text)
+        # one call: the pane may be gone (the app quitting) by the time it runs
+        self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text, contracts_text,
+                                  live_title, live_text)
 
     audit_filter = ""
 
@@ -152,9 +152,12 @@ class SystemPane(Pane):
                                   else f"job {job_id} is not running")
         self.action_refresh()
 
-    def _show(self, health, jobs: list, errors: str, audit: str) -> None:
+    def _show(self, health, jobs: list, errors: str, audit: str, contracts: str, live_title: str,
+              live: str) -> None:
         """Job targets and messages, error texts and audited statements quote files and
         users: each is literal text, control characters shown as \\x1b, never markup."""
+        if not self.is_attached:  # refreshed while the app was closing
+            return
         self.query_one("#system-health", Static).update(health)
         options = self.query_one("#system-jobs", OptionList)
         # the highlight follows its job, not its row: a job that starts meanwhile must not
@@ -168,12 +171,10 @@ class SystemPane(Pane):
             options.highlighted = self.job_ids.index(keep) if keep in self.job_ids else 0
         self.query_one("#system-errors", Static).update(literal(errors))
         self.query_one("#system-audit", Static).update(literal(audit))
-
-
-    def _show_live(self, title: str, text: str) -> None:
-        """Folders, sources and outcomes quote files and errors: literal text, as the jobs'."""
-        self.query_one("#system-live-title", Static).update(title)
-        self.query_one("#system-live", Static).update(literal(text))
+        self.query_one("#system-contracts", Static).update(literal(contracts))
+        # folders, sources and outcomes quote files and errors: literal text, as the jobs'
+        self.query_one("#system-live-title", Static).update(live_title)
+        self.query_one("#system-live", Static).update(literal(live))
 
 
 def _live(lh) -> tuple[str, str]:

@@ -357,6 +357,9 @@ def test_through_the_daemon_the_policy_applies(root, tmp_path):
         assert code == 1 and "refused under policy hr" in err
         code, out, err = d.cli("history", "people", "--format", "json")
         assert code == 0 and not _leaks(out), err
+        # a connection held by a bound profile may not step out of its policy
+        code, out, err = d.cli("--profile", "default", "sql", "SELECT ssn FROM people")
+        assert code != 0 and not _leaks(out), (out, err)
     finally:
         d.stop()
 
@@ -454,3 +457,14 @@ def test_explore_shows_what_the_policy_does_and_a_masked_sample(root):
             assert "ssn last4" in text and "rows filtered (policy hr)" in text and "masked:last4" in text
             assert not _leaks(text)
     asyncio.run(go())
+
+
+def test_a_bound_profile_cannot_step_out_of_its_policy(analyst):
+    from core.access import Refused
+
+    with pytest.raises(Refused, match="restricted"):
+        analyst.activate("default")
+    with pytest.raises(Refused, match="restricted"):
+        analyst.profile_save("analyst", {"datasets": ["*"]}, create=False)
+    with pytest.raises(Refused, match="restricted"):
+        analyst.profile_save("escape", {"datasets": ["*"]}, create=True)

@@ -59,6 +59,7 @@ class Profile:
     autotune_objective: str = ""  # empty: [trials] objective
     memory: bool | None = None  # None: [memory] search / ask
     defined: bool = True  # False for the built-in default
+    bound: bool = False  # a policy binds it ([policies.*] profiles): then it is restricted (core/access.py)
 
     @property
     def sees_all(self) -> bool:
@@ -73,6 +74,7 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("defined")
+        d.pop("bound")
         return d
 
     def toml_table(self) -> dict[str, Any]:

@@ -252,8 +252,8 @@ class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, Contr
         return self._reader.interrupt(thread)
 
     def _touched(self, text: str) -> list[str]:
-        """Datasets a query names (the views the engine knows are this profile's)."""
-        return self.engine.mentioned(text) if isinstance(text, str) else []
+        """Datasets a query names (the views the engine knows are this profile's), as of now or in time."""
+        return self.engine.touched(text) if isinstance(text, str) else []
 
     # -- vectors: embedding, index generations, semantic and hybrid search --------------
     @property

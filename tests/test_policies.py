@@ -261,6 +261,16 @@ def test_masked_accesses_and_refusals_are_in_the_audit(analyst):
     masked = [e for e in entries if e["outcome"] == "masked" and e["statement"] == "SELECT ssn FROM people"]
     assert masked and "ssn last4" in masked[0]["policy"] and "rows filtered" in masked[0]["policy"]
     assert any(e["outcome"] == "refused" and "read_parquet" in e["statement"] for e in entries)
+    with pytest.raises(LakehouseError):
+        analyst.update("people", "1", {"name": "X"}, reason="r")
+    with pytest.raises(LakehouseError):
+        analyst.search("people_ssn", "x")
+    analyst.sql("SELECT ssn FROM \"people@v0\"")
+    analyst.audit_log.flush()
+    entries = analyst.audit(limit=20)
+    assert any(e["action"] == "update" and e["outcome"] == "refused" and "policy hr" in e["error"] for e in entries)
+    assert any(e["action"] == "search" and e["outcome"] == "refused" for e in entries)
+    assert any(e["outcome"] == "masked" and e["statement"] == 'SELECT ssn FROM "people@v0"' for e in entries)
 
 
 def test_policy_lists_what_binds_the_profile(analyst):

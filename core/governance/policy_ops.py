@@ -41,14 +41,18 @@ class PolicyOps:
         guard = self.engine.guard
         if guard is None:
             return
+        refusal = None
         if dataset is None:
-            raise Refused(f"profile {self.profile.id} is under policy {', '.join(guard.names)}: name the dataset "
-                          f"to {verb} (--name), one the policy does not mask or filter")
-        shape = self.engine.shape(dataset)
-        if shape or guard.touches(dataset):
-            raise Refused(f"profile {self.profile.id} may not {verb} {dataset}: policy "
-                          f"{', '.join(shape.policies or guard.names)} masks or filters what it reads of it — "
-                          "change it as a profile the policy does not bind")
+            refusal = Refused(f"profile {self.profile.id} is under policy {', '.join(guard.names)}: name the "
+                              f"dataset to {verb} (--name), one the policy does not mask or filter")
+        elif (shape := self.engine.shape(dataset)) or guard.touches(dataset):
+            refusal = Refused(f"profile {self.profile.id} may not {verb} {dataset}: policy "
+                              f"{', '.join(shape.policies or guard.names)} masks or filters what it reads of it — "
+                              "change it as a profile the policy does not bind")
+        if refusal is not None:  # every refusal is in the audit
+            self.audit_log.record(verb.split()[0], [dataset] if dataset else [], "", outcome="refused",
+                                  error=str(refusal))
+            raise refusal
 
     def _policy_index_check(self, index: str) -> None:
         """Refuse work on an index built over (or keyed by) a column the policy masks."""

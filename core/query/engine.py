@@ -211,6 +211,10 @@ class SqlEngine(Shaping):
         words = set(re.findall(r"[\w@]+", text.lower()))
         return [n for n in self._views if n in words]
 
+    def touched(self, text: str) -> list[str]:
+        """The datasets a query reads, "name@v3" included (the audit's targets)."""
+        return list(dict.fromkeys([*self.mentioned(text), *(n for n, _ in _AT.findall(text) if n in self._views)]))
+
     def _cursor(self, text: str, as_of: str | int | None = None):
         con = self._connection()
         self._check(text)

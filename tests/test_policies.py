@@ -478,3 +478,16 @@ def test_a_bound_profile_cannot_step_out_of_its_policy(analyst):
         analyst.profile_save("analyst", {"datasets": ["*"]}, create=False)
     with pytest.raises(Refused, match="restricted"):
         analyst.profile_save("escape", {"datasets": ["*"]}, create=True)
+
+
+def test_processes_making_the_masking_key_at_once_agree_on_one(tmp_path):
+    import subprocess
+
+    code = ("import sys; from pathlib import Path; from core.governance.policies import Guard; "
+            "print(Guard([], None, Path(sys.argv[1])).key().hex())")
+    repo = Path(__file__).resolve().parent.parent
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=repo, stdout=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    keys = {p.communicate(timeout=120)[0].strip() for p in procs}
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["policy.key"]  # no temporary file left

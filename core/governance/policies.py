@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -217,13 +218,24 @@ class Guard:
         root, and differ between roots and between columns."""
         if self._key is None:
             path = self.root / KEY_FILE
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            if not path.exists():  # written whole, then linked into place: two processes agree on one key
+                tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as f:
-                    f.write(os.urandom(32))
-            except FileExistsError:
-                pass
-            self._key = path.read_bytes()
+                    f.write(secrets.token_bytes(32))
+                    f.flush()
+                    os.fsync(f.fileno())
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass
+                finally:
+                    tmp.unlink()
+            key = path.read_bytes()
+            if len(key) < 32:
+                raise ConfigError(f"{path} holds {len(key)} bytes, not a masking key — restore it from a backup "
+                                  "(or delete it: hash masks will then show other values)")
+            self._key = key
         return self._key
 
     # -- values outside SQL (the journal) --------------------------------------------------

@@ -18,6 +18,7 @@ import os
 import threading
 import uuid
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 from core.governance.contracts import Contract, ContractError, family, int_bits, type_fits
@@ -53,6 +54,21 @@ def _int_range(declared: str) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
+def _numbers(values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _not_accepted(col: str, dtype: str, values) -> str:
+    """A row outside `values`: compared as numbers on a numeric column (1 accepts 1.0 of
+    a DOUBLE column, 1.5 a DECIMAL's 1.50), as booleans on a boolean one, else as text."""
+    q, fam = quote_ident(col), family(dtype)
+    if fam in ("integer", "float", "decimal") and _numbers(values):
+        return f"{q} NOT IN ({', '.join(_lit(v) for v in values)})"
+    if fam == "boolean" and all(isinstance(v, bool) for v in values):
+        return f"{q} NOT IN ({', '.join(_lit(v) for v in values)})"
+    return f"CAST({q} AS VARCHAR) NOT IN ({', '.join(sql_str(_text(v)) for v in values)})"
+
+
 def _row_rules(contract: Contract, types: dict[str, str]) -> tuple[list[dict], list[tuple[dict, str]]]:
     """Schema violations found from the column types alone, and the row rules to count:
     (violation without count, SQL predicate of a violating row)."""
@@ -81,9 +97,8 @@ def _row_rules(contract: Contract, types: dict[str, str]) -> tuple[list[dict], l
                           f"{quote_ident(col)} IS NULL"))
     for col, values in contract.accepted.items():
         if col in ok:
-            allowed = ", ".join(sql_str(_text(v)) for v in values)
             rules.append(({"rule": "accepted", "columns": [col], "says": f"{_a(col)} outside its accepted values"},
-                          f"CAST({quote_ident(col)} AS VARCHAR) NOT IN ({allowed})"))
+                          _not_accepted(col, types[col], values)))
     for col, (lo, hi) in contract.ranges.items():
         if col not in ok:
             continue
@@ -97,26 +112,30 @@ def _row_rules(contract: Contract, types: dict[str, str]) -> tuple[list[dict], l
 
 
 def violations(con, contract: Contract, new_sql: str, old_sql: str | None = None,
-               key: list[str] | None = None) -> list[dict]:
+               key: list[str] | None = None, plain_sql: str | None = None) -> list[dict]:
     """Every rule `new_sql`'s rows break ({rule, columns, count, rows, says[, keys]}).
-    `new_sql` yields the data plus __row (1-based); `old_sql` the rows the commit keeps."""
+    `new_sql` yields the data plus __row (1-based); `old_sql` the rows the commit keeps;
+    `plain_sql` the same rows as `new_sql` without __row, cheaper to count over (a
+    row_number() window sorts them all): __row is then read only for a broken rule."""
+    plain = plain_sql or new_sql
     rel = con.sql(f"SELECT * FROM ({new_sql}) LIMIT 0")
     types = {c: str(t) for c, t in zip(rel.columns, rel.types) if c != "__row"}
     out, rules = _row_rules(contract, types)
     for v, pred in rules:
         try:
-            n, rows = con.execute(f"SELECT count(*), coalesce(list(__row ORDER BY __row)[1:{SHOWN_ROWS}], []) "
-                              f"FROM ({new_sql}) WHERE {pred}").fetchone()
+            n = con.execute(f"SELECT count(*) FROM ({plain}) WHERE {pred}").fetchone()[0]
+            rows = _first_rows(con, f"SELECT __row FROM ({new_sql}) WHERE {pred}") if n else []
         except Exception as e:  # a bound DuckDB cannot compare with the column: a broken rule too
             out.append({**v, "count": None, "says": f"{v['says']} cannot be checked ({str(e).splitlines()[0]})"})
             continue
         if n:
-            out.append({**v, "count": n, "rows": list(rows)})
+            out.append({**v, "count": n, "rows": rows})
     for k in contract.unique:
         if not set(k) <= set(types):
             continue
-        out.extend(_unique(con, k, new_sql, old_sql))
-    if key and set(key) <= set(types):
+        out.extend(_unique(con, k, new_sql, plain, old_sql))
+    if key and set(key) <= set(types) and all(family(types[c]) in _SHOWN_KEYS for c in key):
+        # keys of numbers and dates only: a text key is a cell value, perhaps huge or escape-laden
         for v in out:
             if v.get("rows"):
                 ks = ", ".join(quote_ident(c) for c in key)
@@ -126,20 +145,30 @@ def violations(con, contract: Contract, new_sql: str, old_sql: str | None = None
     return out
 
 
-def _unique(con, k, new_sql: str, old_sql: str | None) -> list[dict]:
+_SHOWN_KEYS = ("integer", "decimal", "date", "timestamp", "uuid")
+
+
+def _first_rows(con, sql: str) -> list[int]:
+    got = con.execute(f"SELECT __row FROM ({sql}) ORDER BY __row LIMIT {SHOWN_ROWS}").fetchall()
+    return [r[0] for r in got]
+
+
+def _unique(con, k, new_sql: str, plain: str, old_sql: str | None) -> list[dict]:
+    """Rows of `plain` whose key (all of it present: NULLs are distinct, as in SQL) another
+    row here or in `old_sql` has; counted in one aggregation, rows read only when some are."""
     cols = ", ".join(quote_ident(c) for c in k)
     present = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in k)
-    union = f"SELECT {cols} FROM ({new_sql}) WHERE {present}"
+    union = f"SELECT {cols}, true AS __new FROM ({plain}) WHERE {present}"
     if old_sql is not None:
-        union += f" UNION ALL SELECT {cols} FROM ({old_sql}) WHERE {present}"
-    sql = (f"WITH d AS (SELECT {cols} FROM ({union}) GROUP BY ALL HAVING count(*) > 1) "
-           f"SELECT count(*), coalesce(list(__row ORDER BY __row)[1:{SHOWN_ROWS}], []) "
-           f"FROM ({new_sql}) n SEMI JOIN d USING ({cols})")
-    n, rows = con.execute(sql).fetchone()
+        union += f" UNION ALL SELECT {cols}, false FROM ({old_sql}) WHERE {present}"
+    n = con.execute(f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) FILTER (WHERE __new) AS n FROM ({union}) "
+                    f"GROUP BY {cols} HAVING count(*) > 1)").fetchone()[0]
     if not n:
         return []
+    dup = f"SELECT {cols} FROM ({union}) GROUP BY ALL HAVING count(*) > 1"
+    rows = _first_rows(con, f"SELECT __row FROM ({new_sql}) n SEMI JOIN ({dup}) d USING ({cols})")
     again = " here or among the rows already in the dataset" if old_sql is not None else ""
-    return [{"rule": "unique", "columns": list(k), "count": n, "rows": list(rows),
+    return [{"rule": "unique", "columns": list(k), "count": int(n), "rows": rows,
              "says": f"{_a(', '.join(k))} that is not unique{again}"}]
 
 
@@ -161,9 +190,11 @@ def _error(where: str, contract: Contract, found: list[dict], nothing: str = " (
 
 # -- at ingest -------------------------------------------------------------------------------
 @contextmanager
-def gate(ing, dataset: str, stream, mode: str, key: list[str] | None, where: str):
+def gate(ing, dataset: str, stream, mode: str, key: list[str] | None, where: str, job=None):
     """The stream the writer should read: `stream` itself when `dataset` has no contract;
-    else its rows staged, checked (ContractError when they break it) and read back."""
+    else its rows staged, checked (ContractError when they break it) and read back.
+    `job`: a cancel interrupts the check and stops the read-back, so the writer never
+    commits what a cancelled ingest staged (the stream's own checks ran out while staging)."""
     contract = ing.config.contracts.get(dataset)
     if contract is None or not contract.has_rules:
         yield stream
@@ -173,8 +204,8 @@ def gate(ing, dataset: str, stream, mode: str, key: list[str] | None, where: str
     path = stage / "rows.parquet"
     try:
         _stage(stream, path)
-        _check_staged(ing, contract, dataset, path, mode, key, where, stage)
-        yield _read_back(path, stream.schema)
+        _check_staged(ing, contract, dataset, path, mode, key, where, stage, job)
+        yield _read_back(path, stream.schema, job)
     finally:
         import shutil
 
@@ -189,38 +220,52 @@ def _stage(stream, path: Path) -> None:
             w.write_batch(batch)
 
 
-def _read_back(path: Path, schema):
+def _read_back(path: Path, schema, job=None):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     def batches():
         for b in pq.ParquetFile(str(path)).iter_batches(batch_size=8192):
+            if job is not None:
+                job.progress()  # raises Cancelled: the writer fails before its commit
             yield b if b.schema.equals(schema) else b.cast(schema)
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _check_staged(ing, contract, dataset, path: Path, mode: str, key, where: str, stage: Path) -> None:
+def _check_staged(ing, contract, dataset, path: Path, mode: str, key, where: str, stage: Path, job=None) -> None:
+    from contextlib import nullcontext
+
     from core.storage.duck import connect
 
     con = connect(ing.config.get("ingest.memory_limit"), temp_directory=str(stage / "spill"))
     try:
-        new = (f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
-               f"FROM read_parquet({sql_str(str(path))}, file_row_number = true)")
-        old = None
-        files = [str(ing.tables.path(dataset) / f["path"]) for f in ing.catalog.datasets.files(dataset)] \
-            if mode in ("append", "upsert") else []
-        if files:
-            old = f"SELECT * FROM read_parquet([{', '.join(sql_str(f) for f in files)}], union_by_name = true)"
-            if mode == "upsert" and key:
-                old = f"SELECT * FROM ({old}) ANTI JOIN ({new}) USING ({', '.join(quote_ident(c) for c in key)})"
-            cols = set(con.sql(f"SELECT * FROM ({old}) LIMIT 0").columns)
-            if not all(set(k) <= cols for k in contract.unique):
-                old = None  # the dataset lacks a key column (a schema change adds it): new rows only
-        found = violations(con, contract, new, old, key or _first_key(contract))
+        with job.watching(con.interrupt) if job is not None else nullcontext():
+            found = _staged_violations(ing, con, contract, dataset, path, mode, key)
+    except Exception:
+        if job is not None:
+            job.check_cancel()  # an interrupted check is the cancel, not a broken rule
+        raise
     finally:
         con.close()
     if found:
         raise _error(where, contract, found)
+
+
+def _staged_violations(ing, con, contract, dataset, path: Path, mode: str, key) -> list[dict]:
+    """The rules the staged rows break; on append or upsert, unique keys count the rows kept."""
+    new = (f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
+           f"FROM read_parquet({sql_str(str(path))}, file_row_number = true)")
+    old = None
+    files = [str(ing.tables.path(dataset) / f["path"]) for f in ing.catalog.datasets.files(dataset)] \
+        if mode in ("append", "upsert") else []
+    if files:
+        old = f"SELECT * FROM read_parquet([{', '.join(sql_str(f) for f in files)}], union_by_name = true)"
+        if mode == "upsert" and key:
+            old = f"SELECT * FROM ({old}) ANTI JOIN ({new}) USING ({', '.join(quote_ident(c) for c in key)})"
+        cols = set(con.sql(f"SELECT * FROM ({old}) LIMIT 0").columns)
+        if not all(set(k) <= cols for k in contract.unique):
+            old = None  # the dataset lacks a key column (a schema change adds it): new rows only
+    return violations(con, contract, new, old, key or _first_key(contract))
 
 
 def _first_key(contract: Contract) -> list[str] | None:
@@ -241,7 +286,7 @@ def check_update(mutator, ds, key: dict, record: dict, changed: set[str]) -> Non
             if col in contract.not_null:
                 broken.append({"rule": "not_null", "columns": [col], "says": f"{col} may not be NULL"})
             continue
-        if col in contract.accepted and _text(v) not in {_text(a) for a in contract.accepted[col]}:
+        if col in contract.accepted and not _is_accepted(v, contract.accepted[col]):
             broken.append({"rule": "accepted", "columns": [col], "says": f"{col} would be outside its accepted values"})
         if col in contract.ranges and not _within(v, contract.ranges[col]):
             lo, hi = contract.ranges[col]
@@ -256,6 +301,12 @@ def check_update(mutator, ds, key: dict, record: dict, changed: set[str]) -> Non
         raise ContractError(f"this update of {ds.name} violates contract {ds.name}: {broken[0]['says']}{more} — change the "
                             f"value or [contracts.{ds.name}] in lakehouse.toml (nothing was written)",
                             violations=[{**b, "count": 1} for b in broken])
+
+
+def _is_accepted(v, values) -> bool:
+    if _numbers(values) and isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        return any(v == x for x in values)  # 1.0 and Decimal('1.50') are the accepted 1 and 1.5
+    return _text(v) in {_text(a) for a in values}
 
 
 def _within(v, bounds) -> bool:
@@ -290,11 +341,11 @@ def check_current(config, catalog, tables, ds) -> list[dict]:
     if contract is None or not contract.has_rules or not files:
         return []
     order = ", ".join(quote_ident(c) for c in ds.primary_key) if ds.primary_key else "filename, file_row_number"
+    read = f"read_parquet([{', '.join(sql_str(f) for f in files)}], union_by_name = true"
     new = (f"SELECT * EXCLUDE (filename, file_row_number), row_number() OVER (ORDER BY {order}) AS __row "
-           f"FROM read_parquet([{', '.join(sql_str(f) for f in files)}], union_by_name = true, "
-           "filename = true, file_row_number = true)")
+           f"FROM {read}, filename = true, file_row_number = true)")
     con = connect(config.get("ingest.memory_limit"))
     try:
-        return violations(con, contract, new)
+        return violations(con, contract, new, plain_sql=f"SELECT * FROM {read})")
     finally:
         con.close()

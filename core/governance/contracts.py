@@ -14,6 +14,7 @@ This module is imported when lakehouse.toml loads (the `sql` fast path): no Duck
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,5 +192,5 @@ def _is_range(v: Any) -> bool:
         return False
     lo, hi = v
     if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
-        return lo <= hi
+        return all(math.isfinite(x) for x in v) and lo <= hi  # inf has no SQL literal
     return all(isinstance(x, str) and x for x in v) and lo <= hi  # dates or times, e.g. ["2020-01-01", "2030-12-31"]

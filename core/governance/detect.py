@@ -148,10 +148,23 @@ def phone_ok(s: str, bare: bool = False) -> bool:
     formatted = not core.isdigit()
     if not (formatted or bare):
         return False
+    groups = _GROUPS.findall(core)
+    if formatted and (len(groups[-1]) == 1 or _thousands(groups)):
+        return False  # an ISBN-10 (0-306-40615-2) or an amount (2 345 678 901)
     if _NANP.fullmatch(d) and len(d) in (10, 11):
         return True
     # 0-trunk national numbers (UK 020 7946 0958, DE 030 1234567): need formatting
     return formatted and d[0] == "0" and d[1] != "0" and 10 <= len(d) <= 11
+
+
+_GROUPS = re.compile(r"\d+", re.ASCII)
+
+
+def _thousands(groups: list[str]) -> bool:
+    """Digit groups of a number written with thousands separators: 1-3 digits (not a
+    0 trunk prefix), then only groups of three."""
+    return (len(groups) >= 3 and len(groups[0]) <= 3 and groups[0][0] != "0"
+            and all(len(g) == 3 for g in groups[1:]))
 
 
 def ip_ok(s: str) -> bool:
@@ -230,6 +243,12 @@ _HINTS = {
     "diagnosis_code": {"diagnosis", "diag", "icd", "icd10", "condition", "dx"},
 }
 _VERSIONISH = {"version", "ver", "release", "build", "semver", "firmware", "revision", "rev"}
+# names of a thing's number, not a person's: digit groups there are order or part numbers
+# that happen to have a phone's, an SSN's or a card's shape (unless the name also says so)
+_IDISH = {"order", "invoice", "sku", "isbn", "issn", "ean", "upc", "gtin", "serial", "tracking",
+          "ticket", "part", "partno", "ref", "reference", "po", "batch", "lot", "model", "shipment",
+          "parcel", "confirmation", "booking", "barcode"}
+_ID_KINDS = ("phone", "us_ssn", "credit_card")
 
 
 def _tokens(name: str) -> set[str]:
@@ -327,6 +346,7 @@ def _column(name: str, values: list, dtype: str) -> Finding | None:
     if not vals:
         return None
     hints = _hinted(name)
+    idish = bool(_tokens(name) & _IDISH)
     dated = dtype.startswith(_DATE_TYPES) or any(not isinstance(v, str) for v in vals[:PROBE])
     for kind, tag, test, needs_name in _DETECTORS:
         hinted = kind in hints
@@ -334,6 +354,8 @@ def _column(name: str, values: list, dtype: str) -> Finding | None:
             continue
         if kind == "ip_address" and _tokens(name) & _VERSIONISH:
             continue  # 10.2.3.4 in a version column is a version, not an address
+        if idish and not hinted and kind in _ID_KINDS:
+            continue  # 212-555-0143 as an order_ref is an order's number
         need = HINTED_THRESHOLD if hinted else THRESHOLD
         probe = vals[::max(1, len(vals) // PROBE)]
         if _share(test, probe, hinted, need) < 0:

@@ -32,6 +32,15 @@ def last_ingest(catalog, name: str) -> str | None:
     return ds.created_at if ds is not None else None
 
 
+def _instant(text) -> datetime | None:
+    """A catalog timestamp as an aware instant (UTC when it names no zone); None if unreadable."""
+    try:
+        at = datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+    return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
+
+
 def freshness(catalog, contracts: dict, names=None, now: datetime | None = None) -> dict[str, dict]:
     """dataset -> {dataset, max_age, last_ingest, age_s, stale, over_s, flag} for each
     dataset (of `names`, if given) whose contract sets max_age and that exists."""
@@ -41,9 +50,10 @@ def freshness(catalog, contracts: dict, names=None, now: datetime | None = None)
         if not c.max_age_s or (names is not None and name not in names):
             continue
         last = last_ingest(catalog, name)
-        if last is None:
+        at = _instant(last)
+        if at is None:
             continue
-        age = (now - datetime.fromisoformat(last)).total_seconds()
+        age = (now - at).total_seconds()  # negative when the clock was set back: fresh
         over = age - c.max_age_s
         out[name] = {"dataset": name, "max_age": c.max_age, "last_ingest": last, "age_s": round(age, 3),
                      "stale": over > 0, "over_s": round(max(over, 0.0), 3),

@@ -18,6 +18,9 @@ ENABLED = True        # bench/sensitivity.py turns it off to measure what it add
 SAMPLE_ROWS = 2000    # rows sampled per dataset (detect checks up to 512 values of each column)
 SCAN_ROWS = 20_000    # rows the sample is drawn from, newest files first: bounds the cost
                       # (about 10 ms a table) however big the dataset grows
+CELLS = 400_000       # values sampled per dataset: a wide table samples fewer rows (2,000
+                      # columns: 256 rows), so the scan grows with its columns, not their square
+MIN_ROWS = 256        # ... but never fewer than this (a share over fewer values says little)
 # types the detectors never tag (detect._SKIP_TYPES): not even read
 _SKIP = detect._SKIP_TYPES
 
@@ -69,19 +72,29 @@ def sample(root: Path, catalog, ds, rows: int = SAMPLE_ROWS) -> tuple[dict[str, 
     cols = [c for c in ds.columns if scannable(c.type)]
     if not cols:
         return {}, {}
+    rows = max(MIN_ROWS, min(int(rows), CELLS // len(cols)))
     con = _connection().cursor()  # its own cursor: scans on several threads never share one
     try:
         src = _source(root, catalog, ds.name, con)
         if src is None:
             return {}, {}
-        sel = ", ".join(quote_ident(c.name) for c in cols)
-        # a reservoir over at most SCAN_ROWS rows (a smaller dataset is sampled whole)
-        got = con.execute(f"SELECT * FROM (SELECT {sel} FROM {src} LIMIT {SCAN_ROWS}) "
-                          f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (19)").fetchall()
+        sel = ", ".join(_item(c) for c in cols)
+        # a reservoir over at most SCAN_ROWS rows (a smaller dataset is sampled whole), or
+        # fewer when the table is wide (each row costs a value of every column)
+        scanned = max(rows, min(SCAN_ROWS, CELLS * 10 // len(cols)))
+        got = con.execute(f"SELECT * FROM (SELECT {sel} FROM {src} LIMIT {scanned}) "
+                          f"USING SAMPLE reservoir({rows} ROWS) REPEATABLE (19)").fetchall()
     finally:
         con.close()
     values = {c.name: [r[i] for r in got] for i, c in enumerate(cols)}
     return values, {c.name: c.type for c in cols}
+
+
+def _item(c) -> str:
+    """A column as sampled: text cut past the longest value a detector matches (a 1 MB
+    cell would otherwise cross into Python whole, 2,000 times)."""
+    q = quote_ident(c.name)
+    return f"left({q}, {detect.MAX_LEN + 1}) AS {q}" if (c.type or "").upper() == "VARCHAR" else q
 
 
 def scan_dataset(root: Path, catalog, name: str) -> dict:

@@ -15,6 +15,8 @@ from core.governance.rows import TAGS
 CHOICES = (*TAGS, "none")
 SAMPLE_VALUES = 5   # rows of untagged columns shown to the model when drafting
 VALUE_CHARS = 60    # each value cut to this in the prompt
+MAX_REASON = 1000   # a tag's reason is a sentence, kept in the catalog and the audit
+SHOWN_COLUMNS = 20  # columns a "no such column" message lists (a table may have thousands)
 
 
 @dataclass
@@ -47,6 +49,22 @@ class ColumnTag:
             said += f": {self.reason}" if self.reason else ""
             return said + (f" (scan: {self.scan_tag}, {found})" if self.scan_tag and found else "")
         return found
+
+
+def resolve_column(ds, column: str) -> str:
+    """The column `column` names: as written, else "quoted" as in SQL, else the one column
+    equal but for case (SQL names ignore case, so a dataset has at most one)."""
+    names = [c.name for c in ds.columns]
+    text = str(column)
+    if text in names:
+        return text
+    if len(text) >= 2 and text[0] == text[-1] == '"' and text[1:-1].replace('""', '"') in names:
+        return text[1:-1].replace('""', '"')
+    folded = [n for n in names if n.casefold() == text.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    shown = ", ".join(names[:SHOWN_COLUMNS]) + (f", … ({len(names):,} in all)" if len(names) > SHOWN_COLUMNS else "")
+    raise NotFound(f"dataset {ds.name} has no column {text[:100]!r} — its columns: {shown}")
 
 
 def column_tags(catalog, ds, only_tagged: bool = False) -> list[ColumnTag]:
@@ -95,17 +113,20 @@ class TagOps:
         from core.ingest.run import current_user
 
         choice = str(tag).strip().lower()
+        reason = str(reason or "")
 
         def apply():
             ds = self.dataset(dataset)
             if choice not in CHOICES:
-                raise LakehouseError(f"{tag!r} is not a sensitivity tag — use one of: {', '.join(CHOICES)}")
-            if column not in {c.name for c in ds.columns}:
-                raise NotFound(f"dataset {ds.name} has no column {column!r} — its columns: "
-                               f"{', '.join(c.name for c in ds.columns)}")
-            self.catalog.tags.set_user(ds.name, column, choice, reason or "", actor or current_user())
-            return next(t for t in column_tags(self.catalog, ds) if t.column == column)
-        return self._guard("tag", dataset, apply, f"{column} -> {choice}" + (f": {reason}" if reason else ""))
+                raise LakehouseError(f"{str(tag)[:40]!r} is not a sensitivity tag — use one of: {', '.join(CHOICES)}")
+            if len(reason) > MAX_REASON:
+                raise LakehouseError(f"the reason is {len(reason):,} characters long — say it in at most "
+                                     f"{MAX_REASON:,}")
+            name = resolve_column(ds, column)
+            self.catalog.tags.set_user(ds.name, name, choice, reason, actor or current_user())
+            return next(t for t in column_tags(self.catalog, ds) if t.column == name)
+        return self._guard("tag", dataset, apply, f"{str(column)[:200]} -> {choice[:40]}"
+                           + (f": {reason[:MAX_REASON]}" if reason else ""))
 
     @operation("columns' sensitivity tags with their evidence (one dataset, or every one this profile sees)",
                remote=True, scope="datasets")

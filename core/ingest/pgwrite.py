@@ -265,7 +265,7 @@ class PgWrite:
     def _commit(self, stream, mode: str, key: list[str], meta: dict, existed: bool):
         tables, keyed_mb = self.ing.tables, self.ing.config.get("tables.keyed_file_mb")
         # a dataset with a contract: its rows are staged and checked before delta-rs sees one
-        with contract_gate(self.ing, self.src.dataset, stream, mode, key, self.src.shown) as stream:
+        with contract_gate(self.ing, self.src.dataset, stream, mode, key, self.src.shown, self.job) as stream:
             if mode == "upsert" and existed:
                 return tables.merge(self.src.dataset, stream, key, meta, keyed_mb)
             return tables.write(self.src.dataset, stream, replace=(mode == "replace"), meta=meta,

@@ -187,7 +187,7 @@ class TableWrite:
     def _commit(self, stream, meta: dict):
         tables, keyed_mb = self.ing.tables, self.ing.config.get("tables.keyed_file_mb")
         # a dataset with a contract: its rows are staged and checked before delta-rs sees one
-        with contract_gate(self.ing, self.dataset, stream, self.mode, self.key, self.src.path.name) as stream:
+        with contract_gate(self.ing, self.dataset, stream, self.mode, self.key, self.src.path.name, self.job) as stream:
             if self.mode == "upsert" and self.existed:
                 return tables.merge(self.dataset, stream, self.key, meta, keyed_mb)
             return tables.write(self.dataset, stream, replace=(self.mode == "replace"), meta=meta,

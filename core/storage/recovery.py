@@ -175,6 +175,7 @@ def recover_at_open(root: Path, catalog: Catalog, tables: Tables,
 
     from core.storage.locks import try_write_lock
 
+    sweep_staged(root)
     if not needs_recovery(catalog, tables):
         return []
     fd = try_write_lock(root)
@@ -184,3 +185,30 @@ def recover_at_open(root: Path, catalog: Catalog, tables: Tables,
         return recover_all(catalog, tables, sees=sees)
     finally:
         os.close(fd)
+
+
+def sweep_staged(root: Path) -> int:
+    """Remove what killed ingests left under <root>/tmp/ingest — a contract's staged rows
+    (contract-PID-…), DuckDB spill (duckdb-PID-…), a transcoded copy (PID-…) — once the
+    process named is gone; how many entries went. Never raises: it is housekeeping."""
+    import os
+    import re
+    import shutil
+
+    from core.ops.jobs import _alive
+
+    removed = 0
+    try:
+        entries = list((root / "tmp" / "ingest").iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        m = re.match(r"(?:contract-|duckdb-)?(\d+)-", entry.name)
+        if not m or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+            continue
+        try:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed

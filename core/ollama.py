@@ -45,6 +45,17 @@ def parse_host(raw: str | None) -> str:
     return f"{scheme}://{host}:{port}" + (f"/{path}" if path else "")
 
 
+def _client_module():
+    """The `ollama` package: it parses OLLAMA_HOST when imported, so a malformed one is
+    said here as one sentence rather than surfacing as a ValueError from the import."""
+    try:
+        import ollama
+    except ValueError as e:
+        raise OllamaError(f"OLLAMA_HOST={os.environ.get('OLLAMA_HOST', '')!r} is not a host[:port] ({e}) — "
+                          "set it to e.g. 127.0.0.1:11434, or unset it") from None
+    return ollama
+
+
 def model_key(name: str) -> str:
     """Ollama's short form: 'nomic-embed-text' means 'nomic-embed-text:latest'."""
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
@@ -56,7 +67,7 @@ class Ollama:
     def __init__(self, host: str | None = None, timeout: float = 60.0, retries: int = 3,
                  backoff: float = 0.5, connect_timeout: float = 3.0):
         import httpx
-        import ollama
+        ollama = _client_module()
 
         self.url = parse_host(host if host else os.environ.get("OLLAMA_HOST"))
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
@@ -71,7 +82,7 @@ class Ollama:
     def call(self, fn: Callable[[], T], model: str = "", what: str = "request") -> T:
         """Run one client call with retries for transient failures; map errors."""
         import httpx
-        import ollama
+        ollama = _client_module()
 
         attempt = 0
         while True:
@@ -95,7 +106,7 @@ class Ollama:
 
     def error(self, e: BaseException, model: str = "", what: str = "request") -> OllamaError:
         import httpx
-        import ollama
+        ollama = _client_module()
 
         if isinstance(e, httpx.TimeoutException):
             return OllamaError(f"Ollama at {self.url} did not answer the {what} within {self.timeout:g} s — "
@@ -166,7 +177,7 @@ class Ollama:
         is retried like any transient error; one after it is reported, with how much
         had arrived, since the pieces were already shown."""
         import httpx
-        import ollama
+        ollama = _client_module()
 
         attempt = 0
         while True:

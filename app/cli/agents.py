@@ -24,6 +24,9 @@ def mcp(allow_writes: bool = typer.Option(
     from core import config as config_mod
 
     cfg = config_mod.load(home=state.home, config_file=state.config, profile=state.profile)
+    if not cfg.root.is_dir():  # a client's typo would otherwise serve a new, empty lakehouse
+        raise LakehouseError(f"no storage root at {cfg.root} — pass --home (or set LAKEHOUSE_HOME) to an existing "
+                             "one; a new root is made by any other command, e.g. `lakehouse --home DIR datasets`")
     with Lakehouse.open(config=cfg) as lh:
         for note in lh.recovery_notes:
             print(f"recovered: {note}", file=sys.stderr)
@@ -31,4 +34,6 @@ def mcp(allow_writes: bool = typer.Option(
             print(f"warning: {problem}", file=sys.stderr)
         from app.mcp.server import run
 
-        run(lh, allow_writes)
+        code = run(lh, allow_writes)
+    if code:
+        raise typer.Exit(code)

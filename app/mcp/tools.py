@@ -17,7 +17,10 @@ import dataclasses
 import inspect
 import json
 import math
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # The declared policy: operations (by registry name) an agent may call
@@ -117,10 +120,16 @@ class Tool:
     types: dict[str, list[str] | None]  # JSON types per param (None: any)
     description: str
     schema: dict
+    summary: str = ""  # what it does, lower case (the unconfirmed write's sentence uses it)
 
     @property
     def takes_actor(self) -> bool:
         return "actor" in inspect.signature(self.op.func).parameters
+
+    @property
+    def takes_cancel(self) -> bool:
+        """The operation stops early when its `cancel` event is set (a stopping server sets it)."""
+        return "cancel" in inspect.signature(self.op.func).parameters
 
 
 def build(allow_writes: bool) -> dict[str, Tool]:
@@ -170,7 +179,7 @@ def _tool(op, write: bool) -> Tool:
                  "(without it, it only says what it would do).")
     if params:
         text += " Parameters: " + "; ".join(f"{n} — {_doc(op.name, n)}" for n in params) + "."
-    return Tool(op.name, op, write, params, types, text, schema)
+    return Tool(op.name, op, write, params, types, text, schema, summary)
 
 
 def _doc(tool: str, param: str) -> str:
@@ -260,14 +269,21 @@ def to_json(v: Any, max_rows: int) -> Any:
     return plain(v)
 
 
+# a libpq-style `password=...` (or secret, token) anywhere in a string: an agent may put one in any argument
+_KV_SECRET = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api_key)(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&;,]+)")
+_SECRET_KEYS = ("password", "passwd", "secret", "token", "api_key")
+
+
 def redacted(v: Any) -> Any:
-    """Arguments as the audit keeps them: a URL's password and any `password` value replaced."""
+    """Arguments as the audit keeps them: a URL's password, a `password=...` in any text
+    and the value of any password-, secret- or token-named key replaced by ***."""
     from core.ingest.secrets import redact
 
     if isinstance(v, str):
-        return redact(v, safe=True) if "://" in v else v
+        v = redact(v, safe=True) if "://" in v else v
+        return _KV_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", v)
     if isinstance(v, dict):
-        return {k: "***" if "password" in str(k).lower() else redacted(x) for k, x in v.items()}
+        return {k: "***" if any(w in str(k).lower() for w in _SECRET_KEYS) else redacted(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [redacted(x) for x in v]
     return v
@@ -276,3 +292,24 @@ def redacted(v: Any) -> Any:
 def targets(args: dict) -> list[str]:
     """The datasets or indexes a call names (the audit's `datasets` column)."""
     return sorted({v for n in ("name", "dataset", "index") if isinstance(v := args.get(n), str)})
+
+
+def outside_root(tool: Tool, kwargs: dict, protected: list) -> None:
+    """ArgError when an ingest path reaches into the storage root (or the config file):
+    its Delta files are every profile's data and policy.key unmasks hashed columns, so
+    an agent reading them as a new dataset would step over its profile and its policy."""
+    if tool.name != "ingest":
+        return
+    paths = kwargs.get("paths")
+    fenced = [Path(os.path.realpath(p)) for p in protected if p]
+    for raw in paths if isinstance(paths, list) else [paths]:
+        if not isinstance(raw, str) or "://" in raw:
+            continue
+        parts = Path(os.path.expanduser(raw)).parts
+        fixed = parts[:next((i for i, p in enumerate(parts) if any(c in p for c in "*?[")), len(parts))]
+        where = Path(os.path.realpath(Path(*fixed) if fixed else "."))
+        wild = len(fixed) < len(parts) or where.is_dir()  # a glob or a directory reaches below `where`
+        for f in fenced:
+            if where == f or f in where.parents or (wild and where in f.parents):
+                raise ArgError(f"ingest: {raw[:200]!r} reaches into the lakehouse's own files ({f}) — an agent "
+                               "ingests only files outside the storage root")

@@ -143,6 +143,8 @@ def test_lines_that_are_not_messages_are_answered_and_audited(home):
         assert "before initialize" in before["error"]["message"]  # refused, saying why
         assert s.ask(b"garbage \xff\xfe\n")["error"]["code"] == -32700
         assert "not JSON" in s.ask(b"{not json\n")["error"]["message"]
+        assert "nested too deeply" in s.ask(b"[" * 1_000_000 + b"\n")["error"]["message"]  # no RecursionError
+        assert s.ask(b'[{"jsonrpc": "2.0", "id": 5, "method": "ping"}]\n')["error"]["code"] == -32600  # no batches
         broken = s.ask({"jsonrpc": "2.0", "id": "x", "method": "tools/call", "params": "a string"})
         assert broken["id"] == "x" and broken["error"]["code"] == -32600  # answered: the peer is not left waiting
         assert s.init()["result"]["serverInfo"]["name"] == "lakehouse"
@@ -312,6 +314,15 @@ def _cpu(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+
+def test_a_client_that_stops_reading_ends_the_server_quietly(home):
+    with peer(home, "--profile", "recruiter") as s:
+        s.init()
+        s.p.stdout.close()
+        s.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "datasets", "arguments": {}}})
+        rc = s.p.wait(30)
+        err = s.p.stderr.read().decode()
+    assert rc == 0 and "stopped reading" in err and "bug" not in err
 
 def test_a_call_the_client_cancels_is_interrupted_before_the_next_runs(home):
     with peer(home, "--profile", "recruiter") as s:

@@ -229,6 +229,11 @@ class LakehouseMCP:
                     self._ready.set()
                     await self.server.run(read, write, self.server.create_initialization_options())
                 tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:  # the peer closed its end of stdout: it is gone, as at EOF
+            if group.split(_GONE)[1] is not None:
+                raise
+            sys.stderr.write("lakehouse mcp: the client stopped reading (stdout closed)\n")
+            self.stop()
         finally:
             stdin.restore()
             if self._unaudited:
@@ -346,6 +351,9 @@ class _Audited(MCPError):
 
 class _Refused(Exception):
     """A call the MCP layer turns down (unconfirmed write, rate limit): a tool error result."""
+
+
+_GONE = (BrokenPipeError, ConnectionResetError, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
 
 def _called(ctx) -> tuple[str, object]:

@@ -115,8 +115,10 @@ def _why(line: str) -> tuple[object, int, str]:
     """(the request's id or None, JSON-RPC code, one sentence) for a line that is not a message."""
     try:
         msg = json.loads(line)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         return None, types.PARSE_ERROR, f"not JSON ({e.msg} at character {e.pos}) — send one JSON-RPC message a line"
+    except (ValueError, RecursionError):  # nesting deeper than any parser here follows
+        return None, types.INVALID_REQUEST, "JSON nested too deeply to read — send one JSON-RPC message a line"
     rid = msg.get("id") if isinstance(msg, dict) else None
     if isinstance(rid, bool) or not isinstance(rid, (int, str)):
         rid = None

@@ -172,6 +172,7 @@ def test_a_flood_of_refused_messages_is_answered_but_audited_within_the_budget(h
     flood = [e for e in audit_statements(home)[before:] if "not JSON" in e[2] or "not audited singly" in e[2]]
     assert len(flood) == 4 and "17 refused messages" in flood[-1][2]
 
+
 def test_an_oversized_or_endless_line_is_dropped_without_holding_it(home):
     with peer(home, "--profile", "recruiter") as s:
         s.init()
@@ -344,21 +345,24 @@ def test_a_call_the_client_cancels_is_interrupted_before_the_next_runs(home):
         [entry] = got.to_pylist()
     assert entry["outcome"] == "failed" and "interrupt" in entry["error"].lower()
 
-@pytest.mark.parametrize("delay", [0.0, 0.15, 0.4])
-def test_sigkill_mid_confirmed_update_leaves_the_old_or_the_new_version(home, delay):
+@pytest.mark.parametrize("sig,delay", [("SIGKILL", 0.0), ("SIGKILL", 0.15), ("SIGKILL", 0.4), ("SIGTERM", 0.05)])
+def test_a_kill_mid_confirmed_update_leaves_the_old_or_the_new_version(home, sig, delay):
     from core import Lakehouse
 
+    city = f"Boise{sig}{delay}"
     with peer(home, "--profile", "recruiter", "--allow-writes") as s:
         s.init()
         s.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "update", "arguments": {
-            "name": "candidates", "key": 2, "values": {"city": f"Boise{delay}"}, "confirm": True}}})
+            "name": "candidates", "key": 2, "values": {"city": city}, "confirm": True}}})
         time.sleep(delay)
-        s.p.kill()
-        s.p.wait()
-    with Lakehouse.open(home=home) as lh:
-        city = lh.sql("SELECT city FROM candidates WHERE id = 2").column(0).to_pylist()
-        assert city in (["Denver"], [f"Boise{delay}"])
-        lh.update("candidates", "2", {"city": "Denver"}, reason="back")  # still writable
+        s.p.send_signal(getattr(signal, sig))
+        rc = s.p.wait(30)
+        err = s.p.stderr.read().decode()
+    assert rc == (-9 if sig == "SIGKILL" else 0) and "Traceback" not in err
+    with Lakehouse.open(home=home) as lh:  # recovery at open, then the dataset reads and writes
+        got = lh.sql("SELECT city FROM candidates WHERE id = 2").column(0).to_pylist()
+        assert got in (["Denver"], [city])
+        lh.update("candidates", "2", {"city": "Denver"}, reason="back")
 
 
 # -- a server that cannot start says so on stderr, never on stdout -----------------------------------

@@ -13,8 +13,10 @@ The client's identity is the one its first initialize gave: a second initialize 
 refused, so an agent cannot change the name it journals under mid-session. A call the
 SDK rejects before any handler runs (before initialize, malformed params) and a line
 that is not a JSON-RPC message (app/mcp/transport.py) are audited too. SIGTERM, SIGINT
-and the peer closing stdin stop the server within seconds: the call in flight is told to
-stop (a query is interrupted), the audit is flushed, and the exit is quiet.
+and the peer closing stdin (or stdout) stop the server within seconds: the call in
+flight is told to stop (a query is interrupted), the audit is flushed, and the exit is
+quiet. An agent's ingest may not read the storage root's own files (tools.outside_root);
+a result over MAX_RESULT is refused rather than sent.
 """
 
 from __future__ import annotations

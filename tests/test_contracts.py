@@ -276,3 +276,234 @@ def test_the_live_runner_says_a_stale_dataset_and_applies_retention(chome, data)
             assert len(_errors(lh, "freshness")) == 1
     finally:
         runner.stop()
+
+
+# ---- hostile and real-world input (found by hand, then fixed) ----------------------------
+
+SECRET = "\x1b]0;pwned\x07\x1b[2J\u202eQQSECRET" + "Z" * 200_000
+
+
+def test_many_rules_and_escape_laden_huge_values_leave_no_value_anywhere(home, data, cli):
+    """One sentence naming the first rule and how many more; no cell value in the message,
+    `_errors`, the job, the audit or `ingest --json` (a text key's values are not listed)."""
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text('[contracts.people]\nnot_null = ["email"]\nunique = ["name"]\n'
+                                         'accepted = { state = ["CA"] }\nranges = { age = [0, 130] }\n')
+    p = write(data / "people.csv", f"name,email,state,age\n{SECRET},,{SECRET},999\n{SECRET},a@x,CA,1\n")
+    code, out, err = cli("ingest", str(p), "--name", "people", "--json")
+    assert code == 1 and "QQSECRET" not in out + err and len(out) < 3000, out[:500]
+    [r] = json.loads(out)
+    assert r["message"] == ("people.csv violates contract people: 1 row has a NULL email (row 1); 3 more rule(s) "
+                            "broken too — fix them or change [contracts.people] in lakehouse.toml (nothing was written)")
+    assert [v["rule"] for v in r["violations"]] == ["not_null", "accepted", "ranges", "unique"]
+    assert not any("keys" in v for v in r["violations"])
+    with Lakehouse.open(home=home) as lh:
+        seen = json.dumps([e.message for e in lh.errors()] + [j.message for j in lh.jobs(5)]
+                          + [a["statement"] for a in lh.audit(limit=20)], default=str)
+        assert "QQSECRET" not in seen and "violates contract people" in seen
+
+
+@pytest.mark.parametrize("rules,body,broken", [
+    # a composite key with a NULL part never collides (NULLs are distinct, as in SQL)
+    ('unique = [["a", "b"]]', "a,b\nx,\nx,\ny,1\n", None),
+    ('unique = [["a", "b"]]', "a,b\nx,\ny,1\ny,1\n", "2 rows have an a, b that is not unique (rows 2, 3)"),
+    # accepted values leave NULL alone (not_null says whether a value is required)
+    ('accepted = { a = ["x"] }', "a,b\nx,1\n,2\n", None),
+    ('ranges = { d = ["2020-01-01", "2020-12-31"] }', "d\n2020-06-01\n2021-01-01\n",
+     "1 row has a d outside [2020-01-01, 2020-12-31] (row 2)"),
+    ('ranges = { t = ["2020-01-01 00:00:00", "2020-12-31 23:59:59"] }', "t\n2020-06-01 10:00:00\n2019-12-31 23:00:00\n",
+     "1 row has a t outside [2020-01-01 00:00:00, 2020-12-31 23:59:59] (row 2)"),
+    ('ranges = { name = ["b", "m"] }', "name\nbob\nzed\nann\n", "2 rows have a name outside [b, m] (rows 2, 3)"),
+])
+def test_keys_with_nulls_and_ranges_of_dates_timestamps_and_text(home, data, rules, body, broken):
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text(f"[contracts.t]\n{rules}\n")
+    with Lakehouse.open(home=home) as lh:
+        [r] = lh.ingest([write(data / "t.csv", body)])
+        if broken is None:
+            assert r.status == "ingested", r.message
+        else:
+            assert r.status == "failed" and f"violates contract t: {broken} — fix" in r.message
+
+
+def test_accepted_numbers_match_json_doubles_and_parquet_decimals(home, data):
+    """1 accepts a DOUBLE column's 1.0 and 2.5 a DECIMAL's 2.50 (compared as text they did not)."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text('[contracts.j]\naccepted = { score = [1, 2.5] }\n'
+                                         '[contracts.p]\naccepted = { d = [1, 2.5] }\n')
+    write(data / "j.json", '{"id": 1, "score": 1.0}\n{"id": 2, "score": 2.5}\n')
+    pq.write_table(pa.table({"id": [1, 2], "d": pa.array([decimal.Decimal("1.00"), decimal.Decimal("2.50")],
+                                                          pa.decimal128(10, 2))}), data / "p.parquet")
+    with Lakehouse.open(home=home) as lh:
+        assert [r.status for r in lh.ingest([str(data / "j.json")], key="id")] == ["ingested"]
+        assert [r.status for r in lh.ingest([str(data / "p.parquet")], key="id")] == ["ingested"]
+        assert lh.update("j", "2", {"score": "1"}).changes  # 1.0 on update too
+        with pytest.raises(ContractError, match="score would be outside its accepted values"):
+            lh.update("j", "2", {"score": "3"})
+
+
+def test_parquet_types_meet_the_contracts_families(home, data):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text(
+        '[contracts.p]\ncolumns = { i = "BIGINT", small = "INTEGER", ts = "TIMESTAMP", day = "DATE" }\n'
+        'ranges = { ts = ["2020-01-01", "2030-01-01"] }\n')
+    pq.write_table(pa.table({"i": pa.array([1, 2], pa.int32()), "small": pa.array([1, 2], pa.uint8()),
+                             "ts": pa.array([dt.datetime(2024, 1, 1), dt.datetime(2031, 1, 1)], pa.timestamp("ns")),
+                             "day": [dt.date(2024, 1, 1)] * 2}), data / "p.parquet")
+    with Lakehouse.open(home=home) as lh:
+        [r] = lh.ingest([str(data / "p.parquet")])
+        assert r.status == "failed" and "1 row has a ts outside [2020-01-01, 2030-01-01] (row 2)" in r.message
+
+
+def test_an_upsert_fixes_the_rows_that_broke_a_later_contract(home, data, cli):
+    with Lakehouse.open(home=home) as lh:
+        lh.ingest([write(data / "fix.csv", "id,email,age\n1,a@x,30\n2,,40\n3,c@x,999\n")], key="id")
+    (home / "lakehouse.toml").write_text('[contracts.fix]\nnot_null = ["email"]\nranges = { age = [0, 130] }\n')
+    with Lakehouse.open(home=home) as lh:
+        assert [v["rows"] for v in lh.check_contract("fix")[0]["violations"]] == [[2], [3]]
+        [r] = lh.ingest([write(data / "fix2.csv", "id,email,age\n2,b@x,40\n3,c@x,33\n")], name="fix",
+                        mode="upsert", key="id")
+        assert r.status == "ingested"
+    code, out, err = cli("contract", "check", "fix")
+    assert code == 0 and "fix (version 1): keeps its contract" in out, err
+
+
+@pytest.mark.parametrize("value,ok", [('"0s"', False), ('"10y"', False), ('"1.5h"', True), ('"soon"', False),
+                                      ('"-1h"', False), ("3600", False)])
+def test_max_age_forms(home, value, ok):
+    from core import config
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text(f"[contracts.people]\nmax_age = {value}\n")
+    if ok:
+        assert config.load(home=home).contracts["people"].max_age_s == 5400
+        return
+    with pytest.raises(ConfigError, match="key 'contracts.people.max_age' must be freshness SLA") as e:
+        config.load(home=home)
+    assert "\n" not in str(e.value)
+
+
+def test_an_infinite_range_bound_is_a_config_error(home):
+    from core import config
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text("[contracts.people]\nranges = { age = [0, inf] }\n")
+    with pytest.raises(ConfigError, match="key 'contracts.people.ranges' must be inclusive"):
+        config.load(home=home)
+
+
+def test_a_last_ingest_in_the_future_or_without_a_zone_is_fresh(chome, data):
+    with Lakehouse.open(home=chome) as lh:
+        lh.ingest([write(data / "people.csv", GOOD)])
+        ahead = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat(timespec="milliseconds")
+        lh.catalog.db.execute("UPDATE lineage SET created_at = ?", (ahead,))  # a clock set back since
+        assert lh.freshness() == {"people": "ok"}
+        naive = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(tzinfo=None).isoformat()
+        lh.catalog.db.execute("UPDATE lineage SET created_at = ?", (naive,))
+        assert lh.freshness() == {"people": "stale 2h over"}
+        lh.catalog.db.execute("UPDATE lineage SET created_at = 'garbage'")
+        assert lh.freshness() == {} and lh.contracts()[0]["fresh"] == ""
+
+
+def test_a_cancel_after_the_check_commits_nothing(chome, data, monkeypatch):
+    """The staged rows' read-back heeds the cancel: before, the writer committed them and
+    the job still said 'nothing was written'."""
+    import threading
+
+    from core.errors import Cancelled
+    from core.governance import contract_check
+
+    stop = threading.Event()
+    checked = contract_check._check_staged
+
+    def check_then_cancel(*a, **kw):
+        checked(*a, **kw)
+        stop.set()  # Ctrl-C just after the rows passed
+    monkeypatch.setattr(contract_check, "_check_staged", check_then_cancel)
+    with Lakehouse.open(home=chome) as lh:
+        with pytest.raises(Cancelled):
+            lh.ingest([write(data / "people.csv", GOOD)], cancel=stop)
+        assert stop.is_set() and lh.catalog.datasets.get("people") is None and not lh.tables.exists("people")
+        assert not list((chome / "tmp" / "ingest").glob("contract-*"))
+
+
+def _big_csv(path, rows: int = 2_000_000):
+    import duckdb
+
+    duckdb.sql(f"COPY (SELECT i AS id, 'u' || i || '@example.com' AS email, i % 100 AS age FROM range({rows}) t(i)) "
+               f"TO '{path}' (HEADER)")
+    return path
+
+
+def _staging(home, proc, timeout: float = 60):
+    import time
+
+    stage = home / "tmp" / "ingest"
+    deadline = time.monotonic() + timeout
+    while not (stage.is_dir() and any(p.name.startswith("contract-") for p in stage.iterdir())):
+        assert proc.poll() is None and time.monotonic() < deadline, "the ingest never staged its rows"
+        time.sleep(0.01)
+    return stage
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_signal_during_a_contract_checked_ingest_writes_nothing_and_leaves_nothing(home, data, sig):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text('[contracts.big]\nnot_null = ["email"]\nunique = ["id"]\n')
+    src = _big_csv(data / "big.csv")
+    exe = Path(sys.executable).parent / "lakehouse"
+    proc = subprocess.Popen([str(exe), "ingest", str(src), "--name", "big"], env={**os.environ, "LAKEHOUSE_HOME": str(home)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stage = _staging(home, proc)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    if sig == "SIGTERM":
+        assert proc.returncode != 0 and "nothing was written" in err and "Traceback" not in err, err
+        assert not list(stage.iterdir())
+    else:
+        assert [p.name.split("-")[0] for p in stage.iterdir()] == ["contract"]  # what a kill leaves...
+    with Lakehouse.open(home=home) as lh:  # ...the next open removes
+        assert not list(stage.iterdir())
+        assert lh.catalog.datasets.get("big") is None and not lh.tables.exists("big")
+        assert lh.jobs(1)[0].status in ("cancelled", "interrupted")
+
+
+def test_the_same_through_the_daemon(home, data):
+    from test_daemon import Served
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text('[contracts.people]\nnot_null = ["email"]\nunique = ["name"]\n'
+                                         '[retention]\naudit_days = 99999999999999999999\n')
+    bad = write(data / "bad.csv", f"name,email\n{SECRET},\n{SECRET},a@x\n")
+    good = write(data / "good.csv", 'name,email,"a.b"\nann,a@x,a@example.com\nbo,b@x,b@example.com\n')
+    served = Served(home)
+    try:
+        code, out, err = served.cli("ingest", str(bad), "--name", "people", "--json")
+        assert code == 1 and "QQSECRET" not in out + err and len(out) < 3000
+        assert json.loads(out)[0]["message"].startswith("bad.csv violates contract people: 1 row has a NULL email")
+        code, out, err = served.cli("ingest", str(good), "--name", "people")
+        assert code == 0, err
+        code, out, err = served.cli("tag", "people.A.B", "financial", "--reason", "dotted and cased")
+        assert code == 0 and out.startswith("people.a.b: financial (set by"), err
+        code, out, err = served.cli("contract", "check")
+        assert code == 0 and "people (version 0): keeps its contract" in out, err
+        code, out, err = served.cli("retention", "run")
+        assert code == 0 and "audit: 0 row(s) older than 99999999999999999999 days removed" in out, err
+    finally:
+        served.stop()

@@ -104,6 +104,13 @@ def _bad_iban(good: str) -> str:
     return f"{good[:2]}{(int(good[2:4]) + 1) % 100:02d}{good[4:]}"
 
 
+def _isbn10() -> str:
+    """0-306-40615-2: group 0 (English), a valid check character (0-9 or X)."""
+    body = "0" + "".join(R.choice("0123456789") for _ in range(8))
+    check = (11 - sum((10 - i) * int(c) for i, c in enumerate(body)) % 11) % 11
+    return f"{body[0]}-{body[1:4]}-{body[4:]}-{'X' if check == 10 else check}"
+
+
 def _not_luhn(n: int) -> str:
     s = _card("4", n)
     return s[:-1] + str((int(s[-1]) + 1) % 10)
@@ -133,6 +140,14 @@ LOOKALIKES = {
     "price": [R.random() * 1000 for _ in range(N)],
     "handle": [f"@user{i}" for i in range(N)],
     "sha": [f"{R.getrandbits(160):040x}" for _ in range(N)],
+    # real-world look-alikes found by hand: an ISBN-10 of group 0 is a 0-trunk phone's shape,
+    # a thousands-grouped amount a NANP one; order and part numbers are named as such
+    "book": [_isbn10() for _ in range(N)],
+    "amount_text": [f"{R.randint(2, 9)} {R.randint(100, 999)} {R.randint(100, 999)} {R.randint(100, 999)}"
+                    for _ in range(N)],
+    "order_ref": [f"{R.randint(200, 999)}-{R.randint(200, 999)}-{R.randint(1000, 9999)}" for _ in range(N)],
+    "part_no": [f"0{R.randint(10, 99)} {R.randint(1000, 9999)} {R.randint(1000, 9999)}" for _ in range(N)],
+    "tracking_number": [_card("4", 16) for _ in range(N)],      # Luhn-valid, issuer-shaped
 }
 
 
@@ -201,9 +216,18 @@ def test_phone():
                "020 7946 0958", "1-212-555-0143", "212-555-0143 x12"):
         assert phone_ok(ok), ok
     for bad in ("2125550143", "112-555-0143", "212-155-0143", "60601-1234", "2024-01-02",
-                "+0 123 456 7890", "12345", "2024-01-02 10:11:12", "20240102 101112"):
+                "+0 123 456 7890", "12345", "2024-01-02 10:11:12", "20240102 101112",
+                "0-306-40615-2", "2 345 678 901", "1 234 567 890"):
         assert not phone_ok(bad), bad
     assert phone_ok("2125550143", bare=True) and not phone_ok("1700000000", bare=True)
+    assert phone_ok("+34 912 345 678") and phone_ok("01 23 45 67 89")  # grouped by threes, or by twos
+
+
+def test_a_things_number_is_not_a_persons_unless_the_name_says_so():
+    nanp = [f"{R.randint(200, 999)}-{R.randint(200, 999)}-{R.randint(1000, 9999)}" for _ in range(50)]
+    found = scan({"order_ref": nanp, "contact": nanp, "order_phone": nanp})
+    assert found["order_ref"] is None
+    assert found["contact"].kind == "phone" and found["order_phone"].kind == "phone"
 
 
 def test_ip_and_email_and_icd():

@@ -5,6 +5,7 @@ accepted asks), says how many went per table; restore still reads every version.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,65 @@ def test_a_bad_retention_value_is_one_sentence(home):
     (home / "lakehouse.toml").write_text("[retention]\naudit_days = -1\n")
     with pytest.raises(ConfigError, match="key 'retention.audit_days' must not be negative"):
         config.load(home=home)
+
+
+@pytest.mark.parametrize("value,said", [("30.5", "must be an integer, got float 30.5"),
+                                        ('"30"', "must be an integer, got str '30'"),
+                                        ("-3", "must not be negative")])
+def test_a_float_string_or_negative_days_is_one_sentence(home, value, said):
+    from core import config
+    from core.errors import ConfigError
+
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text(f"[retention]\njournal_days = {value}\n")
+    with pytest.raises(ConfigError, match="key 'retention.journal_days' " + said.replace("(", r"\(")) as e:
+        config.load(home=home)
+    assert "\n" not in str(e.value)
+
+
+def test_days_beyond_the_calendar_remove_nothing(home, data, cli):
+    """A date that far back cannot be written (it raised OverflowError): nothing is that old."""
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text("[retention]\naudit_days = 99999999999999999999\nerrors_days = 1000000\n")
+    with Lakehouse.open(home=home) as lh:
+        lh.catalog.errors.add("ingest", "kept")
+        assert lh.run_retention()["removed"] == {"audit": 0, "errors": 0, "journal": 0, "asks": 0}
+        assert _count(lh, "errors") == 1
+    code, out, err = cli("retention", "run")
+    assert code == 0 and "errors: 0 row(s) older than 1000000 days removed" in out, err
+
+
+def test_retention_deletes_in_chunks_while_another_process_writes_the_audit(home, data, monkeypatch):
+    import subprocess
+    import sys
+
+    from core.governance import retention
+
+    monkeypatch.setattr(retention, "CHUNK", 7)  # many short writes, as millions of rows would take
+    home.mkdir(parents=True)
+    (home / "lakehouse.toml").write_text("[retention]\naudit_days = 1\njournal_days = 1\n")
+    with Lakehouse.open(home=home) as lh:
+        lh.ingest([write(data / "p.csv", "id,v\n1,a\n2,b\n")], key="id")
+        for i in range(20):
+            lh.update("p", "1", {"v": f"x{i}"})
+        lh.audit_log.flush()
+        lh.catalog.db.execute("UPDATE audit SET ts = ?", (_ago(3),))
+        lh.catalog.db.execute("UPDATE journal SET ts = ?", (_ago(3),))
+        old = {t: _count(lh, t) for t in ("audit", "journal")}
+        writer = subprocess.Popen([sys.executable, "-c", (
+            "import sys; from core import Lakehouse\n"
+            "with Lakehouse.open() as lh:\n"
+            "    print('ready', flush=True)\n"
+            "    for i in range(150):\n"
+            "        lh.sql('SELECT count(*) FROM p'); lh.audit_log.flush()\n"
+            "    print('done')\n")], cwd=str(Path(__file__).parent.parent), stdout=subprocess.PIPE, text=True)
+        try:
+            assert writer.stdout.readline().strip() == "ready"  # writing now
+            removed = lh.run_retention()["removed"]
+        finally:
+            out, _ = writer.communicate(timeout=120)
+        assert writer.returncode == 0 and out.strip() == "done"
+        assert removed["audit"] == old["audit"] and removed["journal"] == old["journal"] > 7
+        assert _count(lh, "audit") >= 150  # the writer's entries, all newer than a day
+        lh.restore("p", version=0)  # the journal went, the versions stay
+        assert sorted(lh.sql("SELECT v FROM p").column("v").to_pylist()) == ["a", "b"]

@@ -219,3 +219,83 @@ def test_a_postgres_ingest_is_scanned_too(pg, lh):
     [r] = lh.ingest([pg.url(password=True)], table="public.contacts")
     assert r.status == "ingested", r
     assert tags_of(lh, "contacts") == {"id": None, "mail": "pii", "note": None}
+
+
+# ---- hostile and real-world input (found by hand, then fixed) ----------------------------
+
+HOSTILE_HEADER = ['"a.b"', '"a b"', '"q""uote"', '"\x1b]0;pwn\x07esc"', '"\u202eevil"', '"Email"', '"émail"']
+
+
+def _hostile_csv(path, n: int = 60):
+    rows = [",".join(HOSTILE_HEADER)]
+    for i in range(n):
+        rows.append(f"u{i}@example.com,x y,q,\x1b[31mred\x1b[0m,\u202eabc,e{i}@example.org,z{i}@example.net")
+    return write(path, "\n".join(rows) + "\n")
+
+
+def test_columns_with_dots_quotes_escapes_and_case_are_tagged_by_name(lh, data, cli):
+    lh.ingest([_hostile_csv(data / "people.csv")])
+    assert {t.column: t.tag for t in lh.tags("people")} == {"a.b": "pii", "Email": "pii", "émail": "pii"}
+    assert lh.tag("people", '"q""uote"', "financial").column == 'q"uote'  # quoted as in SQL
+    assert lh.tag("people", "EMAIL", "health").column == "Email"           # SQL names ignore case
+    with pytest.raises(LakehouseError, match="the reason is 1,001 characters long"):
+        lh.tag("people", "a b", "pii", reason="x" * 1001)
+    lh.close()
+    code, out, err = cli("tag", "people.a.b", "none", "--reason", "\x1b[2Jlooks like mail")
+    assert code == 0 and out.startswith("people.a.b: none (cleared by") and "\x1b" not in out, err
+    code, out, err = cli("tag", "people.\x1b]0;pwn\x07esc", "pii")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out, err
+    code, out, err = cli("tags", "people")
+    assert code == 0 and "\x1b" not in out and "\u202e" not in out
+    with Lakehouse.open() as again:
+        assert again.catalog.tags.effective("people") == {
+            "\x1b]0;pwn\x07esc": "pii", "q\"uote": "financial", "Email": "health", "émail": "pii"}
+        assert [a["statement"] for a in again.audit(limit=10) if a["action"] == "tag"][0] == \
+            "\x1b]0;pwn\x07esc -> pii"
+
+
+def test_a_2000_column_dataset_ingests_and_its_scan_samples_fewer_rows(lh, data):
+    """A flat chain of 2,000 width terms overflowed DuckDB's parser (the ingest failed);
+    the scan now reads MIN_ROWS rows of a table that wide, not 2,000 rows of every column."""
+    from core.governance import scan
+
+    cols = [f"mail{i}" if i % 3 == 0 else f"c{i}" for i in range(2000)]
+    lines = [",".join(cols)] + [",".join(f"u{r}@example.com" if i % 3 == 0 else str(r * i) for i in range(2000))
+                                for r in range(300)]
+    [r] = lh.ingest([write(data / "wide.csv", "\n".join(lines) + "\n")])
+    assert r.status == "ingested", r.message
+    found = lh.tags("wide")
+    assert len(found) == 667 and {t.kind for t in found} == {"email"}
+    assert {t.sampled for t in found} == {scan.MIN_ROWS}
+    with pytest.raises(NotFound) as e:
+        lh.tag("wide", "nope", "pii")
+    assert str(e.value).endswith("c19, … (2,000 in all)") and len(str(e.value)) < 300
+
+
+def test_the_scan_never_pulls_a_long_cell_into_python_whole(lh, data):
+    from core.governance import detect, scan
+
+    body = "id,email,notes\n" + "".join(f"{i},u{i}@example.com,{'n' * 300_000}\n" for i in range(40))
+    lh.ingest([write(data / "long.csv", body)])
+    values, _ = scan.sample(lh.root, lh.catalog, lh.catalog.datasets.get("long"))
+    assert max(len(v) for v in values["notes"]) == detect.MAX_LEN + 1
+    assert tags_of(lh, "long") == {"id": None, "email": "pii", "notes": None}
+
+
+def test_nulls_mixed_types_and_huge_numbers_scan_without_tags_or_errors(lh, data):
+    lines = ["id,nothing,mixed,huge,amount"]
+    for i in range(100):
+        mixed = [f"u{i}@example.com", str(i), "2024-01-01", "true"][i % 4]
+        lines.append(f"{i},,{mixed},{10 ** 30 + i},{i}.5")
+    [r] = lh.ingest([write(data / "m.csv", "\n".join(lines) + "\n")])
+    assert r.status == "ingested"
+    assert tags_of(lh, "m") == dict.fromkeys(["id", "nothing", "mixed", "huge", "amount"])
+    assert not [e for e in lh.errors() if e.operation == "scan"]
+
+
+def test_a_documents_dataset_can_be_tagged_by_hand(lh, data):
+    lh.ingest([write(data / "notes.txt", "call ann at ann@example.com\n")])
+    t = lh.tag("documents", "text", "pii", reason="free text holds contacts")
+    assert (t.dataset, t.column, t.tag, t.source) == ("documents", "text", "pii", "user")
+    assert [x.column for x in lh.tags("documents")] == ["text"]
+    assert lh.catalog.tags.effective("documents") == {"text": "pii"}

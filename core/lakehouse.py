@@ -29,6 +29,7 @@ from core.ops.desk import OpsDesk
 from core.ops.jobs import Jobs, Listener
 from core.profiles import admin, scoped
 from core.profiles.scoped import Reader
+from core.query.column_profile import ColumnProfileOps
 from core.storage import root as storage_root
 from core.storage.catalog import Catalog
 from core.storage.tables import Tables
@@ -37,7 +38,7 @@ from core.vectors.freshness import FreshnessOps
 
 
 class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, ContractOps, TagOps,
-                PolicyOps):
+                PolicyOps, ColumnProfileOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root

@@ -3,7 +3,9 @@
 Datasets, indexes and system tables are top-level branches; a dataset's columns load
 when it is expanded. Selecting a dataset shows its schema, description, owner, tags,
 primary key, lineage, versions and a sample; enter opens a query on it in the SQL
-pane, p pins or unpins it.
+pane, p pins or unpins it. Selecting a column shows its profile (Lakehouse.column_profile)
+drawn: the figures and a histogram or top-values chart (panes/column_chart.py), computed
+in the detail worker; a newer selection interrupts the older profile's query.
 
 Thousands of datasets: the tree is filled from one catalog query with one node per
 dataset (labels built as Text, no markup to parse), and while the cursor moves fast
@@ -13,6 +15,7 @@ described; a detail that arrives for a row no longer highlighted is dropped.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from textual import work
@@ -25,6 +28,7 @@ from core.query.engine import SYSTEM_TABLES
 from core.text import count
 
 from .base import Pane, data_table, label, line, literal, said
+from .column_chart import chart, profile_text
 from .keys import bindings
 from .messages import OpenInSql
 
@@ -137,9 +141,10 @@ class ExplorePane(Pane):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         data = event.node.data
-        if not data or data[0] not in ("dataset", "system", "index"):
+        if not data or data[0] not in ("dataset", "system", "index", "column"):
             return
         self._wanted = data
+        self._stop_profile(data)
         if self._detail_timer is not None:
             self._detail_timer.stop()
             self._detail_timer = None
@@ -161,7 +166,9 @@ class ExplorePane(Pane):
         if data != self._wanted:
             return
         try:
-            if kind == "dataset":
+            if kind == "column":
+                text, sample = self._profile(data)
+            elif kind == "dataset":
                 desc = self.lh.describe(name, sample_rows=8)
                 versions = self.lh.versions(name)[-5:]
                 text = _dataset_text(desc, versions)
@@ -188,12 +195,38 @@ class ExplorePane(Pane):
         self.query_one("#explore-info", Static).update(text)
         self._show_sample(sample)
 
+    _profiling: tuple | None = None  # (column node data, the worker thread computing its profile)
+
+    def _profile(self, data: tuple):
+        """A column's profile (in the detail worker): "computing…" until it is there."""
+        self.app.call_from_thread(self._show_detail, data, literal(f"computing the profile of {data[1]}.{data[2]}…"),
+                                  None)
+        self._profiling = (data, threading.get_ident())
+        try:
+            p = self.lh.column_profile(data[1], data[2])
+        finally:
+            if self._profiling and self._profiling[1] == threading.get_ident():
+                self._profiling = None
+        return profile_text(p), p
+
+    def _stop_profile(self, data: tuple) -> None:
+        """A newer selection stops the profile still computing for another column (its query
+        is interrupted; the worker's result, if any, is dropped by _show_detail)."""
+        busy = self._profiling
+        if busy is not None and busy[0] != data:
+            self._profiling = None
+            self.lh.interrupt_sql(thread=busy[1])
+
     def _show_sample(self, sample) -> None:
-        """The sample rows in a table that scrolls sideways (or nothing). Not awaited, so two
-        calls in a row cannot interleave and leave two tables."""
+        """The sample rows in a table that scrolls sideways, a column profile's chart, or
+        nothing. Not awaited, so two calls in a row cannot interleave and leave two tables."""
         box = self.query_one("#explore-sample", Container)
         box.remove_children()
-        if sample is not None and sample.num_columns:  # cells and column names literal and inert
+        if isinstance(sample, dict):  # a column profile
+            drawn = chart(sample)
+            if drawn is not None:
+                box.mount(drawn)
+        elif sample is not None and sample.num_columns:  # cells and column names literal and inert
             box.mount(data_table(sample, max_column_content_width=30, null_rep="∅"))
 
     def action_query(self) -> None:

@@ -214,6 +214,9 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.same("policy")  # what binds the profile: nothing here (tests/test_policies.py has the rest)
         # SQL
         b.same("sql", "SELECT state, count(*) AS n, sum(years) AS y FROM people GROUP BY state ORDER BY state")
+        b.same("column_profile", "people", "years")  # issue 20: figures and a histogram
+        b.same("column_profile", "people", "state")  # text: top values
+        b.fails(NotFound, "column_profile", "people", "nope")
         b.same("sql_stream", "SELECT person_id, years FROM people ORDER BY person_id", batch_rows=7)
         b.same("sql_rows", "SELECT person_id, DATE '2024-01-02' AS d, 2.5::DECIMAL(4,1) AS m FROM people "
                            "ORDER BY person_id", limit=3)
@@ -462,6 +465,8 @@ def _cli_cases(data: Path) -> list[list[str]]:
     return [
         [], ["datasets"], ["datasets", "--format", "json"], ["describe", "people"], ["describe", "nope"],
         ["sql", "SELECT state, count(*) AS n FROM people GROUP BY state ORDER BY state"],
+        ["column-profile", "people.years"], ["column-profile", "people.state", "--format", "json"],
+        ["column-profile", "people"], ["column-profile", "people.nope"],
         ["sql", "SELECT * FROM people ORDER BY person_id LIMIT 20", "--format", "csv"],
         ["sql", "SELECT person_id, years FROM people ORDER BY person_id LIMIT 5", "--format", "json"],
         ["sql", "SELECT * FROM nope"], ["sql", "DROP TABLE people"],

@@ -15,8 +15,8 @@ from typing import Optional
 import typer
 
 from app import globals as global_options
-from app.cli import (agents, changes, contracts, data, governance, jobs, memory, policy, profiles, query, schedules,
-                     system, trials, vectors, watches)
+from app.cli import (agents, changes, columns, contracts, data, governance, jobs, memory, policy, profiles, query,
+                     schedules, system, trials, vectors, watches)
 from app.cli.argv import normalise_argv
 from app.cli.session import ctrl_c, state
 from app.hints import error_line
@@ -42,8 +42,8 @@ app.add_typer(schedules.group, name="schedule")
 app.add_typer(watches.group, name="watch")
 app.add_typer(contracts.group, name="contract")
 app.add_typer(contracts.retention, name="retention")
-for command in (data.ingest, data.datasets, data.describe, query.sql, data.annotate, governance.tag, governance.tags,
-                policy.policy, changes.update,
+for command in (data.ingest, data.datasets, data.describe, columns.column_profile, query.sql, data.annotate,
+                governance.tag, governance.tags, policy.policy, changes.update,
                 changes.delete, changes.restore, changes.versions, changes.history, data.compact, data.pin,
                 data.unpin, data.cache, data.resync, jobs.errors, system.demo, vectors.embed, vectors.search,
                 trials.trial, trials.trials, trials.autotune, query.ask, query.models, profiles.audit, system.tui,

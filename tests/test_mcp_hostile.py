@@ -325,6 +325,28 @@ def test_a_client_that_stops_reading_ends_the_server_quietly(home):
         err = s.p.stderr.read().decode()
     assert rc == 0 and "stopped reading" in err and "bug" not in err
 
+
+def test_sigterm_stops_a_server_whose_client_stopped_reading(home):
+    """Results pile up in a full stdout pipe: the writer waits on the peer, never the exit."""
+    with peer(home, "--profile", "recruiter") as s:
+        s.init()
+        for i in range(40):  # ~6 MB of results, far past a pipe's buffer
+            s.send({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call", "params": {"name": "sql_rows",
+                    "arguments": {"text": "SELECT repeat('x', 800) FROM range(200)", "limit": 200}}})
+        _wait_idle(s)
+        s.p.send_signal(signal.SIGTERM)
+        rc = s.p.wait(30)
+        err = s.p.stderr.read().decode()
+    assert rc == 0 and "Traceback" not in err
+
+
+def _wait_idle(s: Peer) -> None:
+    """Until the server has stopped using CPU (it waits on the full pipe)."""
+    deadline, last = time.monotonic() + 30, -1
+    while (now := _cpu(s.p.pid)) != last and time.monotonic() < deadline:
+        last = now
+        time.sleep(0.3)
+
 def test_a_call_the_client_cancels_is_interrupted_before_the_next_runs(home):
     with peer(home, "--profile", "recruiter") as s:
         s.init()

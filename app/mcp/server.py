@@ -38,7 +38,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 from app.mcp import tools as tool_mod
-from app.mcp.transport import StdinLines, reply_error
+from app.mcp.transport import StdinLines, StdoutLines, reply_error
 from core.errors import LakehouseError
 
 log = logging.getLogger("lakehouse.mcp")
@@ -226,7 +226,7 @@ class LakehouseMCP:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._signals, tg.cancel_scope)
-                async with stdio_server(stdin=stdin) as (read, write):
+                async with stdio_server(stdin=stdin, stdout=StdoutLines()) as (read, write):
                     self._write = write
                     self._ready.set()
                     await self.server.run(read, write, self.server.create_initialization_options())

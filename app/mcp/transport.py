@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import stat
+import threading
 from typing import Awaitable, Callable
 
 import anyio
@@ -109,6 +111,44 @@ class StdinLines:
 
 
 _OVERSIZED = object()
+
+
+class StdoutLines:
+    """stdout for the SDK's transport: each message written by a daemon thread while the
+    caller waits without blocking the loop, so a peer that stops reading (a full pipe)
+    cannot hold the server past a signal — the SDK's own writer blocks in a worker thread
+    that shutdown waits for. fd 1 itself points at stderr meanwhile (stray prints never
+    reach the wire), and stays so: the thread may still hold the wire."""
+
+    def __init__(self):
+        self._fd = os.dup(1)
+        os.dup2(2, 1)
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, name="mcp-stdout", daemon=True).start()
+
+    async def write(self, text: str) -> None:
+        done, failed = threading.Event(), []
+        self._queue.put((text.encode("utf-8"), done, failed))
+        pause = 0.001
+        while not done.is_set():  # a poll: cancellable, where waiting on the thread would not be
+            await anyio.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        if failed:
+            raise failed[0]
+
+    async def flush(self) -> None:
+        pass
+
+    def _pump(self) -> None:
+        while True:
+            data, done, failed = self._queue.get()
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+            except OSError as e:  # BrokenPipeError: the peer closed its end
+                failed.append(e)
+            done.set()
 
 
 def _why(line: str) -> tuple[object, int, str]:

@@ -1,4 +1,4 @@
-"""stdin for the SDK's stdio transport, hardened against a misbehaving peer.
+"""stdin and stdout for the SDK's stdio transport, hardened against a misbehaving peer.
 
 The SDK reads stdin a line at a time with no bound (a never-ending line grows until the
 machine runs out of memory), drops a line that is not a JSON-RPC message without an
@@ -8,6 +8,8 @@ stdin open). This reader bounds a message's size (the rest of an oversized line 
 read and thrown away in chunks), answers a line that is not a message with a JSON-RPC
 error (-32700 not JSON, -32600 not a valid message; the request's id when it has one),
 reports each such line to `on_bad` (the server audits it) and never holds up shutdown.
+Its writer likewise blocks in a worker thread on a peer that stops reading; StdoutLines
+writes from a daemon thread instead.
 """
 
 from __future__ import annotations

@@ -299,3 +299,15 @@ def test_a_documents_dataset_can_be_tagged_by_hand(lh, data):
     assert (t.dataset, t.column, t.tag, t.source) == ("documents", "text", "pii", "user")
     assert [x.column for x in lh.tags("documents")] == ["text"]
     assert lh.catalog.tags.effective("documents") == {"text": "pii"}
+
+
+def test_list_columns_are_not_read_by_the_scan(lh, data):
+    import json as _json
+
+    from core.governance import scan
+
+    rows = [{"id": i, "cc": [f"u{i}-{j}@example.com" for j in range(50)], "mail": f"u{i}@example.com"}
+            for i in range(30)]
+    lh.ingest([write(data / "l.json", "\n".join(_json.dumps(r) for r in rows))])
+    values, types = scan.sample(lh.root, lh.catalog, lh.catalog.datasets.get("l"))
+    assert set(values) == {"id", "mail"} and tags_of(lh, "l") == {"id": None, "cc": None, "mail": "pii"}

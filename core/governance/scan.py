@@ -27,6 +27,8 @@ _SKIP = detect._SKIP_TYPES
 
 def scannable(dtype: str) -> bool:
     t = (dtype or "").upper()
+    if t.endswith("]"):  # a list (VARCHAR[]): its text never matches, and one row's may be huge
+        return False
     return not t.startswith(_SKIP) or t.startswith(detect._DATE_TYPES)
 
 

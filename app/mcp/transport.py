@@ -31,8 +31,8 @@ _CHUNK = 1024 * 1024
 class StdinLines:
     """The process's stdin as an async iterator of valid JSON-RPC lines (the SDK's
     `stdin` argument); fd 0 itself points at the null device meanwhile, so a child
-    process never reads the peer's bytes. A pipe is read non-blocking in the event loop
-    (no thread that interpreter exit would wait for); a regular file, directly."""
+    process never reads the peer's bytes. A pipe is read in the event loop when it is
+    readable (no thread that interpreter exit would wait for); a regular file, directly."""
 
     def __init__(self, on_bad: Callable[[object, int, str], Awaitable[None]], on_eof: Callable[[], None],
                  limit: int = MAX_MESSAGE):
@@ -42,16 +42,12 @@ class StdinLines:
         os.dup2(null, 0)
         os.close(null)
         self._pollable = not stat.S_ISREG(os.fstat(self._fd).st_mode)
-        if self._pollable:
-            os.set_blocking(self._fd, False)
         self._buf = bytearray()
         self._eof = False
 
     def restore(self) -> None:
         """Point fd 0 back at the peer's stream."""
         try:
-            if self._pollable:
-                os.set_blocking(self._fd, True)
             os.dup2(self._fd, 0)
             os.close(self._fd)
         except OSError:
@@ -105,11 +101,11 @@ class StdinLines:
             self._buf += chunk
 
     async def _read(self) -> bytes:
-        while True:
-            try:
-                return os.read(self._fd, _CHUNK)
-            except BlockingIOError:
-                await anyio.wait_readable(self._fd)
+        # once readable, a pipe or terminal read returns what is there: no O_NONBLOCK, which
+        # would outlive this process on a shared terminal
+        if self._pollable:
+            await anyio.wait_readable(self._fd)
+        return os.read(self._fd, _CHUNK)
 
 
 _OVERSIZED = object()

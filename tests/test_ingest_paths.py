@@ -313,3 +313,39 @@ def test_a_document_whose_text_expands_past_the_limit_is_refused(home, data, cli
                                "pages), more than ingest.memory_limit (8MB) allows — raise "
                                "ingest.memory_limit in lakehouse.toml, or split the document")
     assert not (home / "tables" / "documents").exists()
+
+
+# -- the storage root's own files are never a source ------------------------------------------
+def test_the_storage_roots_own_files_are_never_ingested(lh, data, home):
+    from core.errors import IngestError
+
+    lh.ingest([write(data / "people.csv", "id,ssn\n1,123-45-6789\n")], key="id")
+    part = next((home / "tables" / "people").glob("*.parquet"))
+    (home / "policy.key").write_bytes(os.urandom(32))
+    for paths in ([str(part)], [str(home / "tables" / "people" / "*.parquet")], [str(home)],
+                  [str(home / "policy.key")], [str(home / "catalog.sqlite")]):
+        with pytest.raises(IngestError, match="inside the lakehouse's storage root"):
+            lh.ingest(paths, name="copy")
+    # a folder holding the root reads everything else in it, and says what it left
+    outer = home.parent
+    write(outer / "elsewhere.csv", "id\n1\n")
+    results = lh.ingest([str(outer)], name="outer")
+    assert "ingested" in {r.status for r in results}
+    assert any("inside the lakehouse's storage root" in r.message for r in results if r.status == "skipped")
+    assert "copy" not in [d.name for d in lh.datasets()]
+
+
+def test_only_an_unrestricted_profile_reads_the_demos_sources_under_the_root(home, data):
+    from core import Lakehouse
+    from core.errors import IngestError
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text('[profiles.narrow]\ndatasets = ["mine"]\nindexes = ["*"]\n')
+    src = home / "demo" / "scale-0.01"
+    src.mkdir(parents=True)
+    write(src / "candidates.csv", "id,name\n1,ann\n")
+    with Lakehouse.open(home=home) as lh:
+        assert lh.ingest([str(src / "candidates.csv")], name="candidates")[0].status == "ingested"
+    with Lakehouse.open(home=home, profile="narrow") as lh:
+        with pytest.raises(IngestError, match="inside the lakehouse's storage root"):
+            lh.ingest([str(src / "candidates.csv")], name="mine")

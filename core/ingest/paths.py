@@ -169,6 +169,29 @@ def _split(pattern: str) -> tuple[Path, list[str]]:
     return root, parts[i:]
 
 
+def fence(out: Expansion, root: Path, allowed: tuple[str, ...] = ()) -> None:
+    """Keep the storage root's own files out of an ingest (its tables are every profile's
+    data, its policy.key unmasks hashed columns, its catalog is no source): a file named
+    explicitly inside it is refused, one a walk or a glob found there is skipped with a
+    note. `allowed`: subfolders of the root that may be read (the demo's sources)."""
+    real_root = Path(os.path.realpath(root))
+    open_dirs = [real_root / a for a in allowed]
+    kept = []
+    for f, explicit in out.files:
+        inside = f == real_root or real_root in f.parents
+        if inside and not any(d in f.parents for d in open_dirs):
+            if explicit:
+                raise IngestError(f"{f}: inside the lakehouse's storage root ({real_root}), whose files are its "
+                                  "own, not a source — ingest a copy from elsewhere")
+            out.notes.append((f, f"inside the lakehouse's storage root ({real_root}): not read"))
+            continue
+        kept.append((f, explicit))
+    if out.files and not kept:
+        raise IngestError(f"every file found is inside the lakehouse's storage root ({real_root}), whose files "
+                          "are its own, not a source — ingest copies from elsewhere")
+    out.files = kept
+
+
 def expand(paths: list[str | Path]) -> Expansion:
     """Files to ingest as (path, named explicitly), each once (by its real path), and
     the entries a walk skipped with why. A missing path, or a pattern that matches

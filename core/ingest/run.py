@@ -31,7 +31,7 @@ from core.ingest.detect import (DOCUMENT_FORMATS, BackgroundHash, changed, chang
                                 declared_encoding)
 from core.ingest.documents import ingest_documents
 from core.ingest.jsoncheck import BackgroundJsonCheck, check_json
-from core.ingest.paths import expand
+from core.ingest.paths import expand, fence
 from core.ingest.sources import TabularSource, prepare_csv
 from core.ingest.evolve import SchemaOptions
 from core.ingest.write import AlreadyIngested, TableWrite
@@ -110,6 +110,9 @@ class Ingestor:
     def __init__(self, root: Path, config: Config, catalog: Catalog, tables: Tables, jobs: Jobs):
         self.root, self.config, self.catalog, self.tables, self.jobs = root, config, catalog, tables, jobs
         self.schema = SchemaOptions()  # what a re-ingest may do to a schema (set per ingest call)
+        # subfolders of the storage root an ingest may read: none but the demo's sources, and
+        # those only for a profile that sees every dataset (core/datasets/intake.py)
+        self.readable_in_root: tuple[str, ...] = ()
 
     def ingest(self, paths: list[str | Path], *, name: str | None = None, fmt: str | None = None,
                types: str | dict | None = None, mode: str | None = None,
@@ -143,6 +146,7 @@ class Ingestor:
                 raise IngestError(f"{flag} is for a database source — give a "
                                   "postgresql://USER@HOST/DB URL, or drop the flag for files")
         found = expand(paths)
+        fence(found, self.root, self.readable_in_root)
         files = found.files
 
         # entries a walk skipped (a symlink out of its folder, a symlink loop): one line each

@@ -524,3 +524,16 @@ def test_contract_check_without_a_key_numbers_rows_in_file_order(home, data):
         [rep] = lh.check_contract("p")
         assert rep["violations"][0]["rows"] == [i + 1 for i, e in enumerate(emails) if e is None]
         assert rep["violations"][0]["count"] == 3
+
+
+def test_an_unsigned_column_is_checked_against_a_signed_type_of_its_width():
+    import duckdb
+
+    from core.governance.contract_check import violations
+    from core.governance.contracts import Contract
+
+    con = duckdb.connect()
+    new = "SELECT * FROM (VALUES (1::UBIGINT, 1), (18446744073709551615::UBIGINT, 2)) t(n, __row)"
+    [v] = violations(con, Contract("t", columns={"n": "BIGINT"}), new)
+    assert (v["rule"], v["says"], v["count"], v["rows"]) == ("columns", "an n too large for BIGINT", 1, [2])
+    assert violations(con, Contract("t", columns={"n": "HUGEINT"}), new) == []

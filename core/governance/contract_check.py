@@ -54,6 +54,12 @@ def _int_range(declared: str) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
+def _int_within(actual: str, declared: str) -> bool:
+    """Whether every value of integer type `actual` fits `declared` (UBIGINT does not fit BIGINT)."""
+    (alo, ahi), (lo, hi) = _int_range(actual), _int_range(declared)
+    return lo <= alo and ahi <= hi
+
+
 def _numbers(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
@@ -81,7 +87,7 @@ def _row_rules(contract: Contract, types: dict[str, str]) -> tuple[list[dict], l
         elif not type_fits(want, types[col]):
             schema.append({"rule": "columns", "columns": [col], "count": None,
                            "says": f"column {col} is {types[col]} where the contract requires {want}"})
-        elif family(want) == "integer" and int_bits(types[col]) > int_bits(want):
+        elif family(want) == "integer" and not _int_within(types[col], want):
             lo, hi = _int_range(want)
             rules.append(({"rule": "columns", "columns": [col], "says": f"{_a(col)} too large for {want}"},
                           f"{quote_ident(col)} NOT BETWEEN {lo} AND {hi}"))

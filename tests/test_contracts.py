@@ -535,5 +535,5 @@ def test_an_unsigned_column_is_checked_against_a_signed_type_of_its_width():
     con = duckdb.connect()
     new = "SELECT * FROM (VALUES (1::UBIGINT, 1), (18446744073709551615::UBIGINT, 2)) t(n, __row)"
     [v] = violations(con, Contract("t", columns={"n": "BIGINT"}), new)
-    assert (v["rule"], v["says"], v["count"], v["rows"]) == ("columns", "an n too large for BIGINT", 1, [2])
+    assert (v["rule"], v["says"], v["count"], v["rows"]) == ("columns", "a n too large for BIGINT", 1, [2])
     assert violations(con, Contract("t", columns={"n": "HUGEINT"}), new) == []

@@ -158,6 +158,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "calls_per_minute": (int, 60, "calls of one read tool an MCP client may make in any minute; past it the call is refused with when to retry; 0 = no limit"),
         "write_calls_per_minute": (int, 10, "calls of one write tool an MCP client may make in any minute; 0 = no limit"),
         "max_rows": (int, 200, "most rows (or entries) one MCP tool result carries; a larger limit, k or sample_rows is refused"),
+        "ingest_dirs": (str, "", "folders (comma-separated) an agent's ingest may read files from; empty = none: the ingest tool refuses every path and database URL"),
     },
 }
 

@@ -324,14 +324,16 @@ def test_the_storage_roots_own_files_are_never_ingested(lh, data, home):
     (home / "policy.key").write_bytes(os.urandom(32))
     for paths in ([str(part)], [str(home / "tables" / "people" / "*.parquet")], [str(home)],
                   [str(home / "policy.key")], [str(home / "catalog.sqlite")]):
-        with pytest.raises(IngestError, match="inside the lakehouse's storage root"):
+        with pytest.raises(IngestError, match="the lakehouse's own"):
             lh.ingest(paths, name="copy")
+    # a user's own file kept under the root (a project folder used as --home) reads as usual
+    assert lh.ingest([write(home / "mine.csv", "id\n1\n")])[0].status == "ingested"
     # a folder holding the root reads everything else in it, and says what it left
     outer = home.parent
     write(outer / "elsewhere.csv", "id\n1\n")
     results = lh.ingest([str(outer)], name="outer")
     assert "ingested" in {r.status for r in results}
-    assert any("inside the lakehouse's storage root" in r.message for r in results if r.status == "skipped")
+    assert any("the lakehouse's own files" in r.message for r in results if r.status == "skipped")
     assert "copy" not in [d.name for d in lh.datasets()]
 
 
@@ -347,5 +349,5 @@ def test_only_an_unrestricted_profile_reads_the_demos_sources_under_the_root(hom
     with Lakehouse.open(home=home) as lh:
         assert lh.ingest([str(src / "candidates.csv")], name="candidates")[0].status == "ingested"
     with Lakehouse.open(home=home, profile="narrow") as lh:
-        with pytest.raises(IngestError, match="inside the lakehouse's storage root"):
+        with pytest.raises(IngestError, match="the lakehouse's own"):
             lh.ingest([str(src / "candidates.csv")], name="mine")

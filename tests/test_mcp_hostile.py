@@ -57,7 +57,10 @@ def home(tmp_path_factory):
     from core import Lakehouse
 
     h = tmp_path_factory.mktemp("mcph")
-    (h / "lakehouse.toml").write_text(POLICY)
+    # agents may ingest from the folder holding the root: the root's own files must still be fenced
+    inbox = h.parent / f"{h.name}-inbox"
+    inbox.mkdir()
+    (h / "lakehouse.toml").write_text(POLICY + f'\n[mcp]\ningest_dirs = "{h.parent}, {inbox}"\n')
     (h / "in").mkdir()
     write(h / "in" / "people.csv", PEOPLE)
     write(h / "in" / "candidates.csv", "id,name,city\n1,Ann,Chicago\n2,Bo,Denver\n")
@@ -413,8 +416,33 @@ def test_an_agent_cannot_ingest_the_lakehouses_own_files(home):
                                   str(home / "policy.key"), str(home / "lakehouse.toml"),
                                   [str(home / "catalog.sqlite")]]):
             got = text(s.call(i, "ingest", paths=path, name="cand_x", format="parquet", confirm=True))
-            assert "storage root" in got, (path, got)
+            assert "storage root" in got or "lakehouse's own" in got, (path, got)
         assert "cand_x" not in text(s.call(20, "datasets"))
+        s.finish()
+
+
+def test_an_agent_ingests_only_from_the_folders_a_person_opened(home, tmp_path):
+    """`confirm` is the agent's own word: without [mcp] ingest_dirs it may read no file and reach
+    no database; with it, only files inside those folders."""
+    outside = write(tmp_path / "outside.csv", "id,name\n9,Zed\n")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "lakehouse.toml").write_text(POLICY)
+    with peer(bare, "--profile", "recruiter", "--allow-writes") as s:
+        s.init()
+        got = text(s.call(1, "ingest", paths=str(outside), name="cand_z", confirm=True))
+        assert "no folder is open to agents" in got and "ingest_dirs" in got
+        s.finish()
+    with peer(home, "--profile", "recruiter", "--allow-writes") as s:
+        s.init()
+        got = text(s.call(1, "ingest", paths="postgresql://u:hunter3@127.0.0.1:9/db", table="t", name="cand_pg",
+                          confirm=True))
+        assert "not a file path" in got and "hunter" not in got
+        got = text(s.call(2, "ingest", paths="/etc/hostname", name="cand_h", confirm=True))
+        assert "outside the folders open to agents" in got
+        new = write(home.parent / f"{home.name}-inbox" / "cand_new.csv", "id,name\n7,Ida\n")
+        got = text(s.call(3, "ingest", paths=str(new), name="cand_new", confirm=True))
+        assert "cand_new" in text(s.call(4, "datasets")), got
         s.finish()
 
 

@@ -82,3 +82,11 @@ def test_every_file_a_session_writes_is_in_the_readme(cli, home, data):
     made_elsewhere = {"history/sql.jsonl", "daemon.log.<N>", "policy.key"}  # policy.key: tests/test_policies.py
     never = {pat for pat, rx in patterns if not any(rx.match(w) or rx.match(w.rstrip("/")) for w in written)}
     assert never <= made_elsewhere, never - made_elsewhere
+
+
+def test_every_entry_the_section_names_is_fenced_from_ingest():
+    """core/ingest/paths.py keeps the root's own files out of an ingest: its list is this section's."""
+    from core.ingest.paths import _own
+
+    names = {pat for pat, _ in _patterns()}
+    assert all(_own(Path(n.rstrip("/"))) for n in names), [n for n in names if not _own(Path(n.rstrip("/")))]

@@ -160,6 +160,7 @@ class LakehouseMCP:
             if self.stopping.is_set():
                 raise _Refused("the server is stopping — call again on a new connection")
             kwargs, confirm = tool_mod.check(tool, args, self.max_rows)
+            tool_mod.allowed_source(tool, kwargs, self.lh.config.get("mcp.ingest_dirs"))
             tool_mod.outside_root(tool, kwargs, [self.lh.root, self.lh.config.file])
             wait = self.limits.wait(name, tool.write)
             if wait:

@@ -294,6 +294,30 @@ def targets(args: dict) -> list[str]:
     return sorted({v for n in ("name", "dataset", "index") if isinstance(v := args.get(n), str)})
 
 
+def allowed_source(tool: Tool, kwargs: dict, dirs: str) -> None:
+    """ArgError unless every path an agent's ingest names lies in one of `dirs` ([mcp]
+    ingest_dirs, comma-separated): `confirm` comes from the agent itself, so without a
+    list of folders a person chose it could read any file this process can (keys, other
+    projects) or reach any database with this user's credentials."""
+    if tool.name != "ingest":
+        return
+    folders = [Path(os.path.realpath(os.path.expanduser(d.strip()))) for d in dirs.split(",") if d.strip()]
+    if not folders:
+        raise ArgError("ingest: no folder is open to agents — a person lists the folders an agent may ingest "
+                       "from in [mcp] ingest_dirs (lakehouse.toml)")
+    paths = kwargs.get("paths")
+    for raw in paths if isinstance(paths, list) else [paths]:
+        if not isinstance(raw, str) or "://" in raw or "=" in raw:  # never echoed: it may hold a password
+            raise ArgError("ingest: a database URL or connection string is not a file path — an agent ingests "
+                           "files from [mcp] ingest_dirs only")
+        parts = Path(os.path.expanduser(raw)).parts
+        fixed = parts[:next((i for i, p in enumerate(parts) if any(c in p for c in "*?[")), len(parts))]
+        where = Path(os.path.realpath(Path(*fixed) if fixed else "."))
+        if not any(where == d or d in where.parents for d in folders):
+            raise ArgError(f"ingest: {raw[:200]!r} is outside the folders open to agents ([mcp] ingest_dirs: "
+                           f"{', '.join(map(str, folders))})")
+
+
 def outside_root(tool: Tool, kwargs: dict, protected: list) -> None:
     """ArgError when an ingest path reaches into the storage root (or the config file):
     its Delta files are every profile's data and policy.key unmasks hashed columns, so

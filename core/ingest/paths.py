@@ -169,26 +169,38 @@ def _split(pattern: str) -> tuple[Path, list[str]]:
     return root, parts[i:]
 
 
+# the storage root's own entries (README "On disk"): never a source. Anything else a user
+# keeps under the root (a project folder used as --home) reads as usual.
+_OWN = {"tables", "vectors", "tmp", "logs", "history", "demo", "catalog.sqlite", "catalog.sqlite-wal",
+        "catalog.sqlite-shm", "memory.sqlite", "memory.sqlite-wal", "memory.sqlite-shm", "policy.key",
+        "lakehouse.toml", "live.lock", ".write.lock", ".activate.lock", "daemon.json", "daemon.lock",
+        "daemon.token"}
+
+
+def _own(rel: Path) -> bool:
+    first = rel.parts[0] if rel.parts else ""
+    return first in _OWN or first.startswith("daemon.log")
+
+
 def fence(out: Expansion, root: Path, allowed: tuple[str, ...] = ()) -> None:
     """Keep the storage root's own files out of an ingest (its tables are every profile's
-    data, its policy.key unmasks hashed columns, its catalog is no source): a file named
-    explicitly inside it is refused, one a walk or a glob found there is skipped with a
-    note. `allowed`: subfolders of the root that may be read (the demo's sources)."""
+    data, its policy.key unmasks hashed columns, its catalog is no source): one named
+    explicitly is refused, one a walk or a glob found is skipped with a note. `allowed`:
+    own folders that may be read (the demo's sources, for a profile that sees everything)."""
     real_root = Path(os.path.realpath(root))
-    open_dirs = [real_root / a for a in allowed]
     kept = []
     for f, explicit in out.files:
-        inside = f == real_root or real_root in f.parents
-        if inside and not any(d in f.parents for d in open_dirs):
+        rel = f.relative_to(real_root) if real_root in f.parents else None
+        if rel is not None and _own(rel) and rel.parts[0] not in allowed:
             if explicit:
-                raise IngestError(f"{f}: inside the lakehouse's storage root ({real_root}), whose files are its "
-                                  "own, not a source — ingest a copy from elsewhere")
-            out.notes.append((f, f"inside the lakehouse's storage root ({real_root}): not read"))
+                raise IngestError(f"{f}: one of the lakehouse's own files (under its storage root {real_root}), "
+                                  "not a source — ingest a copy from elsewhere")
+            out.notes.append((f, f"one of the lakehouse's own files (under {real_root}): not read"))
             continue
         kept.append((f, explicit))
     if out.files and not kept:
-        raise IngestError(f"every file found is inside the lakehouse's storage root ({real_root}), whose files "
-                          "are its own, not a source — ingest copies from elsewhere")
+        raise IngestError(f"every file found is one of the lakehouse's own (under its storage root {real_root}), "
+                          "not a source — ingest copies from elsewhere")
     out.files = kept
 
 

@@ -5,6 +5,9 @@ or length alone. Not a pane: a helper the Explore pane mounts."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from rich.text import Text
 from textual.content import Content
 from textual_plotext import PlotextPlot
 
@@ -21,9 +24,42 @@ def profile_text(p: dict) -> Content:
     return Content("\n").join([line((first, "bold")), *(literal(t) for t in rest)])
 
 
-def chart(p: dict) -> PlotextPlot | None:
+class ProfileChart(PlotextPlot):
+    """A PlotextPlot whose figure is built in a thread worker, for its size and theme:
+    plotext's build is pure Python (tens of ms for a pane-sized chart), so on the UI
+    thread it would stall every key press and timer for as long. Until the figure for the
+    current size is there, the last one (or a line saying so) is shown."""
+
+    _drawn: tuple | None = None  # (width, height, plotext theme, the figure as Text)
+    _asked: tuple | None = None  # the (width, height, theme) being built
+
+    def render(self):
+        key = (self.size.width, self.size.height, self._get_plotext_theme_name(self.app.theme))
+        if self._drawn is not None and self._drawn[:3] == key:
+            return self._drawn[3]
+        if self._asked != key and key[0] > 0 and key[1] > 0:
+            self._asked = key
+            self.call_later(self.run_worker, partial(self._build, key), thread=True, exclusive=True,
+                            group="profile-chart")
+        return self._drawn[3] if self._drawn is not None else Text("drawing the chart…")
+
+    def _build(self, key: tuple) -> None:
+        width, height, theme = key
+        plt = self.plt  # only this worker touches the figure (exclusive): render reads _drawn
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue 5)
+        plt.theme(theme)
+        figure = Text.from_ansi(plt.build())
+        self.app.call_from_thread(self._built, key, figure)
+
+    def _built(self, key: tuple, figure: Text) -> None:
+        self._drawn = (*key, figure)
+        self.refresh()
+
+
+def chart(p: dict) -> ProfileChart | None:
     """The chart of a profile, or None when there is nothing to draw (an empty or all-null column)."""
-    widget = PlotextPlot(id="explore-chart")
+    widget = ProfileChart(id="explore-chart")
     widget.styles.min_height = 8
     plt = widget.plt
     bins, top = p.get("histogram"), p.get("top")

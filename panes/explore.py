@@ -195,27 +195,33 @@ class ExplorePane(Pane):
         self.query_one("#explore-info", Static).update(text)
         self._show_sample(sample)
 
-    _profiling: tuple | None = None  # (column node data, the worker thread computing its profile)
+    _profiling: dict | None = None  # worker thread -> the column whose profile it computes
 
     def _profile(self, data: tuple):
         """A column's profile (in the detail worker): "computing…" until it is there."""
         self.app.call_from_thread(self._show_detail, data, literal(f"computing the profile of {data[1]}.{data[2]}…"),
                                   None)
-        self._profiling = (data, threading.get_ident())
+        running = self.__dict__.setdefault("_profiling", {})  # atomic: two workers may start at once
+        running[threading.get_ident()] = data
         try:
             p = self.lh.column_profile(data[1], data[2])
         finally:
-            if self._profiling and self._profiling[1] == threading.get_ident():
-                self._profiling = None
+            running.pop(threading.get_ident(), None)
         return profile_text(p), p
 
     def _stop_profile(self, data: tuple) -> None:
-        """A newer selection stops the profile still computing for another column (its query
-        is interrupted; the worker's result, if any, is dropped by _show_detail)."""
-        busy = self._profiling
-        if busy is not None and busy[0] != data:
-            self._profiling = None
-            self.lh.interrupt_sql(thread=busy[1])
+        """A newer selection stops the profiles still computing for other columns (their
+        queries are interrupted; a result that still comes is dropped by _show_detail)."""
+        for thread, busy in list((self._profiling or {}).items()):
+            if busy != data:
+                self._interrupt_profile(thread)
+
+    def _interrupt_profile(self, thread: int) -> None:
+        """Interrupt that worker's query, and again every 50 ms until it ends: DuckDB forgets
+        an interrupt that comes before its query has started."""
+        if thread in (self._profiling or {}):
+            self.lh.interrupt_sql(thread=thread)
+            self.set_timer(0.05, lambda: self._interrupt_profile(thread))
 
     def _show_sample(self, sample) -> None:
         """The sample rows in a table that scrolls sideways, a column profile's chart, or

@@ -127,8 +127,9 @@ def test_a_profile_of_ten_million_rows_is_cancelled_by_interrupting_its_query(lh
 
     worker = threading.Thread(target=profile)
     worker.start()
-    while worker.is_alive() and not lh.interrupt_sql(thread=worker.ident):  # until its query is in flight
-        time.sleep(0.002)
+    while worker.is_alive():  # DuckDB forgets an interrupt that comes before its query starts: again
+        lh.interrupt_sql(thread=worker.ident)
+        time.sleep(0.01)
     worker.join(120)
     assert failed and "interrupt" in str(failed[0]).lower()
     p = lh.column_profile("big", "x")  # nothing half-made was cached; the next call computes it
@@ -150,6 +151,12 @@ async def _select_column(app, pilot, dataset: str, column: str) -> None:
     tree.move_cursor(next(n for n in node.children if n.data == ("column", dataset, column)))
 
 
+def _drawn(app) -> bool:
+    """The profile's chart is mounted and its figure built (in its worker) for its size."""
+    charts = app.query("#explore-chart")
+    return bool(charts) and charts.first()._drawn is not None
+
+
 def test_explore_draws_a_selected_columns_profile(home, tmp_path):
     from core import Lakehouse
     from textual_plotext import PlotextPlot
@@ -163,10 +170,51 @@ def test_explore_draws_a_selected_columns_profile(home, tmp_path):
             await _select_column(app, pilot, "known", "score")
             await until(pilot, lambda: "distinct 4" in str(info.render()))
             assert "nulls 1 (20.0%)" in str(info.render()) and "min 10 · max 40" in str(info.render())
-            assert app.query_one("#explore-chart", PlotextPlot)  # the histogram
+            await until(pilot, lambda: _drawn(app))  # the histogram
+            assert isinstance(app.query_one("#explore-chart"), PlotextPlot)
             await pilot.press("up")  # the column above: text, drawn as its top values
             await until(pilot, lambda: "known.team" in str(info.render()) and "red ×3" in str(info.render()))
-            await until(pilot, lambda: bool(app.query("#explore-chart")))
+            await until(pilot, lambda: _drawn(app))
+    asyncio.run(go())
+
+
+def test_a_newer_selection_interrupts_the_profile_still_computing(home, tmp_path):
+    """Explore: while one column's profile computes ("computing…" shown), moving to another
+    column interrupts the first one's query (the facade's interrupt for its thread) and
+    shows the second; the first one's outcome is never shown."""
+    from core import Lakehouse
+    from core.errors import SqlError
+
+    with Lakehouse.open(home=home) as lh:
+        lh.ingest([str(write(tmp_path / "known.csv", KNOWN))], key="id")
+
+    async def go():
+        async with opened(home, size=(80, 24)) as (app, pilot):
+            lh = app.lh
+            real, stop, interrupted = lh.column_profile, threading.Event(), []
+            slow_thread: list = []
+
+            def column_profile(dataset, column):
+                if column == "score":  # a query that runs until it is interrupted
+                    slow_thread.append(threading.get_ident())
+                    assert stop.wait(60)
+                    raise SqlError("INTERRUPT Error: Interrupted!")
+                return real(dataset, column)
+
+            def interrupt_sql(thread=None):
+                interrupted.append(thread)
+                stop.set()
+                return True
+
+            lh.column_profile, lh.interrupt_sql = column_profile, interrupt_sql
+            info = app.query_one("#explore-info")
+            await _select_column(app, pilot, "known", "score")
+            await until(pilot, lambda: "computing the profile of known.score" in str(info.render()))
+            await pilot.press("down")  # born
+            await until(pilot, lambda: "known.born" in str(info.render()) and "DATE" in str(info.render()))
+            assert set(interrupted) == set(slow_thread)  # the older computation's thread, and only it
+            await pilot.pause(0.3)
+            assert "known.born" in str(info.render()) and "Interrupt" not in str(info.render())
     asyncio.run(go())
 
 
@@ -178,7 +226,7 @@ def test_snapshot_explore_with_a_column_profile(snap_home, snap_compare, size): 
         await snap_opened(pilot)
         await _select_column(app, pilot, "staff", "salary")
         await until(pilot, lambda: "staff.salary" in str(app.query_one("#explore-info").render())
-                    and bool(app.query("#explore-chart")))
+                    and _drawn(app))
         await stabilise(pilot)
 
     assert snap_compare(app_on(snap_home), terminal_size=size, run_before=run_before)

@@ -537,3 +537,22 @@ def test_an_unsigned_column_is_checked_against_a_signed_type_of_its_width():
     [v] = violations(con, Contract("t", columns={"n": "BIGINT"}), new)
     assert (v["rule"], v["says"], v["count"], v["rows"]) == ("columns", "a n too large for BIGINT", 1, [2])
     assert violations(con, Contract("t", columns={"n": "HUGEINT"}), new) == []
+
+
+@pytest.mark.parametrize("column", ["__row", "file_row_number", "filename", "__ROW"])
+def test_a_column_named_like_the_checks_own_is_just_a_column(home, data, column):
+    """A file's `__row` was read as the row number (its cell value said in the message), and
+    `file_row_number` / `filename` clashed with DuckDB's virtual columns (a bug message)."""
+    home.mkdir(parents=True)
+    body = f"id,{column},email\n1,777,a@x\n2,777,\n"
+    with Lakehouse.open(home=home) as lh:  # ingested before the contract: check of current data
+        lh.ingest([write(data / "old.csv", body)], name="old")
+    (home / "lakehouse.toml").write_text('[contracts.new]\nnot_null = ["email"]\nunique = ["id"]\n'
+                                         '[contracts.old]\nnot_null = ["email"]\n')
+    with Lakehouse.open(home=home) as lh:
+        [r] = lh.ingest([write(data / "new.csv", body)], name="new")
+        assert r.message.startswith("new.csv violates contract new: 1 row has a NULL email (row 2) — fix")
+        [rep] = lh.check_contract("old")
+        assert rep["violations"][0]["rows"] == [2] and "777" not in rep["message"]
+        [ok] = lh.ingest([write(data / "fixed.csv", body.replace("2,777,", "2,777,b@x"))], name="new")
+        assert ok.status == "ingested" and lh.sql(f'SELECT "{column}" AS c FROM new').column("c").to_pylist() == [777, 777]

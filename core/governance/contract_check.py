@@ -118,19 +118,21 @@ def _row_rules(contract: Contract, types: dict[str, str]) -> tuple[list[dict], l
 
 
 def violations(con, contract: Contract, new_sql: str, old_sql: str | None = None,
-               key: list[str] | None = None, plain_sql: str | None = None) -> list[dict]:
+               key: list[str] | None = None, plain_sql: str | None = None, row: str = "__row") -> list[dict]:
     """Every rule `new_sql`'s rows break ({rule, columns, count, rows, says[, keys]}).
     `new_sql` yields the data plus __row (1-based); `old_sql` the rows the commit keeps;
     `plain_sql` the same rows as `new_sql` without __row, cheaper to count over (a
-    row_number() window sorts them all): __row is then read only for a broken rule."""
+    row_number() window sorts them all): __row is then read only for a broken rule.
+    `row`: __row's name, when the data has a column called __row (see free_name)."""
     plain = plain_sql or new_sql
     rel = con.sql(f"SELECT * FROM ({new_sql}) LIMIT 0")
-    types = {c: str(t) for c, t in zip(rel.columns, rel.types) if c != "__row"}
+    types = {c: str(t) for c, t in zip(rel.columns, rel.types) if c != row}
+    r = quote_ident(row)
     out, rules = _row_rules(contract, types)
     for v, pred in rules:
         try:
             n = con.execute(f"SELECT count(*) FROM ({plain}) WHERE {pred}").fetchone()[0]
-            rows = _first_rows(con, f"SELECT __row FROM ({new_sql}) WHERE {pred}") if n else []
+            rows = _first_rows(con, f"SELECT {r} FROM ({new_sql}) WHERE {pred}") if n else []
         except Exception as e:  # a bound DuckDB cannot compare with the column: a broken rule too
             out.append({**v, "count": None, "says": f"{v['says']} cannot be checked ({str(e).splitlines()[0]})"})
             continue
@@ -139,14 +141,14 @@ def violations(con, contract: Contract, new_sql: str, old_sql: str | None = None
     for k in contract.unique:
         if not set(k) <= set(types):
             continue
-        out.extend(_unique(con, k, new_sql, plain, old_sql))
+        out.extend(_unique(con, k, new_sql, plain, old_sql, r))
     if key and set(key) <= set(types) and all(family(types[c]) in _SHOWN_KEYS for c in key):
         # keys of numbers and dates only: a text key is a cell value, perhaps huge or escape-laden
         for v in out:
             if v.get("rows"):
                 ks = ", ".join(quote_ident(c) for c in key)
-                got = con.execute(f"SELECT {ks} FROM ({new_sql}) WHERE __row IN ({', '.join(map(str, v['rows']))}) "
-                              "ORDER BY __row").fetchall()
+                got = con.execute(f"SELECT {ks} FROM ({new_sql}) WHERE {r} IN ({', '.join(map(str, v['rows']))}) "
+                                  f"ORDER BY {r}").fetchall()
                 v["keys"] = [", ".join(str(x) for x in r) for r in got]  # text: JSON and the wire take it
     return out
 
@@ -154,12 +156,23 @@ def violations(con, contract: Contract, new_sql: str, old_sql: str | None = None
 _SHOWN_KEYS = ("integer", "decimal", "date", "timestamp", "uuid")
 
 
+def free_name(base: str, taken) -> str:
+    """`base`, or base_1, base_2...: a name for a column of ours that no column of the data
+    has (SQL names ignore case) — a file may well have a column called __row."""
+    names = {str(t).casefold() for t in taken}
+    name, i = base, 0
+    while name.casefold() in names:
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
 def _first_rows(con, sql: str) -> list[int]:
-    got = con.execute(f"SELECT __row FROM ({sql}) ORDER BY __row LIMIT {SHOWN_ROWS}").fetchall()
+    got = con.execute(f"SELECT * FROM ({sql}) ORDER BY 1 LIMIT {SHOWN_ROWS}").fetchall()
     return [r[0] for r in got]
 
 
-def _unique(con, k, new_sql: str, plain: str, old_sql: str | None) -> list[dict]:
+def _unique(con, k, new_sql: str, plain: str, old_sql: str | None, r: str = "__row") -> list[dict]:
     """Rows of `plain` whose key (all of it present: NULLs are distinct, as in SQL) another
     row here or in `old_sql` has; counted in one aggregation, rows read only when some are."""
     cols = ", ".join(quote_ident(c) for c in k)
@@ -172,7 +185,7 @@ def _unique(con, k, new_sql: str, plain: str, old_sql: str | None) -> list[dict]
     if not n:
         return []
     dup = f"SELECT {cols} FROM ({union}) GROUP BY ALL HAVING count(*) > 1"
-    rows = _first_rows(con, f"SELECT __row FROM ({new_sql}) n SEMI JOIN ({dup}) d USING ({cols})")
+    rows = _first_rows(con, f"SELECT {r} FROM ({new_sql}) n SEMI JOIN ({dup}) d USING ({cols})")
     again = " here or among the rows already in the dataset" if old_sql is not None else ""
     return [{"rule": "unique", "columns": list(k), "count": int(n), "rows": rows,
              "says": f"{_a(', '.join(k))} that is not unique{again}"}]
@@ -208,9 +221,10 @@ def gate(ing, dataset: str, stream, mode: str, key: list[str] | None, where: str
     stage = Path(ing.root) / "tmp" / "ingest" / f"contract-{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir(parents=True, exist_ok=True)
     path = stage / "rows.parquet"
+    row = free_name("__row", stream.schema.names)
     try:
-        _stage(stream, path)
-        _check_staged(ing, contract, dataset, path, mode, key, where, stage, job)
+        _stage(stream, path, row)
+        _check_staged(ing, contract, dataset, path, mode, key, where, stage, job, row)
         yield _read_back(path, stream.schema, job)
     finally:
         import shutil
@@ -218,12 +232,19 @@ def gate(ing, dataset: str, stream, mode: str, key: list[str] | None, where: str
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _stage(stream, path: Path) -> None:
+def _stage(stream, path: Path, row: str) -> None:
+    """The rows, each with its 1-based number in column `row` (the last)."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetWriter(str(path), stream.schema) as w:
+    schema = stream.schema.append(pa.field(row, pa.int64()))
+    n = 0
+    with pq.ParquetWriter(str(path), schema) as w:
         for batch in stream:
-            w.write_batch(batch)
+            numbers = pa.array(np.arange(n + 1, n + 1 + batch.num_rows, dtype=np.int64))
+            w.write_batch(pa.RecordBatch.from_arrays([*batch.columns, numbers], schema=schema))
+            n += batch.num_rows
 
 
 def _read_back(path: Path, schema, job=None):
@@ -234,11 +255,13 @@ def _read_back(path: Path, schema, job=None):
         for b in pq.ParquetFile(str(path)).iter_batches(batch_size=8192):
             if job is not None:
                 job.progress()  # raises Cancelled: the writer fails before its commit
+            b = b.select(range(len(schema)))  # the row numbers (the last column) stay behind
             yield b if b.schema.equals(schema) else b.cast(schema)
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _check_staged(ing, contract, dataset, path: Path, mode: str, key, where: str, stage: Path, job=None) -> None:
+def _check_staged(ing, contract, dataset, path: Path, mode: str, key, where: str, stage: Path, job=None,
+                  row: str = "__row") -> None:
     from contextlib import nullcontext
 
     from core.storage.duck import connect
@@ -246,7 +269,7 @@ def _check_staged(ing, contract, dataset, path: Path, mode: str, key, where: str
     con = connect(ing.config.get("ingest.memory_limit"), temp_directory=str(stage / "spill"))
     try:
         with job.watching(con.interrupt) if job is not None else nullcontext():
-            found = _staged_violations(ing, con, contract, dataset, path, mode, key)
+            found = _staged_violations(ing, con, contract, dataset, path, mode, key, row)
     except Exception:
         if job is not None:
             job.check_cancel()  # an interrupted check is the cancel, not a broken rule
@@ -257,10 +280,9 @@ def _check_staged(ing, contract, dataset, path: Path, mode: str, key, where: str
         raise _error(where, contract, found)
 
 
-def _staged_violations(ing, con, contract, dataset, path: Path, mode: str, key) -> list[dict]:
+def _staged_violations(ing, con, contract, dataset, path: Path, mode: str, key, row: str) -> list[dict]:
     """The rules the staged rows break; on append or upsert, unique keys count the rows kept."""
-    new = (f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
-           f"FROM read_parquet({sql_str(str(path))}, file_row_number = true)")
+    new = f"SELECT * FROM read_parquet({sql_str(str(path))})"  # its last column: `row`
     old = None
     files = [str(ing.tables.path(dataset) / f["path"]) for f in ing.catalog.datasets.files(dataset)] \
         if mode in ("append", "upsert") else []
@@ -271,7 +293,7 @@ def _staged_violations(ing, con, contract, dataset, path: Path, mode: str, key) 
         cols = set(con.sql(f"SELECT * FROM ({old}) LIMIT 0").columns)
         if not all(set(k) <= cols for k in contract.unique):
             old = None  # the dataset lacks a key column (a schema change adds it): new rows only
-    return violations(con, contract, new, old, key or _first_key(contract))
+    return violations(con, contract, new, old, key or _first_key(contract), row=row)
 
 
 def _first_key(contract: Contract) -> list[str] | None:
@@ -348,18 +370,22 @@ def check_current(config, catalog, tables, ds) -> list[dict]:
         return []
     listed = ", ".join(sql_str(f) for f in files)
     read = f"read_parquet([{listed}], union_by_name = true"
+    taken = [c.name for c in ds.columns]
+    row, r, fname = free_name("__row", taken), quote_ident(free_name("__row", taken)), free_name("__file", taken)
     if ds.primary_key:
         order = ", ".join(quote_ident(c) for c in ds.primary_key)
-        new = (f"SELECT * EXCLUDE (filename, file_row_number), row_number() OVER (ORDER BY {order}) AS __row "
-               f"FROM {read}, filename = true, file_row_number = true)")
+        new = f"SELECT *, row_number() OVER (ORDER BY {order}) AS {r} FROM {read})"
+    elif "file_row_number" in {t.casefold() for t in taken}:  # DuckDB's virtual column is taken: scan order
+        new = f"SELECT *, row_number() OVER () AS {r} FROM {read})"
     else:  # file order (the catalog's): each file's first row number from their row counts,
         # not a sort of every row (10M rows: 0.1 s, not 5 s per broken rule)
-        new = (f"SELECT d.* EXCLUDE (filename, file_row_number), o.start + d.file_row_number + 1 AS __row "
-               f"FROM {read}, filename = true, file_row_number = true) d JOIN (SELECT file_name, sum(num_rows) OVER "
-               f"(ORDER BY list_position([{listed}], file_name)) - num_rows AS start "
-               f"FROM parquet_file_metadata([{listed}])) o ON d.filename = o.file_name")
+        f = quote_ident(fname)
+        new = (f"SELECT d.* EXCLUDE ({f}, file_row_number), o.start + d.file_row_number + 1 AS {r} "
+               f"FROM {read}, filename = {sql_str(fname)}, file_row_number = true) d JOIN (SELECT file_name, "
+               f"sum(num_rows) OVER (ORDER BY list_position([{listed}], file_name)) - num_rows AS start "
+               f"FROM parquet_file_metadata([{listed}])) o ON d.{f} = o.file_name")
     con = connect(config.get("ingest.memory_limit"))
     try:
-        return violations(con, contract, new, plain_sql=f"SELECT * FROM {read})")
+        return violations(con, contract, new, plain_sql=f"SELECT * FROM {read})", row=row)
     finally:
         con.close()

@@ -556,3 +556,13 @@ def test_a_column_named_like_the_checks_own_is_just_a_column(home, data, column)
         assert rep["violations"][0]["rows"] == [2] and "777" not in rep["message"]
         [ok] = lh.ingest([write(data / "fixed.csv", body.replace("2,777,", "2,777,b@x"))], name="new")
         assert ok.status == "ingested" and lh.sql(f'SELECT "{column}" AS c FROM new').column("c").to_pylist() == [777, 777]
+
+
+def test_contract_check_says_every_count_with_separators(home, data, cli):
+    with Lakehouse.open(home=home) as lh:
+        lh.ingest([write(data / "n.csv", "id,age\n" + "".join(f"{i},{200 + i}\n" for i in range(1200)))], name="n")
+    (home / "lakehouse.toml").write_text('[contracts.n]\nnot_null = ["id"]\nranges = { age = [0, 130] }\n'
+                                         'accepted = { id = [1] }\n')
+    code, out, err = cli("contract", "check", "n")
+    assert code == 1 and "1,199 rows have an id outside its accepted values" in out, err
+    assert "  also: 1,200 ranges: an age outside [0, 130] (rows 1, 2, 3, 4, 5, …)" in out

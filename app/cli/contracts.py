@@ -65,7 +65,8 @@ def check(
             for v in r["violations"][1:]:
                 rows = f" (rows {', '.join(map(str, v['rows']))}{', …' if v['count'] > len(v['rows']) else ''})" \
                     if v.get("rows") else ""
-                print(f"  also: {v['count'] if v.get('count') is not None else ''} {v['rule']}: {v['says']}{rows}")
+                count = f"{v['count']:,} " if v.get("count") is not None else ""
+                print(f"  also: {count}{v['rule']}: {v['says']}{rows}")
     if any(not r["ok"] for r in reports):
         raise typer.Exit(1)
 

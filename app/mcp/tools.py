@@ -26,7 +26,8 @@ from typing import Any
 # The declared policy: operations (by registry name) an agent may call
 READ_TOOLS = ("datasets", "dataset", "describe", "tags", "sql_rows", "search", "rows_query", "ask", "history",
               "versions", "audit", "indexes", "index", "trials", "evals", "memory_search", "memory_list",
-              "memory_show", "memory_history")
+              "memory_show", "memory_history", "column_profile", "policy", "contracts", "freshness",
+              "check_contract")
 # a name the registry does not have (yet) is skipped: the policy may name what others add
 WRITE_TOOLS = ("ingest", "update", "delete", "restore", "memory_add", "memory_retire", "promote", "tag")
 

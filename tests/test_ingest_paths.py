@@ -222,17 +222,18 @@ def ingest_measured(home: Path, tmp: Path, *args: str) -> tuple[int, str, int]:
     """Run `lakehouse ingest` in a child and return (exit code, stderr, its peak RSS in MiB)."""
     (home).mkdir(parents=True, exist_ok=True)
     (home / "lakehouse.toml").write_text(f'[ingest]\nmemory_limit = "{LIMIT_MB}MB"\n')
+    # through a small launcher: a child's peak RSS counts the pages it shared with its parent
+    # when forked, and a pytest worker that has run many tests holds hundreds of MB
+    launcher = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+                "_, s, u = os.wait4(p.pid, 0); print(os.waitstatus_to_exitcode(s), u.ru_maxrss // 1024)")
     err = tmp / "stderr.txt"
     with open(err, "w") as e:
-        p = subprocess.Popen([str(LAKEHOUSE), "ingest", *args], stdout=subprocess.DEVNULL, stderr=e,
-                             env={**os.environ, "LAKEHOUSE_HOME": str(home)})
-        try:
-            _, status, usage = os.wait4(p.pid, 0)
-        finally:
-            p.returncode = 0  # reaped by wait4
+        out = subprocess.run([sys.executable, "-c", launcher, str(LAKEHOUSE), "ingest", *args], stdout=subprocess.PIPE,
+                             stderr=e, text=True, env={**os.environ, "LAKEHOUSE_HOME": str(home)}).stdout
     text = err.read_text()
     err.unlink()
-    return os.waitstatus_to_exitcode(status), text, usage.ru_maxrss // 1024
+    code, peak = out.split()
+    return int(code), text, int(peak)
 
 
 # Peak RSS allowed: the interpreter and libraries (~200 MiB) plus what the limit lets DuckDB

@@ -19,6 +19,7 @@ from core.errors import LakehouseError
 from core.governance.contract_ops import ContractOps
 from core.governance.policy_ops import PolicyOps
 from core.governance.tag_ops import TagOps
+from core.ingest.preview_ops import PreviewOps
 from core.live.schedule_ops import ScheduleOps
 from core.live.watch_ops import WatchOps
 from core.memory.boost import boost_counts
@@ -38,7 +39,7 @@ from core.vectors.freshness import FreshnessOps
 
 
 class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, ContractOps, TagOps,
-                PolicyOps, ColumnProfileOps):
+                PolicyOps, ColumnProfileOps, PreviewOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root

@@ -224,6 +224,9 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.fails(SqlError, "sql", "SELECT * FROM nope")
         b.fails(SqlError, "sql_stream", "SELECT 1; SELECT 2")
         # ingest (paths are the client's; both sides read the same files)
+        pv, _ = b.same("ingest_preview", str(data / "extra.csv"))  # issue 20: schema and first rows
+        assert pv["rows"] == [[1, "Chicago"], [2, "Denver"]]
+        b.fails(IngestError, "ingest_preview", str(data))  # a folder: pick a file
         r, _ = b.same("ingest", [str(data / "extra.csv")], key="id", reason="parity")
         assert isinstance(r[0], models.IngestResult)
         b.same("ingest", [str(data / "extra.csv")], key="id")  # identical bytes: unchanged

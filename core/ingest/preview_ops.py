@@ -18,10 +18,12 @@ from pathlib import Path
 
 from core.api import operation
 from core.errors import IngestError, LakehouseError
-from core.ingest.detect import (DOCUMENT_FORMATS, encoding_label, needs_transcoding, sample_encoding)
+from core.ingest.detect import DOCUMENT_FORMATS, encoding_label, needs_transcoding, sample_encoding
+from core.ingest.sources import TabularSource
 from core.models import plain
 
 MAX_ROWS = 1000  # a preview is a look, not an export
+_CSV_BUFFER = 2 * 1024 * 1024  # > DuckDB's max_line_size (2,000,000), which a buffer must hold
 _WIDENINGS = 64  # mixed-type columns widened to text before giving up (as ingest does)
 
 
@@ -106,10 +108,18 @@ def preview(root: Path, config, path: str, *, name: str | None = None, fmt: str 
     return out
 
 
-def _table(out: dict, root: Path, config, file: Path, fmt: str, size: int, overrides: dict, limit: int) -> None:
-    from core.ingest.sources import TabularSource
+class PreviewSource(TabularSource):
+    """A source whose CSV reader fills 2 MiB buffers, not DuckDB's 32 MiB: each bind and
+    the LIMIT read a few buffers from the start (128 MB of a 1 GB file by default, about 12 MB
+    so). The sniffer reads across buffers, so the types are those ingest gets."""
 
-    src = TabularSource(file, fmt, None, size, types=dict(overrides))
+    def from_sql(self) -> str:
+        sql = super().from_sql()
+        return sql[:-1] + f", buffer_size={_CSV_BUFFER})" if self.fmt in ("csv", "tsv") else sql
+
+
+def _table(out: dict, root: Path, config, file: Path, fmt: str, size: int, overrides: dict, limit: int) -> None:
+    src = PreviewSource(file, fmt, None, size, types=dict(overrides))
     try:
         _prepare(src, root, size, config.get("ingest.sample_bytes"), out)
         cols, types, values = _read(src, config, limit, out["dataset"])
@@ -185,7 +195,7 @@ def _read(src, config, limit: int, dataset: str):
     from core.storage.duck import connect
 
     try:
-        con = connect(config.get("ingest.memory_limit"), threads=2)
+        con = connect(config.get("ingest.memory_limit"), threads=1)
     except ValueError:
         raise IngestError(f"ingest.memory_limit {config.get('ingest.memory_limit')!r} is not a size — "
                           "set it to e.g. '1GB' or '512MB' in lakehouse.toml") from None

@@ -114,3 +114,21 @@ def test_bad_inputs_are_one_sentence(lh, data, home):
     bad = write(data / "bad.csv", 'a,b\n1,"open\n')
     with pytest.raises(IngestError, match="line 2"):
         lh.ingest_preview(str(bad))
+
+
+def test_cli_preview_prints_schema_and_rows_and_ingests_nothing(cli, data):
+    p = write(data / "Sales Q1.csv", "Quarterly sales export\nid,city\n1,Oslo\n2,Bergen\n")
+    code, out, err = cli("ingest", str(p), "--preview", "--name", "sales", "--types", "id=VARCHAR")
+    assert code == 0, err
+    assert "csv, utf-8, delimiter ',', header on line 2 -> dataset sales" in out
+    assert "VARCHAR" in out and "Bergen" in out and "skipped 1 line" in out
+    code, out, err = cli("ingest", str(p), "--preview", "--json")
+    assert code == 0 and json.loads(out)["rows"] == [[1, "Oslo"], [2, "Bergen"]]
+    code, out, _ = cli("datasets", "--format", "json")
+    assert json.loads(out) == []  # nothing was ingested
+    code, _, err = cli("ingest", str(p), "--preview", "--mode", "append")
+    assert code != 0 and "--mode: not for --preview" in err and "Traceback" not in err
+    code, _, err = cli("ingest", str(p), str(p), "--preview")
+    assert code != 0 and "one file" in err
+    code, _, err = cli("ingest", str(data), "--preview")
+    assert code != 0 and "pick a file" in err

@@ -477,6 +477,7 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["tag", "people.state", "pii", "--reason", "cli"], ["tag", "people", "pii"], ["tags"],
         ["tags", "people", "--format", "json"], ["annotate", "notes", "--draft"], ["policy"],
         ["policy", "--format", "json"],
+        ["ingest", csv, "--preview"], ["ingest", csv, "--preview", "--json"], ["ingest", csv, "--preview", "--key", "id"],
         ["ingest", csv, "--key", "id"], ["ingest", csv, "--key", "id"], ["ingest", "--name", "Bad Name", csv],
         ["update", "cli", "--key", "1", "--set", "city=Boston"], ["update", "notes", "--key", "x", "--set", "body=y"],
         ["delete", "cli", "--key", "2", "--json"], ["versions", "cli"], ["history", "cli"],

@@ -68,8 +68,16 @@ def ingest(
                                              help="Write the source's column into the dataset's, e.g. --map full_name=first_name."),
     refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="Re-embed the changed rows into the indexes over the dataset (those with auto-refresh on) before exiting."),
     json_out: bool = typer.Option(False, "--json", help="Print per-file results as JSON."),
+    preview: bool = typer.Option(False, "--preview", help="Show what one file would be read as (format, dialect, "
+                                                          "dataset, columns with types, first rows), from a sample; "
+                                                          "ingest nothing."),
 ):
     """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files, or a PostgreSQL query or table, into Delta tables."""
+    if preview:
+        used = [flag for flag, v in (("--mode", mode), ("--key", key), ("--actor", actor), ("--reason", reason),
+                                     ("--query", query), ("--table", table), ("--incremental-by", incremental_by),
+                                     ("--accept-schema", accept_schema), ("--map", column_map)) if v]
+        raise typer.Exit(ingest_preview(paths, name, format, types, used, json_out))
     with open_lh() as lh:
         results = run_job(lh.ingest, paths, name=name, format=format, types=types, mode=mode,
                           key=key, actor=actor, reason=reason, query=query, table=table,
@@ -90,6 +98,41 @@ def ingest(
                 print(("warning: " if o.status in ("failed", "not-live") else "") + o.message,
                       file=sys.stderr if json_out or o.status in ("failed", "not-live") else sys.stdout)
     raise typer.Exit(code)
+
+
+def ingest_preview(paths: list[str], name, format, types, used: list[str], as_json: bool) -> int:
+    """`ingest --preview`: one file's detected schema and first rows; nothing is written."""
+    import os
+
+    from app.output import dumps, human_bytes, print_rows
+    from core.errors import IngestError
+
+    if len(paths) != 1 or "://" in paths[0]:
+        raise IngestError("--preview shows one file — give a single file path (not a database URL)")
+    if used:
+        raise IngestError(f"{', '.join(used)}: not for --preview, which reads a file and writes nothing — "
+                          "drop them (--name, --format and --types apply)")
+    path = os.path.abspath(os.path.expanduser(paths[0]))  # as the daemon sees it (it has its own cwd)
+    pv = with_lh(lambda lh: lh.ingest_preview(path, name=name, format=format, types=types))
+    if as_json:
+        print(dumps(pv))
+        return 0
+    how = [pv["format"]] + ([pv["encoding"]] if pv["encoding"] else [])
+    d = pv["dialect"]
+    if d:
+        skip = f", header on line {d['header_line']}" if d["skipped_lines"] else ""
+        how.append(f"delimiter {d['delimiter']!r}{skip}")
+    read = (f"{human_bytes(pv['bytes_read'])} of {human_bytes(pv['size'])} read" if pv["sampled"]
+            else f"all {human_bytes(pv['size'])} read")
+    est = f", about {pv['est_rows']:,} rows" if pv["est_rows"] is not None else ""
+    print(f"{pv['path']}: {', '.join(how)} -> dataset {pv['dataset']} ({read}{est})")
+    print_rows(["column", "type"], [(c["name"], c["type"]) for c in pv["columns"]], title="schema")
+    print_rows([c["name"] for c in pv["columns"]], pv["rows"], title=f"first {count(len(pv['rows']), 'row')}")
+    for n in pv["notes"]:
+        print(f"  note: {n}")
+    if pv["refusal"]:
+        print(f"warning: an ingest of it would be refused: {pv['refusal']}", file=sys.stderr)
+    return 0
 
 
 def print_datasets(datasets, fmt: ListFormat, fresh: dict | None = None) -> None:

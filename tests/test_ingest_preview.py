@@ -132,3 +132,22 @@ def test_cli_preview_prints_schema_and_rows_and_ingests_nothing(cli, data):
     assert code != 0 and "one file" in err
     code, _, err = cli("ingest", str(data), "--preview")
     assert code != 0 and "pick a file" in err
+
+
+def test_a_restricted_profile_is_told_before_it_ingests(home, data):
+    from core import Lakehouse
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "lakehouse.toml").write_text('[profiles.narrow]\ndatasets = ["mine"]\nindexes = ["*"]\n')
+    p = write(data / "other.csv", "a\n1\n")
+    with Lakehouse.open(home=home, profile="narrow") as lh:
+        assert "may only ingest into its datasets" in lh.ingest_preview(str(p))["refusal"]
+        assert lh.ingest_preview(str(p), name="mine")["refusal"] is None
+
+
+def test_utf16_csv_is_previewed_from_a_transcoded_sample(lh, data, home):
+    p = write(data / "wide.csv", "city,n\nMünchen,1\nSão Paulo,2\n".encode("utf-16"))
+    pv = lh.ingest_preview(str(p))
+    assert pv["encoding"].startswith("utf-16") and pv["rows"] == [["München", 1], ["São Paulo", 2]]
+    tmp = lh.root / "tmp" / "ingest"
+    assert tmp.is_dir() and not list(tmp.glob("preview-*"))  # its sample copy is gone

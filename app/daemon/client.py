@@ -177,9 +177,12 @@ class Channel:
         self._sendall(data)
         return rid
 
-    def call(self, method: str, params, notes=None, cancel: threading.Event | None = None):
-        """Send a request; hand its notifications to `notes`; return its result."""
+    def call(self, method: str, params, notes=None, cancel: threading.Event | None = None, sent=None):
+        """Send a request; hand its notifications to `notes`; return its result. `sent` is
+        told the request's id once it is on its way (a later `cancel` names it)."""
         rid = self.start(method, params, cancelled=cancel is not None and cancel.is_set())
+        if sent is not None:
+            sent(rid)
         done = threading.Event()
         if cancel is not None and not cancel.is_set():
             threading.Thread(target=self._watch, args=(rid, cancel, done), daemon=True).start()

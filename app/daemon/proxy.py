@@ -22,6 +22,71 @@ from core.errors import LakehouseError
 from . import places, trust, wire
 from .client import CONNECT_TIMEOUT_S, TIMEOUT_S, Channel, NoAnswer, answers
 
+# What core raises for a query interrupt_sql stopped (DuckDB's message, as an SqlError:
+# core/query/messages.clean_error); a remote call it stopped raises the same.
+INTERRUPTED = "INTERRUPT Error: Interrupted!"
+
+
+class _Flight:
+    """One call in flight: the thread that made it, its connection and request id."""
+
+    def __init__(self, ch: Channel):
+        self.thread, self.ch = threading.get_ident(), ch
+        self.rid: int | None = None  # known once the request is sent
+        self.interrupted = False
+
+
+class _Flights:
+    """This client's calls in flight, so interrupt_sql can send each the protocol's
+    `cancel` — also one interrupted before its request went out (it follows at once)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._flights: set[_Flight] = set()
+
+    def begin(self, ch: Channel) -> _Flight:
+        f = _Flight(ch)
+        with self._lock:
+            self._flights.add(f)
+        return f
+
+    def sent(self, f: _Flight, rid: int) -> None:
+        with self._lock:
+            f.rid = rid
+            late = f.interrupted
+        if late:
+            _cancel(f.ch, rid)
+
+    def end(self, f: _Flight | None) -> None:
+        with self._lock:
+            self._flights.discard(f)
+
+    def interrupt(self, thread: int | None) -> bool:
+        with self._lock:
+            hit = [f for f in self._flights if thread is None or f.thread == thread]
+            for f in hit:
+                f.interrupted = True
+            sends = [(f.ch, f.rid) for f in hit if f.rid is not None]
+        for ch, rid in sends:
+            _cancel(ch, rid)
+        return bool(hit)
+
+
+def _cancel(ch: Channel, rid: int) -> None:
+    try:
+        ch.send(wire.notification("cancel", {"id": rid}))
+    except (OSError, LakehouseError):
+        pass  # gone or stuck: the call itself reports that
+
+
+def _interrupted(e: BaseException, f: _Flight) -> None:
+    """The daemon answers a cancelled query `Cancelled`; one interrupt_sql stopped raises
+    what in-process would (the SQL pane tells an interrupt from a failure by it)."""
+    from core.errors import Cancelled, SqlError
+
+    if f.interrupted and isinstance(e, Cancelled):
+        raise SqlError(INTERRUPTED) from None
+
 
 class RemoteLakehouse:
     """core.Lakehouse's interface over a daemon's socket."""
@@ -32,7 +97,7 @@ class RemoteLakehouse:
         self._timeouts = {"timeout": timeout, "connect_timeout": connect_timeout}
         self._idle: list[Channel] = []
         self._pool_lock = threading.Lock()
-        self._streams: dict[int, Channel] = {}  # sql streams in flight, for interrupt_sql
+        self._flights = _Flights()  # calls in flight, by thread, for interrupt_sql
         info: dict = {}
         self._session(self._channel(info), info)  # the new channel's own session answer: one round trip
 
@@ -124,8 +189,9 @@ class RemoteLakehouse:
                 on_token(p["text"])
 
         ch = self._channel()
+        f = self._flights.begin(ch)
         try:
-            result = ch.call(method, wire.encode(params), notes, cancel)
+            result = ch.call(method, wire.encode(params), notes, cancel, lambda rid: self._flights.sent(f, rid))
         except NoAnswer:
             ch.close()  # a reply may still come: this connection is not reusable
             raise
@@ -133,9 +199,14 @@ class RemoteLakehouse:
             ch.close()
             raise LakehouseError(f"lost the connection to the daemon at {self.address} ({e}) — "
                                  "`lakehouse status` says whether it still runs") from None
-        except BaseException:
+        except BaseException as e:
             self._release(ch)
+            if cancel is not None and cancel.is_set():
+                raise  # the caller's own cancel: Cancelled, as in-process
+            _interrupted(e, f)
             raise
+        finally:
+            self._flights.end(f)
         self._release(ch)
         return wire.decode(result)
 
@@ -163,15 +234,16 @@ class RemoteLakehouse:
         import pyarrow as pa
 
         ch = self._channel()
-        rid = None
+        f = self._flights.begin(ch)  # the thread that starts the stream owns it, as in-process
         try:
             rid = ch.start("sql_stream", {"text": text, "batch_rows": batch_rows, "as_of": as_of})
-            self._streams[rid] = ch
+            self._flights.sent(f, rid)
             first = self._next_frame(ch, rid)
         except BaseException as e:
-            self._streams.pop(rid, None)
+            self._flights.end(f)
             if isinstance(e, LakehouseError) and not isinstance(e, NoAnswer):
                 self._release(ch)
+                _interrupted(e, f)
                 raise
             ch.close()
             if isinstance(e, (OSError, ConnectionError)):
@@ -190,11 +262,12 @@ class RemoteLakehouse:
                     yield from frame.to_batches()
             except NoAnswer:
                 raise
-            except LakehouseError:
+            except LakehouseError as e:
                 finished = True  # the error was the response: the channel is clean
+                _interrupted(e, f)
                 raise
             finally:
-                self._streams.pop(rid, None)
+                self._flights.end(f)
                 self._release(ch) if finished else ch.close()  # abandoned mid-stream: hang up
         return pa.RecordBatchReader.from_batches(first.schema, batches())
 
@@ -210,14 +283,10 @@ class RemoteLakehouse:
                 return None
 
     def interrupt_sql(self, thread: int | None = None) -> bool:
-        """Stop this client's queries in flight (not other clients')."""
-        streams = list(self._streams.items())
-        for rid, ch in streams:
-            try:
-                ch.send(wire.notification("cancel", {"id": rid}))
-            except OSError:
-                pass
-        return bool(streams)
+        """Stop this client's calls in flight (not other clients') — all, or those one
+        thread made — each with a `cancel`; each raises the interrupted SqlError (a job,
+        a method with a `cancel` parameter, is cancelled and recorded so). False if none ran."""
+        return self._flights.interrupt(thread)
 
     def status(self) -> dict:
         ch = self._channel()

@@ -106,3 +106,24 @@ def test_a_call_that_ends_first_is_not_touched_by_a_late_interrupt(remote):
     assert call.done.wait(WAIT)
     assert not remote.interrupt_sql(thread=call.ident)
     assert call.error is None and call.result["rows"] == [[1]]
+
+
+def test_first_queries_at_once_share_one_engine(tmp_path):
+    """A daemon's workers may ask for the engine together: each must get the same one, or a
+    query would run where interrupt_sql cannot reach it."""
+    import threading
+
+    from core import Lakehouse
+
+    with Lakehouse.open(home=tmp_path) as lh:
+        got, start = [], threading.Barrier(8)
+
+        def first() -> None:
+            start.wait()
+            got.append(lh.engine)
+        threads = [threading.Thread(target=first) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(got) == 8 and len({id(e) for e in got}) == 1

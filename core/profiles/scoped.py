@@ -4,6 +4,7 @@ the profile may name, and the profile's defaults for embedding."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from core.errors import ConfigError
@@ -55,6 +56,9 @@ class Reader:
         self.root, self.config, self.catalog, self.jobs, self.profile = root, config, catalog, jobs, profile
         self.sql = None  # the engine, once made
         self.vectors_obj = None  # the vector layer, once made
+        # two first queries at once (a daemon's workers) must share one engine: a query on a
+        # second one would be out of interrupt_sql's reach
+        self._making = threading.Lock()
 
     def new_engine(self, profile):
         return new_engine(self.config, self.catalog, self.root, profile)
@@ -62,7 +66,9 @@ class Reader:
     @property
     def engine(self):
         if self.sql is None:
-            self.sql = self.new_engine(self.profile)
+            with self._making:
+                if self.sql is None:
+                    self.sql = self.new_engine(self.profile)
         return self.sql
 
     @property

@@ -76,8 +76,10 @@ class Reader:
         if self.vectors_obj is None:
             from core.vectors.manager import Vectors
 
-            self.vectors_obj = Vectors(self.root, self.config, self.catalog, lambda: self.engine, self.jobs,
-                                       self.profile)
+            with self._making:
+                if self.vectors_obj is None:
+                    self.vectors_obj = Vectors(self.root, self.config, self.catalog, lambda: self.engine,
+                                               self.jobs, self.profile)
         return self.vectors_obj
 
     def switch(self, profile, engine=None, vectors=None) -> None:

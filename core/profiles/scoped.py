@@ -58,7 +58,7 @@ class Reader:
         self.vectors_obj = None  # the vector layer, once made
         # two first queries at once (a daemon's workers) must share one engine: a query on a
         # second one would be out of interrupt_sql's reach
-        self._making = threading.Lock()
+        self._making = threading.RLock()
 
     def new_engine(self, profile):
         return new_engine(self.config, self.catalog, self.root, profile)

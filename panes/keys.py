@@ -46,7 +46,7 @@ class Action:
 
 SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL", "trials": "Trials",
           "system": "System", "memory": "Memory", "picker": "Pickers (profile, history, names)",
-          "reason": "The retire or revise prompt", "confirm": "A confirmation",
+          "reason": "The retire or revise prompt", "ingest": "The ingest screen", "confirm": "A confirmation",
           "cell": "A result cell's value", "help": "The help screen"}
 
 # the tabs in this order; Trials came after System had F4, so it has F5; Memory came next: F6
@@ -62,6 +62,9 @@ ACTIONS: list[Action] = [
            footer=True, priority=True),
     Action("app", "ctrl+o", "pick_profile", "Profile", "switch profile: 1–9 picks one, or type to filter",
            footer=True, priority=True, command="Switch profile", command_help="Pick a profile and activate it"),
+    Action("app", "ctrl+f", "ingest", "Ingest", "ingest a file: preview its columns and first rows, then ingest it "
+           "(a job)", priority=True, command="Ingest a file",
+           command_help="A path with completion, a preview, then the ingest with its progress"),
     Action("app", "ctrl+p", "command_palette", "palette", "command palette: every action, searchable, with its key",
            priority=True),
     Action("app", "question_mark", "help", "Help", "this list of keys (outside a text box, where ? is text)",
@@ -156,6 +159,13 @@ ACTIONS: list[Action] = [
            "worked for that search (a memory endorsing it)", command="Endorse search hit",
            command_help="Remember the highlighted side-by-side row as what worked for that search", to_pane=True),
     Action("memory", "r", "reload", "Reload", "list the memories again", footer=True),
+
+    Action("ingest", "enter", None, "Preview", "in the path box: preview the file (→ completes the path from "
+           "the folder's files)"),
+    Action("ingest", "ctrl+r", "ingest", "Ingest", "ingest with these settings; a progress bar shows it",
+           footer=True, priority=True),
+    Action("ingest", "escape", "close", "Cancel/close", "cancel the running ingest (nothing is written), or close",
+           footer=True),
 
     Action("reason", "enter", None, "Done", "in the last box: retire or revise with what was typed"),
     Action("reason", "escape", "close", "Cancel", "close without changing anything", footer=True),

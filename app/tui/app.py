@@ -203,7 +203,7 @@ class LakehouseApp(App):
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool:
         """Panes and the profile picker stay put while a picker or the help is open."""
-        if action in ("pane", "next_pane", "pick_profile"):
+        if action in ("pane", "next_pane", "pick_profile", "ingest"):
             return not isinstance(self.screen, ModalScreen)
         return True
 
@@ -217,6 +217,11 @@ class LakehouseApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_ingest(self) -> None:
+        from app.tui.ingest import IngestScreen
+
+        self.push_screen(IngestScreen())
 
     def action_pick_profile(self) -> None:
         if self.lh is not None:

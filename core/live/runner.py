@@ -91,6 +91,13 @@ class LiveRunner:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> bool:
         """Take the root's live lock and start the thread; False when another process holds it."""
+        # what the thread imports, imported here, before a daemon accepts a connection: a
+        # process out of file descriptors cannot open a module's file
+        import core  # noqa: F401
+        import core.governance.retention  # noqa: F401
+        import core.live.rows  # noqa: F401
+        import core.live.schedules  # noqa: F401
+
         self.root.mkdir(parents=True, exist_ok=True)
         fd = try_lock(self.root / LOCK)
         if fd is None:
@@ -147,7 +154,7 @@ class LiveRunner:
 
     def _loop(self) -> None:
         from core.live.rows import WatchRows
-        from core.live.schedules import run_due  # imported now: a tick may meet a process out of files
+        from core.live.schedules import run_due  # imported by start(): a tick may meet a process out of files
 
         self._run_due = run_due
         self._said: tuple[str, float] = ("", 0.0)

@@ -172,13 +172,20 @@ class IngestScreen(ModalScreen):
         {"ingest-preview": self.action_preview, "ingest-go": self.action_ingest,
          "ingest-cancel": self.action_close}[event.button.id]()
 
-    def action_preview(self) -> None:
+    def _ready(self, what: str) -> str | None:
+        """The path typed, once there is one and the storage root is open; else say why and None."""
         path = self._path()
         if not path:
-            self._info("no file given — type the path of one file to preview")
-            return
-        if self.app.lh is None:
+            self._info(f"no file given — type the path of {what}")
+        elif self.app.lh is None:
             self._info("the storage root is still opening — try again in a moment")
+        else:
+            return path
+        return None
+
+    def action_preview(self) -> None:
+        path = self._ready("one file to preview")
+        if path is None:
             return
         self._info(f"reading {path}…")
         self.preview(absolute(path), self._value("ingest-name"), self._value("ingest-format"),
@@ -221,12 +228,8 @@ class IngestScreen(ModalScreen):
     def action_ingest(self) -> None:
         if self._job is not None:
             return
-        path = self._path()
-        if not path:
-            self._info("no file given — type the path of a file, folder or glob to ingest")
-            return
-        if self.app.lh is None:
-            self._info("the storage root is still opening — try again in a moment")
+        path = self._ready("a file, folder or glob to ingest")
+        if path is None:
             return
         self._user_cancel = False
         bar = self.query_one("#ingest-progress", ProgressBar)

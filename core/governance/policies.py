@@ -161,7 +161,7 @@ class Guard:
         used: list[str] = []
         tags = None
         for p in self.policies:
-            before = (len(masks), len(filters), dict(masks))
+            used_here = False
             for pattern, kind in p.masks.items():
                 ds, col, tag = _split(pattern, pattern)
                 if not fnmatch.fnmatchcase(dataset, ds):
@@ -174,10 +174,12 @@ class Guard:
                 for c in hit:
                     if c not in masks or _STRENGTH[kind] > _STRENGTH[masks[c][0]]:
                         masks[c] = (kind, p.name)
+                        used_here = True
             for pattern, cond in p.rows.items():
                 if fnmatch.fnmatchcase(dataset, pattern):
                     filters.append(cond)
-            if (len(masks), len(filters), masks) != before:
+                    used_here = True
+            if used_here:
                 used.append(p.name)
         return Shape(masks, tuple(filters), tuple(used))
 

@@ -36,6 +36,7 @@ class Action:
     command: str = ""  # its title in the command palette (the keys are added); "": not there
     command_help: str = ""  # the palette's line under the title
     to_pane: bool = False  # from the palette: show its pane first
+    ops: tuple[str, ...] = ()  # the facade operations it reaches (docs/reach.md, tests/test_reach.py)
 
     @property
     def id(self) -> str:

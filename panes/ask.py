@@ -2,7 +2,8 @@
 
 Each question streams its answer token by token; under it come the SQL that ran
 (ctrl+r opens it in the SQL pane), the first rows, or the cited passages; an answer that
-cited rows can be remembered as a playbook memory (ctrl+s). The pane shows
+cited rows can be remembered as a playbook memory (ctrl+s), and an answer's SQL kept as an
+example for later questions (ctrl+y). The pane shows
 exactly what the facade's ask returns, as `lakehouse ask` does: when Ollama cannot be
 reached, its one sentence saying so and what to do.
 """
@@ -113,6 +114,28 @@ class AskPane(Pane):
             self._tell(literal("the last answer was not found in the data, so it is not remembered", "yellow"))
         else:
             self.remember(r)
+
+    def action_accept(self) -> None:
+        r = getattr(self, "last_answer", None)
+        if self.lh is None:
+            return
+        if r is None or not r.sql:
+            self._tell(literal("no SQL to keep yet: ask a question that is answered with SQL first", "yellow"))
+        else:
+            self.accept(r)
+
+    @work(thread=True, group="ask-accept")
+    def accept(self, r) -> None:
+        """The question → SQL pair becomes an example later questions get in their prompt."""
+        from core.errors import LakehouseError
+
+        try:
+            self.lh.accept(r.id)
+        except LakehouseError as e:
+            self.app.call_from_thread(self._tell, literal(said(e), "red"))
+            return
+        self.app.call_from_thread(self._tell, line(("kept as an example", "bold"), f": questions like “{r.question}” "
+                                                   "now get its SQL in their prompt"))
 
     @work(thread=True, group="ask-remember")
     def remember(self, r) -> None:

@@ -81,6 +81,10 @@ ACTIONS: list[Action] = [
            "endorsing the rows it cited", footer=True, command="Remember the last answer",
            command_help="A memory of the question endorsing the cited rows (Memory pane)"),
 
+    Action("ask", "ctrl+y", "accept", "Good SQL", "keep the last answer's question → SQL pair as an example "
+           "later questions get in their prompt", footer=True, priority=True, command="Keep the answer's SQL as an example",
+           command_help="Later questions like it get its SQL as an example", ops=("accept",)),
+
     Action("explore", "enter", "query", "Query it", "query the selected dataset, column or system table in SQL",
            footer=True, priority=True),
     Action("explore", "space", None, "Expand", "expand or collapse a node (a dataset's columns load)"),
@@ -159,6 +163,12 @@ ACTIONS: list[Action] = [
     Action("memory", "e", "endorse", "Endorse", "in the side-by-side results: remember the highlighted row as what "
            "worked for that search (a memory endorsing it)", command="Endorse search hit",
            command_help="Remember the highlighted side-by-side row as what worked for that search", to_pane=True),
+    Action("memory", "d", "delete", "Delete", "delete the highlighted memory — one no later version revises "
+           "(asks first, and why)", command="Delete memory", command_help="Remove the highlighted memory (its "
+           "revised parent is the tip again)", to_pane=True, ops=("memory_delete",)),
+    Action("memory", "j", "journal", "Journal", "the highlighted memory's journal: every add, update, revise and "
+           "retire of it", command="Memory journal", command_help="What happened to the highlighted memory, oldest "
+           "first", to_pane=True, ops=("memory_journal",)),
     Action("memory", "r", "reload", "Reload", "list the memories again", footer=True),
 
     Action("ingest", "enter", None, "Preview", "in the path box: preview the file (→ completes the path from "

@@ -332,6 +332,38 @@ class MemoryPane(Pane):
             self._notify(f"memory #{entry_id} revised: #{new.id} is version {new.version}")
         self.app.call_from_thread(self.reload)
 
+    def action_delete(self) -> None:
+        e = self.highlighted()
+        if e is None or self.lh is None:
+            return
+        self.app.push_screen(ReasonPrompt(f"Delete memory #{e.id} ({e.operation[:40]})? Why:"),
+                             lambda answer: answer and self.delete(e.id, answer["reason"]))
+
+    @work(thread=True, group="memory-change")
+    def delete(self, entry_id: int, reason: str) -> None:
+        gone = self._call(self.lh.memory_delete, entry_id, reason=reason)
+        if gone is not None:
+            self._notify(f"memory #{entry_id} deleted: {reason}")
+        self.app.call_from_thread(self.reload)
+
+    def action_journal(self) -> None:
+        e = self.highlighted()
+        if e is not None and self.lh is not None:
+            self.journal(e.id)
+
+    @work(thread=True, exclusive=True, group="memory-detail")
+    def journal(self, entry_id: int) -> None:
+        rows = self._call(self.lh.memory_journal, entry_id)
+        if rows is not None:
+            self.app.call_from_thread(self._journaled, entry_id, rows)
+
+    def _journaled(self, entry_id: int, rows: list[dict]) -> None:
+        self.query_one("#memory-below", ContentSwitcher).current = "memory-detail-box"
+        lines = [line((f"#{entry_id}: its journal, oldest first", "bold"))]
+        lines += [line(f"{r['at'][:19].replace('T', ' ')}  ", (r["op"], "bold"), f"  #{r['entry_id']} by {r['actor']}",
+                       f" — {r['reason']}" if r.get("reason") else "") for r in rows]
+        self.query_one("#memory-detail", Static).update(line(*[p for part in lines for p in (part, "\n")][:-1]))
+
     # -- the index searched without and with memory -------------------------------------
     def action_side_by_side(self) -> None:
         text = self.query_one("#memory-search", Input).value.strip()

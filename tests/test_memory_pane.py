@@ -239,3 +239,29 @@ def test_through_the_daemon_the_pane_lists_compares_and_retires(people, ollama):
         run(go())
     finally:
         d.stop()
+
+
+def test_delete_asks_why_and_the_journal_shows_what_happened(remembered):
+    """d deletes the highlighted memory after asking why; j shows its journal (add, then
+    the retire made here), oldest first."""
+    home, _ = remembered
+
+    async def go():
+        async with opened(home, size=(80, 24)) as (app, pilot):
+            await pilot.press("f5")
+            p = pane(app)
+            await until(pilot, lambda: len(p.entries) == 4)
+            p.query_one("#memory-table").focus()
+            first = p.highlighted()
+            app.lh.memory_retire(first.id, reason="a [b]stale[/b] \x1b[31mplan")
+            await pilot.press("j")
+            detail = p.query_one("#memory-detail")
+            await until(pilot, lambda: "its journal" in str(detail.render()))
+            text = str(detail.render())
+            assert text.index("add") < text.index("retire") and "[b]stale[/b]" in text and "\x1b" not in text
+            await pilot.press("d")
+            await until(pilot, lambda: type(app.screen).__name__ == "ReasonPrompt")
+            await pilot.press(*"duplicate", "enter")
+            await until(pilot, lambda: first.id not in [e.id for e in app.lh.memory_list("people", "all")])
+            await until(pilot, lambda: first.id not in [e.id for e in p.entries])
+    run(go())

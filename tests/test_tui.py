@@ -174,6 +174,29 @@ def test_ask_streams_an_answer_and_its_sql_from_the_ollama_stand_in(people_home,
     run(go())
 
 
+def test_ctrl_y_keeps_an_answers_sql_as_an_example_for_later_questions(people_home, ollama):
+    """The TUI's `ask --accept`: the pair is accepted in the catalog (and a question before
+    any answer is told so, nothing accepted)."""
+    async def go():
+        ollama.chat_replies = [json.dumps({"sql": "SELECT count(*) AS n FROM people", "reason": "count"}),
+                               "There are 300 people."]
+        async with opened(people_home) as (app, pilot):
+            await pilot.press("f1")
+            await pilot.press("ctrl+y")
+            log = app.query_one("#ask-log")
+            shown = lambda: " ".join(str(w.render()) for w in log.children)  # noqa: E731
+            await until(pilot, lambda: "no SQL to keep yet" in shown())
+            app.query_one("#ask-input").value = "how many people are there?"
+            await pilot.press("enter")
+            await until(pilot, lambda: "There are 300 people." in shown())
+            await pilot.press("ctrl+y")
+            await until(pilot, lambda: "kept as an example" in shown())
+            asked = app.lh.sql_rows("SELECT question, accepted FROM _asks")["rows"]
+            assert ["how many people are there?", True] in [list(r) for r in asked] or \
+                ["how many people are there?", 1] in [list(r) for r in asked]
+    run(go())
+
+
 def test_ask_says_when_ollama_is_down_as_the_cli_does(people_home, cli):
     """With Ollama down the pane shows what the facade's ask returns, as `lakehouse ask`
     does: the one sentence saying so and what to do; no passages of the pane's own."""

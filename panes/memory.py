@@ -296,13 +296,15 @@ class MemoryPane(Pane):
 
     @work(thread=True, exclusive=True, group="memory-detail")
     def history(self, e) -> None:
-        chain = self._call(self.lh.memory_history, e.id)
+        """The memory as it is now (another shell may have retired it since the list) and its chain."""
+        now = self._call(self.lh.memory_show, e.id)
+        chain = self._call(self.lh.memory_history, e.id) if now is not None else None
         if chain is not None:
-            self.app.call_from_thread(self._detailed, e, chain)
+            self.app.call_from_thread(self._detailed, e, now, chain)
 
-    def _detailed(self, e, chain: list) -> None:
+    def _detailed(self, e, now, chain: list) -> None:
         if self.highlighted() is e:
-            self.query_one("#memory-detail", Static).update(detail(e, chain))
+            self.query_one("#memory-detail", Static).update(detail(now, chain))
 
     # -- retire and revise --------------------------------------------------------------
     def action_retire(self) -> None:

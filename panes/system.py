@@ -71,7 +71,8 @@ class SystemPane(Pane):
                       f"\nembedder default: {lh.config.get('vectors.embedder')} · loaded index generations: "
                       + (", ".join(f"{e['index']} g{e['gen']} ({e['bytes'] / 1e6:.0f} MB)" for e in cache["entries"])
                          or "none")
-                      + f" · search cache hits {cache['hits']} / misses {cache['misses']}")
+                      + f" · search cache hits {cache['hits']} / misses {cache['misses']}",
+                      _pinned(lh.cache()))
         jobs = lh.jobs(10)
         jobs_text = [(j.id, f"{j.id} {j.kind:<8} {_flat(j.target):<20} {j.status:<11} "
                       + (_bar(j.done, j.total) if j.status == "running" else "") + f" {_flat(j.message)[:70]}")
@@ -256,3 +257,11 @@ def _bar(done: float, total: float | None, width: int = 20) -> str:
         return "[" + "·" * width + "]"
     filled = int(width * min(done / total, 1))
     return "[" + "█" * filled + "·" * (width - filled) + f"] {done / total:.0%}"
+
+
+def _pinned(cache: dict) -> str:
+    """The DuckDB dataset cache (`lakehouse cache`): what is pinned and what it holds."""
+    pinned = ", ".join(cache["pinned"]) or "none"
+    big = f" · too big to pin: {', '.join(cache['too_big'])}" if cache["too_big"] else ""
+    return (f"\npinned datasets: {pinned} · {cache['used_bytes'] / 1e6:,.1f} of {cache['limit_bytes'] / 1e6:,.0f} MB"
+            f" held · hits {cache['hits']} / misses {cache['misses']}{big}")

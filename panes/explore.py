@@ -30,7 +30,7 @@ from core.text import count
 from .base import Pane, data_table, label, line, literal, said
 from .column_chart import chart, profile_text
 from .keys import bindings
-from .messages import OpenInSql
+from .messages import OpenInSql, SearchIndex
 
 SYSTEM = SYSTEM_TABLES  # the one list, in the order Explore shows them
 DETAIL_DELAY_S = 0.12  # a highlight sooner than this after the last one waits until the cursor rests
@@ -244,6 +244,13 @@ class ExplorePane(Pane):
         tail = ' GROUP BY 1 ORDER BY n DESC' if data[0] == "column" else ""
         q = f'SELECT {cols} FROM "{name}"{tail} LIMIT 100'
         self.post_message(OpenInSql(q))
+
+    def action_search(self) -> None:
+        """s: search by meaning — on the selected index, the selected dataset's first index, or the first."""
+        data = self.selected() or ()
+        kind = data[0] if data else None
+        self.post_message(SearchIndex(index=data[1] if kind == "index" else None,
+                                      dataset=data[1] if kind in ("dataset", "column") else None))
 
     def action_embed(self) -> None:
         """e on a text column: embed it into an index (DATASET_COLUMN), as a job."""

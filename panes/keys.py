@@ -48,6 +48,7 @@ class Action:
 SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL", "trials": "Trials",
           "system": "System", "memory": "Memory", "picker": "Pickers (profile, history, names)",
           "reason": "The retire or revise prompt", "ingest": "The ingest screen",
+          "search": "The search screen (by meaning)",
           "annotate": "The annotate screen (a dataset's description, owner, tags)",
           "tag": "The tag screen (a column's sensitivity)", "confirm": "A confirmation",
           "cell": "A result cell's value", "help": "The help screen"}
@@ -100,6 +101,10 @@ ACTIONS: list[Action] = [
     Action("explore", "e", "embed", "Embed column", "embed the selected text column into a vector index (a job)",
            footer=True),
     Action("explore", "r", "reload", "Reload", "reload the catalog", footer=True, ops=("datasets", "indexes")),
+    Action("explore", "s", "search", "Search", "search by meaning: the selected index, the selected dataset's "
+           "first index, or the first one", footer=True, command="Search by meaning",
+           command_help="An index, a query, an optional where; hits with their rows; compare two generations",
+           to_pane=True, ops=("search", "compare", "rows_query", "indexes", "index")),
     Action("explore", "a", "annotate", "Annotate", "annotate the selected dataset: description (ctrl+g drafts it "
            "with the chat model), owner, tags", footer=True, command="Annotate dataset",
            command_help="The selected dataset's description, owner and tags; the description drafted by the chat model",
@@ -204,6 +209,14 @@ ACTIONS: list[Action] = [
            footer=True, priority=True),
     Action("ingest", "escape", "close", "Cancel/close", "cancel the running ingest (nothing is written), or close",
            footer=True),
+
+    Action("search", "enter", None, "Search", "in the query, where or k box: search (a newer search replaces the "
+           "older one's hits); on a hit: open its source row in the SQL pane", ops=("search", "rows_query")),
+    Action("search", "ctrl+l", "open_all", "All hits in SQL", "open every hit's source row in the SQL pane",
+           footer=True, priority=True, ops=("rows_query",)),
+    Action("search", "ctrl+t", "toggle_compare", "Compare", "compare two generations of the index side by side "
+           "(overlap@k); again: back to one search", footer=True, priority=True, ops=("compare", "index")),
+    Action("search", "escape", "close", "Close", "close (a search still running is dropped)", footer=True),
 
     Action("annotate", "ctrl+r", "save", "Save", "save the description, owner and tags (a draft saved is yours)",
            footer=True, priority=True, ops=("annotate",)),

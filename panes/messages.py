@@ -24,3 +24,11 @@ class Rescoped(Message):
 
 class DatasetsChanged(Message):
     """Datasets or indexes may have changed (a job ran): Explore reloads its tree."""
+
+
+class SearchIndex(Message):
+    """Search by meaning (app/tui/search.py): on `index`, else on `dataset`'s first index, else the first."""
+
+    def __init__(self, index: str | None = None, dataset: str | None = None) -> None:
+        super().__init__()
+        self.index, self.dataset = index, dataset

@@ -23,7 +23,7 @@ from app.tui.screens import HelpScreen, ProfilePicker
 from core.text import inert
 from panes.base import line, said
 from panes.keys import PANES, Action, bindings, commands
-from panes.messages import DatasetsChanged, OpenInSql, Rescoped
+from panes.messages import DatasetsChanged, OpenInSql, Rescoped, SearchIndex
 from themes import CSS, THEMES
 
 
@@ -277,6 +277,14 @@ class LakehouseApp(App):
     def on_rescoped(self, message: Rescoped) -> None:
         message.stop()
         self._rescoped(message.profile)
+
+    def on_search_index(self, message: SearchIndex) -> None:
+        """s in Explore (or the palette): the search screen; a hit it opens is run in SQL."""
+        from app.tui.search import SearchScreen
+
+        message.stop()
+        self.push_screen(SearchScreen(message.index, message.dataset),
+                         lambda sql: sql and self.post_message(OpenInSql(sql)))
 
     def on_datasets_changed(self, message: DatasetsChanged) -> None:
         message.stop()

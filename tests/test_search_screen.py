@@ -130,7 +130,6 @@ def test_enter_on_a_hit_opens_its_row_in_sql_and_ctrl_l_opens_them_all(indexed):
         async with opened(indexed, size=(120, 36)) as (app, pilot):
             s = await open_search(app, pilot)
             await search(app, pilot, QUERY, "state = 'CA'")
-            table = s.query_one("#search-a", DataTable)
             await pilot.press("down")  # the second hit
             key = s._shown["search-a"][1].row_key
             await pilot.press("enter")
@@ -158,7 +157,8 @@ def test_compare_shows_two_generations_side_by_side_with_their_overlap(indexed):
             s = await open_search(app, pilot, on=None)  # the root: the first index
             await pilot.press("ctrl+t")
             assert s.compare and not s.query_one("#search-b").has_class("-hidden")
-            assert (s.query_one("#search-gen-a").value, s.query_one("#search-gen-b").value) == ("people@g1", "people@g2")
+            gens = (s.query_one("#search-gen-a").value, s.query_one("#search-gen-b").value)
+            assert gens == ("people@g1", "people@g2")  # the active one, and the other
             await search(app, pilot, QUERY)
             want = app.lh.compare("people@g1", "people@g2", QUERY, 10)
             both = len({h.row_key for h in want["a"].hits} & {h.row_key for h in want["b"].hits})
@@ -247,6 +247,63 @@ def test_with_no_index_the_screen_says_how_to_make_one(home, data):
             assert "search first" in screen_text(app, "#search-info")
             await pilot.press("escape")
             assert type(app.screen).__name__ != "SearchScreen"
+    run(go())
+
+
+def test_a_newer_search_replaces_an_older_one_still_running(indexed):
+    import threading
+
+    async def go():
+        async with opened(indexed, size=(80, 24)) as (app, pilot):
+            s = await open_search(app, pilot)
+            started, release, real = threading.Event(), threading.Event(), app.lh.search
+
+            def slow_for_welding(index, text, *args, **kwargs):
+                if text == "welding":
+                    started.set()
+                    release.wait(30)
+                return real(index, text, *args, **kwargs)
+            app.lh.search = slow_for_welding
+            box = s.query_one("#search-query", Input)
+            box.value = "welding"
+            box.focus()
+            await pilot.press("enter")
+            await until(pilot, started.is_set)
+            old = next(w for w in s.workers if w.group == "search")
+            await search(app, pilot, QUERY)
+            want = [h.row_key for h in real("people", QUERY).hits]
+            assert [h.row_key for h in s._shown["search-a"]] == want
+            release.set()
+            await until(pilot, lambda: old.is_finished)
+            await pilot.pause(0.1)
+            assert [h.row_key for h in s._shown["search-a"]] == want  # the older answer was dropped
+    run(go())
+
+
+def test_escape_during_a_search_closes_and_its_late_answer_is_dropped(indexed):
+    import threading
+
+    async def go():
+        async with opened(indexed, size=(80, 24)) as (app, pilot):
+            s = await open_search(app, pilot)
+            started, release, real = threading.Event(), threading.Event(), app.lh.search
+
+            def slow(*args, **kwargs):
+                started.set()
+                release.wait(30)
+                return real(*args, **kwargs)
+            app.lh.search = slow
+            s.query_one("#search-query", Input).value = QUERY
+            s.query_one("#search-query", Input).focus()
+            await pilot.press("enter")
+            await until(pilot, started.is_set)
+            worker = next(w for w in s.workers if w.group == "search")
+            await pilot.press("escape")
+            assert type(app.screen).__name__ != "SearchScreen"
+            release.set()
+            await until(pilot, lambda: worker.is_finished)
+            await pilot.pause(0.1)
+            assert app.is_running and type(app.screen).__name__ != "SearchScreen"
     run(go())
 
 

@@ -166,6 +166,10 @@ class SearchScreen(ModalScreen):
             with VerticalScroll(id="search-detail-box"):
                 yield Static("", id="search-detail")
 
+    def _back(self, fn, *args) -> None:
+        """From a worker: `fn` on the event loop, unless the screen closed meanwhile."""
+        self.app.call_from_thread(lambda: fn(*args) if self.is_attached else None)
+
     # -- the indexes -------------------------------------------------------------------------
     def _info(self, text) -> None:
         self.query_one("#search-info", Static).update(text if isinstance(text, Content) else literal(text))
@@ -185,9 +189,9 @@ class SearchScreen(ModalScreen):
             indexes = lh.indexes()
             memory = lh.profile.memory if lh.profile.memory is not None else bool(lh.config.get("memory.search"))
         except LakehouseError as e:
-            self.app.call_from_thread(self._info, line(("refused: ", "bold"), said(e)))
+            self._back(self._info, line(("refused: ", "bold"), said(e)))
             return
-        self.app.call_from_thread(self._fill_indexes, indexes, memory)
+        self._back(self._fill_indexes, indexes, memory)
 
     def _fill_indexes(self, indexes: list, memory: bool) -> None:
         self._indexes = {i.name: i for i in indexes}
@@ -229,13 +233,13 @@ class SearchScreen(ModalScreen):
         try:
             info = lh.index(name)
         except LakehouseError as e:
-            self.app.call_from_thread(self._info, line(("refused: ", "bold"), said(e)))
+            self._back(self._info, line(("refused: ", "bold"), said(e)))
             return
         try:
             columns = [c.name for c in lh.dataset(info.dataset).columns]
         except LakehouseError:  # the dataset went away: the search will say so
             columns = []
-        self.app.call_from_thread(self._picked, info, columns)
+        self._back(self._picked, info, columns)
 
     def _picked(self, info, columns: list[str]) -> None:
         self._indexes[info.name] = info
@@ -301,7 +305,7 @@ class SearchScreen(ModalScreen):
         except LakehouseError as e:
             res = e
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, seq, res)
+            self._back(self._show, seq, res)
 
     def _show(self, seq: int, res) -> None:
         if seq != self._seq:  # a newer search was asked for meanwhile
@@ -381,9 +385,9 @@ class SearchScreen(ModalScreen):
         try:
             sql = self.app.lh.rows_query(dataset, keys)
         except LakehouseError as e:
-            self.app.call_from_thread(self._info, line(("refused: ", "bold"), said(e)))
+            self._back(self._info, line(("refused: ", "bold"), said(e)))
             return
-        self.app.call_from_thread(self.dismiss, sql)
+        self._back(self.dismiss, sql)
 
     # -- compare mode ------------------------------------------------------------------------
     def action_toggle_compare(self) -> None:

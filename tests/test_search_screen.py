@@ -354,6 +354,11 @@ def test_through_the_daemon_a_search_and_an_open_row_work(home, data):
                 await pilot.press("enter")
                 await until(pilot, lambda: "1 row in" in message(app))
                 assert app.query_one("#sql-table").get_row_at(0)[0] == hits[0].row_key
+                await open_search(app, pilot)
+                d.stop()  # the daemon goes away under an open screen: the search says so
+                await search(app, pilot, QUERY)
+                info = screen_text(app, "#search-info")
+                assert info.startswith("refused: ") and "\n" not in info.strip() and "Traceback" not in info, info
         run(go())
     finally:
         d.stop()

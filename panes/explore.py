@@ -27,10 +27,11 @@ from textual.widgets import Static, Tree
 from core.query.engine import SYSTEM_TABLES
 from core.text import count
 
-from .base import Pane, data_table, label, line, literal, said
+from .base import Pane, label, line, literal, said
 from .column_chart import chart, profile_text
+from .grid import record_grid
 from .keys import bindings
-from .messages import OpenInSql, SearchIndex
+from .messages import EmbedColumn, Govern, OpenIndex, OpenInSql, OpenVersions, SearchIndex
 
 SYSTEM = SYSTEM_TABLES  # the one list, in the order Explore shows them
 DETAIL_DELAY_S = 0.12  # a highlight sooner than this after the last one waits until the cursor rests
@@ -104,6 +105,9 @@ class ExplorePane(Pane):
                 if node is not None:
                     branch.expand()
                     tree.call_after_refresh(self._back_to, node)
+                    if was[0] == "column":  # a tag changed: the column again, its tag shown
+                        self._reselect = was
+                        node.expand()
                     break
 
     def _back_to(self, node) -> None:
@@ -124,12 +128,17 @@ class ExplorePane(Pane):
         tags = {t.column: t.tag for t in self.lh.tags(d.name) if t.tag}
         self.app.call_from_thread(self._add_columns, node, d, tags)
 
+    _reselect: tuple | None = None  # the column the cursor was on before a reload
+
     def _add_columns(self, node, d, tags: dict) -> None:
         node.remove_children()
         for c in d.columns:
             key = " 🔑" if c.name in d.primary_key else ""
             tag = ("  " + tags[c.name], "bold") if c.name in tags else ""  # a word: seen without colour
-            node.add_leaf(label(c.name, "  ", (c.type, "dim"), key, tag), data=("column", d.name, c.name))
+            leaf = node.add_leaf(label(c.name, "  ", (c.type, "dim"), key, tag), data=("column", d.name, c.name))
+            if leaf.data == self._reselect:
+                self._reselect = None
+                self.query_one(Tree).call_after_refresh(self._back_to, leaf)
 
     def selected(self) -> tuple | None:
         node = self.query_one(Tree).cursor_node
@@ -193,7 +202,7 @@ class ExplorePane(Pane):
         if data != self._wanted:  # the cursor moved on meanwhile
             return
         self.query_one("#explore-info", Static).update(text)
-        self._show_sample(sample)
+        self._show_sample(sample, data)
 
     _profiling: dict | None = None  # worker thread -> the column whose profile it computes
 
@@ -223,7 +232,7 @@ class ExplorePane(Pane):
             self.lh.interrupt_sql(thread=thread)
             self.set_timer(0.05, lambda: self._interrupt_profile(thread))
 
-    def _show_sample(self, sample) -> None:
+    def _show_sample(self, sample, data: tuple | None = None) -> None:
         """The sample rows in a table that scrolls sideways, a column profile's chart, or
         nothing. Not awaited, so two calls in a row cannot interleave and leave two tables."""
         box = self.query_one("#explore-sample", Container)
@@ -233,7 +242,9 @@ class ExplorePane(Pane):
             if drawn is not None:
                 box.mount(drawn)
         elif sample is not None and sample.num_columns:  # cells and column names literal and inert
-            box.mount(data_table(sample, max_column_content_width=30, null_rep="∅"))
+            # e, d and h on a cell of a dataset's sample: its record (app/tui/records.py)
+            box.mount(record_grid(sample, source=("explore", *(data or ("none", "these rows"))[:2]),
+                                  max_column_content_width=30, null_rep="∅"))
 
     def action_query(self) -> None:
         data = self.selected()
@@ -245,6 +256,14 @@ class ExplorePane(Pane):
         q = f'SELECT {cols} FROM "{name}"{tail} LIMIT 100'
         self.post_message(OpenInSql(q))
 
+    def action_embed(self) -> None:
+        """e on a text column: the embed form for it (the app opens it; app/tui/embed.py)."""
+        data = self.selected()
+        if not data or data[0] != "column":
+            self.app.notify("select a text column (expand a dataset with space) to embed it", severity="warning")
+            return
+        self.post_message(EmbedColumn(data[1], data[2]))
+
     def action_search(self) -> None:
         """s: search by meaning — on the selected index, the selected dataset's first index, or the first."""
         data = self.selected() or ()
@@ -252,33 +271,71 @@ class ExplorePane(Pane):
         self.post_message(SearchIndex(index=data[1] if kind == "index" else None,
                                       dataset=data[1] if kind in ("dataset", "column") else None))
 
-    def action_embed(self) -> None:
-        """e on a text column: embed it into an index (DATASET_COLUMN), as a job."""
+    def action_generations(self) -> None:
+        """g on an index: its generations (app/tui/indexes.py)."""
+        data = self.selected()
+        if not data or data[0] != "index":
+            self.app.notify("select an index (under indexes) to see its generations", severity="warning")
+            return
+        self.post_message(OpenIndex(data[1]))
+
+    def action_annotate(self) -> None:
+        """a: the selected dataset's (or column's dataset's) description, owner and tags."""
+        data = self.selected()
+        if not data or data[0] not in ("dataset", "column"):
+            self.app.notify("select a dataset to annotate it", severity="warning")
+            return
+        self.post_message(Govern("annotate", data[1]))
+
+    def action_tag(self) -> None:
+        """t on a column: its sensitivity tag, with a reason."""
         data = self.selected()
         if not data or data[0] != "column":
-            self.app.notify("select a text column (expand a dataset with space) to embed it", severity="warning")
+            self.app.notify("pick a column to tag: expand a dataset with space and select one of its columns",
+                            severity="warning")
             return
-        self.embed(data[1], data[2])
+        self.post_message(Govern("tag", data[1], data[2]))
 
-    @work(thread=True, group="explore-embed")
-    def embed(self, dataset: str, column: str) -> None:
+    def action_compact(self) -> None:
+        self._maintain("compact")
+
+    def action_resync(self) -> None:
+        self._maintain("resync")
+
+    def _maintain(self, what: str) -> None:
+        data = self.selected()
+        if not data or data[0] not in ("dataset", "column"):
+            self.app.notify(f"select a dataset in Explore to {what} it", severity="warning")
+            return
+        self.post_message(Govern(what, data[1]))
+
+    def action_policy(self) -> None:
+        if self.lh is not None:
+            self.show_policy()
+
+    @work(thread=True, exclusive=True, group="explore-policy")
+    def show_policy(self) -> None:
+        """The policies binding this profile and what each does, in the detail box."""
         from core.errors import LakehouseError
 
-        def progress(ev) -> None:
-            if ev.total:
-                self.app.call_from_thread(self.query_one("#explore-info", Static).update,
-                                          literal(f"embedding {dataset}.{column}: {int(ev.done):,}/"
-                                                  f"{int(ev.total):,} {ev.unit} — {ev.message}"))
         try:
-            r = self.app.run_job(self.lh.embed, dataset, column, progress=progress)
+            text = _policy_text(self.lh.policy())
         except LakehouseError as e:
-            if self.app.quitting:  # cancelled by quitting: recorded as such, nothing to show
-                return
-            self.app.call_from_thread(self.app.notify, said(e), severity="error", timeout=10)
+            text = literal(said(e), "red")
+        self.app.call_from_thread(self._show_policy, text)
+
+    def _show_policy(self, text: Content) -> None:
+        self._wanted = None  # a detail still on its way does not replace it
+        self.query_one("#explore-info", Static).update(text)
+        self._show_sample(None)
+
+    def action_versions(self) -> None:
+        """v on a dataset (or one of its columns): its versions, to preview and restore one."""
+        data = self.selected()
+        if not data or data[0] not in ("dataset", "column"):
+            self.app.notify("select a dataset to see its versions", severity="warning")
             return
-        self.app.call_from_thread(self.app.notify, f"{r.index} g{r.gen}: {r.chunks:,} chunks "
-                                                   f"({r.embedded:,} embedded) · {r.embedder}")
-        self.load()
+        self.post_message(OpenVersions(data[1]))
 
     def action_pin(self) -> None:
         data = self.selected()
@@ -291,6 +348,18 @@ class ExplorePane(Pane):
         (self.lh.unpin if d.pinned else self.lh.pin)(name)
         self.app.call_from_thread(self.app.notify, f"{name} {'unpinned' if d.pinned else 'pinned'}")
         self.load()
+
+
+def _policy_text(p: dict) -> Content:
+    """`lakehouse policy` in words: the policies binding the profile, and their effect per dataset."""
+    if not p["policies"]:
+        return literal(f"no policy binds profile {p['profile']}: it reads every column and row of its datasets")
+    lines = [line(("policies: ", "bold"), f"profile {p['profile']} is bound by "
+                  f"{', '.join(x['name'] for x in p['policies'])}")]
+    lines += [line((d["dataset"], "bold"), f": {d['summary']}") for d in p["datasets"]]
+    if not p["datasets"]:
+        lines.append(literal("they shape none of the datasets it sees"))
+    return Content("\n").join(lines)
 
 
 def _dataset_text(desc, versions) -> Content:

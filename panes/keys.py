@@ -49,9 +49,17 @@ SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL",
           "system": "System", "memory": "Memory", "picker": "Pickers (profile, history, names)",
           "reason": "The retire or revise prompt", "ingest": "The ingest screen",
           "search": "The search screen (by meaning)",
+          "embed": "The embed screen (a column's embedding settings)", "index": "An index's generations",
           "annotate": "The annotate screen (a dataset's description, owner, tags)",
-          "tag": "The tag screen (a column's sensitivity)", "confirm": "A confirmation",
-          "cell": "A result cell's value", "help": "The help screen"}
+          "tag": "The tag screen (a column's sensitivity)",
+          "profiles": "The profile picker (ctrl+o)", "profile": "The profile editor", "confirm": "A confirmation",
+          "cell": "A result cell's value", "help": "The help screen",
+          "live": "Watches and schedules (System's w)", "live_add": "The add watch or schedule form",
+          "demo": "The demo data screen",
+          "grid": "A result grid (SQL results, Explore's sample) on a record of a keyed dataset",
+          "record": "The edit or delete prompt (a record's new value, actor and reason)",
+          "changes": "A record's history", "versions": "A dataset's versions",
+          "restore": "A restore's preview (what restoring a version would change)"}
 
 # the tabs in this order; Trials came after System had F4, so it has F5; Memory came next: F6
 PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("trials", "Trials", "f4"),
@@ -71,11 +79,26 @@ ACTIONS: list[Action] = [
            "(a job)", priority=True, command="Ingest a file",
            command_help="A path with completion, a preview, then the ingest with its progress",
            ops=("ingest", "ingest_preview", "refresh")),
+    Action("app", "", "new_profile", "New profile", "", command="New profile",
+           command_help="Create a profile: the datasets and indexes it sees, its models and HNSW settings",
+           ops=("profiles", "profile_save")),
+    Action("app", "", "edit_profile", "Edit profile", "", command="Edit profile",
+           command_help="Pick a profile; change its datasets, indexes, models or HNSW settings",
+           ops=("profiles", "profile_show", "profile_save")),
+    Action("app", "", "delete_profile", "Delete profile", "", command="Delete profile",
+           command_help="Pick a profile and remove it from lakehouse.toml (asks first)",
+           ops=("profiles", "profile_delete")),
+    Action("app", "", "index_generations", "Index generations", "", command="Index generations",
+           command_help="Pick an index: its generations to promote, roll back, drop, verify or rebuild",
+           ops=("indexes", "index")),
     Action("app", "ctrl+p", "command_palette", "palette", "command palette: every action, searchable, with its key",
            priority=True),
     Action("app", "question_mark", "help", "Help", "this list of keys (outside a text box, where ? is text)",
            shown_as="?", command="Help", command_help="Every key"),
     Action("app", "ctrl+q", "quit", "Quit", "quit", footer=True, priority=True),
+    Action("app", "", "demo", "Demo data", "", command="Load demo data",
+           command_help="Generate and ingest the demo workload: a job with progress that escape cancels",
+           ops=("demo",)),
 
     Action("ask", "enter", None, "Ask", "ask the question in the box (tab reaches the mode: auto, sql or rag)",
            ops=("ask",)),
@@ -98,9 +121,13 @@ ACTIONS: list[Action] = [
            footer=True, priority=True, ops=("sql_stream",)),
     Action("explore", "space", None, "Expand", "expand or collapse a node (a dataset's columns load)"),
     Action("explore", "p", "pin", "Pin/unpin", "pin or unpin the selected dataset", footer=True, ops=("pin", "unpin")),
-    Action("explore", "e", "embed", "Embed column", "embed the selected text column into a vector index (a job)",
-           footer=True),
+    Action("explore", "e", "embed", "Embed column", "embed the selected text column into a vector index: a form "
+           "with its settings (model, chunking, HNSW), then the embed as a job", footer=True, ops=("embed",)),
+    Action("explore", "g", "generations", "Generations", "on an index: its generations, to promote, roll back, "
+           "drop, verify or rebuild them", footer=True, ops=("index",)),
     Action("explore", "r", "reload", "Reload", "reload the catalog", footer=True, ops=("datasets", "indexes")),
+    Action("explore", "v", "versions", "Versions", "on a dataset: its versions (when, who, why, rows, what "
+           "changed); enter on one previews restoring it", ops=("versions",)),
     Action("explore", "s", "search", "Search", "search by meaning: the selected index, the selected dataset's "
            "first index, or the first one", footer=True, command="Search by meaning",
            command_help="An index, a query, an optional where; hits with their rows; compare two generations",
@@ -164,6 +191,8 @@ ACTIONS: list[Action] = [
     Action("trials", "c", "compare", "Compare", "overlap@k of the two newest generations on the compare box's text",
            footer=True, command="Compare generations", command_help="Search the two newest generations, overlap@k",
            to_pane=True, ops=("compare",)),
+    Action("trials", "g", "generations", "Generations", "the selected index's generations: promote, roll back, "
+           "drop, verify, rebuild", footer=True, ops=("index",)),
     Action("trials", "o", "sort", "Sort", "sort the table by the next column (or click a header; again reverses)",
            footer=True),
 
@@ -175,6 +204,17 @@ ACTIONS: list[Action] = [
            command_help="Run the failed, cancelled or interrupted job highlighted in the System pane again",
            to_pane=True, ops=("retry_job",)),
     Action("system", "r", "refresh", "Refresh", "refresh now (it refreshes every 3 s)", footer=True),
+    Action("system", "w", "watches", "Watches", "the watched folders and schedules: pause, resume, run now, "
+           "remove, add", footer=True, command="Watches and schedules",
+           command_help="Watched folders and scheduled ingests: pause, resume, run now, remove or add one",
+           to_pane=True, ops=("watch_list", "schedule_list", "watch_runner")),
+    Action("system", "k", "check_contracts", "Check contracts", "check every dataset with a contract against its "
+           "rules: kept, or the rules broken and how many rows", footer=True, command="Check contracts",
+           command_help="Each dataset's current data against its contract in lakehouse.toml", to_pane=True,
+           ops=("check_contract", "contracts")),
+    Action("system", "", "retention", "Run retention", "", command="Run retention",
+           command_help="Delete log rows older than [retention]'s days (a job); rows removed per table",
+           to_pane=True, ops=("run_retention",)),
 
     Action("memory", "enter", None, "Search", "in the search box: the index's live memories most like its text "
            "(an empty box lists them again)", ops=("memory_search",)),
@@ -210,6 +250,26 @@ ACTIONS: list[Action] = [
     Action("ingest", "escape", "close", "Cancel/close", "cancel the running ingest (nothing is written), or close",
            footer=True),
 
+    Action("live", "p", "toggle", "Pause/resume", "pause the highlighted watch or schedule, or resume it when "
+           "paused (a watch in error: look again)", footer=True,
+           ops=("watch_pause", "watch_resume", "schedule_pause", "schedule_resume")),
+    Action("live", "r", "run_now", "Run now", "run the highlighted schedule now (a job with progress)", footer=True,
+           ops=("schedule_run",)),
+    Action("live", "d", "remove", "Remove", "remove the highlighted watch or schedule (asks first; its rows stay)",
+           footer=True, ops=("watch_remove", "schedule_remove")),
+    Action("live", "a", "add", "Add", "add a watched folder or a schedule: a form", footer=True,
+           ops=("watch_add", "schedule_add")),
+    Action("live", "escape", "close", "Cancel/close", "cancel the running schedule run, or close", footer=True),
+
+    Action("live_add", "ctrl+r", "add", "Add", "add the watch or schedule (enter in a box does too); a refusal "
+           "is its one sentence", footer=True, priority=True),
+    Action("live_add", "escape", "close", "Close", "close without adding", footer=True),
+
+    Action("demo", "ctrl+r", "load", "Load", "generate and ingest the demo data; a progress bar shows it",
+           footer=True, priority=True),
+    Action("demo", "escape", "close", "Cancel/close", "cancel the running load (what is loaded stays), or close",
+           footer=True),
+
     Action("search", "enter", None, "Search", "in the query, where or k box: search (a newer search replaces the "
            "older one's hits); on a hit: open its source row in the SQL pane", ops=("search", "rows_query")),
     Action("search", "ctrl+l", "open_all", "All hits in SQL", "open every hit's source row in the SQL pane",
@@ -217,6 +277,28 @@ ACTIONS: list[Action] = [
     Action("search", "ctrl+t", "toggle_compare", "Compare", "compare two generations of the index side by side "
            "(overlap@k); again: back to one search", footer=True, priority=True, ops=("compare", "index")),
     Action("search", "escape", "close", "Close", "close (a search still running is dropped)", footer=True),
+
+    Action("embed", "ctrl+r", "embed", "Embed", "embed the column with these settings; a progress bar shows it",
+           footer=True, priority=True, ops=("embed",)),
+    Action("embed", "escape", "close", "Cancel/close", "cancel the running embed (no generation is made; the chunks "
+           "embedded so far are kept for the next run), or close", footer=True),
+
+    Action("index", "p", "promote", "Promote", "make the highlighted generation the active one", footer=True,
+           ops=("promote",)),
+    Action("index", "b", "rollback", "Roll back", "return to the generation active before the current one",
+           footer=True, ops=("rollback",)),
+    Action("index", "d", "drop", "Drop", "drop the highlighted generation (asks first; never the active one)",
+           footer=True, ops=("drop_index",)),
+    Action("index", "v", "verify", "Verify", "check the highlighted generation's files against their checksums",
+           footer=True, ops=("verify_index",)),
+    Action("index", "r", "rebuild", "Rebuild", "rebuild the highlighted generation's vectors and graph from its "
+           "stored embeddings (a job)", footer=True, ops=("rebuild_index",)),
+    Action("index", "a", "auto_refresh", "Auto-refresh", "turn the index's automatic refresh on or off",
+           footer=True, ops=("set_auto_refresh",)),
+    Action("index", "f", "refresh", "Refresh", "re-embed the rows that changed into a new live generation (a job)",
+           footer=True, ops=("refresh",)),
+    Action("index", "escape", "close", "Cancel/close", "cancel the running rebuild or refresh, or close",
+           footer=True),
 
     Action("annotate", "ctrl+r", "save", "Save", "save the description, owner and tags (a draft saved is yours)",
            footer=True, priority=True, ops=("annotate",)),
@@ -235,11 +317,47 @@ ACTIONS: list[Action] = [
     Action("picker", "enter", None, "Pick", "pick the highlighted entry (in the profile picker 1–9 pick directly)"),
     Action("picker", "escape", "close", "Cancel", "close without picking", footer=True),
 
+    Action("profiles", "ctrl+n", "new_profile", "New", "a new profile: the editor", priority=True,
+           ops=("profiles", "profile_save")),
+    Action("profiles", "ctrl+e", "edit_profile", "Edit", "edit the highlighted profile", priority=True,
+           ops=("profiles", "profile_show", "profile_save")),
+    Action("profiles", "ctrl+d", "delete_profile", "Delete", "delete the highlighted profile (asks first; never "
+           "the active one)", priority=True, ops=("profiles", "profile_delete")),
+
+    Action("profile", "ctrl+s", "save", "Save", "save the profile into lakehouse.toml (its comments stay); "
+           "a refusal is its one sentence and nothing is written", footer=True, priority=True,
+           ops=("profile_save",)),
+    Action("profile", "space", None, "Tick", "in the datasets or indexes list: tick or untick the highlighted one"),
+    Action("profile", "right", None, "Complete", "in a model box: take the suggested Ollama model name"),
+    Action("profile", "escape", "close", "Close", "close without saving", footer=True),
+
     Action("confirm", "y", "answer(True)", "Yes", "yes, do it", footer=True),
     Action("confirm", "n,escape", "answer(False)", "No", "no, leave it", footer=True, shown_as="n / escape"),
 
     Action("cell", "c", "copy", "Copy", "copy the value", footer=True),
     Action("cell", "escape,q,enter", "close", "Close", "close", footer=True, shown_as="escape / q / enter"),
+
+    Action("app", "", "dataset_versions", "Versions", "", command="Dataset versions",
+           command_help="A dataset's versions and what each changed; preview and restore one with a reason",
+           ops=("versions", "restore_preview", "restore")),
+    Action("app", "", "record_history", "Record history", "", command="Record history",
+           command_help="Who changed the record under the result grid's cursor, when, old → new, why",
+           ops=("history",)),
+    Action("grid", "e", "edit", "Edit", "edit the cell's value, with an actor and a reason (journaled) — rows "
+           "from one keyed dataset, its key in the result", footer=True, ops=("dataset", "update")),
+    Action("grid", "d", "delete", "Delete row", "delete the row's record (asks why first; restore brings it back)",
+           footer=True, ops=("delete",)),
+    Action("grid", "h", "history", "History", "the record's history: who, when, old → new, why", footer=True,
+           ops=("history",)),
+    Action("record", "enter", None, "Save", "in the reason box: save the new value, or delete the record"),
+    Action("record", "escape", "close", "Cancel", "close, changing nothing", footer=True),
+    Action("changes", "escape,q", "close", "Close", "close", footer=True, shown_as="escape / q"),
+    Action("versions", "enter", None, "Preview", "on a version: what restoring it would change",
+           ops=("restore_preview",)),
+    Action("versions", "escape,q", "close", "Close", "close", footer=True, shown_as="escape / q"),
+    Action("restore", "ctrl+r", "restore", "Restore", "restore this version, with the actor and reason typed: a "
+           "new version (history is kept)", footer=True, priority=True, ops=("restore",)),
+    Action("restore", "escape", "close", "Back", "back to the versions, restoring nothing", footer=True),
 
     Action("help", "up,down,pageup,pagedown,home,end", None, "Scroll", "scroll this list",
            shown_as="up/down/pgup/pgdn/home/end"),

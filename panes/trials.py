@@ -17,7 +17,7 @@ from core.trials.front import pareto_front
 
 from .base import Pane, TextInput, label, line, literal, said
 from .keys import bindings, key_of
-from .messages import DatasetsChanged
+from .messages import DatasetsChanged, OpenIndex
 
 POLL_S = 1.0
 EF_SEARCH = [30, 50, 64, 100]  # the CLI's default beams, plus the profile's own
@@ -383,6 +383,13 @@ class TrialsPane(Pane):
         if info is not None:
             self._notify(f"{info.name}: g{info.active_gen} is active (from trial {trial_id})")
             self.post_message(DatasetsChanged())
+
+    def action_generations(self) -> None:
+        """g: the selected index's generations (app/tui/indexes.py)."""
+        if self.index:
+            self.post_message(OpenIndex(self.index))
+        else:
+            self.app.notify("no index selected — embed a text column (Explore, e) to make one", severity="warning")
 
     def action_rollback(self) -> None:
         if self.lh is not None and self.index:

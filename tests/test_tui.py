@@ -276,7 +276,9 @@ def test_explore_embeds_a_column(people_home):
             await until(pilot, lambda: any("body" in str(c.label) for c in notes.children))
             tree.focus()
             tree.move_cursor(next(c for c in notes.children if "body" in str(c.label)))
-            await pilot.press("e")
+            await pilot.press("e")  # the embed form, prefilled with the defaults; ctrl+r embeds
+            await until(pilot, lambda: type(app.screen).__name__ == "EmbedScreen" and app.screen._loaded)
+            await pilot.press("ctrl+r")
             await until(pilot, lambda: "notes_body" in [i.name for i in app.lh.indexes()])
             await until(pilot, lambda: "indexes (2)" in str(tree.root.children[1].label))
     run(go())

@@ -23,7 +23,7 @@ from app.tui.screens import HelpScreen, ProfilePicker
 from core.text import inert
 from panes.base import line, said
 from panes.keys import PANES, Action, bindings, commands
-from panes.messages import DatasetsChanged, OpenInSql, Rescoped, SearchIndex
+from panes.messages import DatasetsChanged, EmbedColumn, Govern, OpenInSql, OpenIndex, Rescoped, SearchIndex
 from themes import CSS, THEMES
 
 
@@ -223,6 +223,51 @@ class LakehouseApp(App):
 
         self.push_screen(IngestScreen())
 
+    def action_new_profile(self) -> None:
+        from app.tui.profiles import new_profile
+
+        new_profile(self)
+
+    def action_edit_profile(self) -> None:
+        from app.tui.profiles import choose
+
+        choose(self, "Edit")
+
+    def action_delete_profile(self) -> None:
+        from app.tui.profiles import choose
+
+        choose(self, "Delete")
+
+    def action_dataset_versions(self) -> None:
+        """The palette's versions: Explore's selected dataset, else a picker of them."""
+        from app.tui.versions import open_versions
+
+        selected = self.pane("explore").selected() if self.query_one("#panes", TabbedContent).active == "explore" \
+            else None
+        open_versions(self, selected[1] if selected and selected[0] in ("dataset", "column") else None)
+
+    def action_record_history(self) -> None:
+        """The palette's record history: the row under the cursor of the front pane's result grid."""
+        from panes.grid import RecordGrid
+
+        grids = self.pane(self.query_one("#panes", TabbedContent).active).query(RecordGrid)
+        if not grids:
+            self.notify("put the cursor on a row of a result grid (SQL results or Explore's sample) first",
+                        severity="warning")
+            return
+        grids.first().action_history()
+
+    def action_index_generations(self) -> None:
+        from app.tui.indexes import pick_index
+
+        pick_index(self)
+
+    def action_demo(self) -> None:
+        from app.tui.demo import DemoScreen
+
+        if self.lh is not None:
+            self.push_screen(DemoScreen())
+
     def action_pick_profile(self) -> None:
         if self.lh is not None:
             self.pick_profile()
@@ -278,6 +323,46 @@ class LakehouseApp(App):
         message.stop()
         self._rescoped(message.profile)
 
+    def on_datasets_changed(self, message: DatasetsChanged) -> None:
+        message.stop()
+        self.pane("explore").action_reload()
+        self.pane("sql").datasets_changed()
+
+    def on_govern(self, message: Govern) -> None:
+        """Explore's annotate, tag, compact or resync: a screen or a confirmation (app/tui/annotate.py)."""
+        from app.tui.annotate import govern
+
+        message.stop()
+        govern(self, message)
+
+    def on_embed_column(self, message: EmbedColumn) -> None:
+        """Explore's e on a text column: the embed form (app/tui/embed.py)."""
+        from app.tui.embed import EmbedScreen
+
+        message.stop()
+        self.push_screen(EmbedScreen(message.dataset, message.column))
+
+    def on_record_action(self, message) -> None:
+        """e, d or h on a result grid's cell (panes.messages.RecordAction): app/tui/records.py."""
+        from app.tui.records import record_action
+
+        message.stop()
+        record_action(self, message)
+
+    def on_open_versions(self, message) -> None:
+        """v in Explore (panes.messages.OpenVersions): the dataset's versions (app/tui/versions.py)."""
+        from app.tui.versions import open_versions
+
+        message.stop()
+        open_versions(self, message.dataset)
+
+    def on_open_index(self, message: OpenIndex) -> None:
+        """g in Explore or Trials: the index's generations (app/tui/indexes.py)."""
+        from app.tui.indexes import IndexScreen
+
+        message.stop()
+        self.push_screen(IndexScreen(message.index))
+
     def on_search_index(self, message: SearchIndex) -> None:
         """s in Explore (or the palette): the search screen; a hit it opens is run in SQL."""
         from app.tui.search import SearchScreen
@@ -286,9 +371,13 @@ class LakehouseApp(App):
         self.push_screen(SearchScreen(message.index, message.dataset),
                          lambda sql: sql and self.post_message(OpenInSql(sql)))
 
-    def on_datasets_changed(self, message: DatasetsChanged) -> None:
+    def on_open_live(self, message) -> None:
+        """w in the System pane (panes.messages.OpenLive): the watches and schedules (app/tui/live.py)."""
+        from app.tui.live import LiveScreen
+
         message.stop()
-        self.pane("explore").action_reload()
+        if self.lh is not None:
+            self.push_screen(LiveScreen())
 
     # -- the command palette: every action the key table gives a command title ----------------
     def get_system_commands(self, screen):

@@ -227,6 +227,8 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         pv, _ = b.same("ingest_preview", str(data / "extra.csv"))  # issue 20: schema and first rows
         assert pv["rows"] == [[1, "Chicago"], [2, "Denver"]]
         b.fails(IngestError, "ingest_preview", str(data))  # a folder: pick a file
+        b.fails(IngestError, "ingest_preview", "postgresql://lh@127.0.0.1:9/db")  # a URL needs --table or --query
+        b.fails(IngestError, "ingest_preview", str(data / "extra.csv"), table="t")  # a table is a database's
         r, _ = b.same("ingest", [str(data / "extra.csv")], key="id", reason="parity")
         assert isinstance(r[0], models.IngestResult)
         b.same("ingest", [str(data / "extra.csv")], key="id")  # identical bytes: unchanged
@@ -398,6 +400,28 @@ def _facade_methods():
     from app.daemon.methods import facade_methods
 
     return facade_methods()
+
+
+def test_a_postgres_preview_survives_the_daemon(roots, pg):
+    """ingest_preview of a postgresql:// table and query (a real server, tests/pgserver.py):
+    the URL travels as given, the result holds it redacted on both sides."""
+    from pgserver import PASSWORD
+
+    from core.errors import IngestError
+
+    pg.sql("DROP TABLE IF EXISTS parity_pg", "CREATE TABLE parity_pg (id int4, v numeric(6,2), at timestamptz)",
+           "INSERT INTO parity_pg VALUES (1, 2.50, '2024-01-02 03:04:05+00'), (2, NULL, NULL), (3, 7.25, NULL)")
+    url = pg.url(password=True)
+    b = Both(roots)
+    try:
+        pv, _ = b.same("ingest_preview", url, table="parity_pg", rows=2)
+        assert pv["rows"] == [[1, "2.50", "2024-01-02T03:04:05+00:00"], [2, None, None]] and pv["sampled"]
+        assert PASSWORD not in json.dumps(pv)
+        b.same("ingest_preview", url, query="SELECT id FROM parity_pg", name="ids")
+        a, _ = b.fails(IngestError, "ingest_preview", url.replace(PASSWORD, "wrong"), table="parity_pg")
+        assert "refused the password" in str(a)
+    finally:
+        b.close()
 
 
 def test_every_core_error_class_comes_back_as_itself():

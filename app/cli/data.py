@@ -75,9 +75,9 @@ def ingest(
     """Ingest CSV/TSV, JSON/NDJSON, Parquet, PDF and text files, or a PostgreSQL query or table, into Delta tables."""
     if preview:
         used = [flag for flag, v in (("--mode", mode), ("--key", key), ("--actor", actor), ("--reason", reason),
-                                     ("--query", query), ("--table", table), ("--incremental-by", incremental_by),
-                                     ("--accept-schema", accept_schema), ("--map", column_map)) if v]
-        raise typer.Exit(ingest_preview(paths, name, format, types, used, json_out))
+                                     ("--incremental-by", incremental_by), ("--accept-schema", accept_schema),
+                                     ("--map", column_map)) if v]
+        raise typer.Exit(ingest_preview(paths, name, format, types, used, json_out, query=query, table=table))
     with open_lh() as lh:
         results = run_job(lh.ingest, paths, name=name, format=format, types=types, mode=mode,
                           key=key, actor=actor, reason=reason, query=query, table=table,
@@ -100,20 +100,27 @@ def ingest(
     raise typer.Exit(code)
 
 
-def ingest_preview(paths: list[str], name, format, types, used: list[str], as_json: bool) -> int:
-    """`ingest --preview`: one file's detected schema and first rows; nothing is written."""
+def ingest_preview(paths: list[str], name, format, types, used: list[str], as_json: bool,
+                   query: str | None = None, table: str | None = None) -> int:
+    """`ingest --preview`: one file's (or a PostgreSQL table's or query's) detected schema
+    and first rows; nothing is written."""
     import os
 
     from app.output import dumps, human_bytes, print_rows
     from core.errors import IngestError
+    from core.ingest.run import is_database_url
 
-    if len(paths) != 1 or "://" in paths[0]:
-        raise IngestError("--preview shows one file — give a single file path (not a database URL)")
+    if len(paths) != 1:
+        raise IngestError("--preview shows one file or one database table or query — give a single file path "
+                          "or postgresql:// URL")
     if used:
-        raise IngestError(f"{', '.join(used)}: not for --preview, which reads a file and writes nothing — "
-                          "drop them (--name, --format and --types apply)")
-    path = os.path.abspath(os.path.expanduser(paths[0]))  # as the daemon sees it (it has its own cwd)
-    pv = with_lh(lambda lh: lh.ingest_preview(path, name=name, format=format, types=types))
+        raise IngestError(f"{', '.join(used)}: not for --preview, which reads a source and writes nothing — "
+                          "drop them (--name, --format, --types, --table and --query apply)")
+    url = is_database_url(paths[0])
+    # a path as the daemon sees it (it has its own cwd); a URL as given
+    path = paths[0] if url else os.path.abspath(os.path.expanduser(paths[0]))
+    pv = with_lh(lambda lh: lh.ingest_preview(path, name=name, format=format, types=types, query=query,
+                                              table=table))
     if as_json:
         print(dumps(pv))
         return 0
@@ -122,8 +129,13 @@ def ingest_preview(paths: list[str], name, format, types, used: list[str], as_js
     if d:
         skip = f", header on line {d['header_line']}" if d["skipped_lines"] else ""
         how.append(f"delimiter {d['delimiter']!r}{skip}")
-    read = (f"{human_bytes(pv['bytes_read'])} of {human_bytes(pv['size'])} read" if pv["sampled"]
-            else f"all {human_bytes(pv['size'])} read")
+    if url:  # rows, not bytes: the first ones of a server-side query
+        how.append(f"table {table}" if table else "query")
+        read = (f"first {count(len(pv['rows']), 'row')} of more" if pv["sampled"]
+                else f"all {count(len(pv['rows']), 'row')}")
+    else:
+        read = (f"{human_bytes(pv['bytes_read'])} of {human_bytes(pv['size'])} read" if pv["sampled"]
+                else f"all {human_bytes(pv['size'])} read")
     est = f", about {pv['est_rows']:,} rows" if pv["est_rows"] is not None else ""
     print(f"{pv['path']}: {', '.join(how)} -> dataset {pv['dataset']} ({read}{est})")
     print_rows(["column", "type"], [(c["name"], c["type"]) for c in pv["columns"]], title="schema")

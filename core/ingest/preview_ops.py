@@ -1,6 +1,7 @@
 """The facade's ingest preview (a part of `core.Lakehouse`): what ingesting one file would
 read — its format, encoding and dialect, the dataset it would become, its columns with
-their types and its first rows — from a sample, never the whole file.
+their types and its first rows — from a sample, never the whole file. A postgresql://
+URL with a table or query is previewed by core/ingest/pgpreview.py.
 
 The preview prepares the source exactly as core/ingest/run.py does (the same sniffing of
 the first [ingest] sample_bytes, the same reader SQL from core/ingest/select.py) and puts
@@ -30,15 +31,29 @@ _WIDENINGS = 64  # mixed-type columns widened to text before giving up (as inges
 class PreviewOps:
     """Mixed into Lakehouse: uses its root, config and profile."""
 
-    @operation("what ingesting one file would read: format, dialect, dataset name, columns with types "
-               "and first rows, from a sample (never the whole file)", remote=True, scope="datasets")
+    @operation("what ingesting one file, or a PostgreSQL table or query (`table=`/`query=` with a "
+               "postgresql:// URL), would read: format, dialect, dataset name, columns with types and "
+               "first rows, from a sample (never the whole file); nothing written", remote=True,
+               scope="datasets")
     def ingest_preview(self, path: str, *, name: str | None = None, format: str | None = None,
-                       types: str | dict | None = None, rows: int = 20) -> dict:
+                       types: str | dict | None = None, rows: int = 20, query: str | None = None,
+                       table: str | None = None) -> dict:
         from core import access
+        from core.ingest.run import is_database_url
 
-        allowed = () if access.restricted(self.profile) else ("demo",)  # as ingest reads (core/datasets/intake.py)
-        out = preview(self.root, self.config, path, name=name, fmt=format, types=types, rows=rows,
-                      readable_in_root=allowed)
+        if isinstance(path, str) and is_database_url(path):  # read-only, as ingest connects
+            from core.ingest.pgpreview import preview_postgres
+
+            out = preview_postgres(self.config, path, name=name, query=query, table=table, types=types,
+                                   limit=_rows_arg(rows))
+        else:
+            for flag, value in (("--query", query), ("--table", table)):
+                if value is not None:  # ingest's sentence
+                    raise IngestError(f"{flag} is for a database source — give a "
+                                      "postgresql://USER@HOST/DB URL, or drop the flag for files")
+            allowed = () if access.restricted(self.profile) else ("demo",)  # as ingest reads (core/datasets/intake.py)
+            out = preview(self.root, self.config, path, name=name, fmt=format, types=types, rows=rows,
+                          readable_in_root=allowed)
         try:  # a profile ingests only into the datasets its patterns name: say so before it tries
             access.check_ingest(self.profile, out["dataset"])
             out["refusal"] = None

@@ -168,6 +168,10 @@ def test_compare_shows_two_generations_side_by_side_with_their_overlap(indexed):
             assert len(left) == len(right) == 10
             marks = [row[2] for row in left]
             assert marks.count("both") == both and set(marks) <= {"both", "only"}  # a word, not a colour
+            chunk = lambda res: f"(chunk {res.hits[0].chunk_id})"  # noqa: E731
+            assert chunk(want["a"]) in screen_text(app, "#search-detail")  # the left list's top hit
+            s.query_one("#search-b").focus()  # the detail follows the focused list
+            await until(pilot, lambda: chunk(want["b"]) in screen_text(app, "#search-detail"))
             await pilot.press("ctrl+t")  # back to one search
             assert not s.compare and s.query_one("#search-b").has_class("-hidden")
     run(go())

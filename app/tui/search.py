@@ -318,8 +318,8 @@ class SearchScreen(ModalScreen):
         if isinstance(res, dict):
             self._info(overlap_line(res))
             keys_a, keys_b = ({h.row_key for h in r.hits} for r in (res["a"], res["b"]))
+            self._fill("search-b", res["b"], keys_a)  # the left last: its top hit is the one detailed
             self._fill("search-a", res["a"], keys_b)
-            self._fill("search-b", res["b"], keys_a)
         else:
             self._info(search_line(res))
             self._fill("search-a", res, None)
@@ -358,9 +358,17 @@ class SearchScreen(ModalScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        hits = self._shown.get(event.data_table.id or "", [])
-        if 0 <= event.cursor_row < len(hits):
-            self.query_one("#search-detail", Static).update(detail(hits[event.cursor_row]))
+        self._detail(event.data_table)
+
+    def on_descendant_focus(self, event) -> None:
+        """Tab to the other side of a compare: the detail follows the focused list."""
+        if isinstance(event.widget, DataTable):
+            self._detail(event.widget)
+
+    def _detail(self, table: DataTable) -> None:
+        hits = self._shown.get(table.id or "", [])
+        if 0 <= table.cursor_row < len(hits):
+            self.query_one("#search-detail", Static).update(detail(hits[table.cursor_row]))
 
     # -- opening rows in SQL -----------------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

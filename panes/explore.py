@@ -30,7 +30,7 @@ from core.text import count
 from .base import Pane, label, line, literal, said
 from .column_chart import chart, profile_text
 from .grid import record_grid
-from .keys import bindings
+from .keys import bindings, key_of
 from .messages import EmbedColumn, Govern, OpenIndex, OpenInSql, OpenVersions, SearchIndex
 
 SYSTEM = SYSTEM_TABLES  # the one list, in the order Explore shows them
@@ -184,8 +184,10 @@ class ExplorePane(Pane):
                 sample = desc.sample
             elif kind == "index":
                 info = self.lh.index(name)
+                keys = f"  ({key_of('explore', 'generations')}: its generations — promote, roll back, drop, verify)"
                 text = Content("\n").join([
-                    line((name, "bold"), f" over {info.dataset}.{info.column} (key {', '.join(info.key)})"), *(
+                    line((name, "bold"), f" over {info.dataset}.{info.column} (key {', '.join(info.key)})",
+                         (keys, "dim")), *(
                         literal(f"{'*' if g.active else ' '}g{g.gen} {g.status} · {g.embedder} · {g.kind} "
                                 f"M{g.m}/efc{g.ef_construction}/ef{g.ef_search} · {g.chunks:,} chunks · "
                                 f"dataset v{g.dataset_version}") for g in info.generations)])

@@ -336,3 +336,18 @@ def test_index_screen(snap_home, snap_compare, size, monkeypatch):  # noqa: F811
     from app.tui import LakehouseApp
 
     assert snap_compare(LakehouseApp(home=snap_home, profile="default"), terminal_size=size, run_before=run_before)
+
+
+def test_names_and_sentences_are_shown_as_literal_text():
+    """A column, model or note with markup or an escape sequence is shown as typed, inert."""
+    from app.tui.embed import result_text
+    from app.tui.indexes import heading
+    from core.models import EmbedResult, IndexInfo
+
+    hostile = "[b]x[/b]\x1b]0;pwn\x07"
+    r = EmbedResult("ix", 2, "ds", hostile, f"ollama {hostile}", hostile, 3, 4, 4, 0, 0, 0, False, 1, 0.1, False)
+    text = result_text(r).plain
+    assert "[b]x[/b]" in text and "\x1b" not in text and "not promoted: g1 stays active" in text
+    info = IndexInfo("ix", "ds", hostile, [hostile], None, [], 3)
+    plain = heading(info).plain
+    assert "over ds.[b]x[/b]" in plain and "\x1b" not in plain and "no active generation" in plain

@@ -351,3 +351,26 @@ def test_names_and_sentences_are_shown_as_literal_text():
     info = IndexInfo("ix", "ds", hostile, [hostile], None, [], 3)
     plain = heading(info).plain
     assert "over ds.[b]x[/b]" in plain and "\x1b" not in plain and "no active generation" in plain
+
+
+def test_escape_cancels_a_refresh_and_the_active_generation_stays(two_gens, data, monkeypatch):
+    """New rows make the index stale (said in the heading); f re-embeds them as a job, escape
+    cancels it mid-way: the screen stays, says so, and g1 is still the active generation."""
+    from core import Lakehouse
+
+    with Lakehouse.open(home=two_gens, profile="default") as lh:
+        lh.ingest(write_profiles(data / "more.csv", 50, start=300), name="people", mode="append")
+    monkeypatch.setenv("LAKEHOUSE_TEST_PAUSE_AT", "embed:batches")
+
+    async def go():
+        async with opened(two_gens) as (app, pilot):
+            await index_screen_from_trials(app, pilot)
+            assert "stale: the dataset changed since" in shown(app, "#index-head")
+            await pilot.press("f")
+            await until(pilot, lambda: "test pause" in shown(app, "#index-log"), timeout=60)
+            await pilot.press("escape")
+            await until(pilot, lambda: "cancelled" in shown(app, "#index-log"), timeout=60)
+            assert screen_is(app, "IndexScreen")
+            assert app.lh.index("people").active_gen == 1
+            assert [j.status for j in app.lh.jobs(5) if j.kind == "embed"][:1] == ["cancelled"]
+    run(go())

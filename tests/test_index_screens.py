@@ -374,3 +374,15 @@ def test_escape_cancels_a_refresh_and_the_active_generation_stays(two_gens, data
             assert app.lh.index("people").active_gen == 1
             assert [j.status for j in app.lh.jobs(5) if j.kind == "embed"][:1] == ["cancelled"]
     run(go())
+
+
+def test_a_column_that_is_not_text_is_refused_in_its_sentence(people_home):
+    async def go():
+        async with opened(people_home) as (app, pilot):
+            await embed_form(app, pilot, column="years")
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: "refused:" in shown(app, "#embed-log"), timeout=60)
+            log = shown(app, "#embed-log")
+            assert "'years'" in log and "not text" in log and "Traceback" not in log
+            assert app.lh.indexes() == [] and screen_is(app, "EmbedScreen")
+    run(go())

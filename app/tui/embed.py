@@ -222,7 +222,8 @@ class EmbedScreen(ModalScreen):
             return
         except LakehouseError as e:
             if not self._quitting():
-                self.app.call_from_thread(self._done, line(("failed: ", "bold red"), said(e)), False)
+                word = "refused: " if getattr(e, "refused", False) else "failed: "  # bad input, or it broke
+                self.app.call_from_thread(self._done, line((word, "bold red"), said(e)), False)
             return
         if not self._quitting():
             self.app.call_from_thread(self._done, result_text(r), True)

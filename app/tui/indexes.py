@@ -306,7 +306,7 @@ class IndexScreen(ModalScreen):
         except Cancelled:
             text = literal(f"cancelled — {doing} stopped; the generations are as they were")
         except LakehouseError as e:
-            text = line(("failed: ", "bold red"), said(e))
+            text = line(("refused: " if getattr(e, "refused", False) else "failed: ", "bold red"), said(e))
         else:
             text = describe(out)
         if not (self.app.quitting and not self._user_cancel):

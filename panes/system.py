@@ -12,7 +12,7 @@ from core.ops.disk import filesystem
 
 from .base import Pane, TextInput, line, literal, said
 from .keys import bindings, key_of
-from .messages import DatasetsChanged, Rescoped
+from .messages import DatasetsChanged, OpenLive, Rescoped
 
 REFRESH_S = 3.0
 
@@ -34,6 +34,7 @@ class SystemPane(Pane):
             yield Static(id="system-live")
             yield Static("Contracts and freshness", classes="system-title")
             yield Static(id="system-contracts")
+            yield Static(id="system-check")  # the last contract check or retention run: stays until the next
             yield Static("Errors", classes="system-title")
             yield Static(id="system-errors")
             yield Static("Audit (latest)", classes="system-title")
@@ -140,6 +141,51 @@ class SystemPane(Pane):
             self.post_message(DatasetsChanged())
         self.app.call_from_thread(self.action_refresh)
 
+    def action_watches(self) -> None:
+        self.post_message(OpenLive())
+
+    def action_check_contracts(self) -> None:
+        if self.lh is not None:
+            self._checked(literal("checking the contracts…"))
+            self.check_contracts()
+
+    @work(thread=True, exclusive=True, group="system-check")
+    def check_contracts(self) -> None:
+        from core.errors import LakehouseError
+
+        try:
+            reports = self.lh.check_contract()
+        except LakehouseError as e:
+            self.app.call_from_thread(self._checked, line(("contract check refused: ", "bold"), said(e)))
+            return
+        self.app.call_from_thread(self._checked, line(("contract check", "bold"), "\n" + contract_lines(reports)))
+        self.app.call_from_thread(self.action_refresh)  # a failed check is in the errors now
+
+    def action_retention(self) -> None:
+        if self.lh is not None:
+            self._checked(literal("running retention… (x on its job cancels it)"))
+            self.retention()
+
+    @work(thread=True, exclusive=True, group="system-retention")
+    def retention(self) -> None:
+        from core.errors import LakehouseError
+
+        try:
+            r = self.app.run_job(self.lh.run_retention)
+        except LakehouseError as e:
+            if not self.app.quitting:
+                self.app.call_from_thread(self._checked, line(("retention refused: ", "bold"), said(e)))
+            return
+        lines = [f"{t}: {n:,} row(s) older than {r['days'][t]} days removed" if r["days"].get(t)
+                 else f"{t}: kept forever (0 days)" for t, n in r["removed"].items()]
+        self.app.call_from_thread(self._checked, line((f"retention (job {r['job_id']})", "bold"),
+                                                      "\n" + "\n".join(lines)))
+        self.app.call_from_thread(self.action_refresh)
+
+    def _checked(self, text) -> None:
+        if self.is_attached:
+            self.query_one("#system-check", Static).update(text)
+
     @work(thread=True, group="system-cancel")
     def cancel(self, job_id: str) -> None:
         from core.errors import LakehouseError
@@ -181,18 +227,7 @@ class SystemPane(Pane):
 def _live(lh) -> tuple[str, str]:
     """The title (who runs them) and one line per watch and schedule: state, last outcome,
     last and next run."""
-    import os
-
-    runner = lh.watch_runner()
-    pid = runner.get("pid")
-    if not pid:
-        who = "not running — `lakehouse serve`, a TUI or `lakehouse watch run` runs them"
-    elif pid == os.getpid():
-        who = "run by this TUI"
-    elif pid == getattr(lh, "server_pid", None):
-        who = f"run by the daemon (pid {pid})"
-    else:
-        who = f"run by pid {pid}"
+    _, who = run_by(lh, lh.watch_runner())
     lines = [f"watch {w.id:<3} {w.state:<7} {_flat(w.folder)} ({_flat(w.pattern)}) -> {w.dataset or '(file stem)'} · "
              + (f"{_hm(w.last_event_at)} {_flat(w.last_error or w.last_outcome)[:80]}" if w.last_event_at
                 else "nothing yet") for w in lh.watch_list()]
@@ -204,8 +239,22 @@ def _live(lh) -> tuple[str, str]:
             else "not run yet"
         lines.append(f"sched {d['id']:<3} {d['state']:<7} every {d['every']} {_flat(str(d['source']))} · {last} · "
                      f"next {_hm(d.get('next_run_at'))}")
-    return f"Watches and schedules — {who}", "\n".join(lines) or "none — `lakehouse watch add DIR`, " \
-        "`lakehouse schedule add SOURCE --every 15m`"
+    return (f"Watches and schedules — {who} · {key_of('system', 'watches')} opens them",
+            "\n".join(lines) or f"none — {key_of('system', 'watches')} adds one")
+
+
+def run_by(lh, runner: dict) -> tuple[str, str]:
+    """(short, long): the process that runs the watches and schedules, in words."""
+    import os
+
+    pid = runner.get("pid")
+    if not pid:
+        return "nobody", "not running — `lakehouse serve`, a TUI or `lakehouse watch run` runs them"
+    if pid == os.getpid():
+        return "this TUI", "run by this TUI"
+    if pid == getattr(lh, "server_pid", None):
+        return "daemon", f"run by the daemon (pid {pid})"
+    return f"pid {pid}", f"run by pid {pid}"
 
 
 def _contracts(lh) -> str:
@@ -225,6 +274,24 @@ def _contracts(lh) -> str:
     lines += [f"{e.ts[:16].replace('T', ' ')} {e.operation:<9} {_flat(e.message)[:110]}" for e in failed
               if e.operation != "freshness"]
     return "\n".join(lines)
+
+
+def contract_lines(reports: list[dict]) -> str:
+    """A contract check as `lakehouse contract check` prints it: per dataset, kept or the
+    rules broken with their counts (row numbers, never values)."""
+    out = []
+    for r in reports:
+        fresh = f" · {r['fresh']}" if r["fresh"] else ""
+        if r["ok"]:
+            out.append(f"{r['dataset']} (version {r['version']}): keeps its contract{fresh}")
+            continue
+        out.append(f"{_flat(r['message'])}{fresh}")
+        for v in r["violations"][1:]:
+            rows = f" (rows {', '.join(map(str, v['rows']))}{', …' if v['count'] > len(v['rows']) else ''})" \
+                if v.get("rows") else ""
+            count = f"{v['count']:,} " if v.get("count") is not None else ""
+            out.append(f"  also: {count}{v['rule']}: {_flat(v['says'])}{rows}")
+    return "\n".join(out) or "no datasets with a contract to check"
 
 
 def _hm(iso) -> str:

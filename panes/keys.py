@@ -325,10 +325,13 @@ ACTIONS: list[Action] = [
            "the active one)", priority=True, ops=("profiles", "profile_delete")),
 
     Action("profile", "ctrl+s", "save", "Save", "save the profile into lakehouse.toml (its comments stay); "
-           "a refusal is its one sentence and nothing is written", footer=True, priority=True,
-           ops=("profile_save",)),
+           "a refusal is its one sentence and nothing is written", footer=True,  # not priority: after the
+           ops=("profile_save",)),  # keys typed before it have reached their box
     Action("profile", "space", None, "Tick", "in the datasets or indexes list: tick or untick the highlighted one"),
     Action("profile", "right", None, "Complete", "in a model box: take the suggested Ollama model name"),
+    Action("profile", "tab", "app.focus_next", "Next", "the next box (at once: what is typed right after "
+           "it goes there)", priority=True, shown_as="tab / shift+tab"),
+    Action("profile", "shift+tab", "app.focus_previous", "Previous", "", priority=True),  # listed with tab
     Action("profile", "escape", "close", "Close", "close without saving", footer=True),
 
     Action("confirm", "y", "answer(True)", "Yes", "yes, do it", footer=True),

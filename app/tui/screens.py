@@ -41,10 +41,56 @@ class ProfilePicker(FilterPicker):
     """Profiles: 1–9 picks one directly; or type to filter and press enter."""
 
     heading = "Switch profile — 1–9 picks directly; or type to filter, enter to activate"
+    BINDINGS = bindings("profiles")  # ctrl+n / ctrl+e / ctrl+d: new, edit, delete (app/tui/profiles.py)
 
     def __init__(self, profiles: list[dict]) -> None:
         self.profiles = profiles
         super().__init__()
+
+    def highlighted(self) -> dict | None:
+        from textual.widgets import OptionList
+
+        index = self.query_one(OptionList).highlighted
+        pid = self.shown[index][1] if index is not None and self.shown else None
+        return next((p for p in self.profiles if p["id"] == pid), None)
+
+    def action_new_profile(self) -> None:
+        from app.tui.profiles import new_profile
+
+        new_profile(self.app, then=self.reload)
+
+    def action_edit_profile(self) -> None:
+        from app.tui.profiles import edit_profile
+
+        if (p := self.highlighted()) is not None:
+            edit_profile(self.app, p["id"], then=self.reload)
+
+    def action_delete_profile(self) -> None:
+        from app.tui.profiles import delete_profile
+
+        if (p := self.highlighted()) is not None:
+            delete_profile(self.app, p, then=self.reload)
+
+    def reload(self, pid: str | None = None) -> None:
+        """The list again, after a profile was saved (`pid`: highlighted then) or deleted."""
+        from core.errors import LakehouseError
+
+        def fetch() -> None:
+            try:
+                profiles = self.app.lh.profiles()
+            except LakehouseError:
+                return
+            self.app.call_from_thread(self._reloaded, profiles, pid)
+        self.run_worker(fetch, thread=True, exclusive=True, group="picker-reload")
+
+    def _reloaded(self, profiles: list[dict], pid: str | None) -> None:
+        if self.is_attached:
+            pid = pid or (self.highlighted() or {}).get("id")
+            self.profiles = profiles
+            self._fill(self.query_one(Input).value)
+            ids = [value for _, value in self.shown]
+            if pid in ids:  # the highlight stays where it was, or goes to the profile just saved
+                self.query_one("#picker-list").highlighted = ids.index(pid)
 
     def choices(self, text: str) -> list[tuple[str, object]]:
         t = text.lower()

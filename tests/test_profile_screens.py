@@ -205,6 +205,23 @@ def test_delete_asks_naming_the_profile_and_refuses_the_active_one(root):
     assert sorted(profiles(root)) == ["hr", "wide"] and comments_kept(root)
 
 
+def test_the_palette_deletes_a_profile_it_asks_which_of(root):
+    async def go():
+        app = start(root)
+        async with app.run_test(size=(80, 24)) as pilot:
+            said = told(app)
+            await until(pilot, lambda: app.lh is not None)
+            await app.run_action("delete_profile")  # the palette's "Delete profile"
+            await until(pilot, lambda: app.screen.__class__.__name__ == "ProfileChooser")
+            assert "Delete which profile?" in str(app.screen.query_one(Static).render())
+            await pilot.press(*"notes", "enter")
+            await until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+            await pilot.press("y")
+            await until(pilot, lambda: any("deleted profile notes" in s for s in said))
+    run(go())
+    assert "notes" not in profiles(root) and comments_kept(root)
+
+
 @pytest.mark.parametrize("field,value,words", [
     ("id", "Bad Name", "profile name 'Bad Name' is invalid"),
     ("sql_memory_limit", "lots", "must be a size such as 512MB or 2GB"),

@@ -134,7 +134,11 @@ def test_a_schedule_added_from_the_form_runs_now_and_refusals_are_one_sentence(r
             await pilot.press("ctrl+r")
             await until(pilot, lambda: "fortnights" in shown(app, "#live-add-error"))
             assert app.screen.__class__.__name__ == "AddLiveScreen" and app.lh.schedule_list() == []
-            fill(app, every="1h")
+            fill(app, path="postgresql://me:s3cret@db.example/shop", every="1h", table="public.orders")
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: "password" in shown(app, "#live-add-error"))
+            assert "s3cret" not in shown(app, "#live-add-error")
+            fill(app, path=str(tmp_path / "staff.csv"), table="")
             await pilot.press("enter")  # enter in a box adds too
             await until(pilot, lambda: app.screen.__class__.__name__ == "LiveScreen")
             assert "schedule 1 added" in shown(app, "#live-log")

@@ -1,7 +1,8 @@
 """The add form of the watches and schedules screen: a watched folder (folder with path
 completion, pattern, name, mode, key, schema-change policy) or a schedule (a path, glob or
-postgresql:// URL, its interval, name, mode, key, and query or table for PostgreSQL) —
-the options `lakehouse watch add` and `lakehouse schedule add` have. A refusal (a folder
+postgresql:// URL, its interval, name, mode, key, for PostgreSQL its query or table and
+incremental column, and why) — the options `lakehouse watch add` and `lakehouse schedule
+add` have. A refusal (a folder
 that does not exist, a bad interval, a restricted profile) is its one sentence and the
 form stays open; once added it closes, saying what was added."""
 
@@ -68,6 +69,12 @@ class AddLiveScreen(ModalScreen):
                                 compact=True)
                 yield Label(" table")
                 yield TextInput(placeholder="or schema.table", id="live-add-table", compact=True)
+            with Horizontal(classes="live-add-row -schedule"):
+                yield Label("since")
+                yield TextInput(placeholder="postgresql:// only: fetch rows past the last run's COLUMN",
+                                id="live-add-since", compact=True)
+                yield Label(" reason")
+                yield TextInput(placeholder="why (journaled)", id="live-add-reason", compact=True)
             yield Static("", id="live-add-error")
         yield Footer()
 
@@ -127,7 +134,8 @@ class AddLiveScreen(ModalScreen):
             return
         # a path as the core (maybe a daemon, with its own working directory) must see it
         source = path if "://" in path else absolute(path)
-        opts.update(query=self._value("query"), table=self._value("table"))
+        opts.update(query=self._value("query"), table=self._value("table"), incremental_by=self._value("since"),
+                    reason=self._value("reason") or "")
         self.add_item(kind, source, opts, every)
 
     @work(thread=True, exclusive=True, group="live-add")

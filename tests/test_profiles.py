@@ -117,6 +117,26 @@ def test_create_edit_delete_keep_the_rest_of_the_file_as_it_was(root):
     assert Lakehouse.open(home=root).config.profiles["docs-assistant"].embedder == "hashing"
 
 
+def test_an_edit_keeps_what_it_does_not_name_and_never_widens_a_profile(root):
+    """`profile edit X --m 32` keeps X's ef_search; an empty dataset or index list is refused
+    (written as no key, it would read back as '*': a narrow profile silently seeing all)."""
+    import tomllib
+
+    path = root / "lakehouse.toml"
+    path.write_text(PROFILES)
+    with Lakehouse.open(home=root) as lh:
+        lh.profile_save("staffing-recruiter", {"hnsw": {"m": 32}}, create=False)
+        assert tomllib.loads(path.read_text())["profiles"]["staffing-recruiter"]["hnsw"] == {"ef_search": 80, "m": 32}
+        before = path.read_text()
+        for key in ("datasets", "indexes"):
+            with pytest.raises(LakehouseError, match=f"{key} cannot be empty"):
+                lh.profile_save("staffing-recruiter", {key: []}, create=False)
+            with pytest.raises(LakehouseError, match=f"{key} cannot be empty"):
+                lh.profile_save("fresh", {"datasets": ["x"], key: []}, create=True)
+        assert path.read_text() == before
+        assert lh.profile_show("staffing-recruiter")["datasets"] != ["*"]
+
+
 HAND_WRITTEN = """\
 # Lakehouse settings, kept by hand
 

@@ -52,8 +52,13 @@ def save(config, principal, pid: str, changes: dict, create: bool) -> None:
         prof.resolve(config.profiles, pid)  # the usual 'no profile named' sentence
         raise LakehouseError(f"profile {pid!r} is the built-in one", hint=Hint(
             "create it to change it", "profile_save", {"pid": pid, "create": True, "datasets": "NAME,..."}))
+    for key in ("datasets", "indexes"):  # an empty list is written as no key, which reads back as every one
+        if changes.get(key) == []:
+            raise LakehouseError(f"profile {pid!r}: {key} cannot be empty — name at least one, or '*' for all")
     base = config.profiles[pid].toml_table() if exists else {}
     table = {**base, **{k: v for k, v in changes.items() if v is not None}}
+    if isinstance(base.get("hnsw"), dict) and isinstance(changes.get("hnsw"), dict):  # --m 32 keeps ef_search
+        table["hnsw"] = {**base["hnsw"], **changes["hnsw"]}
     path = config.writable_file
     parsed = prof.parse({pid: table}, path)[pid]  # the same checks as loading the file
     prof.write(path, pid, parsed.toml_table())

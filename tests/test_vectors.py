@@ -247,6 +247,8 @@ def test_embed_bad_input(people, data):
         people.embed("people", "profile", embedder="hashing", chunk_size=100, overlap=80)
     with pytest.raises(VectorError, match="unknown embedder 'bert'"):
         people.embed("people", "profile", embedder="bert")
+    with pytest.raises(VectorError, match="promote must be true, false or left out, got 'no'"):
+        people.embed("people", "profile", embedder="hashing", promote="no")  # a JSON client's string
     (data / "nokey.csv").write_text("a,b\nx,hello\nx,world\n")
     people.ingest(data / "nokey.csv")
     with pytest.raises(VectorError, match="has no primary key"):

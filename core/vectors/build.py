@@ -61,6 +61,8 @@ class Builder:
               model: str | None = None, kind: str | None = None, m: int | None = None,
               ef_construction: int | None = None, ef_search: int | None = None,
               promote: bool | None = None, actor: str = "", listener=None, cancel=None) -> EmbedResult:
+        if promote is not None and not isinstance(promote, bool):  # a JSON client's "no" is not a yes
+            raise VectorError(f"promote must be true, false or left out, got {promote!r}")
         ds, name, keys, existing = self._target(dataset, column, index, key)
         p = self._plan(ds, column, name, keys, existing, chunk_size, overlap, embedder, model, kind, m,
                        ef_construction, ef_search)

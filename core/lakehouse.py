@@ -16,6 +16,7 @@ from core import access
 from core.access import require_admin
 from core.api import operation
 from core.errors import LakehouseError
+from core.datasets.restore_preview import RestorePreviewOps
 from core.governance.contract_ops import ContractOps
 from core.governance.policy_ops import PolicyOps
 from core.governance.tag_ops import TagOps
@@ -39,7 +40,7 @@ from core.vectors.freshness import FreshnessOps
 
 
 class Lakehouse(TrialsOps, MemoryOps, FreshnessOps, ScheduleOps, WatchOps, ContractOps, TagOps,
-                PolicyOps, ColumnProfileOps, PreviewOps):
+                PolicyOps, ColumnProfileOps, PreviewOps, RestorePreviewOps):
     def __init__(self, cfg: config_mod.Config):
         self.config = cfg
         self.root: Path = cfg.root

@@ -56,10 +56,9 @@ SCOPES = {"app": "Everywhere", "ask": "Ask", "explore": "Explore", "sql": "SQL",
           "cell": "A result cell's value", "help": "The help screen",
           "live": "Watches and schedules (System's w)", "live_add": "The add watch or schedule form",
           "demo": "The demo data screen",
-          "grid": "A result grid (SQL results, Explore's sample) on a record of a keyed dataset",
-          "record": "The edit or delete prompt (a record's new value, actor and reason)",
-          "changes": "A record's history", "versions": "A dataset's versions",
-          "restore": "A restore's preview (what restoring a version would change)"}
+          "grid": "A result grid's row (SQL results, Explore's sample)",
+          "record": "The edit or delete prompt", "changes": "A record's history",
+          "versions": "A dataset's versions", "restore": "A restore's preview"}
 
 # the tabs in this order; Trials came after System had F4, so it has F5; Memory came next: F6
 PANES = [("ask", "Ask", "f1"), ("explore", "Explore", "f2"), ("sql", "SQL", "f3"), ("trials", "Trials", "f4"),

@@ -21,7 +21,8 @@ from core.query.export import format_of, write_result
 from core.query.history import recall, remember
 from core.text import count, inert_in_place
 
-from .base import FilterPicker, Pane, TextInput, data_table, inert_table, literal, said
+from .base import FilterPicker, Pane, TextInput, inert_table, literal, said
+from .grid import record_grid
 from .keys import bindings, key_of
 
 DISPLAY_CAP = 100_000
@@ -134,15 +135,25 @@ class SqlPane(Pane):
         self._say(f"ready — {key_of('sql', 'run')} runs the statement under the cursor; "
                   f"{key_of('app', 'command_palette')} lists every action")
         self.last_query: str | None = None
+        if not self.editor.text.strip():
+            self._template()
+
+    def datasets_changed(self) -> None:
+        """After an ingest from the TUI: an editor still holding the untouched template names
+        the datasets there are now."""
+        if self.lh is not None and self.editor.text == getattr(self, "_templated", None):
+            self._template()
+
+    def _template(self) -> None:
         editor = self.editor
-        if not editor.text.strip():
-            names = [d.name for d in self.lh.datasets()]
-            first = names[0] if names else "_datasets"
-            example = f'SELECT * FROM "{first}" LIMIT 100;'
-            editor.text = (f"-- datasets here: {', '.join(names[:8]) or 'none yet (lakehouse ingest PATH)'}\n"
-                           f"{example}\n")
-            # the example is selected: typing replaces it, running it as is runs the example
-            editor.selection = Selection((1, 0), (1, len(example)))
+        names = [d.name for d in self.lh.datasets()]
+        first = names[0] if names else "_datasets"
+        example = f'SELECT * FROM "{first}" LIMIT 100;'
+        none = f"none yet ({key_of('app', 'ingest')} ingests a file)"
+        editor.text = f"-- datasets here: {', '.join(names[:8]) or none}\n{example}\n"
+        self._templated = editor.text
+        # the example is selected: typing replaces it, running it as is runs the example
+        editor.selection = Selection((1, 0), (1, len(example)))
 
     def set_query(self, sql: str, run: bool = True) -> None:
         """Put a query in the editor (from Explore or Ask) and run it."""
@@ -217,7 +228,9 @@ class SqlPane(Pane):
         box = self.query_one("#sql-results", Container)
         await box.remove_children()
         self._raw = table  # the exact values, for copying; the table shows them inert
-        await box.mount(data_table(table, shown, id="sql-table", max_column_content_width=60, null_rep="∅"))
+        # e, d and h on a cell: edit, delete, history of the row's record (app/tui/records.py)
+        await box.mount(record_grid(table, shown, source=("sql", sql), id="sql-table", max_column_content_width=60,
+                                    null_rep="∅"))
         shown = (f"first {table.num_rows:,} shown — export ({key_of('sql', 'export')}) writes all"
                  if total > table.num_rows else "")
         self._say(f"{total:,} row{'s' if total != 1 else ''} in {elapsed * 1000:.0f} ms  {shown}")

@@ -261,6 +261,8 @@ def test_every_facade_method_and_its_errors_survive_the_daemon(roots):
         b.fails(MutationError, "update", "notes", "first", {"body": "x"})  # no primary key
         b.fails(NotFound, "delete", "nope", "1")
         version = b.local.dataset("people").table_version
+        b.same("restore_preview", "people", version=version - 2)
+        b.fails(LakehouseError, "restore_preview", "people")  # neither version nor as_of
         b.same("restore", "people", version=version - 2)
         b.fails(LakehouseError, "restore", "people")  # neither version nor as_of
         b.same("history", "people", "P00001")
@@ -505,7 +507,7 @@ def _cli_cases(data: Path) -> list[list[str]]:
         ["ingest", csv, "--key", "id"], ["ingest", csv, "--key", "id"], ["ingest", "--name", "Bad Name", csv],
         ["update", "cli", "--key", "1", "--set", "city=Boston"], ["update", "notes", "--key", "x", "--set", "body=y"],
         ["delete", "cli", "--key", "2", "--json"], ["versions", "cli"], ["history", "cli"],
-        ["restore", "cli", "--version", "0"], ["restore", "cli"], ["compact", "cli"],
+        ["restore", "cli", "--version", "0", "--preview"], ["restore", "cli", "--version", "0"], ["restore", "cli"], ["compact", "cli"],
         ["pin", "cli"], ["cache"], ["unpin", "cli"], ["resync", "cli"],
         ["embed", "people", "--column", "profile", "--embedder", "hashing", "--index", "cli_people"],
         ["embed", "people", "--column", "profile", "--embedder", "hashing", "--index", "cli_people",

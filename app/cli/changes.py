@@ -59,12 +59,51 @@ def restore(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Or the state at this time (ISO)."),
     actor: Optional[str] = ACTOR,
     reason: str = REASON,
+    preview: bool = typer.Option(False, "--preview", help="Only show what the restore would change "
+                                 "(rows brought back, removed, changed; columns); write nothing."),
     json_out: bool = JSON_RESULT,
 ):
     """Make an old state current again as a new version (history is never rewritten)."""
     with open_lh() as lh:
+        if preview:
+            _print_preview(lh.restore_preview(name, version=version, as_of=as_of), json_out)
+            return
         _print_mutation(lh.restore(name, version=version, as_of=as_of, actor=actor, reason=reason),
                         json_out)
+
+
+def _print_preview(p: dict, as_json: bool) -> None:
+    """A restore preview: its sentence, the column changes, then a few rows of each kind."""
+    import json
+
+    from app.output import dumps
+
+    if as_json:
+        print(dumps(p))
+        return
+    print(p["summary"])
+
+    def row(r: dict) -> str:
+        return json.dumps(r, ensure_ascii=False, default=str)
+    s = p["schema"]
+    for c in s["added"]:
+        print(f"  adds column {c['column']} ({c['type']})")
+    for c in s["removed"]:
+        print(f"  removes column {c['column']} ({c['type']})")
+    for c in s["retyped"]:
+        print(f"  retypes column {c['column']}: {c['now']} -> {c['after']}")
+    ex = p["examples"]
+    for r in ex["added"]:
+        print(f"  brings back {row(r)}")
+    for r in ex["removed"]:
+        print(f"  removes {row(r)}")
+    for rec in ex["changed"]:
+        for ch in rec["changes"]:
+            print(f"  changes {rec['key']}: {ch['field']}: {ch['old']!r} -> {ch['new']!r}")
+    shown = len(ex["added"]) + len(ex["removed"]) + len(ex["changed"])
+    if shown < p["added"] + p["removed"] + p["changed"]:
+        print(f"  (examples only: the first {len(ex['added'])} brought back, {len(ex['removed'])} removed "
+              f"and {len(ex['changed'])} changed)")
 
 
 def versions(

@@ -158,6 +158,40 @@ def test_an_edit_that_is_not_one_record_is_refused_in_one_sentence(root, sql, sa
     run(go())
 
 
+def test_a_hostile_or_huge_value_is_shown_inert_and_edited_whole(root):
+    """A cell holding an escape sequence and markup: the prompt shows it literally, the box
+    holds it with its control characters made visible; a value too long for the box starts
+    it empty and is replaced whole."""
+    from core import Lakehouse
+
+    with Lakehouse.open(home=root, profile="default") as lh:
+        lh.update("people", "1", {"name": "\x1b]0;pwned\x07[b]Ada[/b]"})
+        lh.update("people", "2", {"name": "x" * 5000})
+
+    async def go():
+        async with opened(root) as (app, pilot):
+            await sql_grid(app, pilot, "SELECT id, name FROM people ORDER BY id", row=0, column=1)
+            await pilot.press("e")
+            await until(pilot, lambda: app.screen.__class__.__name__ == "RecordScreen")
+            box = app.screen.query_one("#record-value", Input)
+            assert "\x1b" not in box.value and "␛]0;pwned␇[b]Ada[/b]" == box.value
+            assert "\x1b" not in text_of(app, "#record-now") and "[b]Ada[/b]" in text_of(app, "#record-now")
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen.__class__.__name__ != "RecordScreen")
+            grid = app.query_one("#sql-table")
+            grid.focus()
+            grid.move_cursor(row=1, column=1)
+            await pilot.press("e")
+            await until(pilot, lambda: app.screen.__class__.__name__ == "RecordScreen")
+            assert app.screen.query_one("#record-value", Input).value == ""
+            await fill(app, pilot, record_reason="too long")
+            await until(pilot, lambda: "type the new one whole" in text_of(app, "#record-message"))
+            await fill(app, pilot, record_value="Grace", record_reason="too long")
+            await until(pilot, lambda: app.screen.__class__.__name__ != "RecordScreen")
+    run(go())
+    assert rows(root, "SELECT name FROM people WHERE id = 2") == [{"name": "Grace"}]
+
+
 def test_a_profile_under_a_policy_is_refused_the_edit_with_its_sentence(root):
     async def go():
         from app.tui import LakehouseApp

@@ -201,7 +201,7 @@ class ExplorePane(Pane):
             self.app.call_from_thread(self._show_detail, data, text, sample)
 
     def _show_detail(self, data: tuple, text: Content, sample) -> None:
-        if data != self._wanted:  # the cursor moved on meanwhile
+        if data != self._wanted or not self.is_attached:  # the cursor moved on, or the app is closing
             return
         self.query_one("#explore-info", Static).update(text)
         self._show_sample(sample, data)

@@ -201,10 +201,16 @@ class ExplorePane(Pane):
             self.app.call_from_thread(self._show_detail, data, text, sample)
 
     def _show_detail(self, data: tuple, text: Content, sample) -> None:
+        from textual.css.query import NoMatches
+        from textual.widget import MountError
+
         if data != self._wanted or not self.is_attached:  # the cursor moved on, or the app is closing
             return
-        self.query_one("#explore-info", Static).update(text)
-        self._show_sample(sample, data)
+        try:
+            self.query_one("#explore-info", Static).update(text)
+            self._show_sample(sample, data)
+        except (NoMatches, MountError):  # the app is closing: the pane's widgets went first (a profile came late)
+            pass
 
     _profiling: dict | None = None  # worker thread -> the column whose profile it computes
 

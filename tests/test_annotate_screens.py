@@ -324,6 +324,13 @@ def test_through_the_daemon_annotate_and_tag_work(root):
                 app.screen.query_one("#tag-reason", Input).value = "names"
                 await pilot.press("ctrl+r")
                 await until(pilot, lambda: app.screen.__class__.__name__ != "TagScreen")
+                await on_node(app, pilot, "people")
+                palette = {c.title: c for c in app.get_system_commands(app.screen)}
+                app.call_later(palette["Compact dataset"].callback)
+                await until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+                assert "168 h" in str(app.screen.query_one(Static).render())  # the daemon's retention
+                await pilot.press("y")
+                await until(pilot, lambda: any("compacted" in n for n in notes(app)))
                 await settle(pilot)
         run(go())
     finally:

@@ -347,17 +347,25 @@ def govern(app, msg: Govern) -> None:
     elif msg.action == "tag":
         app.push_screen(TagScreen(msg.dataset, msg.column))
     elif msg.action == "compact":
-        retain = app.lh.config.get("tables.vacuum_retain_hours")
+        retain = _retention(app.lh)
         app.push_screen(Confirm(
             f"Compact {msg.dataset}? Its small files are merged into fewer, as a new version (the rows do not "
-            f"change). Then vacuum deletes the files no version newer than {retain} h still uses: time travel "
-            f"(as-of queries, restore) to versions older than {retain} h that need them stops working."),
+            f"change). Then vacuum deletes the files no version newer than {retain} still uses: time travel "
+            f"(as-of queries, restore) to versions older than {retain} that need them stops working."),
             lambda yes: yes and _maintain(app, "compact", msg.dataset))
     elif msg.action == "resync":
         app.push_screen(Confirm(
             f"Resync {msg.dataset}? Its row count, size and columns are read again from its table; a commit in "
             "its log that lakehouse did not write (another tool's) is adopted as its current state."),
             lambda yes: yes and _maintain(app, "resync", msg.dataset))
+
+
+def _retention(lh) -> str:
+    """How long vacuum keeps unused files, in words (a daemon's config, or this process's)."""
+    try:
+        return f"{int(lh.config.get('tables.vacuum_retain_hours'))} h"
+    except (AttributeError, KeyError, TypeError, ValueError):  # an older daemon's session
+        return "the retention (tables.vacuum_retain_hours)"
 
 
 def _maintain(app, op: str, dataset: str) -> None:

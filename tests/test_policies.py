@@ -265,11 +265,17 @@ def test_masked_accesses_and_refusals_are_in_the_audit(analyst):
         analyst.update("people", "1", {"name": "X"}, reason="r")
     with pytest.raises(LakehouseError):
         analyst.search("people_ssn", "x")
+    for change in (lambda: analyst.annotate("people", description="all names, unmasked"),  # as tag is
+                   lambda: analyst.draft_description("people")):
+        with pytest.raises(LakehouseError, match="policy hr"):
+            change()
+    assert analyst.dataset("people").description != "all names, unmasked"
     analyst.sql("SELECT ssn FROM \"people@v0\"")
     analyst.audit_log.flush()
     entries = analyst.audit(limit=20)
     assert any(e["action"] == "update" and e["outcome"] == "refused" and "policy hr" in e["error"] for e in entries)
     assert any(e["action"] == "search" and e["outcome"] == "refused" for e in entries)
+    assert any(e["action"] == "annotate" and e["outcome"] == "refused" for e in entries)
     assert any(e["outcome"] == "masked" and e["statement"] == 'SELECT ssn FROM "people@v0"' for e in entries)
 
 

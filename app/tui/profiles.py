@@ -130,7 +130,7 @@ class ProfileEditor(ModalScreen):
     #pe-form .pe-row { height: 1; }
     #pe-form Label { width: 16; }
     #pe-form Input, #pe-form Select { width: 1fr; }
-    #pe-form .pe-short Input { width: 12; }
+    #pe-form .pe-short Input { width: 1fr; max-width: 12; }  /* 80 columns: the three HNSW boxes share what is left */
     #pe-form .pe-short Label { width: auto; padding: 0 1 0 2; }
     #pe-form .pe-short Label.pe-first { width: 16; padding: 0; }
     #pe-form SelectionList { height: auto; max-height: 6; margin-left: 16; }

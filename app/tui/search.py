@@ -119,7 +119,7 @@ class SearchScreen(ModalScreen):
     #search-gens.-hidden, #search-b.-hidden { display: none; }
     #search-info { height: auto; max-height: 3; }
     #search-results { height: 1fr; min-height: 4; }
-    #search-a, #search-b { width: 1fr; }
+    #search-a, #search-b { width: 1fr; height: 1fr; }
     #search-b { margin-left: 1; }
     #search-detail-box { height: auto; max-height: 5; }
     """

@@ -136,14 +136,18 @@ class TagOps:
         sets = [self.dataset(dataset)] if dataset is not None else self.datasets()
         return [t for ds in sets for t in column_tags(self.catalog, ds, only_tagged=True)]
 
-    @operation("set a dataset's description, owner or tags", remote=True, scope="datasets", mutates=True)
+    @operation("set a dataset's description, owner or tags", remote=True, scope="datasets", audited=True,
+               mutates=True)
     def annotate(self, name: str, *, description: str | None = None, owner: str | None = None,
                  tags: list[str] | None = None):
-        self.dataset(name)
-        self.catalog.datasets.annotate(name, description, owner, tags)
-        if description is not None:
-            self.catalog.tags.clear_draft(name)  # a person's description: no longer a draft
-        return self.dataset(name)
+        def apply():  # audited, and refused to a profile whose policy shapes the dataset (as tag is)
+            self.catalog.datasets.annotate(name, description, owner, tags)
+            if description is not None:
+                self.catalog.tags.clear_draft(name)  # a person's description: no longer a draft
+            return self.dataset(name)
+        said = [f"{k}={v!r}"[:200] for k, v in (("description", description), ("owner", owner), ("tags", tags))
+                if v is not None]
+        return self._guard("annotate", name, apply, ", ".join(said))
 
     @operation("draft a dataset's description with the chat model (marked as drafted)",
                remote=True, scope="datasets", audited=True, mutates=True)
@@ -152,6 +156,7 @@ class TagOps:
         values of the columns that are not tagged (tagged columns' values are never sent);
         store it as the description, marked as drafted."""
         ds = self.dataset(dataset)
+        self._policy_write_check(ds.name, "describe")  # it stores the draft as the description
         return self.audit_log.timed("draft_description", [ds.name], "", lambda: self._draft(ds, model))
 
     def _draft(self, ds, model: str | None) -> dict:

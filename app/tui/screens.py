@@ -8,7 +8,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from panes.base import FilterPicker
-from panes.keys import bindings, listed
+from panes.keys import bindings, key_of, listed
 
 
 class HelpScreen(ModalScreen):
@@ -40,7 +40,9 @@ class HelpScreen(ModalScreen):
 class ProfilePicker(FilterPicker):
     """Profiles: 1–9 picks one directly; or type to filter and press enter."""
 
-    heading = "Switch profile — 1–9 picks directly; or type to filter, enter to activate"
+    heading = (f"Switch profile — 1–9 picks directly; or type to filter, enter to activate · "
+               f"{key_of('profiles', 'new_profile')} new, {key_of('profiles', 'edit_profile')} edit, "
+               f"{key_of('profiles', 'delete_profile')} delete")
     BINDINGS = bindings("profiles")  # ctrl+n / ctrl+e / ctrl+d: new, edit, delete (app/tui/profiles.py)
 
     def __init__(self, profiles: list[dict]) -> None:

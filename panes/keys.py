@@ -123,7 +123,7 @@ ACTIONS: list[Action] = [
     Action("explore", "e", "embed", "Embed column", "embed the selected text column into a vector index: a form "
            "with its settings (model, chunking, HNSW), then the embed as a job", footer=True, ops=("embed",)),
     Action("explore", "g", "generations", "Generations", "on an index: its generations, to promote, roll back, "
-           "drop, verify or rebuild them", footer=True, ops=("index",)),
+           "drop, verify or rebuild them", ops=("index",)),
     Action("explore", "r", "reload", "Reload", "reload the catalog", footer=True, ops=("datasets", "indexes")),
     Action("explore", "v", "versions", "Versions", "on a dataset: its versions (when, who, why, rows, what "
            "changed); enter on one previews restoring it", ops=("versions",)),
@@ -132,11 +132,11 @@ ACTIONS: list[Action] = [
            command_help="An index, a query, an optional where; hits with their rows; compare two generations",
            to_pane=True, ops=("search", "compare", "rows_query", "indexes", "index")),
     Action("explore", "a", "annotate", "Annotate", "annotate the selected dataset: description (ctrl+g drafts it "
-           "with the chat model), owner, tags", footer=True, command="Annotate dataset",
+           "with the chat model), owner, tags", command="Annotate dataset",
            command_help="The selected dataset's description, owner and tags; the description drafted by the chat model",
            ops=("describe", "policy", "annotate", "draft_description")),
     Action("explore", "t", "tag", "Tag column", "tag the selected column pii, financial, health or none, with a "
-           "reason (its tag now and the evidence shown)", footer=True, command="Tag column",
+           "reason (its tag now and the evidence shown)", command="Tag column",
            command_help="The selected column's sensitivity, with a reason", ops=("tags", "policy", "tag")),
     Action("explore", "", "compact", "Compact", "", command="Compact dataset",
            command_help="Merge the selected dataset's small files, then vacuum old ones (asks first)", to_pane=True,

@@ -147,6 +147,8 @@ def test_a_row_deleted_from_explores_sample_after_saying_why(root):
     ("SELECT city FROM people", "this result does not hold people's key (id): select it too"),
     ("SELECT id, upper(city) AS c FROM people", "this column is computed by the query"),
     ("SELECT city, count(*) AS n FROM people GROUP BY city", "this result groups rows"),
+    ('SELECT * FROM "people@v0"', "these rows are people@v0, an old version of people; edit from a query on the "
+                                  "current people"),
 ])
 def test_an_edit_that_is_not_one_record_is_refused_in_one_sentence(root, sql, says):
     async def go():

@@ -81,6 +81,10 @@ def resolve(lh, msg: RecordAction) -> Target:
         src = None
         if kind != "dataset":
             raise NotRecords(f"these rows are from {name}, not a dataset; {ONE_DATASET}")
+    if "@" in name:  # people@v3, people@2026-01-01: rows of an old version
+        current = name.split("@")[0]
+        raise NotRecords(f"these rows are {name}, an old version of {current}; edit from a query on the current "
+                         f"{current} (restore brings an old version back: v in Explore)")
     if name in SYSTEM_TABLES:
         raise NotRecords(f"these rows are from {name}, a system table, which is never edited; {ONE_DATASET}")
     ds = lh.dataset(name)

@@ -52,7 +52,23 @@ class SystemPane(Pane):
 
     @work(thread=True, exclusive=True, group="system")
     def gather(self) -> None:
-        lh = self.lh
+        """Everything the pane shows, read off the event loop; a daemon that went away (or any
+        refusal) is said in the health line, and the next refresh tries again."""
+        from core.errors import LakehouseError
+
+        try:
+            shown = self._gathered(self.lh)
+        except LakehouseError as e:
+            self.app.call_from_thread(self._failed, said(e))
+            return
+        # one call: the pane may be gone (the app quitting) by the time it runs
+        self.app.call_from_thread(self._show, *shown)
+
+    def _failed(self, sentence: str) -> None:
+        if self.is_attached:
+            self.query_one("#system-health", Static).update(line(("cannot refresh: ", "bold"), sentence))
+
+    def _gathered(self, lh) -> tuple:
         usage = filesystem(lh.root)
         parts = lh.disk_usage()
         # paths, model names and error texts are quoted literally: only the pane's own words are styled
@@ -89,9 +105,7 @@ class SystemPane(Pane):
                                f"{_flat(a['statement'] or '')[:70]}" for a in audit) or "none"
         live_title, live_text = _live(lh)
         contracts_text = _contracts(lh)
-        # one call: the pane may be gone (the app quitting) by the time it runs
-        self.app.call_from_thread(self._show, health, jobs_text, errors_text, audit_text, contracts_text,
-                                  live_title, live_text)
+        return health, jobs_text, errors_text, audit_text, contracts_text, live_title, live_text
 
     audit_filter = ""
 

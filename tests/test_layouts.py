@@ -147,12 +147,48 @@ def test_screens_closed_at_once_leave_no_error(root):
         app = LakehouseApp(home=root, profile="default")
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.lh is not None)
-            for _name, make in screens(app):
-                screen = make()
-                await app.push_screen(screen)
-                screen.dismiss(None)
-                await pilot.pause()
+            for delay in (0, 0.05):  # before and while the screens' workers read the facade
+                for _name, make in screens(app):
+                    screen = make()
+                    await app.push_screen(screen)
+                    await pilot.pause(delay)
+                    screen.dismiss(None)
+                    await pilot.pause()
             await until(pilot, lambda: not [w for w in app.workers if w.is_running and w.node is not app], timeout=60)
             await pilot.pause(0.5)
             assert len(app.screen_stack) == 1
     run(go())
+
+
+def test_a_connected_tui_outlives_its_daemon(root):
+    """`tui --connect` and the daemon dies: the panes' timed refreshes (System every 3 s, the
+    watches screen every 2 s) say so in a sentence instead of ending the app; ctrl+q quits."""
+    from app.daemon import proxy as remote
+    from app.tui.app import LakehouseApp
+    from app.tui.live import LiveScreen
+    from core import config
+    from test_daemon import Served
+
+    d = Served(root)
+    try:
+        async def go():
+            app = LakehouseApp(opener=lambda: remote.connect(config.load(home=root), d.sock))
+            async with app.run_test(size=(80, 24)) as pilot:
+                await until(pilot, lambda: app.lh is not None)
+                await pilot.press("f6")
+                health = app.query_one("#system-health")
+                await until(pilot, lambda: "storage" in str(health.render()), timeout=60)
+                screen = LiveScreen()
+                await app.push_screen(screen)
+                await _settle(app, pilot, screen)
+                d.stop()
+                await pilot.pause(2 * 3.0 + 1)  # both refreshes have run against the gone daemon
+                assert app.is_running and app.screen is screen
+                screen.dismiss(None)
+                await until(pilot, lambda: "cannot refresh: " in str(health.render()), timeout=60)
+                await pilot.press("f2", "f4", "f6")
+                assert app.is_running
+                await pilot.press("ctrl+q")
+        run(go())
+    finally:
+        d.stop()

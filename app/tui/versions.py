@@ -146,10 +146,11 @@ class RestoreScreen(ModalScreen):
         self.app.call_from_thread(self._show, p, "")
 
     def _show(self, p: dict | None, error: str) -> None:
-        if not self.is_attached:  # escape while the preview was computed
+        shown = self.query("#restore-preview")
+        if not self.is_attached or not shown:  # escape while the preview was computed (mid-removal too)
             return
         self.preview = p
-        self.query_one("#restore-preview", Static).update(literal(error, "bold") if p is None else preview_text(p))
+        shown.first(Static).update(literal(error, "bold") if p is None else preview_text(p))
 
     def _say(self, text: str, error: bool = True) -> None:
         msg = self.query_one("#restore-message", Static)

@@ -47,8 +47,8 @@ class FreshnessOps:
                 if type(e).__name__ == "Cancelled":
                     raise
                 out.append(RefreshOutcome(info.name, info.dataset, "failed", info.active_gen, message=(
-                    f"index {info.name} was not refreshed: {e} — run `lakehouse index refresh {info.name}` "
-                    "once that is fixed")))
+                    f"index {info.name} was not refreshed: {e} — refresh it again once that is fixed (the "
+                    "current generation keeps serving)")))
                 continue
             if r.up_to_date:
                 status, msg = "up-to-date", f"index {info.name} is up to date (g{r.active_gen})"
@@ -57,8 +57,7 @@ class FreshnessOps:
                                             f"embedded, {r.reused:,} reused)")
             else:  # the active generation's model changed under it (a new digest): the user decides
                 status, msg = "not-live", (f"index {info.name}: g{r.gen} built but not live (its "
-                                           f"embedder's model changed) — promote it with "
-                                           f"`lakehouse index promote {info.name} {r.gen}`")
+                                           f"embedder's model changed) — promote g{r.gen} to make it live")
             out.append(RefreshOutcome(info.name, info.dataset, status, r.active_gen, r.embedded, msg))
         return out
 

@@ -16,7 +16,7 @@ from vector_data import write_profiles
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-async def until(pilot, cond, timeout: float = 20.0) -> None:
+async def until(pilot, cond, timeout: float = 60.0) -> None:
     waited = 0.0
     while not cond():
         await pilot.pause(0.05)

@@ -82,3 +82,9 @@ def pg():
         pytest.skip(why)
     with PgServer() as server:
         yield server
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The longest tests (marked `long`) first: the parallel workers take tests in order, so
+    one of them started last would leave the other workers idle while it runs."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # a stable sort

@@ -81,6 +81,7 @@ def test_errors_are_the_full_clis(served):
             assert expect.encode() in err
 
 
+@pytest.mark.long
 def test_the_arguments_it_takes_and_the_ones_it_leaves(served):
     s = served.sock
     for argv in (["--remote", s, "sql", "SELECT 2 AS x"], ["sql", "SELECT 2 AS x", "--remote", s],

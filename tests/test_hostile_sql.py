@@ -258,6 +258,7 @@ def test_the_shell_refuses_a_sample_with_one_sentence_and_exit_1(lake, cli):
     assert _tree(root) == before
 
 
+@pytest.mark.long
 def test_the_tui_sql_pane_refuses_every_hostile_statement(lake):
     from app.tui import LakehouseApp
 

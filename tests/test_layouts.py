@@ -109,6 +109,7 @@ async def _settle(app, pilot, screen) -> None:
 
 # the themes differ in colours only (themes/__init__.py), never in sizes, so each size runs once,
 # in one theme each: both sizes and both themes are covered without running every pairing
+@pytest.mark.long
 @pytest.mark.parametrize("size, theme", list(zip(SIZES, THEMES)), ids=["80x24-dark", "200x60-light"])
 def test_every_pane_and_screen_fits_and_every_focusable_widget_is_reachable(root, size, theme):
     from app.tui.app import LakehouseApp
@@ -139,6 +140,7 @@ def test_every_pane_and_screen_fits_and_every_focusable_widget_is_reachable(root
     run(go())
 
 
+@pytest.mark.long
 def test_screens_closed_at_once_leave_no_error(root):
     """Escape straight after opening: a screen whose worker answers after it is gone."""
     from app.tui.app import LakehouseApp

@@ -392,6 +392,7 @@ def test_cli_run_of_a_failing_schedule_exits_1(cli, data):
 
 
 # -- end to end: the daemon's live runner runs them ----------------------------------------------
+@pytest.mark.long
 def test_the_daemon_runs_a_schedule_and_picks_up_a_new_file(home, data):
     from test_daemon import Served
 

@@ -13,6 +13,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from test_daemon import _free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -45,6 +47,7 @@ def _wait(cond, what: str, timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.long
 def test_every_file_a_session_writes_is_in_the_readme(cli, home, data):
     (data / "people.csv").write_text("id,name,bio\n1,Ada,writes engines\n2,Bo,paints walls\n")
     (data / "questions.txt").write_text("who builds engines?\n")

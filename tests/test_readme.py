@@ -59,6 +59,7 @@ def tour_env(tmp_path, ollama):
     return env, work
 
 
+@pytest.mark.long
 def test_the_quick_tour_runs_as_written(tour_env):
     env, work = tour_env
     commands = tour_commands()

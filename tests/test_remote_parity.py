@@ -577,6 +577,7 @@ def _screen(s: str, roots) -> str:
     return "\n".join(re.sub(r"[ \t]+", " ", ln).strip() for ln in s.splitlines())
 
 
+@pytest.mark.long
 def test_every_command_prints_the_same_with_remote(roots):
     (roots.data / "cli.csv").write_text("id,city\n1,Chicago\n2,Denver\n3,Austin\n")
     (roots.data / "inbox").mkdir(exist_ok=True)  # watched by `watch add`: kept empty

@@ -404,6 +404,7 @@ def test_system_pane_retries_a_failed_job(people_home, data):
     run(go())
 
 
+@pytest.mark.long
 def test_explore_fills_hundreds_of_datasets_and_details_where_the_cursor_rests(home, data):
     """~200 datasets: every one in the tree; a fast run of cursor moves ends with the
     detail of the row the cursor stopped on, even when an earlier row's detail comes

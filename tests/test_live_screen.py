@@ -24,7 +24,11 @@ def shown(app, wid: str) -> str:
 
 
 def cells(app) -> list[list[str]]:
-    table = app.screen.query_one("#live-table", DataTable)
+    """The watches screen's rows; none while another screen (the add form, still adding) is on top."""
+    found = app.screen.query("#live-table")
+    if not found:
+        return []
+    table = found.first(DataTable)
     return [[str(c) for c in table.get_row_at(n)] for n in range(table.row_count)]
 
 

@@ -185,7 +185,9 @@ class LakehouseApp(App):
 
     # -- status bar --------------------------------------------------------------------------
     def _status(self, text) -> None:
-        self.query_one("#status", Static).update(text)
+        status = self.query("#status")
+        if status:  # a status that arrives while the app is closing has nowhere to go
+            status.first(Static).update(text)
 
     @work(thread=True, exclusive=True, group="status")
     def refresh_status(self) -> None:

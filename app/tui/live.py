@@ -90,7 +90,9 @@ class LiveScreen(ModalScreen):
         self.set_interval(REFRESH_S, self.reload)
 
     def _log(self, text) -> None:
-        self.query_one("#live-log", Static).update(text if not isinstance(text, str) else literal(text))
+        log = self.query("#live-log")
+        if log:  # not while the screen is being taken down (the app quitting)
+            log.first(Static).update(text if not isinstance(text, str) else literal(text))
 
     # -- the list ----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="live-list")

@@ -345,11 +345,27 @@ class SqlEngine(Shaping):
         thread started (the daemon cancels one request this way); False if none ran."""
         running = [c for c, t in list(self._running.items()) if thread is None or t == thread]
         for cur in running:
-            try:
-                cur.interrupt()
-            except Exception:  # finished meanwhile
-                pass
+            self._stop(cur)
         return bool(running)
+
+    def _stop(self, cur) -> None:
+        """Interrupt `cur` until its query has ended. DuckDB's interrupt stops only a query
+        already executing: one asked for just before its cursor starts (a busy machine widens
+        that gap) would run on, so the interrupt repeats while the cursor is in flight."""
+        def again() -> None:
+            end = time.monotonic() + 60
+            while cur in self._running and time.monotonic() < end:
+                time.sleep(0.05)
+                try:
+                    cur.interrupt()
+                except Exception:  # closed meanwhile
+                    return
+        try:
+            cur.interrupt()
+        except Exception:  # finished meanwhile
+            return
+        if cur in self._running:
+            threading.Thread(target=again, name="lh-interrupt", daemon=True).start()
 
 
 class _Deadline:

@@ -86,9 +86,16 @@ async def _check_focus_chain(app, pilot, where: str) -> list[str]:
 
     out = []
     size = app.size
+    def shown(w) -> bool:
+        r = w.region
+        return r.width >= 1 and r.height >= 1 and r.right <= size.width and r.bottom <= size.height
+
     for w in list(app.screen.focus_chain):
         w.focus()
-        await pilot.pause()
+        try:  # the focus scrolls it into view: on a busy machine that may take a few frames
+            await until(pilot, lambda: shown(w), timeout=5)
+        except AssertionError:
+            pass  # said below
         r = w.region  # the part on screen, after the focus scrolled it into view
         name = w.id or type(w).__name__
         if r.width < 1 or r.height < 1:

@@ -48,7 +48,9 @@ def notes(app) -> list[str]:
 
 
 def text_of(app, wid: str) -> str:
-    return str(app.screen.query_one(wid, Static).render())
+    """The text of a widget of the screen on top ("" while that screen is still composing)."""
+    found = app.screen.query(wid)
+    return str(found.first(Static).render()) if found else ""
 
 
 def cells(table: DataTable) -> list[str]:
